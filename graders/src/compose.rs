@@ -1,0 +1,136 @@
+//! Reward composition: a sample's primary task plus its weighted components become one
+//! [`GradeResult`] whose reward is the weighted sum and whose status is the primary task's,
+//! unless a component failed (then `error`) or the deadline passed (then `timeout`).
+
+use std::time::Instant;
+
+use crate::contract::{ComponentResult, GradeResult, Sample, Status, Task, Verdict};
+use crate::registry::{GradeContext, Registry};
+
+/// Grades every component of `sample` and combines them.
+pub fn grade_sample(registry: &Registry, sample: &Sample, ctx: &GradeContext) -> GradeResult {
+    let started = Instant::now();
+    let primary = (None, sample.weight.unwrap_or(1.0), &sample.task);
+    let extra = sample
+        .components
+        .iter()
+        .map(|c| (c.name.as_deref(), c.weight, &c.task));
+    let mut components = Vec::with_capacity(1 + sample.components.len());
+    for (name, weight, task) in std::iter::once(primary).chain(extra) {
+        let verdict = grade_component(registry, &sample.completion, task, weight, ctx);
+        components.push(ComponentResult {
+            name: name.map_or_else(|| task.component_name(), str::to_string),
+            weight,
+            reward: verdict.reward,
+            status: verdict.status,
+            details: verdict.details,
+            error: verdict.error,
+        });
+    }
+
+    let mut result = GradeResult {
+        id: sample.id.clone(),
+        reward: components.iter().map(|c| c.weight * c.reward).sum(),
+        status: components[0].status,
+        error: None,
+        components: Vec::new(),
+        details: components[0].details.clone(),
+        group_id: sample.group_id.clone(),
+        elapsed_us: started.elapsed().as_micros() as u64,
+    };
+    for bad in [Status::Error, Status::Timeout] {
+        if let Some(c) = components.iter().find(|c| c.status == bad) {
+            result.status = bad;
+            result.reward = 0.0;
+            result.error = Some(match &c.error {
+                Some(message) if components.len() > 1 => format!("{}: {message}", c.name),
+                Some(message) => message.clone(),
+                None => format!("{}: {}", c.name, bad.as_str()),
+            });
+            break;
+        }
+    }
+    result.components = components;
+    result
+}
+
+fn grade_component(
+    registry: &Registry,
+    completion: &str,
+    task: &Task,
+    weight: f64,
+    ctx: &GradeContext,
+) -> Verdict {
+    if !weight.is_finite() {
+        return Verdict::error(format!("component weight must be a finite number, got {weight}"));
+    }
+    if ctx.expired() {
+        return Verdict::timeout("the sample's deadline passed before this component was graded");
+    }
+    let verdict = registry.grade(completion, task, ctx);
+    if ctx.expired() && verdict.status != Status::Error {
+        return Verdict::timeout("grading did not finish before the sample's deadline");
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn sample(json: &str) -> Sample {
+        Sample::from_json_str(json).unwrap()
+    }
+
+    #[test]
+    fn weighted_components_add_up_and_are_all_shown() {
+        let s = sample(
+            r#"{"id":"s1","completion":"<think>\nhm\n</think>\n<answer>\n4\n</answer>",
+                "task":{"kind":"format","style":"tag_count"},"weight":2.0,
+                "components":[{"name":"fmt","weight":0.5,"task":{"kind":"format","style":"think_answer"}},
+                              {"weight":0.25,"task":{"kind":"format","style":"r1"}}]}"#,
+        );
+        let r = grade_sample(&Registry::with_builtins(), &s, &GradeContext::default());
+        assert_eq!(r.components.len(), 3);
+        assert_eq!(r.components[1].name, "fmt");
+        assert_eq!(r.components[2].name, "format:r1");
+        // tag_count 1.0 x 2 + think_answer 1.0 x 0.5 + r1 1.0 x 0.25 (answer "<answer>..." is non-empty).
+        assert_eq!(r.reward, 2.75);
+        assert_eq!(r.status, Status::Correct);
+        assert_eq!(r.id, serde_json::json!("s1"));
+    }
+
+    #[test]
+    fn an_unknown_component_kind_makes_the_sample_an_error_that_names_it() {
+        let s = sample(
+            r#"{"completion":"x","task":{"kind":"format","style":"r1"},
+                "components":[{"name":"judge","task":{"kind":"nope"}}]}"#,
+        );
+        let r = grade_sample(&Registry::with_builtins(), &s, &GradeContext::default());
+        assert_eq!(r.status, Status::Error);
+        let message = r.error.unwrap();
+        assert!(message.starts_with("judge: unknown task kind `nope`"), "{message}");
+        assert!(message.contains("format"), "{message}");
+    }
+
+    #[test]
+    fn a_passed_deadline_is_a_timeout_not_a_zero() {
+        let s = sample(r#"{"completion":"x","task":{"kind":"format","style":"r1"}}"#);
+        let past = GradeContext::with_deadline(Instant::now() - Duration::from_millis(1));
+        let r = grade_sample(&Registry::with_builtins(), &s, &past);
+        assert_eq!(r.status, Status::Timeout);
+        assert!(r.error.is_some());
+    }
+
+    #[test]
+    fn code_parses_but_says_it_is_not_available() {
+        let s = sample(
+            r#"{"completion":"x","task":{"kind":"code","language":"python",
+                "tests":{"type":"stdio","cases":[]}}}"#,
+        );
+        let r = grade_sample(&Registry::with_builtins(), &s, &GradeContext::default());
+        assert_eq!(r.status, Status::Error);
+        assert!(r.error.unwrap().contains("not available yet"));
+    }
+}

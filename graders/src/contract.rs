@@ -1,0 +1,593 @@
+//! The wire contracts of DESIGN.md §4, defined once: a [`Sample`] in, a [`GradeResult`] out.
+//!
+//! Parsing is two-level on purpose: the envelope (`id`, `completion`, `task`, ...) is plain serde,
+//! while `task` is dispatched by its `kind` so that a malformed task names the exact field
+//! (`task.answer: invalid type ...`) and an unknown kind reaches the registry, which can say which
+//! graders exist (plugins register kinds at run time, so serde cannot know them all).
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// One sample to grade.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Sample {
+    /// Echoed back unchanged (string, number or absent).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub id: Value,
+    /// The model's text.
+    pub completion: String,
+    /// What correct means; the primary reward component.
+    pub task: Task,
+    /// Weight of `task` in the total reward (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    /// Further weighted reward components (e.g. R1's format reward next to accuracy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentSpec>,
+    /// GRPO group this completion belongs to; echoed back, used by group-relative shaping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<Value>,
+    /// Per-sample limits.
+    #[serde(default, skip_serializing_if = "Limits::is_default")]
+    pub limits: Limits,
+}
+
+/// An extra reward component: a task graded on the same completion, with a weight.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ComponentSpec {
+    /// Name shown in the result (defaults to the task's kind, or `kind:style` for format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default = "one")]
+    pub weight: f64,
+    pub task: Task,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Per-sample limits.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Limits {
+    /// Deadline for grading the whole sample, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl Limits {
+    fn is_default(&self) -> bool {
+        *self == Limits::default()
+    }
+}
+
+/// What correct means, by `kind`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Task {
+    Math(MathTask),
+    Code(CodeTask),
+    Format(FormatTask),
+    Instructions(InstructionsTask),
+    /// A kind no built-in grader owns: a plugin's, or a mistake the registry reports.
+    Plugin {
+        kind: String,
+        params: Map<String, Value>,
+    },
+}
+
+impl Serialize for Task {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(Serialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        enum Builtin<'a> {
+            Math(&'a MathTask),
+            Code(&'a CodeTask),
+            Format(&'a FormatTask),
+            Instructions(&'a InstructionsTask),
+        }
+        match self {
+            Task::Math(t) => Builtin::Math(t).serialize(serializer),
+            Task::Code(t) => Builtin::Code(t).serialize(serializer),
+            Task::Format(t) => Builtin::Format(t).serialize(serializer),
+            Task::Instructions(t) => Builtin::Instructions(t).serialize(serializer),
+            Task::Plugin { kind, params } => {
+                let mut map = serializer.serialize_map(Some(params.len() + 1))?;
+                map.serialize_entry("kind", kind)?;
+                for (key, value) in params {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl Task {
+    /// The `kind` string this task was given.
+    pub fn kind(&self) -> &str {
+        match self {
+            Task::Math(_) => "math",
+            Task::Code(_) => "code",
+            Task::Format(_) => "format",
+            Task::Instructions(_) => "instructions",
+            Task::Plugin { kind, .. } => kind,
+        }
+    }
+
+    /// A short human name for a reward component of this task.
+    pub fn component_name(&self) -> String {
+        match self {
+            Task::Format(f) => format!("format:{}", f.style.as_str()),
+            other => other.kind().to_string(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Task {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut map = Map::<String, Value>::deserialize(deserializer)?;
+        let kind = match map.get("kind") {
+            Some(Value::String(kind)) => kind.clone(),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "`kind` must be a string, got {}",
+                    json_type_name(other)
+                )))
+            }
+            None => return Err(D::Error::missing_field("kind")),
+        };
+        fn typed<T: serde::de::DeserializeOwned, E: serde::de::Error>(
+            map: Map<String, Value>,
+        ) -> Result<T, E> {
+            serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+                let path = e.path().to_string();
+                if path == "." {
+                    E::custom(e.into_inner())
+                } else {
+                    E::custom(format!("{path}: {}", e.into_inner()))
+                }
+            })
+        }
+        Ok(match kind.as_str() {
+            "math" => Task::Math(typed(map)?),
+            "code" => Task::Code(typed(map)?),
+            "format" => Task::Format(typed(map)?),
+            "instructions" => Task::Instructions(typed(map)?),
+            _ => {
+                map.remove("kind");
+                Task::Plugin { kind, params: map }
+            }
+        })
+    }
+}
+
+/// `math`: the gold answer, plain, LaTeX, `$...$` or `\boxed{}`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct MathTask {
+    pub answer: String,
+    /// Grader options (extraction targets, rounding); the math grader documents them.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub options: Map<String, Value>,
+}
+
+/// `code`: the candidate's code is run against tests in a sandbox.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct CodeTask {
+    pub language: CodeLanguage,
+    pub tests: CodeTests,
+    /// Code put before the candidate's (e.g. HumanEval's prompt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub scoring: Scoring,
+    /// Time limit per test case, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_ms: Option<u64>,
+    /// Memory limit per run, in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_mb: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeLanguage {
+    Python,
+    Javascript,
+}
+
+/// The three kinds of code tests.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CodeTests {
+    /// HumanEval/MBPP style: the test code defines `check(candidate)`.
+    Assert { code: String, entry_point: String },
+    /// Competitive programming: stdin in, stdout compared line by line.
+    Stdio {
+        cases: Vec<StdioCase>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        float_tolerance: Option<f64>,
+    },
+    /// A function called with JSON arguments; its return value is compared on the host.
+    Call {
+        fn_name: String,
+        cases: Vec<CallCase>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct StdioCase {
+    pub input: String,
+    pub output: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct CallCase {
+    pub args: Vec<Value>,
+    pub expected: Value,
+}
+
+/// How per-test (or per-instruction) verdicts become a reward.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scoring {
+    /// 1 when everything passes, else 0.
+    #[default]
+    All,
+    /// The fraction that passes.
+    Fraction,
+}
+
+/// `format`: a rule about the completion's layout.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct FormatTask {
+    pub style: FormatStyle,
+    /// The chat template already emitted `<think>`: grade as if the completion began with it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub think_prefilled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormatStyle {
+    /// DeepSeek-R1: one `<think>` block with reasoning, then a non-empty answer.
+    R1,
+    /// open-r1's `format_reward`, bug for bug.
+    ThinkAnswer,
+    /// `think_answer` with open-r1's holes closed.
+    ThinkAnswerStrict,
+    /// open-r1's `tag_count_reward`: 0.25 per well-formed tag.
+    TagCount,
+}
+
+impl FormatStyle {
+    pub const ALL: [FormatStyle; 4] = [
+        FormatStyle::R1,
+        FormatStyle::ThinkAnswer,
+        FormatStyle::ThinkAnswerStrict,
+        FormatStyle::TagCount,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormatStyle::R1 => "r1",
+            FormatStyle::ThinkAnswer => "think_answer",
+            FormatStyle::ThinkAnswerStrict => "think_answer_strict",
+            FormatStyle::TagCount => "tag_count",
+        }
+    }
+}
+
+/// `instructions`: IFEval-style verifiable instructions.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct InstructionsTask {
+    pub instruction_id_list: Vec<String>,
+    /// One kwargs object per instruction (IFEval's own field names); may be shorter or absent.
+    #[serde(default)]
+    pub kwargs: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub mode: InstructionsMode,
+    #[serde(default)]
+    pub scoring: Scoring,
+    /// The prompt, which a few IFEval checks need (e.g. `combination:repeat_prompt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstructionsMode {
+    #[default]
+    Strict,
+    Loose,
+}
+
+/// How grading ended. A documented, closed set: never a silent zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Full reward.
+    Correct,
+    /// Some but not all of the reward (e.g. a fraction of tests or tags).
+    Partial,
+    /// Graded, and wrong.
+    Incorrect,
+    /// No answer could be extracted from the completion.
+    NoAnswer,
+    /// The deadline passed before grading finished.
+    Timeout,
+    /// The sample or the grader failed; `error` says why.
+    Error,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Correct,
+        Status::Partial,
+        Status::Incorrect,
+        Status::NoAnswer,
+        Status::Timeout,
+        Status::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Correct => "correct",
+            Status::Partial => "partial",
+            Status::Incorrect => "incorrect",
+            Status::NoAnswer => "no_answer",
+            Status::Timeout => "timeout",
+            Status::Error => "error",
+        }
+    }
+
+    /// The status a plain score implies: 1 is correct, 0 incorrect, in between partial.
+    pub fn from_score(score: f64) -> Status {
+        if score >= 1.0 {
+            Status::Correct
+        } else if score > 0.0 {
+            Status::Partial
+        } else {
+            Status::Incorrect
+        }
+    }
+}
+
+/// What one grader says about one completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub reward: f64,
+    pub status: Status,
+    /// Readable details: extracted answer, failed test, per-instruction verdicts...
+    pub details: Map<String, Value>,
+    /// Set when `status` is `error` (or another status needs a reason).
+    pub error: Option<String>,
+}
+
+impl Verdict {
+    /// A verdict whose status follows from its score.
+    pub fn scored(reward: f64) -> Verdict {
+        Verdict {
+            reward,
+            status: Status::from_score(reward),
+            details: Map::new(),
+            error: None,
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Verdict {
+        Verdict {
+            reward: 0.0,
+            status: Status::Error,
+            details: Map::new(),
+            error: Some(message.into()),
+        }
+    }
+
+    pub fn timeout(message: impl Into<String>) -> Verdict {
+        Verdict {
+            status: Status::Timeout,
+            ..Verdict::error(message)
+        }
+    }
+
+    pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Verdict {
+        self.details.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// The score of one reward component inside a result.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ComponentResult {
+    pub name: String,
+    pub weight: f64,
+    pub reward: f64,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub details: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One result per sample, in request order.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct GradeResult {
+    #[serde(default)]
+    pub id: Value,
+    /// Weighted sum of the components' rewards.
+    pub reward: f64,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Every component, the primary task first. Absent for a sample that did not parse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentResult>,
+    /// The primary task's details.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub details: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<Value>,
+    /// Wall time spent grading this sample, in microseconds (0 when served from the cache).
+    #[serde(default)]
+    pub elapsed_us: u64,
+}
+
+impl GradeResult {
+    /// The result for a sample that could not be graded at all.
+    pub fn error(id: Value, message: impl Into<String>) -> GradeResult {
+        GradeResult {
+            id,
+            reward: 0.0,
+            status: Status::Error,
+            error: Some(message.into()),
+            components: Vec::new(),
+            details: Map::new(),
+            group_id: None,
+            elapsed_us: 0,
+        }
+    }
+}
+
+/// Why a sample could not be parsed: a message that names the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct SampleError {
+    /// Best-effort `id` of the bad sample, so the error can be matched to it.
+    pub id: Value,
+    pub message: String,
+}
+
+impl Sample {
+    /// Parses one sample from JSON text, naming the offending field on error.
+    pub fn from_json_str(text: &str) -> Result<Sample, SampleError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = serde_path_to_error::deserialize::<_, Sample>(&mut de)
+            .map_err(describe_path_error)
+            .and_then(|sample| match de.end() {
+                Ok(()) => Ok(sample),
+                Err(e) => Err(format!("malformed JSON: {e}")),
+            });
+        parsed.map_err(|message| SampleError {
+            id: best_effort_id(text),
+            message,
+        })
+    }
+
+    /// Parses one sample from an already-parsed JSON value (an HTTP batch element).
+    pub fn from_value(value: Value) -> Result<Sample, SampleError> {
+        let id = value.get("id").cloned().unwrap_or(Value::Null);
+        serde_path_to_error::deserialize::<_, Sample>(value).map_err(|err| SampleError {
+            id,
+            message: describe_path_error(err),
+        })
+    }
+}
+
+fn describe_path_error(err: serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return format!("malformed JSON: {inner}");
+    }
+    if path == "." {
+        format!("invalid sample: {inner}")
+    } else {
+        format!("invalid sample: field `{path}`: {inner}")
+    }
+}
+
+fn best_effort_id(text: &str) -> Value {
+    #[derive(Deserialize)]
+    struct JustId {
+        #[serde(default)]
+        id: Value,
+    }
+    serde_json::from_str::<JustId>(text)
+        .map(|j| j.id)
+        .unwrap_or(Value::Null)
+}
+
+fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_builtin_kind() {
+        let math = r#"{"id":"a","completion":"x","task":{"kind":"math","answer":"0.5"}}"#;
+        assert!(matches!(Sample::from_json_str(math).unwrap().task, Task::Math(_)));
+        let code = r#"{"completion":"x","task":{"kind":"code","language":"python",
+            "tests":{"type":"assert","code":"def check(c): pass","entry_point":"f"}}}"#;
+        assert!(matches!(Sample::from_json_str(code).unwrap().task, Task::Code(_)));
+        let stdio = r#"{"completion":"x","task":{"kind":"code","language":"javascript",
+            "tests":{"type":"stdio","cases":[{"input":"1","output":"2"}]},"scoring":"fraction"}}"#;
+        assert!(matches!(Sample::from_json_str(stdio).unwrap().task, Task::Code(_)));
+        let call = r#"{"completion":"x","task":{"kind":"code","language":"python",
+            "tests":{"type":"call","fn_name":"f","cases":[{"args":[1,[2]],"expected":3}]}}}"#;
+        assert!(matches!(Sample::from_json_str(call).unwrap().task, Task::Code(_)));
+        let fmt = r#"{"completion":"x","task":{"kind":"format","style":"r1"}}"#;
+        assert!(matches!(Sample::from_json_str(fmt).unwrap().task, Task::Format(_)));
+        let ifeval = r#"{"completion":"x","task":{"kind":"instructions",
+            "instruction_id_list":["punctuation:no_comma"],"kwargs":[{}],"mode":"loose"}}"#;
+        assert!(matches!(Sample::from_json_str(ifeval).unwrap().task, Task::Instructions(_)));
+    }
+
+    #[test]
+    fn unknown_kind_is_kept_for_the_registry() {
+        let s = r#"{"completion":"x","task":{"kind":"my_plugin","level":3}}"#;
+        let sample = Sample::from_json_str(s).unwrap();
+        assert_eq!(sample.task.kind(), "my_plugin");
+        match sample.task {
+            Task::Plugin { params, .. } => assert_eq!(params["level"], 3),
+            other => panic!("expected a plugin task, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let wrong_type = r#"{"id":7,"completion":5,"task":{"kind":"format","style":"r1"}}"#;
+        let err = Sample::from_json_str(wrong_type).unwrap_err();
+        assert!(err.message.contains("`completion`"), "{}", err.message);
+        assert_eq!(err.id, Value::from(7));
+
+        let bad_task = r#"{"completion":"x","task":{"kind":"math","answer":3}}"#;
+        let err = Sample::from_json_str(bad_task).unwrap_err();
+        assert!(err.message.contains("task") && err.message.contains("answer"), "{}", err.message);
+
+        let bad_style = r#"{"completion":"x","task":{"kind":"format","style":"xml"}}"#;
+        let err = Sample::from_json_str(bad_style).unwrap_err();
+        assert!(err.message.contains("style"), "{}", err.message);
+
+        let missing = r#"{"completion":"x"}"#;
+        let err = Sample::from_json_str(missing).unwrap_err();
+        assert!(err.message.contains("task"), "{}", err.message);
+
+        let malformed = r#"{"completion": "x", "#;
+        let err = Sample::from_json_str(malformed).unwrap_err();
+        assert!(err.message.contains("malformed JSON"), "{}", err.message);
+    }
+
+    #[test]
+    fn task_round_trips_through_json() {
+        let s = r#"{"completion":"x","task":{"kind":"my_plugin","level":3}}"#;
+        let task = Sample::from_json_str(s).unwrap().task;
+        let text = serde_json::to_string(&task).unwrap();
+        let back: Task = serde_json::from_str(&text).unwrap();
+        assert_eq!(task, back);
+        let fmt: Task = serde_json::from_str(r#"{"kind":"format","style":"tag_count"}"#).unwrap();
+        let text = serde_json::to_string(&fmt).unwrap();
+        assert_eq!(serde_json::from_str::<Task>(&text).unwrap(), fmt);
+    }
+}

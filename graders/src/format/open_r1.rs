@@ -1,0 +1,39 @@
+//! open-r1's `format_reward` and `tag_count_reward` (huggingface/open-r1@1416fa0,
+//! `src/open_r1/rewards.py`), with their exact semantics, holes included: this mode exists so
+//! that numbers can be compared with open-r1 runs. Use `think_answer_strict` to train.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// `re.match(r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$", s, re.DOTALL | re.MULTILINE)`.
+/// `re.match` anchors at the start of the string (`\A`), while MULTILINE lets `$` match before
+/// any `\n`, so text on a later line after `</answer>` still passes. Rust's `(?m)$` matches at
+/// the same places as Python's (before `\n` or at the end), and `(?s)` is DOTALL.
+static FORMAT_REWARD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?sm)\A<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$").expect("valid regex")
+});
+
+pub fn format_reward(text: &str) -> f64 {
+    if FORMAT_REWARD.is_match(text) {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The four tags `tag_count_reward` looks for, each worth 0.25 when it occurs exactly once
+/// (Python's `str.count`, which counts non-overlapping occurrences, as `str::matches` does).
+pub const TAGS: [(&str, &str); 4] = [
+    ("think_open", "<think>\n"),
+    ("think_close", "\n</think>\n"),
+    ("answer_open", "\n<answer>\n"),
+    ("answer_close", "\n</answer>"),
+];
+
+/// The score and, per tag, whether it occurred exactly once.
+pub fn tag_count(text: &str) -> (f64, [(&'static str, bool); 4]) {
+    let verdicts = TAGS.map(|(name, tag)| (name, text.matches(tag).count() == 1));
+    let score = verdicts.iter().filter(|(_, ok)| *ok).count() as f64 * 0.25;
+    (score, verdicts)
+}

@@ -1,0 +1,124 @@
+//! Format rules that cannot be farmed: the whole string must have the layout, every tag occurs
+//! exactly once, bodies are non-empty, and nothing follows the last closing tag but white space.
+//! Each failure says why, so a person reading a result knows what the model did.
+
+const THINK_OPEN: &str = "<think>";
+const THINK_CLOSE: &str = "</think>";
+const ANSWER_OPEN: &str = "<answer>";
+const ANSWER_CLOSE: &str = "</answer>";
+
+/// DeepSeek-R1's format: `<think>reasoning</think>answer`, one think block, both parts
+/// non-empty after trimming white space.
+pub fn r1(text: &str) -> Result<(), String> {
+    let Some(after_open) = text.strip_prefix(THINK_OPEN) else {
+        return Err("the completion must start with <think>".into());
+    };
+    exactly_once(text, THINK_OPEN)?;
+    exactly_once(text, THINK_CLOSE)?;
+    let (reasoning, answer) = after_open
+        .split_once(THINK_CLOSE)
+        .ok_or("no </think> after <think>")?;
+    if reasoning.trim().is_empty() {
+        return Err("the reasoning inside <think> is empty".into());
+    }
+    if answer.trim().is_empty() {
+        return Err("there is no answer after </think>".into());
+    }
+    Ok(())
+}
+
+/// open-r1's layout `<think>\n...\n</think>\n<answer>\n...\n</answer>` as a full-string match,
+/// with the holes of its regex closed: text after `</answer>` (only trailing white space is
+/// allowed), repeated or nested blocks, and empty bodies.
+pub fn think_answer(text: &str) -> Result<(), String> {
+    for tag in [THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE] {
+        exactly_once(text, tag)?;
+    }
+    let rest = text
+        .strip_prefix("<think>\n")
+        .ok_or("the completion must start with \"<think>\\n\"")?;
+    let (reasoning, rest) = rest
+        .split_once("\n</think>\n<answer>\n")
+        .ok_or("</think> must be followed by \"\\n<answer>\\n\" on its own line")?;
+    let (answer, trailer) = rest
+        .split_once("\n</answer>")
+        .ok_or("the answer must end with \"\\n</answer>\"")?;
+    if reasoning.trim().is_empty() {
+        return Err("the reasoning inside <think> is empty".into());
+    }
+    if answer.trim().is_empty() {
+        return Err("the answer inside <answer> is empty".into());
+    }
+    if !trailer.trim().is_empty() {
+        return Err("text follows </answer>".into());
+    }
+    Ok(())
+}
+
+fn exactly_once(text: &str, tag: &str) -> Result<(), String> {
+    match text.matches(tag).count() {
+        1 => Ok(()),
+        0 => Err(format!("no {tag} tag")),
+        n => Err(format!("{n} {tag} tags; exactly one is allowed")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r1_accepts_the_native_layout() {
+        assert_eq!(r1("<think>\nA\n</think>\nB"), Ok(()));
+        assert_eq!(r1("<think>reason</think> The answer is 4."), Ok(()));
+    }
+
+    #[test]
+    fn r1_rejects_each_hole() {
+        let cases = [
+            ("", "start with <think>"),
+            (" <think>a</think>b", "start with <think>"),
+            ("<think>a</think>", "no answer"),
+            ("<think>a</think>  \n", "no answer"),
+            ("<think> \n </think>b", "reasoning"),
+            ("<think>a</think>b<think>c</think>d", "2 <think> tags"),
+            ("<think>a<think>b</think>c</think>d", "2 <think> tags"),
+            ("<think>a</think>b</think>", "2 </think> tags"),
+            ("<think>a", "no </think>"),
+        ];
+        for (text, why) in cases {
+            let err = r1(text).unwrap_err();
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn strict_think_answer_accepts_the_canonical_layout() {
+        assert_eq!(think_answer("<think>\nA\n</think>\n<answer>\nB\n</answer>"), Ok(()));
+        assert_eq!(think_answer("<think>\nA\n</think>\n<answer>\nB\n</answer>\n"), Ok(()));
+    }
+
+    /// The holes of open-r1's `format_reward` listed in research/rl.md §2, each of which open-r1
+    /// scores 1.0.
+    #[test]
+    fn strict_think_answer_closes_open_r1_holes() {
+        let holes = [
+            ("<think>\nA\n</think>\n<answer>\nB\n</answer>\nextra text", "follows </answer>"),
+            ("<think>\nA\n</think>\n<answer>\nB\n</answer>\n<|im_end|>", "follows </answer>"),
+            (
+                "<think>\nA\n</think>\n<answer>\nB\n</answer>\n<think>\nC\n</think>\n<answer>\nD\n</answer>",
+                "2 <think> tags",
+            ),
+            ("<think>\nA\n</think>\n<think>\nA2\n</think>\n<answer>\nB\n</answer>", "2 <think>"),
+            ("<think>\n<think>\nA\n</think>\n</think>\n<answer>\nB\n</answer>", "2 <think>"),
+            ("<think>\n<answer>\nx\n</answer>\n</think>\n<answer>\nB\n</answer>", "2 <answer>"),
+            ("<think>\n\n</think>\n<answer>\n\n</answer>", "reasoning inside <think> is empty"),
+            ("<think>\nA\n</think>\n<answer>\n \n</answer>", "answer inside <answer> is empty"),
+        ];
+        for (text, why) in holes {
+            assert_eq!(super::super::open_r1::format_reward(text), 1.0, "open-r1 passes {text:?}");
+            let err = think_answer(text).unwrap_err();
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
+    }
+}

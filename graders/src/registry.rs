@@ -1,0 +1,127 @@
+//! The [`Grader`] trait and the [`Registry`] that maps a task's `kind` to its grader.
+//!
+//! Built-in graders are registered by [`Registry::with_builtins`]; the verifier adds graders that
+//! need the outside world (sandboxed code, plugins loaded at run time) with [`Registry::insert`],
+//! which is why a grader is a trait object looked up by a string rather than a closed enum.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::contract::{Task, Verdict};
+
+/// Grades one completion against one task. Implementations must be pure with respect to the
+/// outside world (or reach it only through a trait the caller provides), must not panic on any
+/// input, and should give up with a `timeout` verdict once [`GradeContext::expired`] is true.
+pub trait Grader: Send + Sync {
+    fn info(&self) -> GraderInfo;
+    fn grade(&self, completion: &str, task: &Task, ctx: &GradeContext) -> Verdict;
+}
+
+/// What `GET /v1/graders` shows about a grader.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GraderInfo {
+    pub kind: String,
+    pub description: String,
+    /// False for a kind whose grader has not landed (its tasks get an `error` result saying so).
+    pub available: bool,
+    /// Accepted variants, e.g. format styles.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
+}
+
+/// Per-call context: the deadline by which the grader should have answered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GradeContext {
+    pub deadline: Option<Instant>,
+}
+
+impl GradeContext {
+    pub fn with_deadline(deadline: Instant) -> GradeContext {
+        GradeContext {
+            deadline: Some(deadline),
+        }
+    }
+
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// Graders by task kind.
+#[derive(Clone, Default)]
+pub struct Registry {
+    graders: BTreeMap<String, Arc<dyn Grader>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The pure graders this crate ships, plus a placeholder for `code`, whose grader needs a
+    /// sandbox that the caller supplies.
+    pub fn with_builtins() -> Registry {
+        let mut registry = Registry::new();
+        registry.insert(Arc::new(crate::format::FormatGrader));
+        registry.insert(Arc::new(crate::math::MathGrader::default()));
+        registry.insert(Arc::new(crate::instructions::InstructionsGrader));
+        registry.insert(Arc::new(Unavailable {
+            kind: "code",
+            description: "runs the candidate's code against tests in a sandbox",
+            why: "the code grader is not available yet in this build",
+        }));
+        registry
+    }
+
+    /// Adds a grader under its `info().kind`, returning the one it replaces, if any.
+    pub fn insert(&mut self, grader: Arc<dyn Grader>) -> Option<Arc<dyn Grader>> {
+        self.graders.insert(grader.info().kind, grader)
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn Grader>> {
+        self.graders.get(kind)
+    }
+
+    pub fn infos(&self) -> Vec<GraderInfo> {
+        self.graders.values().map(|g| g.info()).collect()
+    }
+
+    /// Grades with the grader the task names; an unknown kind is an `error` verdict that lists
+    /// the kinds there are.
+    pub fn grade(&self, completion: &str, task: &Task, ctx: &GradeContext) -> Verdict {
+        match self.get(task.kind()) {
+            Some(grader) => grader.grade(completion, task, ctx),
+            None => Verdict::error(format!(
+                "unknown task kind `{}`; available kinds: {}",
+                task.kind(),
+                self.graders.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+}
+
+/// A kind that parses but whose grader has not landed: every task gets a clear `error`.
+pub struct Unavailable {
+    pub kind: &'static str,
+    pub description: &'static str,
+    pub why: &'static str,
+}
+
+impl Grader for Unavailable {
+    fn info(&self) -> GraderInfo {
+        GraderInfo {
+            kind: self.kind.to_string(),
+            description: self.description.to_string(),
+            available: false,
+            variants: Vec::new(),
+        }
+    }
+
+    fn grade(&self, _completion: &str, _task: &Task, _ctx: &GradeContext) -> Verdict {
+        Verdict::error(self.why)
+    }
+}

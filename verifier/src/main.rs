@@ -1,0 +1,2 @@
+//! `verifier`: the grading service and CLI.
+fn main() {}
