@@ -12,6 +12,7 @@ pub mod format;
 pub mod instructions;
 pub mod math;
 pub mod registry;
+pub mod shaping;
 
 pub use compose::grade_sample;
 pub use contract::{
