@@ -1,0 +1,17 @@
+//! `rollout-worker`: the GRPO loop of DeepSeek-R1 on a small Llama-family policy, with rewards
+//! from the verifier (DESIGN.md §7). This crate is the CPU reference: plain Rust forward and
+//! backward passes that a GPU backend can be checked against.
+//!
+//! Code map:
+//! - [`real`], [`model`]: the decoder, its training forward/backward and KV-cache decoding;
+//! - [`load`]: GGUF (SmolLM2 from the package registry), safetensors + config.json, checkpoints;
+//! - [`tokenizer`]: byte-level BPE, chat templates, and the toy task's character tokenizer;
+//! - [`sampling`]: temperature / top-p sampling of G completions per prompt;
+//! - [`grpo`]: advantages and the clipped, KL-penalised loss as TRL and verl define them;
+//! - [`optim`]: AdamW with global-norm gradient clipping;
+//! - [`reward`]: the verifier client (HTTP, round-robin, retries) and in-process grading;
+//! - [`train`]: the loop, its prompts file and its per-step log; [`toy`]: the arithmetic task.
+
+pub mod model;
+pub mod real;
+pub mod rng;
