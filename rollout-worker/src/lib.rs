@@ -12,6 +12,8 @@
 //! - [`reward`]: the verifier client (HTTP, round-robin, retries) and in-process grading;
 //! - [`train`]: the loop, its prompts file and its per-step log; [`toy`]: the arithmetic task.
 
+pub mod grpo;
 pub mod model;
 pub mod real;
 pub mod rng;
+pub mod tokenizer;
