@@ -1,9 +1,165 @@
 //! The `math` grader: extract the final answer, parse it, decide equivalence with the gold answer.
 //!
-//! Placeholder until the math grader lands: every math task gets an `error` saying so.
+//! Pipeline (DESIGN.md §5): [`extract`] ranks the places an answer may be (boxes first, then
+//! anchored phrases, then bare math and numbers); [`lexer`] and [`parser`] turn the best one that
+//! parses into our own [`expr::Expr`] tree; [`equiv`] decides equivalence with exact big-integer
+//! and rational arithmetic ([`number`], [`eval`]), structural rules for sets, intervals, matrices
+//! and relations, and numeric probing for free variables. Per-task options are in [`options`].
+//!
+//! Results: `correct` (reward 1), `incorrect`, `no_answer` (nothing extractable), `error` (the
+//! gold answer does not parse, or an option is wrong), `timeout` (the deadline passed). Details:
+//! `extracted` (the answer text found) and `gold` (the gold answer text used).
+//!
+//! Everything is bounded: answers longer than [`parser::MAX_ANSWER_BYTES`] or nested deeper than
+//! [`parser::MAX_DEPTH`] do not parse, exact numbers are capped at [`number::MAX_BITS`], and every
+//! evaluation has a work budget, so hostile completions cost microseconds, not minutes.
 
-use crate::contract::{Task, Verdict};
+pub mod equiv;
+pub mod eval;
+pub mod expr;
+pub mod extract;
+pub mod lexer;
+pub mod number;
+pub mod options;
+pub mod parser;
+
+use crate::contract::{Status, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
+
+pub use equiv::{equivalent, Rules};
+pub use expr::Expr;
+pub use extract::Targets;
+pub use options::MathOptions;
+
+/// An answer found in a text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extracted {
+    /// The candidate text that parsed.
+    pub text: String,
+    pub expr: Expr,
+}
+
+/// What extraction found: the parsed answer, if any, and the best raw candidate (which is
+/// compared as a string when nothing parses, as Math-Verify's fallback does).
+#[derive(Debug, Clone, Default)]
+pub struct Extraction {
+    pub answer: Option<Extracted>,
+    pub first_raw: Option<String>,
+}
+
+/// Finds the answer in `text` (the whole text: callers strip `<think>` first if they need to).
+pub fn extract_answer(text: &str, targets: &Targets, first_match: bool) -> Extraction {
+    let candidates = extract::candidates(text, targets);
+    let mut out = Extraction {
+        answer: None,
+        first_raw: candidates.first().map(|c| c.text.trim().to_string()),
+    };
+    for candidate in candidates.iter().take(if first_match { 1 } else { 64 }) {
+        if let Some(expr) = parser::parse(&candidate.text) {
+            out.answer = Some(Extracted {
+                text: candidate.text.trim().to_string(),
+                expr,
+            });
+            break;
+        }
+    }
+    out
+}
+
+/// Grades `completion` against `gold` with the given options.
+pub fn grade_answer(
+    completion: &str,
+    gold: &str,
+    options: &MathOptions,
+    ctx: &GradeContext,
+) -> Verdict {
+    let gold_found = extract_answer(gold, &options.gold, false);
+    let Some(region) = extract::answer_region(completion) else {
+        return verdict(
+            Status::NoAnswer,
+            None,
+            gold_found.answer.as_ref().map(|a| a.text.as_str()),
+        )
+        .with_detail("reason", "the completion opens <think> and never closes it");
+    };
+    if ctx.expired() {
+        return Verdict::timeout("deadline passed before the answer was extracted");
+    }
+    let pred_found = extract_answer(region, &options.answer, options.first_match);
+    let Some(gold_answer) = gold_found.answer else {
+        // An unparseable gold still matches an identical answer string.
+        if let (Some(g), Some(p)) = (&gold_found.first_raw, &pred_found.first_raw) {
+            if !g.is_empty() && g == p {
+                return verdict(Status::Correct, Some(p), Some(g));
+            }
+        }
+        return Verdict::error(format!(
+            "the gold answer `{}` could not be parsed as a math answer",
+            truncate(gold, 200)
+        ))
+        .with_detail("gold", truncate(gold, 200));
+    };
+    let Some(pred_answer) = pred_found.answer else {
+        if let Some(p) = &pred_found.first_raw {
+            if *p == gold_answer.text {
+                return verdict(Status::Correct, Some(p), Some(&gold_answer.text));
+            }
+            return verdict(Status::Incorrect, Some(p), Some(&gold_answer.text))
+                .with_detail("reason", "the extracted answer does not parse");
+        }
+        return verdict(Status::NoAnswer, None, Some(&gold_answer.text));
+    };
+    if pred_answer.text == gold_answer.text {
+        return verdict(
+            Status::Correct,
+            Some(&pred_answer.text),
+            Some(&gold_answer.text),
+        );
+    }
+    match equivalent(&gold_answer.expr, &pred_answer.expr, &options.rules, ctx) {
+        Ok(true) => verdict(
+            Status::Correct,
+            Some(&pred_answer.text),
+            Some(&gold_answer.text),
+        ),
+        Ok(false) => verdict(
+            Status::Incorrect,
+            Some(&pred_answer.text),
+            Some(&gold_answer.text),
+        ),
+        Err(equiv::Expired) => Verdict::timeout("deadline passed while comparing answers")
+            .with_detail("extracted", truncate(&pred_answer.text, 500))
+            .with_detail("gold", truncate(&gold_answer.text, 500)),
+    }
+}
+
+fn verdict(status: Status, extracted: Option<&str>, gold: Option<&str>) -> Verdict {
+    let reward = if status == Status::Correct { 1.0 } else { 0.0 };
+    let mut v = Verdict {
+        reward,
+        status,
+        details: Default::default(),
+        error: None,
+    };
+    if let Some(e) = extracted {
+        v = v.with_detail("extracted", truncate(e, 500));
+    }
+    if let Some(g) = gold {
+        v = v.with_detail("gold", truncate(g, 500));
+    }
+    v
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
 
 #[derive(Default)]
 pub struct MathGrader;
@@ -12,13 +168,79 @@ impl Grader for MathGrader {
     fn info(&self) -> GraderInfo {
         GraderInfo {
             kind: "math".into(),
-            description: "final-answer equivalence with the gold answer".into(),
-            available: false,
+            description: "final-answer equivalence with the gold answer: boxed/anchored \
+                          extraction, exact rational arithmetic, sets, intervals, matrices, \
+                          equations"
+                .into(),
+            available: true,
             variants: Vec::new(),
         }
     }
 
-    fn grade(&self, _completion: &str, _task: &Task, _ctx: &GradeContext) -> Verdict {
-        Verdict::error("the math grader is not available yet in this build")
+    fn grade(&self, completion: &str, task: &Task, ctx: &GradeContext) -> Verdict {
+        let Task::Math(task) = task else {
+            return Verdict::error(format!(
+                "the math grader cannot grade a `{}` task",
+                task.kind()
+            ));
+        };
+        let options = match MathOptions::from_map(&task.options) {
+            Ok(o) => o,
+            Err(e) => return Verdict::error(format!("task.options: {e}")),
+        };
+        if ctx.expired() {
+            return Verdict::timeout("deadline passed before grading started");
+        }
+        grade_answer(completion, &task.answer, &options, ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::MathTask;
+
+    fn grade(completion: &str, answer: &str) -> Verdict {
+        let task = Task::Math(MathTask {
+            answer: answer.into(),
+            options: Default::default(),
+        });
+        MathGrader.grade(completion, &task, &GradeContext::default())
+    }
+
+    #[test]
+    fn grades_the_design_example() {
+        let v = grade(
+            r"<think>...</think> The answer is $\boxed{\frac{1}{2}}$.",
+            "0.5",
+        );
+        assert_eq!(v.status, Status::Correct, "{v:?}");
+        assert_eq!(v.details["extracted"], r"\frac{1}{2}");
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(grade(r"\boxed{3}", "4").status, Status::Incorrect);
+        assert_eq!(grade("I do not know.", "4").status, Status::NoAnswer);
+        assert_eq!(grade(r"\boxed{3}", r"\frac{").status, Status::Error);
+        assert_eq!(grade(r"<think>\boxed{4}", "4").status, Status::NoAnswer);
+    }
+
+    #[test]
+    fn boxing_every_candidate_does_not_score() {
+        let farm = r"It is \boxed{1}. Or maybe it is \boxed{2}. Possibly \boxed{3}. Or \boxed{4}.";
+        assert_eq!(grade(farm, "1").status, Status::Incorrect);
+        assert_eq!(
+            grade(r"\boxed{1}, \boxed{2}, \boxed{3}", "2").status,
+            Status::Incorrect
+        );
+    }
+
+    #[test]
+    fn power_towers_are_fast_and_wrong() {
+        let start = std::time::Instant::now();
+        let v = grade(r"\boxed{9^{9^{9^{9}}}}", "3");
+        assert_ne!(v.status, Status::Correct);
+        assert!(start.elapsed().as_millis() < 100);
     }
 }

@@ -1,0 +1,840 @@
+//! Equivalence of a gold answer and a predicted answer.
+//!
+//! Order of checks: structural identity (after sorting commutative children), then the shape
+//! rules (sets unordered, tuples ordered, intervals with their ends, matrices element-wise,
+//! equations up to rearrangement and non-zero scaling, inequalities up to flipping and positive
+//! scaling, a relation gold against a set answer as Math-Verify does, and not the other way
+//! round unless asked), then values: exact rationals compare exactly; with free symbols both
+//! sides are evaluated at the same random points (rational points keep polynomials and rational
+//! functions exact, so this is an exact identity test for them) and compared with a tight
+//! relative tolerance when a value had to be approximated.
+//!
+//! Decimal rule: when either side contains a number written as a decimal, both values are
+//! rounded to `float_rounding` decimal places (Math-Verify's rule, 6 by default) and compared;
+//! two values that both round to zero must also agree relatively, so tiny numbers never collapse
+//! onto each other. Integers and fractions never go through a tolerance: `1/2^99` is not `1/2^98`.
+
+use num_complex::Complex64;
+
+use super::eval::{eval, round_exact, Point};
+use super::expr::{Constant, Expr, RelOp};
+use super::number::Value;
+use crate::registry::GradeContext;
+
+/// Relative tolerance for values that had to be approximated (irrationals, functions).
+const RELATIVE_TOLERANCE: f64 = 1e-9;
+/// Probe points per comparison with free symbols.
+const PROBES: usize = 6;
+/// Largest set or tuple compared element by element.
+const MAX_ELEMENTS: usize = 256;
+
+/// How to compare.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// Decimal places both sides are rounded to when either contains a decimal.
+    pub float_rounding: u32,
+    /// `false` lets the prediction's symbols be renamed to the gold's (so `f(x)` is `f(y)`).
+    pub strict: bool,
+    /// Also accept a relation prediction against a set gold (`x<3` for `(-\infty,3)`).
+    pub allow_set_relation: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            float_rounding: 6,
+            strict: true,
+            allow_set_relation: false,
+        }
+    }
+}
+
+/// The deadline passed during the comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expired;
+
+pub type Outcome = Result<bool, Expired>;
+
+/// Whether `pred` is an acceptable answer for `gold`.
+pub fn equivalent(gold: &Expr, pred: &Expr, rules: &Rules, ctx: &GradeContext) -> Outcome {
+    Checker { rules, ctx }.eq(gold, pred)
+}
+
+struct Checker<'a> {
+    rules: &'a Rules,
+    ctx: &'a GradeContext,
+}
+
+impl Checker<'_> {
+    fn tick(&self) -> Result<(), Expired> {
+        if self.ctx.expired() {
+            Err(Expired)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn eq(&self, gold: &Expr, pred: &Expr) -> Outcome {
+        self.tick()?;
+        if gold == pred {
+            return Ok(true);
+        }
+        let gold = normalise(gold);
+        let pred = normalise(pred);
+        if gold.canonical() == pred.canonical() {
+            return Ok(true);
+        }
+        match (&gold, &pred) {
+            (Expr::Relation { .. }, Expr::Relation { .. }) => self.relations(&gold, &pred),
+            (Expr::Relation { operands, ops }, _) => self.relation_gold(operands, ops, &pred),
+            (_, Expr::Relation { operands, ops }) => {
+                if ops.iter().all(|op| matches!(op, RelOp::Eq | RelOp::Approx)) {
+                    // `x = 11` answers `11`: the last right-hand side is the answer.
+                    return self.eq(&gold, operands.last().unwrap_or(&pred));
+                }
+                if self.rules.allow_set_relation {
+                    if let Some(set) = relation_as_set(operands, ops) {
+                        return self.eq(&gold, &set);
+                    }
+                }
+                Ok(false)
+            }
+            (Expr::Set(g), Expr::Set(p)) => self.sets(g, p),
+            (Expr::Set(g), other) | (other, Expr::Set(g)) if g.len() == 1 => {
+                let single = &g[0];
+                if matches!(gold, Expr::Set(_)) {
+                    self.eq(single, other)
+                } else {
+                    self.eq(other, single)
+                }
+            }
+            (Expr::Tuple(g), Expr::Tuple(p)) | (Expr::Ratio(g), Expr::Ratio(p)) => {
+                self.ordered(g, p)
+            }
+            (Expr::Tuple(t), Expr::Set(s)) | (Expr::Set(s), Expr::Tuple(t)) => {
+                let Some(sorted) = sorted_by_value(s) else {
+                    return Ok(false);
+                };
+                if matches!(gold, Expr::Tuple(_)) {
+                    self.ordered(t, &sorted)
+                } else {
+                    self.ordered(&sorted, t)
+                }
+            }
+            (Expr::Interval { .. }, Expr::Interval { .. })
+            | (Expr::Interval { .. }, Expr::Tuple(_))
+            | (Expr::Tuple(_), Expr::Interval { .. }) => self.intervals(&gold, &pred),
+            (Expr::Union(g), Expr::Union(p)) => self.unordered(g, p),
+            (Expr::Text(_), _) | (_, Expr::Text(_)) => Ok(texts_match(&gold, &pred)),
+            _ => {
+                if let (Some(g), Some(p)) = (as_matrix(&gold), as_matrix(&pred)) {
+                    return self.matrices(&g, &p);
+                }
+                if is_collection(&gold) || is_collection(&pred) {
+                    return Ok(false);
+                }
+                self.scalars(&gold, &pred)
+            }
+        }
+    }
+
+    fn ordered(&self, g: &[Expr], p: &[Expr]) -> Outcome {
+        if g.len() != p.len() || g.len() > MAX_ELEMENTS {
+            return Ok(false);
+        }
+        for (a, b) in g.iter().zip(p) {
+            if !self.eq(a, b)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Every gold item matched by a distinct prediction item and vice versa.
+    fn unordered(&self, g: &[Expr], p: &[Expr]) -> Outcome {
+        if g.len() != p.len() || g.len() > MAX_ELEMENTS {
+            return Ok(false);
+        }
+        let mut used = vec![false; p.len()];
+        'gold: for a in g {
+            for (j, b) in p.iter().enumerate() {
+                if !used[j] && self.eq(a, b)? {
+                    used[j] = true;
+                    continue 'gold;
+                }
+            }
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn sets(&self, g: &[Expr], p: &[Expr]) -> Outcome {
+        let g = self.dedup(&flatten_choices(g))?;
+        let p = self.dedup(&flatten_choices(p))?;
+        self.unordered(&g, &p)
+    }
+
+    /// Drops repeated items (a model that writes a solution twice has not changed the set).
+    fn dedup(&self, items: &[Expr]) -> Result<Vec<Expr>, Expired> {
+        let mut kept: Vec<Expr> = Vec::new();
+        for item in items.iter().take(MAX_ELEMENTS + 1) {
+            let mut seen = false;
+            for k in &kept {
+                if self.eq(k, item)? {
+                    seen = true;
+                    break;
+                }
+            }
+            if !seen {
+                kept.push(item.clone());
+            }
+        }
+        Ok(kept)
+    }
+
+    fn intervals(&self, g: &Expr, p: &Expr) -> Outcome {
+        let (Some((gl, gh, glc, ghc)), Some((pl, ph, plc, phc))) =
+            (interval_parts(g), interval_parts(p))
+        else {
+            return Ok(false);
+        };
+        if glc != plc || ghc != phc {
+            return Ok(false);
+        }
+        Ok(self.eq(gl, pl)? && self.eq(gh, ph)?)
+    }
+
+    fn matrices(&self, g: &[Vec<Expr>], p: &[Vec<Expr>]) -> Outcome {
+        if g.len() != p.len() {
+            return Ok(false);
+        }
+        for (gr, pr) in g.iter().zip(p) {
+            if !self.ordered(gr, pr)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// A relation gold against a non-relation prediction.
+    fn relation_gold(&self, operands: &[Expr], ops: &[RelOp], pred: &Expr) -> Outcome {
+        let all_eq = ops.iter().all(|op| matches!(op, RelOp::Eq | RelOp::Approx));
+        if all_eq {
+            // `k = 1` is answered by `1`; `x + y = 1` is not.
+            let assignment = operands.len() > 2 || operands.first().is_some_and(is_name_like);
+            if assignment {
+                if let Some(rhs) = operands.last() {
+                    return self.eq(rhs, pred);
+                }
+            }
+            return Ok(false);
+        }
+        match relation_as_set(operands, ops) {
+            Some(set) => self.eq(&set, pred),
+            None => Ok(false),
+        }
+    }
+
+    fn relations(&self, g: &Expr, p: &Expr) -> Outcome {
+        let (
+            Expr::Relation {
+                operands: go,
+                ops: gops,
+            },
+            Expr::Relation {
+                operands: po,
+                ops: pops,
+            },
+        ) = (oriented(g), oriented(p))
+        else {
+            return Ok(false);
+        };
+        if gops.len() != pops.len() {
+            return Ok(false);
+        }
+        for (a, b) in gops.iter().zip(&pops) {
+            let same = a == b
+                || matches!(
+                    (a, b),
+                    (RelOp::Eq, RelOp::Approx) | (RelOp::Approx, RelOp::Eq)
+                );
+            if !same {
+                return Ok(false);
+            }
+        }
+        for (i, op) in gops.iter().enumerate() {
+            let (gl, gr, pl, pr) = (&go[i], &go[i + 1], &po[i], &po[i + 1]);
+            if self.eq(gl, pl)? && self.eq(gr, pr)? {
+                continue;
+            }
+            if is_collection(gl) || is_collection(gr) || is_collection(pl) || is_collection(pr) {
+                return Ok(false);
+            }
+            if gops.len() > 1 {
+                return Ok(false);
+            }
+            let positive_only = matches!(op, RelOp::Lt | RelOp::Le | RelOp::Gt | RelOp::Ge);
+            let gd = Expr::Add(vec![gl.clone(), Expr::Neg(Box::new(gr.clone()))]);
+            let pd = Expr::Add(vec![pl.clone(), Expr::Neg(Box::new(pr.clone()))]);
+            if !self.proportional(&gd, &pd, positive_only)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether `a = c * b` for one non-zero constant `c` at every probe point (positive `c`
+    /// when `positive_only`): the same equation or inequality, rearranged and scaled.
+    fn proportional(&self, a: &Expr, b: &Expr, positive_only: bool) -> Outcome {
+        let symbols = union_symbols(a, b);
+        let mut ratio: Option<Complex64> = None;
+        let mut checked = 0;
+        for point in probe_points(symbols.len(), false) {
+            self.tick()?;
+            let env: Vec<(String, Value)> = symbols.iter().cloned().zip(point).collect();
+            let at = Point::new(&env, 7);
+            let (Ok(va), Ok(vb)) = (eval(a, &at), eval(b, &Point::new(&env, 7))) else {
+                continue;
+            };
+            let (ca, cb) = (va.complex(), vb.complex());
+            checked += 1;
+            if cb.norm() == 0.0 {
+                if ca.norm() > 1e-12 {
+                    return Ok(false);
+                }
+                continue;
+            }
+            let r = ca / cb;
+            match ratio {
+                None => {
+                    if r.norm() < 1e-12 || (positive_only && (r.re <= 0.0 || r.im.abs() > 1e-9)) {
+                        return Ok(false);
+                    }
+                    ratio = Some(r);
+                }
+                Some(c) => {
+                    if (r - c).norm() > RELATIVE_TOLERANCE.sqrt() * c.norm() {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(checked >= 2)
+    }
+
+    fn scalars(&self, g: &Expr, p: &Expr) -> Outcome {
+        // Percent: `28\%` is 28/100, and (Math-Verify 0.9.0's rule) an integer percent also
+        // answers the bare integer, in both directions.
+        match (g, p) {
+            (Expr::Percent(x), other) | (other, Expr::Percent(x))
+                if !matches!(other, Expr::Percent(_)) =>
+            {
+                let as_fraction = Expr::Div(x.clone(), Box::new(Expr::int(100)));
+                if self.values(&as_fraction, other)? {
+                    return Ok(true);
+                }
+                let integer =
+                    matches!(&**x, Expr::Num { value, decimals: None } if value.is_integer());
+                return Ok(integer && self.values(x, other)?);
+            }
+            _ => {}
+        }
+        self.values(g, p)
+    }
+
+    /// Value comparison: exact, probed, or by the decimal rule.
+    fn values(&self, g: &Expr, p: &Expr) -> Outcome {
+        let decimal = g.has_decimal() || p.has_decimal();
+        let gold_symbols = g.free_symbols();
+        let mut pred_symbols = p.free_symbols();
+        let renamed = !self.rules.strict && gold_symbols.len() == pred_symbols.len();
+        if !renamed {
+            let all = union_symbols(g, p);
+            return self.probe(g, p, &all, &all, decimal);
+        }
+        pred_symbols.truncate(gold_symbols.len());
+        self.probe(g, p, &gold_symbols, &pred_symbols, decimal)
+    }
+
+    fn probe(
+        &self,
+        g: &Expr,
+        p: &Expr,
+        gold_symbols: &[String],
+        pred_symbols: &[String],
+        decimal: bool,
+    ) -> Outcome {
+        for integers in [false, true] {
+            let mut agreed = 0;
+            let mut failed = false;
+            for point in probe_points(gold_symbols.len(), integers) {
+                self.tick()?;
+                let genv: Vec<(String, Value)> = gold_symbols
+                    .iter()
+                    .cloned()
+                    .zip(point.iter().cloned())
+                    .collect();
+                let penv: Vec<(String, Value)> = pred_symbols
+                    .iter()
+                    .cloned()
+                    .zip(point.iter().cloned())
+                    .collect();
+                let gv = eval(g, &Point::new(&genv, 11));
+                let pv = eval(p, &Point::new(&penv, 11));
+                match (gv, pv) {
+                    (Ok(a), Ok(b)) => {
+                        if !self.values_match(&a, &b, decimal) {
+                            return Ok(false);
+                        }
+                        agreed += 1;
+                    }
+                    (Err(_), Err(_)) => failed = true,
+                    _ => return Ok(false),
+                }
+                if gold_symbols.is_empty() {
+                    break;
+                }
+            }
+            if agreed > 0 && !(failed && agreed < 2) {
+                return Ok(true);
+            }
+            if gold_symbols.is_empty() {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
+    fn values_match(&self, a: &Value, b: &Value, decimal: bool) -> bool {
+        if decimal {
+            return rounded_match(a, b, self.rules.float_rounding);
+        }
+        match (a, b) {
+            (Value::Exact(x), Value::Exact(y)) => x == y,
+            _ => close(a.complex(), b.complex()),
+        }
+    }
+}
+
+fn close(a: Complex64, b: Complex64) -> bool {
+    let scale = a.norm().max(b.norm());
+    let diff = (a - b).norm();
+    diff <= RELATIVE_TOLERANCE * scale || (scale < 1e-12 && diff < 1e-12)
+}
+
+/// The decimal rule (see the module documentation).
+fn rounded_match(a: &Value, b: &Value, places: u32) -> bool {
+    let round = |v: &Value| -> Option<(f64, f64, Option<num_bigint::BigInt>)> {
+        let c = v.complex();
+        let factor = 10f64.powi(places as i32);
+        let exact = v.exact().map(|r| round_exact(r, places));
+        Some(((c.re * factor).round(), (c.im * factor).round(), exact))
+    };
+    let (Some((ar, ai, ax)), Some((br, bi, bx))) = (round(a), round(b)) else {
+        return false;
+    };
+    let same = match (ax, bx) {
+        (Some(x), Some(y)) => x == y && ai == bi,
+        _ => ar == br && ai == bi,
+    };
+    if !same {
+        return false;
+    }
+    // Both round to zero: they must still be the same number relatively.
+    if ar == 0.0 && ai == 0.0 {
+        return match (a, b) {
+            (Value::Exact(x), Value::Exact(y)) => x == y,
+            _ => close(a.complex(), b.complex()),
+        };
+    }
+    true
+}
+
+/// Probe points: rational values in about [0.3, 5] (positive, so real roots stay real), or small
+/// integers when an expression needs them (factorials, sums with symbolic bounds).
+fn probe_points(symbols: usize, integers: bool) -> Vec<Vec<Value>> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..PROBES)
+        .map(|_| {
+            (0..symbols)
+                .map(|_| {
+                    let r = next();
+                    if integers {
+                        Value::int(2 + (r % 8) as i64)
+                    } else {
+                        let numerator = 3 + (r % 47) as i64;
+                        let denominator = 7 + ((r >> 32) % 5) as i64;
+                        Value::Exact(num_rational::BigRational::new(
+                            numerator.into(),
+                            denominator.into(),
+                        ))
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn union_symbols(a: &Expr, b: &Expr) -> Vec<String> {
+    let mut all = a.free_symbols();
+    all.extend(b.free_symbols());
+    all.sort();
+    all.dedup();
+    all
+}
+
+fn is_collection(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Set(_)
+            | Expr::Tuple(_)
+            | Expr::Interval { .. }
+            | Expr::Union(_)
+            | Expr::Matrix(_)
+            | Expr::Relation { .. }
+            | Expr::Text(_)
+            | Expr::Ratio(_)
+            | Expr::ElementOf(..)
+    )
+}
+
+/// Rewrites that do not change meaning: `x \in S` is `S`; `\pm` outside arithmetic is a set;
+/// a chain `x = a = b` keeps its first and last sides; `≈` after an `=` is a remark.
+fn normalise(e: &Expr) -> Expr {
+    match e {
+        Expr::ElementOf(_, set) => normalise(set),
+        Expr::Relation { operands, ops } => {
+            let mut operands = operands.clone();
+            let mut ops = ops.clone();
+            if let Some(cut) = ops.iter().position(|op| *op == RelOp::Approx) {
+                if cut > 0 && ops[..cut].iter().all(|op| *op == RelOp::Eq) {
+                    ops.truncate(cut);
+                    operands.truncate(cut + 1);
+                }
+            }
+            if ops.len() > 1 && ops.iter().all(|op| *op == RelOp::Eq) {
+                let last = operands.pop().unwrap_or(Expr::int(0));
+                operands.truncate(1);
+                operands.push(last);
+                ops.truncate(1);
+            }
+            Expr::Relation { operands, ops }
+        }
+        _ => {
+            let choices = expand_choices(e);
+            if choices.len() > 1 {
+                Expr::Set(choices)
+            } else {
+                e.clone()
+            }
+        }
+    }
+}
+
+/// `a \pm b` as its two values; expressions with several `\pm` give every combination (capped).
+fn expand_choices(e: &Expr) -> Vec<Expr> {
+    let mut has = false;
+    e.visit(&mut |x| has |= matches!(x, Expr::PlusMinus(..)));
+    if !has {
+        return vec![e.clone()];
+    }
+    let mut out = Vec::new();
+    expand_into(e, &mut out);
+    out.truncate(16);
+    out
+}
+
+fn expand_into(e: &Expr, out: &mut Vec<Expr>) {
+    // Expand the first `\pm` found (depth-first), then recurse on both results.
+    fn replace_first(e: &Expr, sign: bool, done: &mut bool) -> Expr {
+        if *done {
+            return e.clone();
+        }
+        match e {
+            Expr::PlusMinus(a, b) => {
+                *done = true;
+                let b = if sign {
+                    (**b).clone()
+                } else {
+                    Expr::Neg(b.clone())
+                };
+                Expr::Add(vec![(**a).clone(), b])
+            }
+            Expr::Neg(x) => Expr::Neg(Box::new(replace_first(x, sign, done))),
+            Expr::Add(xs) => Expr::Add(xs.iter().map(|x| replace_first(x, sign, done)).collect()),
+            Expr::Mul(xs) => Expr::Mul(xs.iter().map(|x| replace_first(x, sign, done)).collect()),
+            Expr::Div(a, b) => {
+                let a = replace_first(a, sign, done);
+                Expr::Div(Box::new(a), Box::new(replace_first(b, sign, done)))
+            }
+            Expr::Pow(a, b) => {
+                let a = replace_first(a, sign, done);
+                Expr::Pow(Box::new(a), Box::new(replace_first(b, sign, done)))
+            }
+            Expr::Func(f, xs) => Expr::Func(
+                *f,
+                xs.iter().map(|x| replace_first(x, sign, done)).collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    if out.len() >= 16 {
+        return;
+    }
+    let mut done = false;
+    let plus = replace_first(e, true, &mut done);
+    if !done {
+        out.push(e.clone());
+        return;
+    }
+    let mut done_minus = false;
+    let minus = replace_first(e, false, &mut done_minus);
+    expand_into(&plus, out);
+    expand_into(&minus, out);
+}
+
+/// Set items with `\pm` become two items each.
+fn flatten_choices(items: &[Expr]) -> Vec<Expr> {
+    items
+        .iter()
+        .flat_map(|item| match item {
+            Expr::Relation { .. } => vec![item.clone()],
+            _ => expand_choices(item),
+        })
+        .collect()
+}
+
+/// Gt/Ge chains read right to left, so that `5 < x` and `x > 5` have the same shape.
+fn oriented(e: &Expr) -> Expr {
+    match e {
+        Expr::Relation { operands, ops }
+            if ops
+                .first()
+                .is_some_and(|op| matches!(op, RelOp::Gt | RelOp::Ge)) =>
+        {
+            let mut operands = operands.clone();
+            operands.reverse();
+            let ops = ops.iter().rev().map(|op| op.flipped()).collect();
+            Expr::Relation { operands, ops }
+        }
+        other => other.clone(),
+    }
+}
+
+/// A name, not an expression: `x`, `x_1`, `f(x)`, `|AB|`, `AB`, `(p, q)`, `V_1 : V_2`,
+/// `\frac{NO}{BO}`. An equation with such a left side is an assignment.
+fn is_name_like(e: &Expr) -> bool {
+    match e {
+        Expr::Sym(_) | Expr::Indexed(..) | Expr::Apply(..) | Expr::Text(_) => true,
+        Expr::Const(Constant::E | Constant::I) => true,
+        Expr::Mul(xs) | Expr::Tuple(xs) | Expr::Ratio(xs) => xs.iter().all(is_name_like),
+        Expr::Div(a, b) => is_name_like(a) && is_name_like(b),
+        Expr::Func(super::expr::Func::Abs, xs) => xs.iter().all(is_name_like),
+        _ => false,
+    }
+}
+
+fn infinity(negative: bool) -> Expr {
+    let inf = Expr::Const(Constant::Infinity);
+    if negative {
+        Expr::Neg(Box::new(inf))
+    } else {
+        inf
+    }
+}
+
+fn is_numeric(e: &Expr) -> bool {
+    e.free_symbols().is_empty() && !is_collection(e)
+}
+
+/// `a < x <= b` as `(a, b]`, `x > 3` as `(3, \infty)`: what Math-Verify's `as_set` gives for
+/// a one-variable relation.
+fn relation_as_set(operands: &[Expr], ops: &[RelOp]) -> Option<Expr> {
+    let oriented = oriented(&Expr::Relation {
+        operands: operands.to_vec(),
+        ops: ops.to_vec(),
+    });
+    let Expr::Relation { operands, ops } = oriented else {
+        return None;
+    };
+    let closed = |op: RelOp| op == RelOp::Le;
+    let interval = |lo: Expr, hi: Expr, lc: bool, hc: bool| Expr::Interval {
+        lo: Box::new(lo),
+        hi: Box::new(hi),
+        lo_closed: lc,
+        hi_closed: hc,
+    };
+    match (operands.as_slice(), ops.as_slice()) {
+        ([lo, mid, hi], [a, b])
+            if matches!(a, RelOp::Lt | RelOp::Le)
+                && matches!(b, RelOp::Lt | RelOp::Le)
+                && is_numeric(lo)
+                && is_numeric(hi)
+                && !is_numeric(mid) =>
+        {
+            Some(interval(lo.clone(), hi.clone(), closed(*a), closed(*b)))
+        }
+        ([l, r], [op]) if matches!(op, RelOp::Lt | RelOp::Le) => {
+            if is_numeric(r) && !is_numeric(l) {
+                Some(interval(infinity(true), r.clone(), false, closed(*op)))
+            } else if is_numeric(l) && !is_numeric(r) {
+                Some(interval(l.clone(), infinity(false), closed(*op), false))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn interval_parts(e: &Expr) -> Option<(&Expr, &Expr, bool, bool)> {
+    match e {
+        Expr::Interval {
+            lo,
+            hi,
+            lo_closed,
+            hi_closed,
+        } => Some((lo, hi, *lo_closed, *hi_closed)),
+        Expr::Tuple(items) if items.len() == 2 => Some((&items[0], &items[1], false, false)),
+        _ => None,
+    }
+}
+
+/// Set items sorted by real value (for comparing a set with a tuple), if they all have one.
+fn sorted_by_value(items: &[Expr]) -> Option<Vec<Expr>> {
+    let mut keyed = Vec::with_capacity(items.len());
+    for item in items {
+        let v = eval(item, &Point::new(&[], 0)).ok()?.real()?;
+        keyed.push((v, item.clone()));
+    }
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Some(keyed.into_iter().map(|(_, e)| e).collect())
+}
+
+/// A matrix, or a sum or product of matrices, as rows of element expressions.
+fn as_matrix(e: &Expr) -> Option<Vec<Vec<Expr>>> {
+    match e {
+        Expr::Matrix(rows) => Some(rows.clone()),
+        Expr::Add(terms) if terms.len() >= 2 => {
+            let mats: Vec<_> = terms.iter().map(as_matrix).collect::<Option<_>>()?;
+            let (h, w) = (mats[0].len(), mats[0].first()?.len());
+            if mats
+                .iter()
+                .any(|m| m.len() != h || m.first().map(Vec::len) != Some(w))
+            {
+                return None;
+            }
+            Some(
+                (0..h)
+                    .map(|i| {
+                        (0..w)
+                            .map(|j| Expr::Add(mats.iter().map(|m| m[i][j].clone()).collect()))
+                            .collect()
+                    })
+                    .collect(),
+            )
+        }
+        Expr::Mul(factors) if factors.len() == 2 => {
+            let (a, b) = (as_matrix(&factors[0])?, as_matrix(&factors[1])?);
+            let inner = a.first()?.len();
+            if b.len() != inner {
+                return None;
+            }
+            let w = b.first()?.len();
+            Some(
+                a.iter()
+                    .map(|row| {
+                        (0..w)
+                            .map(|j| {
+                                Expr::Add(
+                                    (0..inner)
+                                        .map(|k| Expr::Mul(vec![row[k].clone(), b[k][j].clone()]))
+                                        .collect(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Text answers: case-insensitive, ignoring spaces, brackets and punctuation; a product of
+/// one-letter symbols reads as the word it spells (`$odd$` is `\text{odd}`).
+fn texts_match(a: &Expr, b: &Expr) -> bool {
+    match (spelled(a), spelled(b)) {
+        (Some(x), Some(y)) => !x.is_empty() && x == y,
+        _ => false,
+    }
+}
+
+fn spelled(e: &Expr) -> Option<String> {
+    let raw = match e {
+        Expr::Text(t) => t.clone(),
+        Expr::Sym(s) => s.clone(),
+        Expr::Const(Constant::E) => "e".into(),
+        Expr::Const(Constant::I) => "i".into(),
+        Expr::Mul(xs) => xs.iter().map(spelled).collect::<Option<Vec<_>>>()?.concat(),
+        _ => return None,
+    };
+    Some(
+        raw.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::math::parser::parse;
+
+    fn eq(g: &str, p: &str) -> bool {
+        let rules = Rules::default();
+        equivalent(
+            &parse(g).unwrap(),
+            &parse(p).unwrap(),
+            &rules,
+            &GradeContext::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn exact_numbers() {
+        assert!(eq(r"\frac{1}{2}", "0.5"));
+        assert!(!eq(r"\frac{1}{2^{99}}", r"\frac{1}{2^{98}}"));
+        assert!(!eq(r"\frac{1}{2004!}", r"\frac{1}{2006!}"));
+        assert!(!eq(r"1-\frac{1}{e}", r"1+\frac{1}{e}"));
+        assert!(!eq("1112112", "1112122"));
+        assert!(eq(r"\sqrt{117}", r"3\sqrt{13}"));
+    }
+
+    #[test]
+    fn symbolic() {
+        assert!(eq(r"(x+2)^2 + (y-3)^2", "x^2 + y^2 + 4x - 6y + 13"));
+        assert!(eq(r"\tan^2(y)+1", r"\sec^2(y)"));
+        assert!(!eq("x+2n+1", "x+1"));
+    }
+
+    #[test]
+    fn structures() {
+        assert!(eq(r"\{1,2\}", r"\{2,1\}"));
+        assert!(!eq("(1,2)", "(2,1)"));
+        assert!(eq(r"1 \pm \sqrt{19}", r"\{1+\sqrt{19}, 1-\sqrt{19}\}"));
+        assert!(!eq("[0,1)", "(0,1)"));
+        assert!(eq("2x+4y-3=0", r"y=-\frac{1}{2}x+\frac{3}{4}"));
+        assert!(eq("x < 1", "-x > -1"));
+        assert!(!eq("x < 1", "x > -1"));
+        assert!(eq("x > 3", r"(3, \infty)"));
+    }
+}

@@ -1,0 +1,314 @@
+//! Tokens of an answer written in LaTeX or plain text, after the clean-ups every checker applies.
+//!
+//! One lexer serves both notations: LaTeX commands become [`Tok::Cmd`], `**` becomes `^`, letter
+//! runs become [`Tok::Word`] (the parser decides whether a word is a function, a unit, a text
+//! answer or a product of one-letter symbols). Layout-only LaTeX (`\left`, `\,`, `\displaystyle`,
+//! `\!`) is dropped here so the parser never sees it. The lexer is a single forward pass, so a
+//! 1 MB input costs one linear scan.
+
+/// One token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tok {
+    /// Digits with at most one `.`, exactly as written (no separators).
+    Num(String),
+    /// A run of ASCII letters.
+    Word(String),
+    /// A LaTeX command without its backslash (`frac`, `pi`, `{` for `\{`).
+    Cmd(String),
+    /// The text of `\text{...}` (and its aliases), verbatim.
+    Text(String),
+    /// A one-character operator, bracket or punctuation: `+ - * / ^ _ ! % = < > | & ' : , ; . ( ) [ ] { }`.
+    Op(char),
+    /// `<=`, `>=`, `!=` and their LaTeX spellings, normalised to `≤`, `≥`, `≠`, `≈`.
+    Rel(char),
+    /// `\\` (a matrix row break).
+    RowBreak,
+}
+
+/// Commands that only affect layout.
+const LAYOUT_COMMANDS: &[&str] = &[
+    "left",
+    "right",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "big",
+    "Big",
+    "bigg",
+    "Bigg",
+    "biggl",
+    "biggr",
+    "displaystyle",
+    "textstyle",
+    "scriptstyle",
+    "limits",
+    "nolimits",
+    "quad",
+    "qquad",
+    "hline",
+    "middle",
+    "boldsymbol",
+    "mathbf",
+    "bm",
+    "vec",
+    "overline",
+    "underline",
+    "hat",
+    "tilde",
+    "widehat",
+    "overrightarrow",
+    "mathit",
+    "mathsf",
+    "mathcal",
+    "mathbb",
+    "mathscr",
+    "mathfrak",
+    "ensuremath",
+];
+
+/// Commands whose braced argument is text.
+const TEXT_COMMANDS: &[&str] = &[
+    "text",
+    "textbf",
+    "textit",
+    "textnormal",
+    "textrm",
+    "textsf",
+    "texttt",
+    "mbox",
+    "mathrm",
+    "hbox",
+    "emph",
+];
+
+/// Splits `input` into tokens. Returns `None` for input the lexer cannot make sense of (an
+/// unbalanced `\text{`), which the caller treats as "does not parse".
+pub fn tokenize(input: &str) -> Option<Vec<Tok>> {
+    let bytes = input.as_bytes();
+    let mut toks = Vec::with_capacity(input.len() / 2 + 1);
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' | b'~' | 0x0c => i += 1,
+            b'0'..=b'9' | b'.' if c != b'.' || bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let start = i;
+                let mut seen_dot = false;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'0'..=b'9' => i += 1,
+                        b'.' if !seen_dot && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                            seen_dot = true;
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                toks.push(Tok::Num(input[start..i].to_string()));
+            }
+            b'a'..=b'z' | b'A'..=b'Z' => {
+                let start = i;
+                while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                    i += 1;
+                }
+                toks.push(Tok::Word(input[start..i].to_string()));
+            }
+            b'\\' => i = lex_command(input, i, &mut toks)?,
+            b'*' if bytes.get(i + 1) == Some(&b'*') => {
+                toks.push(Tok::Op('^'));
+                i += 2;
+            }
+            b'<' | b'>' | b'!' | b'=' if bytes.get(i + 1) == Some(&b'=') => {
+                toks.push(Tok::Rel(match c {
+                    b'<' => '≤',
+                    b'>' => '≥',
+                    b'!' => '≠',
+                    _ => '=',
+                }));
+                i += 2;
+            }
+            b'$' => i += 1,
+            b'.' => {
+                toks.push(Tok::Op('.'));
+                i += 1;
+            }
+            b'+' | b'-' | b'*' | b'/' | b'^' | b'_' | b'!' | b'%' | b'=' | b'<' | b'>' | b'|'
+            | b'&' | b'\'' | b':' | b',' | b';' | b'(' | b')' | b'[' | b']' | b'{' | b'}' => {
+                toks.push(Tok::Op(c as char));
+                i += 1;
+            }
+            _ if c >= 0x80 => {
+                let ch = input[i..].chars().next()?;
+                i += ch.len_utf8();
+                match ch {
+                    '≤' | '≥' | '≠' | '≈' => toks.push(Tok::Rel(ch)),
+                    '×' | '·' | '⋅' => toks.push(Tok::Op('*')),
+                    '÷' => toks.push(Tok::Op('/')),
+                    '−' | '–' => toks.push(Tok::Op('-')),
+                    'π' => toks.push(Tok::Cmd("pi".into())),
+                    '∞' => toks.push(Tok::Cmd("infty".into())),
+                    '√' => toks.push(Tok::Cmd("sqrt".into())),
+                    '±' => toks.push(Tok::Cmd("pm".into())),
+                    '°' => toks.push(Tok::Cmd("circ".into())),
+                    '²' => toks.extend([Tok::Op('^'), Tok::Num("2".into())]),
+                    '³' => toks.extend([Tok::Op('^'), Tok::Num("3".into())]),
+                    '€' | '£' | '¥' | '₹' | '\u{a0}' | '\u{2009}' | '\u{202f}' => {}
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(toks)
+}
+
+/// Lexes a command starting at the backslash at `start`; returns the index after it.
+fn lex_command(input: &str, start: usize, toks: &mut Vec<Tok>) -> Option<usize> {
+    let bytes = input.as_bytes();
+    let mut i = start + 1;
+    let Some(&next) = bytes.get(i) else {
+        return Some(i);
+    };
+    if !next.is_ascii_alphabetic() {
+        // One-character commands.
+        i += 1;
+        match next {
+            b'\\' => toks.push(Tok::RowBreak),
+            b'{' | b'}' => toks.push(Tok::Cmd((next as char).to_string())),
+            b'%' => toks.push(Tok::Op('%')),
+            b'$' => {}                                    // a dollar sign: currency
+            b',' | b';' | b':' | b'!' | b' ' | b'>' => {} // spacing
+            b'|' => toks.push(Tok::Op('|')),
+            _ => {}
+        }
+        return Some(i);
+    }
+    while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+        i += 1;
+    }
+    let mut name = &input[start + 1..i];
+    // `\quadx`: a spacing command glued to the next letter by a transcription.
+    for spacing in ["qquad", "quad"] {
+        if name.len() > spacing.len() && name.starts_with(spacing) {
+            i = start + 1 + spacing.len();
+            name = spacing;
+        }
+    }
+    if TEXT_COMMANDS.contains(&name) {
+        let (content, after) = braced(input, i)?;
+        toks.push(Tok::Text(content.to_string()));
+        return Some(after);
+    }
+    if name == "operatorname" {
+        let (content, after) = braced(input, i)?;
+        toks.push(Tok::Word(content.trim().to_string()));
+        return Some(after);
+    }
+    if name == "begin" || name == "end" {
+        let (env, after) = braced(input, i)?;
+        let env = env.trim_end_matches('*');
+        toks.push(Tok::Cmd(format!("{name}:{env}")));
+        // `\begin{array}{cc}`: the column spec is layout.
+        if name == "begin" && env == "array" {
+            if let Some((_, after_spec)) = braced(input, after) {
+                return Some(after_spec);
+            }
+        }
+        return Some(after);
+    }
+    if LAYOUT_COMMANDS.contains(&name) {
+        // `\left.` and `\right.` are invisible delimiters.
+        if matches!(name, "left" | "right" | "middle") && bytes.get(i) == Some(&b'.') {
+            i += 1;
+        }
+        return Some(i);
+    }
+    let canonical = match name {
+        "dfrac" | "tfrac" | "cfrac" => "frac",
+        "le" | "leq" | "leqslant" => return push(toks, Tok::Rel('≤'), i),
+        "ge" | "geq" | "geqslant" => return push(toks, Tok::Rel('≥'), i),
+        "ne" | "neq" => return push(toks, Tok::Rel('≠'), i),
+        "approx" | "simeq" | "sim" => return push(toks, Tok::Rel('≈'), i),
+        "lt" => return push(toks, Tok::Op('<'), i),
+        "gt" => return push(toks, Tok::Op('>'), i),
+        "cdot" | "times" | "ast" => return push(toks, Tok::Op('*'), i),
+        "div" => return push(toks, Tok::Op('/'), i),
+        "lbrace" => "{",
+        "rbrace" => "}",
+        "lvert" | "rvert" | "vert" | "mid" => return push(toks, Tok::Op('|'), i),
+        "langle" => return push(toks, Tok::Op('('), i),
+        "rangle" => return push(toks, Tok::Op(')'), i),
+        "lfloor" | "rfloor" | "lceil" | "rceil" => name,
+        "dots" | "ldots" | "cdots" | "dotsc" | "dotsb" | "dotsm" => "dots",
+        "infin" | "infinity" => "infty",
+        "degree" => "circ",
+        other => other,
+    };
+    toks.push(Tok::Cmd(canonical.to_string()));
+    Some(i)
+}
+
+fn push(toks: &mut Vec<Tok>, tok: Tok, after: usize) -> Option<usize> {
+    toks.push(tok);
+    Some(after)
+}
+
+/// The content of the brace group starting at `i` (after optional spaces) and the index after
+/// its closing brace.
+pub fn braced(input: &str, mut i: usize) -> Option<(&str, usize)> {
+    let bytes = input.as_bytes();
+    while i < bytes.len() && bytes[i] == b' ' {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b'{') {
+        return None;
+    }
+    let close = matching_brace(bytes, i)?;
+    Some((&input[i + 1..close], close + 1))
+}
+
+/// Index of the `}` that closes the `{` at `open`, skipping escaped braces.
+pub fn matching_brace(bytes: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexes_latex_and_plain() {
+        let toks = tokenize(r"\dfrac{1}{2}\,x^{2} \leq 3**2").unwrap();
+        assert_eq!(toks[0], Tok::Cmd("frac".into()));
+        assert!(toks.contains(&Tok::Rel('≤')));
+        assert!(toks.contains(&Tok::Op('^')));
+        assert_eq!(
+            tokenize(r"\text{ cm}").unwrap(),
+            vec![Tok::Text(" cm".into())]
+        );
+        assert!(tokenize(r"\text{ cm").is_none());
+    }
+
+    #[test]
+    fn glued_quad_is_split() {
+        let toks = tokenize(r"\quadx_2").unwrap();
+        assert_eq!(toks[0], Tok::Word("x".into()));
+    }
+}

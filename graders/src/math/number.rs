@@ -1,0 +1,331 @@
+//! Numbers for evaluation: exact rationals (big integers) while the arithmetic allows, complex
+//! floating point once it does not (irrational roots, transcendental functions), with hard caps.
+//!
+//! Caps are what make hostile answers cheap: a result wider than [`MAX_BITS`] or a factorial past
+//! [`MAX_FACTORIAL`] is never computed exactly; it goes to floating point, where a power tower
+//! overflows to infinity at once and is reported as [`EvalError::TooLarge`].
+
+use num_bigint::BigInt;
+use num_complex::Complex64;
+use num_rational::BigRational;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+
+/// Widest exact number kept (bits of numerator plus denominator).
+pub const MAX_BITS: u64 = 1 << 16;
+/// Largest `n` for which `n!` is computed exactly (`3000!` has about 30,000 bits).
+pub const MAX_FACTORIAL: u64 = 3000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalError {
+    /// Division by zero, log of zero, a non-integer factorial...
+    Undefined,
+    /// Overflow or past a cap.
+    TooLarge,
+    /// Something with no numeric value (a text answer, a set inside arithmetic).
+    Unsupported,
+}
+
+pub type EvalResult = Result<Value, EvalError>;
+
+/// A value: exact while possible.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Exact(BigRational),
+    Approx(Complex64),
+}
+
+fn bits(r: &BigRational) -> u64 {
+    r.numer().bits() + r.denom().bits()
+}
+
+fn checked(v: Complex64) -> EvalResult {
+    if v.re.is_finite() && v.im.is_finite() {
+        Ok(Value::Approx(v))
+    } else if v.re.is_nan() || v.im.is_nan() {
+        Err(EvalError::Undefined)
+    } else {
+        Err(EvalError::TooLarge)
+    }
+}
+
+pub fn rational_to_f64(r: &BigRational) -> f64 {
+    r.to_f64().unwrap_or(f64::NAN)
+}
+
+impl Value {
+    pub fn int(n: i64) -> Value {
+        Value::Exact(BigRational::from_integer(n.into()))
+    }
+
+    pub fn complex(&self) -> Complex64 {
+        match self {
+            Value::Exact(r) => Complex64::new(rational_to_f64(r), 0.0),
+            Value::Approx(c) => *c,
+        }
+    }
+
+    pub fn exact(&self) -> Option<&BigRational> {
+        match self {
+            Value::Exact(r) => Some(r),
+            Value::Approx(_) => None,
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        match self {
+            Value::Exact(r) => r.is_zero(),
+            Value::Approx(c) => c.norm() == 0.0,
+        }
+    }
+
+    /// The value as a real number, if it is one (imaginary part negligible).
+    pub fn real(&self) -> Option<f64> {
+        let c = self.complex();
+        (c.im.abs() <= 1e-12 * c.re.abs().max(1.0)).then_some(c.re)
+    }
+
+    fn exact_or(r: BigRational) -> EvalResult {
+        if bits(&r) > MAX_BITS {
+            checked(Complex64::new(rational_to_f64(&r), 0.0))
+        } else {
+            Ok(Value::Exact(r))
+        }
+    }
+
+    pub fn add(&self, other: &Value) -> EvalResult {
+        match (self, other) {
+            (Value::Exact(a), Value::Exact(b)) => Value::exact_or(a + b),
+            _ => checked(self.complex() + other.complex()),
+        }
+    }
+
+    pub fn neg(&self) -> Value {
+        match self {
+            Value::Exact(a) => Value::Exact(-a),
+            Value::Approx(c) => Value::Approx(-c),
+        }
+    }
+
+    pub fn sub(&self, other: &Value) -> EvalResult {
+        self.add(&other.neg())
+    }
+
+    pub fn mul(&self, other: &Value) -> EvalResult {
+        match (self, other) {
+            (Value::Exact(a), Value::Exact(b)) => Value::exact_or(a * b),
+            _ => checked(self.complex() * other.complex()),
+        }
+    }
+
+    pub fn div(&self, other: &Value) -> EvalResult {
+        if other.is_zero() {
+            return Err(EvalError::Undefined);
+        }
+        match (self, other) {
+            (Value::Exact(a), Value::Exact(b)) => Value::exact_or(a / b),
+            _ => checked(self.complex() / other.complex()),
+        }
+    }
+
+    pub fn pow(&self, exponent: &Value) -> EvalResult {
+        if let (Value::Exact(base), Value::Exact(e)) = (self, exponent) {
+            if let Some(v) = exact_pow(base, e)? {
+                return Ok(v);
+            }
+        }
+        let base = self.complex();
+        let e = exponent.complex();
+        if base == Complex64::new(0.0, 0.0) {
+            return if e.re > 0.0 {
+                Ok(Value::int(0))
+            } else {
+                Err(EvalError::Undefined)
+            };
+        }
+        // Real powers of positive reals, and odd roots of negative reals, stay real.
+        if base.im == 0.0 && e.im == 0.0 {
+            if base.re > 0.0 {
+                return checked(Complex64::new(base.re.powf(e.re), 0.0));
+            }
+            if let Value::Exact(r) = exponent {
+                let odd_denominator =
+                    r.denom().bits() <= 32 && (r.denom() % BigInt::from(2)) == BigInt::one();
+                if odd_denominator {
+                    let magnitude = (-base.re).powf(e.re);
+                    let odd_numerator = (r.numer() % BigInt::from(2)) != BigInt::zero();
+                    let sign = if odd_numerator { -1.0 } else { 1.0 };
+                    return checked(Complex64::new(sign * magnitude, 0.0));
+                }
+            }
+        }
+        checked(base.powc(e))
+    }
+}
+
+/// `base^e` exactly, when the result is rational and within the caps; `Ok(None)` when it must be
+/// approximated; `Err` when it is undefined (`0^-1`).
+fn exact_pow(base: &BigRational, e: &BigRational) -> Result<Option<Value>, EvalError> {
+    if base.is_zero() {
+        return if e.is_positive() {
+            Ok(Some(Value::int(0)))
+        } else {
+            Err(EvalError::Undefined)
+        };
+    }
+    if base.is_one() {
+        return Ok(Some(Value::int(1)));
+    }
+    if *base == -BigRational::one() && e.is_integer() {
+        let odd = (e.numer() % BigInt::from(2)) != BigInt::zero();
+        return Ok(Some(Value::int(if odd { -1 } else { 1 })));
+    }
+    // Root first (exact only for perfect powers), then the integer power.
+    let root_index = e.denom().to_u32().filter(|&q| q <= 64);
+    let Some(q) = root_index else {
+        return Ok(None);
+    };
+    let rooted = if q == 1 {
+        base.clone()
+    } else {
+        if base.is_negative() && q % 2 == 0 {
+            return Ok(None);
+        }
+        match (exact_root(base.numer(), q), exact_root(base.denom(), q)) {
+            (Some(n), Some(d)) => BigRational::new(n, d),
+            _ => return Ok(None),
+        }
+    };
+    let p = e.numer().abs();
+    let Some(p) = p.to_u64() else {
+        return Ok(None);
+    };
+    if p.saturating_mul(bits(&rooted)) > MAX_BITS {
+        return Ok(None);
+    }
+    let powered = num_traits::pow(rooted, p as usize);
+    let result = if e.is_negative() {
+        powered.recip()
+    } else {
+        powered
+    };
+    Ok(Some(Value::Exact(result)))
+}
+
+/// The exact `q`-th root of an integer, if it is a perfect power.
+fn exact_root(n: &BigInt, q: u32) -> Option<BigInt> {
+    let root = if n.is_negative() {
+        -(-n).nth_root(q)
+    } else {
+        n.nth_root(q)
+    };
+    (num_traits::pow(root.clone(), q as usize) == *n).then_some(root)
+}
+
+/// `n!` exactly up to [`MAX_FACTORIAL`], else through the gamma function (which overflows).
+pub fn factorial(v: &Value) -> EvalResult {
+    if let Value::Exact(r) = v {
+        if r.is_integer() {
+            let n = r.numer().to_i64().ok_or(EvalError::TooLarge)?;
+            if n < 0 {
+                return Err(EvalError::Undefined);
+            }
+            if n as u64 > MAX_FACTORIAL {
+                return Err(EvalError::TooLarge);
+            }
+            let mut acc = BigInt::one();
+            for k in 2..=n {
+                acc *= k;
+            }
+            return Ok(Value::Exact(BigRational::from_integer(acc)));
+        }
+    }
+    let x = v.real().ok_or(EvalError::Unsupported)?;
+    checked(Complex64::new(gamma(x + 1.0), 0.0))
+}
+
+/// The gamma function for real arguments (Lanczos approximation, g = 7).
+pub fn gamma(x: f64) -> f64 {
+    const COEFFICIENTS: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        return std::f64::consts::PI / ((std::f64::consts::PI * x).sin() * gamma(1.0 - x));
+    }
+    let x = x - 1.0;
+    let mut acc = COEFFICIENTS[0];
+    let t = x + 7.5;
+    for (i, c) in COEFFICIENTS.iter().enumerate().skip(1) {
+        acc += c / (x + i as f64);
+    }
+    (2.0 * std::f64::consts::PI).sqrt() * t.powf(x + 0.5) * (-t).exp() * acc
+}
+
+/// `C(n, k)` exactly for integers, else through gamma.
+pub fn binomial(n: &Value, k: &Value) -> EvalResult {
+    if let (Value::Exact(n), Value::Exact(k)) = (n, k) {
+        if n.is_integer() && k.is_integer() {
+            let n = n.numer().to_i64().ok_or(EvalError::TooLarge)?;
+            let k = k.numer().to_i64().ok_or(EvalError::TooLarge)?;
+            if k < 0 || (n >= 0 && k > n) {
+                return Ok(Value::int(0));
+            }
+            if k as u64 > MAX_FACTORIAL {
+                return Err(EvalError::TooLarge);
+            }
+            let mut acc = BigRational::one();
+            for j in 0..k {
+                acc = acc * BigRational::from_integer((n - j).into())
+                    / BigRational::from_integer((j + 1).into());
+            }
+            return Value::exact_or(acc);
+        }
+    }
+    let (n, k) = (
+        n.real().ok_or(EvalError::Unsupported)?,
+        k.real().ok_or(EvalError::Unsupported)?,
+    );
+    checked(Complex64::new(
+        gamma(n + 1.0) / (gamma(k + 1.0) * gamma(n - k + 1.0)),
+        0.0,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(n: i64, d: i64) -> Value {
+        Value::Exact(BigRational::new(n.into(), d.into()))
+    }
+
+    #[test]
+    fn exact_powers_and_roots() {
+        assert_eq!(q(4, 9).pow(&q(1, 2)).unwrap(), q(2, 3));
+        assert_eq!(q(2, 1).pow(&q(-3, 1)).unwrap(), q(1, 8));
+        assert!(matches!(q(2, 1).pow(&q(1, 2)).unwrap(), Value::Approx(_)));
+        assert_eq!(q(-8, 1).pow(&q(1, 3)).unwrap(), q(-2, 1));
+    }
+
+    #[test]
+    fn huge_powers_overflow_fast() {
+        let start = std::time::Instant::now();
+        let r = q(9, 1).pow(&q(387_420_489, 1));
+        assert_eq!(r, Err(EvalError::TooLarge));
+        assert!(start.elapsed().as_millis() < 50);
+    }
+
+    #[test]
+    fn factorials_are_capped() {
+        assert_eq!(factorial(&q(5, 1)).unwrap(), q(120, 1));
+        assert_eq!(factorial(&q(100_000, 1)), Err(EvalError::TooLarge));
+        assert!((gamma(5.0) - 24.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,1109 @@
+//! A recursive-descent parser from [`Tok`]ens to an [`Expr`], for LaTeX and plain notation alike.
+//!
+//! Precedence, loosest first: lists (`,` `;` "and" "or"), relations (`=` `<` `\le` `\in`, chains),
+//! unions (`\cup`), ratios (`:`), sums (`+ - \pm`), products (`* / \cdot`, juxtaposition), unary
+//! signs, powers (right-associative), postfix (`!` `%` `_`), atoms. Malformed input returns
+//! `None` (never a panic), and nesting deeper than [`MAX_DEPTH`] is malformed by definition, so a
+//! 10,000-level tower is rejected in one linear pass.
+
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+
+use super::expr::{Constant, Expr, Func, RelOp};
+use super::lexer::{tokenize, Tok};
+
+/// Deepest nesting a real answer needs, with room to spare.
+pub const MAX_DEPTH: usize = 100;
+/// Longest answer text the parser accepts (bytes); longer spans are not an answer.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024;
+/// Longest literal the parser accepts (digits); exact arithmetic stays cheap below it.
+pub const MAX_DIGITS: usize = 2000;
+
+/// Single letters that, followed by `(`, name a function rather than multiply.
+const FUNCTION_LETTERS: &str = "fghFGHPQWpq";
+
+/// Unit words dropped after a quantity (`125 miles`, `15 cm^2`).
+const UNIT_WORDS: &[&str] = &[
+    "cm",
+    "mm",
+    "km",
+    "m",
+    "kg",
+    "mg",
+    "g",
+    "lb",
+    "lbs",
+    "oz",
+    "ml",
+    "mL",
+    "L",
+    "sec",
+    "secs",
+    "second",
+    "seconds",
+    "min",
+    "mins",
+    "minute",
+    "minutes",
+    "hr",
+    "hrs",
+    "hour",
+    "hours",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "inch",
+    "inches",
+    "ft",
+    "feet",
+    "foot",
+    "yard",
+    "yards",
+    "yd",
+    "mile",
+    "miles",
+    "mph",
+    "kph",
+    "unit",
+    "units",
+    "dollar",
+    "dollars",
+    "cent",
+    "cents",
+    "yuan",
+    "euro",
+    "euros",
+    "meter",
+    "meters",
+    "metre",
+    "metres",
+    "liter",
+    "liters",
+    "litre",
+    "litres",
+    "gram",
+    "grams",
+    "kilogram",
+    "kilograms",
+    "degree",
+    "degrees",
+    "deg",
+    "rad",
+    "radians",
+    "radian",
+    "sq",
+    "square",
+    "cubic",
+    "people",
+    "person",
+    "students",
+    "times",
+    "ways",
+    "points",
+    "items",
+    "pounds",
+    "pound",
+    "ounces",
+    "gallons",
+    "gallon",
+    "pages",
+    "page",
+    "cups",
+    "cup",
+    "boxes",
+    "steps",
+    "coins",
+    "marbles",
+    "apples",
+    "books",
+    "balls",
+    "cookies",
+    "candies",
+    "pieces",
+    "percent",
+    "pct",
+    "percentage",
+    "am",
+    "pm",
+];
+
+/// Known function names (plain or after a backslash).
+fn function_named(name: &str) -> Option<Func> {
+    Some(match name {
+        "sin" => Func::Sin,
+        "cos" => Func::Cos,
+        "tan" | "tg" => Func::Tan,
+        "cot" | "ctg" => Func::Cot,
+        "sec" => Func::Sec,
+        "csc" | "cosec" => Func::Csc,
+        "arcsin" | "asin" => Func::Asin,
+        "arccos" | "acos" => Func::Acos,
+        "arctan" | "atan" => Func::Atan,
+        "sinh" => Func::Sinh,
+        "cosh" => Func::Cosh,
+        "tanh" => Func::Tanh,
+        "ln" => Func::Ln,
+        "log" | "lg" => Func::Log,
+        "exp" => Func::Exp,
+        "sqrt" => Func::Root,
+        "abs" => Func::Abs,
+        "floor" => Func::Floor,
+        "ceil" => Func::Ceil,
+        "gamma" => Func::Gamma,
+        _ => return None,
+    })
+}
+
+fn is_percent_word(w: &str) -> bool {
+    matches!(w, "percent" | "pct" | "percentage")
+}
+
+fn is_separator_word(w: &str) -> bool {
+    matches!(w, "and" | "or")
+}
+
+fn is_unit_word(w: &str) -> bool {
+    w.len() >= 2 && UNIT_WORDS.contains(&w)
+}
+
+/// Whether `\text{...}` content is a unit or a filler word to drop after a quantity.
+fn is_unit_text(t: &str) -> bool {
+    let t = t.trim();
+    !t.is_empty()
+        && t.len() <= 40
+        && t.bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b' ' || b == b'.' || b == b'/')
+        && !is_separator_text(t)
+}
+
+fn is_separator_text(t: &str) -> bool {
+    matches!(t.trim(), "and" | "or" | "," | ", and" | "and/or")
+}
+
+/// Parses one answer. `None` when it is not a well-formed expression.
+pub fn parse(input: &str) -> Option<Expr> {
+    if input.len() > MAX_ANSWER_BYTES {
+        return None;
+    }
+    let mut toks = tokenize(input)?;
+    // Trailing punctuation belongs to the sentence, not the answer.
+    while matches!(toks.last(), Some(Tok::Op('.' | ',' | ';' | ':'))) {
+        toks.pop();
+    }
+    if toks.is_empty() {
+        return None;
+    }
+    if let [Tok::Word(w)] = toks.as_slice() {
+        if w.len() >= 2 && function_named(w).is_none() && !matches!(w.as_str(), "pi" | "inf") {
+            return Some(Expr::Text(w.clone()));
+        }
+    }
+    let mut parser = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
+    let expr = parser.list()?;
+    (parser.pos == parser.toks.len()).then_some(expr)
+}
+
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+    depth: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<&Tok> {
+        self.toks.get(self.pos + offset)
+    }
+
+    fn next(&mut self) -> Option<Tok> {
+        let tok = self.toks.get(self.pos).cloned();
+        self.pos += 1;
+        tok
+    }
+
+    fn eat_op(&mut self, c: char) -> bool {
+        if self.peek() == Some(&Tok::Op(c)) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_cmd(&mut self, name: &str) -> bool {
+        if matches!(self.peek(), Some(Tok::Cmd(n)) if n == name) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_op(&mut self, c: char) -> Option<()> {
+        self.eat_op(c).then_some(())
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Whether the next token separates list items; consumes it. `Some(true)` for `;`.
+    fn list_separator(&mut self) -> Option<bool> {
+        let sep = match self.peek()? {
+            Tok::Op(',') => Some(false),
+            Tok::Op(';') => Some(true),
+            Tok::Word(w) if is_separator_word(w) => Some(false),
+            Tok::Text(t) if is_separator_text(t) => Some(false),
+            _ => None,
+        }?;
+        self.pos += 1;
+        // `, and` / `, or`: one separator.
+        while let Some(Tok::Word(w)) = self.peek() {
+            if !is_separator_word(w) {
+                break;
+            }
+            self.pos += 1;
+        }
+        while let Some(Tok::Text(t)) = self.peek() {
+            if !is_separator_text(t) {
+                break;
+            }
+            self.pos += 1;
+        }
+        Some(sep)
+    }
+
+    /// The top level: items separated by `,` (and `;` between groups). Several items are a set;
+    /// `;`-separated groups of several items are a set of tuples (`p=5,q=2;p=7,q=2`).
+    fn list(&mut self) -> Option<Expr> {
+        let mut groups: Vec<Vec<Expr>> = vec![Vec::new()];
+        loop {
+            let item = self.relation()?;
+            groups.last_mut()?.push(item);
+            match self.list_separator() {
+                Some(true) => groups.push(Vec::new()),
+                Some(false) => {}
+                None => break,
+            }
+            // A trailing separator ends the list.
+            if self.peek().is_none() {
+                break;
+            }
+        }
+        let mut groups: Vec<Expr> = groups
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .map(|mut g| {
+                if g.len() == 1 {
+                    g.pop().unwrap_or(Expr::Set(Vec::new()))
+                } else {
+                    Expr::Set(g)
+                }
+            })
+            .collect();
+        if groups.len() == 1 {
+            return groups.pop();
+        }
+        // Groups of several items separated by `;` are tuples.
+        let any_multi = groups.iter().any(|g| matches!(g, Expr::Set(_)));
+        Some(Expr::Set(
+            groups
+                .into_iter()
+                .map(|g| match g {
+                    Expr::Set(items) if any_multi => Expr::Tuple(items),
+                    other => other,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Items inside brackets: `,` and `;` both separate.
+    fn sequence(&mut self) -> Option<Vec<Expr>> {
+        let mut items = Vec::new();
+        loop {
+            items.push(self.relation()?);
+            if !(self.eat_op(',') || self.eat_op(';')) {
+                return Some(items);
+            }
+        }
+    }
+
+    fn relation_op(&self) -> Option<RelOp> {
+        Some(match self.peek()? {
+            Tok::Op('=') | Tok::Rel('=') => RelOp::Eq,
+            Tok::Op('<') => RelOp::Lt,
+            Tok::Op('>') => RelOp::Gt,
+            Tok::Rel('≤') => RelOp::Le,
+            Tok::Rel('≥') => RelOp::Ge,
+            Tok::Rel('≠') => RelOp::Ne,
+            Tok::Rel('≈') => RelOp::Approx,
+            _ => return None,
+        })
+    }
+
+    fn relation(&mut self) -> Option<Expr> {
+        // `\Rightarrow x = 3`: what follows the implication is the answer.
+        let mut first = self.union()?;
+        if self.eat_cmd("in") {
+            let set = self.union()?;
+            return Some(Expr::ElementOf(Box::new(first), Box::new(set)));
+        }
+        while matches!(self.peek(), Some(Tok::Cmd(c)) if matches!(c.as_str(), "Rightarrow" | "implies" | "to" | "rightarrow" | "Longrightarrow"))
+        {
+            self.pos += 1;
+            first = self.union()?;
+        }
+        let mut operands = vec![first];
+        let mut ops = Vec::new();
+        while let Some(op) = self.relation_op() {
+            self.pos += 1;
+            ops.push(op);
+            operands.push(self.union()?);
+        }
+        if ops.is_empty() {
+            return operands.pop();
+        }
+        Some(Expr::Relation { operands, ops })
+    }
+
+    fn union(&mut self) -> Option<Expr> {
+        let first = self.ratio()?;
+        if !matches!(self.peek(), Some(Tok::Cmd(c)) if c == "cup") {
+            return Some(first);
+        }
+        let mut parts = vec![as_interval(first)];
+        while self.eat_cmd("cup") {
+            parts.push(as_interval(self.ratio()?));
+        }
+        Some(Expr::Union(parts))
+    }
+
+    fn ratio(&mut self) -> Option<Expr> {
+        let first = self.sum()?;
+        if self.peek() != Some(&Tok::Op(':')) || self.peek_at(1).is_none() {
+            return Some(first);
+        }
+        let mut parts = vec![first];
+        while self.peek() == Some(&Tok::Op(':')) && self.peek_at(1).is_some() {
+            self.pos += 1;
+            parts.push(self.sum()?);
+        }
+        Some(Expr::Ratio(parts))
+    }
+
+    fn sum(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let mut terms = vec![self.unary()?];
+        loop {
+            match self.peek() {
+                Some(Tok::Op('+')) => {
+                    self.pos += 1;
+                    terms.push(self.unary()?);
+                }
+                Some(Tok::Op('-')) => {
+                    self.pos += 1;
+                    terms.push(Expr::Neg(Box::new(self.unary()?)));
+                }
+                Some(Tok::Cmd(c)) if c == "pm" || c == "mp" => {
+                    self.pos += 1;
+                    let rest = self.unary()?;
+                    let acc = collapse_sum(std::mem::take(&mut terms));
+                    terms.push(Expr::PlusMinus(Box::new(acc), Box::new(rest)));
+                }
+                _ => break,
+            }
+        }
+        self.leave();
+        Some(collapse_sum(terms))
+    }
+
+    fn unary(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let result = match self.peek() {
+            Some(Tok::Op('-')) => {
+                self.pos += 1;
+                Expr::Neg(Box::new(self.unary()?))
+            }
+            Some(Tok::Op('+')) => {
+                self.pos += 1;
+                self.unary()?
+            }
+            Some(Tok::Cmd(c)) if c == "pm" || c == "mp" => {
+                self.pos += 1;
+                Expr::PlusMinus(Box::new(Expr::int(0)), Box::new(self.unary()?))
+            }
+            _ => self.product()?,
+        };
+        self.leave();
+        Some(result)
+    }
+
+    /// Whether the next token can begin a factor multiplied by juxtaposition.
+    fn starts_implicit_factor(&self) -> bool {
+        match self.peek() {
+            Some(Tok::Word(w)) => !is_separator_word(w) && !is_percent_word(w),
+            Some(Tok::Cmd(c)) => {
+                !matches!(
+                    c.as_str(),
+                    "pm" | "mp"
+                        | "cup"
+                        | "in"
+                        | "}"
+                        | "dots"
+                        | "to"
+                        | "Rightarrow"
+                        | "rightarrow"
+                        | "implies"
+                        | "Longrightarrow"
+                        | "rfloor"
+                        | "rceil"
+                        | "circ"
+                ) && !c.starts_with("end:")
+            }
+            Some(Tok::Op('(' | '{')) => true,
+            _ => false,
+        }
+    }
+
+    fn product(&mut self) -> Option<Expr> {
+        let mut factors = vec![self.power()?];
+        // Mixed numbers: `4 4/9` and `2\frac{1}{2}` mean 4 + 4/9 and 2 + 1/2.
+        if let Some(mixed) = self.mixed_number(&factors[0])? {
+            factors[0] = mixed;
+        }
+        loop {
+            match self.peek() {
+                Some(Tok::Op('*')) => {
+                    self.pos += 1;
+                    factors.push(self.power_or_signed()?);
+                }
+                Some(Tok::Op('/')) => {
+                    self.pos += 1;
+                    let denominator = self.power_or_signed()?;
+                    let numerator = collapse_product(std::mem::take(&mut factors));
+                    factors.push(Expr::Div(Box::new(numerator), Box::new(denominator)));
+                }
+                Some(Tok::Text(t)) if is_unit_text(t) => {
+                    self.pos += 1;
+                    self.skip_unit_power();
+                }
+                Some(Tok::Word(w)) if is_unit_word(w) => {
+                    self.pos += 1;
+                    self.skip_unit_power();
+                }
+                Some(Tok::Word(w)) if is_percent_word(w) => {
+                    self.pos += 1;
+                    let last = factors.pop()?;
+                    factors.push(Expr::Percent(Box::new(last)));
+                }
+                _ if self.starts_implicit_factor() => factors.push(self.power()?),
+                _ => break,
+            }
+        }
+        Some(collapse_product(factors))
+    }
+
+    /// After `-` in a product (`2 * -3`), a signed factor.
+    fn power_or_signed(&mut self) -> Option<Expr> {
+        if self.eat_op('-') {
+            return Some(Expr::Neg(Box::new(self.power()?)));
+        }
+        self.power()
+    }
+
+    /// `cm^2`: the power of a dropped unit goes with it.
+    fn skip_unit_power(&mut self) {
+        if self.peek() == Some(&Tok::Op('^')) {
+            if let Some(Tok::Num(_)) = self.peek_at(1) {
+                self.pos += 2;
+            } else if self.peek_at(1) == Some(&Tok::Op('{'))
+                && self.peek_at(3) == Some(&Tok::Op('}'))
+            {
+                self.pos += 4;
+            }
+        }
+    }
+
+    /// `int int/int` (plain) or `int \frac{int}{int}` right after an integer factor. Returns
+    /// `Some(None)` when this is not a mixed number and `None` when it is a malformed one
+    /// (`11 6/6`: improper, `4 4/0`: zero denominator).
+    fn mixed_number(&mut self, whole: &Expr) -> Option<Option<Expr>> {
+        let Expr::Num {
+            value,
+            decimals: None,
+        } = whole
+        else {
+            return Some(None);
+        };
+        let (numerator, denominator, width) = match (self.peek(), self.peek_at(1), self.peek_at(2))
+        {
+            (Some(Tok::Num(n)), Some(Tok::Op('/')), Some(Tok::Num(d))) => (n, d, 3),
+            (Some(Tok::Cmd(c)), Some(Tok::Op('{')), Some(Tok::Num(n)))
+                if c == "frac"
+                    && self.peek_at(3) == Some(&Tok::Op('}'))
+                    && self.peek_at(4) == Some(&Tok::Op('{'))
+                    && self.peek_at(6) == Some(&Tok::Op('}')) =>
+            {
+                match self.peek_at(5) {
+                    Some(Tok::Num(d)) => (n, d, 7),
+                    _ => return Some(None),
+                }
+            }
+            _ => return Some(None),
+        };
+        if numerator.contains('.') || denominator.contains('.') {
+            return None;
+        }
+        let numerator: BigInt = numerator.parse().ok()?;
+        let denominator: BigInt = denominator.parse().ok()?;
+        if denominator.is_zero() || numerator >= denominator {
+            return None;
+        }
+        self.pos += width;
+        let fraction = BigRational::new(numerator, denominator);
+        let mut mixed = Expr::Num {
+            value: value + fraction,
+            decimals: None,
+        };
+        if self.eat_op('%') {
+            mixed = Expr::Percent(Box::new(mixed));
+        }
+        Some(Some(mixed))
+    }
+
+    fn power(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let base = self.postfix()?;
+        let result = if self.peek() == Some(&Tok::Op('^')) {
+            self.pos += 1;
+            // `90^\circ`, `90^{\circ}`: degrees, a unit.
+            if self.eat_cmd("circ") {
+                base
+            } else if self.peek() == Some(&Tok::Op('{'))
+                && self.peek_at(1) == Some(&Tok::Cmd("circ".into()))
+                && self.peek_at(2) == Some(&Tok::Op('}'))
+            {
+                self.pos += 3;
+                base
+            } else {
+                let exponent = self.exponent()?;
+                let powered = Expr::Pow(Box::new(base), Box::new(exponent));
+                self.postfix_ops(powered)?
+            }
+        } else {
+            base
+        };
+        self.leave();
+        Some(result)
+    }
+
+    /// A power's exponent: a braced group, or one signed atom (`x^-1`, `x^2`, `2^\frac12`).
+    fn exponent(&mut self) -> Option<Expr> {
+        if self.eat_op('-') {
+            return Some(Expr::Neg(Box::new(self.exponent()?)));
+        }
+        if let Some(Tok::Num(n)) = self.peek() {
+            // `x^23` in LaTeX is x^2 followed by 3; in plain text it is x^23. Plain wins: models
+            // write `2^10` far more often than a power glued to a coefficient.
+            let n = n.clone();
+            self.pos += 1;
+            return number(&n);
+        }
+        self.power()
+    }
+
+    fn postfix(&mut self) -> Option<Expr> {
+        let atom = self.atom()?;
+        self.postfix_ops(atom)
+    }
+
+    fn postfix_ops(&mut self, mut expr: Expr) -> Option<Expr> {
+        loop {
+            match self.peek() {
+                Some(Tok::Op('!')) => {
+                    self.pos += 1;
+                    expr = Expr::Func(Func::Factorial, vec![expr]);
+                }
+                Some(Tok::Op('%')) => {
+                    self.pos += 1;
+                    expr = Expr::Percent(Box::new(expr));
+                }
+                Some(Tok::Op('\'')) => {
+                    self.pos += 1;
+                    expr = match expr {
+                        Expr::Sym(name) => Expr::Sym(format!("{name}'")),
+                        other => other,
+                    };
+                }
+                Some(Tok::Op('_')) => {
+                    self.pos += 1;
+                    let subscript = self.argument()?;
+                    expr = subscripted(expr, subscript)?;
+                }
+                _ => return Some(expr),
+            }
+        }
+    }
+
+    /// A command argument: a braced group, or a single digit, letter or command (`\frac12`).
+    fn argument(&mut self) -> Option<Expr> {
+        match self.peek()? {
+            Tok::Op('{') => {
+                self.pos += 1;
+                if self.eat_op('}') {
+                    return Some(Expr::Text(String::new()));
+                }
+                let inner = self.list()?;
+                self.expect_op('}')?;
+                Some(inner)
+            }
+            Tok::Num(n) => {
+                let n = n.clone();
+                let first = n.chars().next()?;
+                if n.len() == 1 || first == '.' {
+                    self.pos += 1;
+                    return number(&n);
+                }
+                // `\frac12`: take one digit, leave the rest.
+                self.toks[self.pos] = Tok::Num(n[1..].to_string());
+                number(&first.to_string())
+            }
+            Tok::Word(w) => {
+                let w = w.clone();
+                if w.len() == 1 {
+                    self.pos += 1;
+                    return Some(letter(&w));
+                }
+                self.toks[self.pos] = Tok::Word(w[1..].to_string());
+                Some(letter(&w[..1]))
+            }
+            Tok::Cmd(_) => self.atom(),
+            Tok::Op('(') => self.atom(),
+            _ => None,
+        }
+    }
+
+    fn atom(&mut self) -> Option<Expr> {
+        self.enter()?;
+        let result = self.atom_inner();
+        self.leave();
+        result
+    }
+
+    fn atom_inner(&mut self) -> Option<Expr> {
+        match self.next()? {
+            Tok::Num(n) => number(&n),
+            Tok::Word(w) => self.word(w),
+            Tok::Text(t) => self.text(&t),
+            Tok::Cmd(c) => self.command(&c),
+            Tok::Op('(') => {
+                let items = self.sequence()?;
+                match self.next()? {
+                    Tok::Op(')') => Some(if items.len() == 1 {
+                        items.into_iter().next()?
+                    } else {
+                        Expr::Tuple(items)
+                    }),
+                    Tok::Op(']') => interval(items, false, true),
+                    _ => None,
+                }
+            }
+            Tok::Op('[') => {
+                let items = self.sequence()?;
+                match self.next()? {
+                    Tok::Op(']') if items.len() == 2 => interval(items, true, true),
+                    Tok::Op(']') if items.len() == 1 => items.into_iter().next(),
+                    Tok::Op(']') => Some(Expr::Tuple(items)),
+                    Tok::Op(')') => interval(items, true, false),
+                    _ => None,
+                }
+            }
+            Tok::Op('{') => {
+                if self.eat_op('}') {
+                    return Some(Expr::Set(Vec::new()));
+                }
+                let items = self.sequence()?;
+                self.expect_op('}')?;
+                Some(if items.len() == 1 {
+                    items.into_iter().next()?
+                } else {
+                    Expr::Set(items)
+                })
+            }
+            Tok::Op('|') => {
+                let inner = self.sum()?;
+                self.expect_op('|')?;
+                Some(Expr::Func(Func::Abs, vec![inner]))
+            }
+            Tok::Op('.') if self.eat_op('.') && self.eat_op('.') => Some(Expr::Text("...".into())),
+            _ => None,
+        }
+    }
+
+    fn word(&mut self, w: String) -> Option<Expr> {
+        match w.as_str() {
+            "pi" => return Some(Expr::Const(Constant::Pi)),
+            "inf" | "infty" | "infinity" | "oo" => return Some(Expr::Const(Constant::Infinity)),
+            _ => {}
+        }
+        if let Some(func) = function_named(&w) {
+            return self.function(func);
+        }
+        if w.len() == 1 {
+            if FUNCTION_LETTERS.contains(w.as_str()) && self.peek() == Some(&Tok::Op('(')) {
+                self.pos += 1;
+                let args = self.sequence()?;
+                self.expect_op(')')?;
+                return Some(Expr::Apply(w, args));
+            }
+            return Some(letter(&w));
+        }
+        if is_separator_word(&w) || is_percent_word(&w) {
+            return None;
+        }
+        // A run of letters in an expression: a product of one-letter symbols (`2ab`, `xy`).
+        let mut letters: Vec<Expr> = w.chars().map(|c| Expr::Sym(c.to_string())).collect();
+        if letters.len() == 1 {
+            return letters.pop();
+        }
+        Some(Expr::Mul(letters))
+    }
+
+    fn text(&mut self, t: &str) -> Option<Expr> {
+        let trimmed = t.trim();
+        if trimmed == "e" {
+            return Some(Expr::Const(Constant::E));
+        }
+        if trimmed.is_empty() {
+            return Some(Expr::Text(String::new()));
+        }
+        if trimmed.bytes().any(|b| b.is_ascii_digit()) || trimmed.len() == 1 {
+            if let Some(inner) = parse(trimmed) {
+                return Some(inner);
+            }
+        }
+        Some(Expr::Text(trimmed.to_string()))
+    }
+
+    fn function(&mut self, func: Func) -> Option<Expr> {
+        // `\sin^2 x`: the power applies to the value.
+        let mut power = None;
+        if self.eat_op('^') {
+            power = Some(self.exponent()?);
+        }
+        let mut base = None;
+        if func == Func::Log && self.eat_op('_') {
+            base = Some(self.argument()?);
+        }
+        let arg = if self.eat_op('(') {
+            let inner = self.list()?;
+            self.expect_op(')')?;
+            inner
+        } else if func == Func::Root {
+            self.argument()?
+        } else {
+            self.power()?
+        };
+        let mut args = vec![arg];
+        if func == Func::Root {
+            args.push(Expr::int(2));
+        }
+        if let Some(base) = base {
+            args.push(base);
+        }
+        let applied = Expr::Func(func, args);
+        Some(match power {
+            Some(p) => Expr::Pow(Box::new(applied), Box::new(p)),
+            None => applied,
+        })
+    }
+
+    fn command(&mut self, c: &str) -> Option<Expr> {
+        if let Some(func) = function_named(c) {
+            if func != Func::Root {
+                return self.function(func);
+            }
+        }
+        match c {
+            "frac" => {
+                let numerator = self.argument()?;
+                let denominator = self.argument()?;
+                Some(Expr::Div(Box::new(numerator), Box::new(denominator)))
+            }
+            "sqrt" => {
+                let index = if self.eat_op('[') {
+                    let index = self.sum()?;
+                    self.expect_op(']')?;
+                    index
+                } else {
+                    Expr::int(2)
+                };
+                let radicand = self.argument()?;
+                Some(Expr::Func(Func::Root, vec![radicand, index]))
+            }
+            "binom" | "dbinom" | "tbinom" | "choose" => {
+                let n = self.argument()?;
+                let k = self.argument()?;
+                Some(Expr::Func(Func::Binom, vec![n, k]))
+            }
+            "pi" => Some(Expr::Const(Constant::Pi)),
+            "infty" => Some(Expr::Const(Constant::Infinity)),
+            "Gamma" => {
+                if self.peek() == Some(&Tok::Op('(')) {
+                    self.function(Func::Gamma)
+                } else {
+                    Some(Expr::Const(Constant::EulerGamma))
+                }
+            }
+            "emptyset" | "varnothing" => Some(Expr::Set(Vec::new())),
+            "{" => {
+                if self.eat_cmd("}") {
+                    return Some(Expr::Set(Vec::new()));
+                }
+                let items = self.sequence()?;
+                if !self.eat_cmd("}") {
+                    return None;
+                }
+                Some(Expr::Set(items))
+            }
+            "lfloor" | "lceil" => {
+                let inner = self.sum()?;
+                let close = if c == "lfloor" { "rfloor" } else { "rceil" };
+                if !self.eat_cmd(close) {
+                    return None;
+                }
+                let func = if c == "lfloor" {
+                    Func::Floor
+                } else {
+                    Func::Ceil
+                };
+                Some(Expr::Func(func, vec![inner]))
+            }
+            "boxed" | "fbox" => self.argument(),
+            "dots" => Some(Expr::Text("...".into())),
+            "alpha" | "beta" | "gamma" | "delta" | "theta" | "lambda" | "mu" | "sigma" | "phi"
+            | "varphi" | "omega" | "rho" | "tau" | "epsilon" | "varepsilon" | "psi" | "chi"
+            | "eta" | "zeta" | "xi" | "kappa" | "nu" | "Delta" | "Omega" | "Phi" | "Theta"
+            | "Lambda" | "Sigma" | "Psi" => Some(Expr::Sym(c.to_string())),
+            _ if c.starts_with("begin:") => self.matrix(&c["begin:".len()..]),
+            _ => None,
+        }
+    }
+
+    fn matrix(&mut self, env: &str) -> Option<Expr> {
+        if !matches!(
+            env,
+            "pmatrix" | "bmatrix" | "Bmatrix" | "vmatrix" | "matrix" | "smallmatrix" | "array"
+        ) {
+            return None;
+        }
+        let end = format!("end:{env}");
+        let mut rows = Vec::new();
+        let mut row = Vec::new();
+        loop {
+            if self.eat_cmd(&end) {
+                break;
+            }
+            match self.peek()? {
+                Tok::RowBreak => {
+                    self.pos += 1;
+                    rows.push(std::mem::take(&mut row));
+                    continue;
+                }
+                Tok::Op('&') => {
+                    self.pos += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            row.push(self.sum()?);
+        }
+        if !row.is_empty() {
+            rows.push(row);
+        }
+        rows.retain(|r| !r.is_empty());
+        let width = rows.first()?.len();
+        if rows.iter().any(|r| r.len() != width) {
+            return None;
+        }
+        Some(Expr::Matrix(rows))
+    }
+}
+
+/// A single letter: `e` and `i` are the constants, anything else a symbol.
+fn letter(w: &str) -> Expr {
+    match w {
+        "e" => Expr::Const(Constant::E),
+        "i" => Expr::Const(Constant::I),
+        _ => Expr::Sym(w.to_string()),
+    }
+}
+
+/// A numeric literal; `None` past [`MAX_DIGITS`].
+pub fn number(text: &str) -> Option<Expr> {
+    if text.len() > MAX_DIGITS {
+        return None;
+    }
+    let (whole, frac) = match text.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (text, None),
+    };
+    let digits = format!("{whole}{}", frac.unwrap_or(""));
+    let digits = if digits.is_empty() { "0" } else { &digits };
+    let numerator: BigInt = digits.parse().ok()?;
+    let places = frac.map_or(0, str::len) as u32;
+    let denominator = num_traits::pow(BigInt::from(10), places as usize);
+    Some(Expr::Num {
+        value: BigRational::new(numerator, denominator),
+        decimals: frac.map(|_| places),
+    })
+}
+
+fn collapse_sum(mut terms: Vec<Expr>) -> Expr {
+    if terms.len() == 1 {
+        terms.pop().unwrap_or(Expr::int(0))
+    } else {
+        Expr::Add(terms)
+    }
+}
+
+fn collapse_product(mut factors: Vec<Expr>) -> Expr {
+    if factors.len() == 1 {
+        factors.pop().unwrap_or(Expr::int(1))
+    } else {
+        Expr::Mul(factors)
+    }
+}
+
+fn interval(items: Vec<Expr>, lo_closed: bool, hi_closed: bool) -> Option<Expr> {
+    let [lo, hi]: [Expr; 2] = items.try_into().ok()?;
+    Some(Expr::Interval {
+        lo: Box::new(lo),
+        hi: Box::new(hi),
+        lo_closed,
+        hi_closed,
+    })
+}
+
+/// In a union, `(a, b)` is an open interval, not a pair.
+fn as_interval(e: Expr) -> Expr {
+    match e {
+        Expr::Tuple(items) if items.len() == 2 => {
+            interval(items, false, false).unwrap_or(Expr::Tuple(Vec::new()))
+        }
+        other => other,
+    }
+}
+
+/// `x_1`, `a_{37}`, `F_{n-1}` are names; `204_5` is a numeral in base 5, kept as a name.
+fn subscripted(base: Expr, subscript: Expr) -> Option<Expr> {
+    match base {
+        Expr::Sym(name) => Some(Expr::Indexed(name, Box::new(subscript))),
+        Expr::Num {
+            value,
+            decimals: None,
+        } if value.is_integer() => {
+            let Expr::Num { value: base, .. } = subscript else {
+                return None;
+            };
+            Some(Expr::Sym(format!("{}_{}", value.numer(), base.numer())))
+        }
+        Expr::Const(c) => {
+            let name = match c {
+                Constant::E => "e",
+                Constant::I => "i",
+                _ => return None,
+            };
+            Some(Expr::Indexed(name.into(), Box::new(subscript)))
+        }
+        Expr::Text(t) => Some(Expr::Indexed(t, Box::new(subscript))),
+        _ => None,
+    }
+}
+
+/// Whether a parsed value is the number one (used to drop `1` coefficients in tests).
+#[allow(dead_code)]
+fn is_one(e: &Expr) -> bool {
+    matches!(e, Expr::Num { value, .. } if value.is_one())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Expr {
+        parse(s).unwrap_or_else(|| panic!("did not parse: {s}"))
+    }
+
+    #[test]
+    fn parses_common_forms() {
+        for s in [
+            r"\frac{1}{2}",
+            r"\frac12",
+            r"2\sqrt{3}",
+            r"\sqrt[3]{x}^2",
+            r"x^2+2x+1",
+            r"(1,2)",
+            r"[0,1)",
+            r"\{1,2\}",
+            r"(1,2)\cup(3,\infty)",
+            r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",
+            r"x \le 3",
+            r"-2 \le x < 7",
+            r"1 \pm \sqrt{19}",
+            r"\sin^2(y)+1",
+            r"\log_2 8",
+            r"28\%",
+            r"\binom{5}{2}",
+            r"f(x)=1",
+            r"3*x-1*y+13=0",
+            r"-1 + exp(16)",
+            r"14.0 + -1.0i",
+            r"\text{Evelyn}",
+            r"15\mbox{ cm}^2",
+        ] {
+            p(s);
+        }
+    }
+
+    #[test]
+    fn mixed_numbers() {
+        assert_eq!(p("4 4/9"), number("4").map(|_| p("4 4/9")).unwrap());
+        let Expr::Num { value, .. } = p("4 4/9") else {
+            panic!()
+        };
+        assert_eq!(value, BigRational::new(40.into(), 9.into()));
+        assert!(parse("11 6/6").is_none());
+        assert!(parse("4 4/0").is_none());
+        let Expr::Num { value, .. } = p(r"2\frac{1}{2}") else {
+            panic!()
+        };
+        assert_eq!(value, BigRational::new(5.into(), 2.into()));
+    }
+
+    #[test]
+    fn rejects_malformed_and_deep_input() {
+        assert!(parse(r"\frac{1}{").is_none());
+        assert!(parse(&"(".repeat(100_000)).is_none());
+        let tower = "2^".repeat(10_000) + "2";
+        assert!(parse(&tower).is_none());
+    }
+}
