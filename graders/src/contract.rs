@@ -188,6 +188,9 @@ pub struct CodeTask {
     /// Memory limit per run, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit_mb: Option<u64>,
+    /// Tolerance for float return values of `call` tests: `|got - expected| <= tol * (1 + |expected|)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub float_tolerance: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -1,0 +1,251 @@
+//! Host-side comparison: return values and standard output are judged here, outside the
+//! candidate's interpreter, so that no object the candidate built can take part in the comparison
+//! (an "always equal" object, a patched `__eq__`, a monkeypatched comparison helper).
+//!
+//! Values arrive as *tagged plain JSON* written by our harness: `null`, booleans, strings, numbers
+//! and arrays as themselves (tuples become arrays); integers beyond ±2^53 as `{"$int": "digits"}`;
+//! non-finite floats as `{"$float": "nan"|"inf"|"-inf"}`; sets as `{"$set": [...]}`; dicts with
+//! string keys as objects, other dicts as `{"$dict": [[key, value], ...]}`; bytes as
+//! `{"$bytes": "hex"}`; complex numbers as `{"$complex": [re, im]}`. Types are checked: a boolean
+//! never equals a number, a string never equals a list.
+
+use serde_json::{Map, Value};
+
+/// Float tolerance: `|got - expected| <= abs + rel * |expected|`, used when either side is a float.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tolerance {
+    pub abs: f64,
+    pub rel: f64,
+}
+
+impl Tolerance {
+    pub const EXACT: Tolerance = Tolerance { abs: 0.0, rel: 0.0 };
+}
+
+/// A number in either of its wire shapes.
+enum Number<'a> {
+    Int(&'a str),
+    Float(f64),
+}
+
+fn as_number(value: &Value) -> Option<(Number<'_>, bool)> {
+    match value {
+        Value::Number(n) => {
+            // `is_f64` is true for numbers written with a fraction or exponent.
+            let is_float = n.is_f64();
+            Some((Number::Float(n.as_f64()?), is_float))
+        }
+        Value::Object(map) if map.len() == 1 => {
+            if let Some(Value::String(digits)) = map.get("$int") {
+                return Some((Number::Int(digits), false));
+            }
+            match map.get("$float").and_then(Value::as_str)? {
+                "nan" => Some((Number::Float(f64::NAN), true)),
+                "inf" => Some((Number::Float(f64::INFINITY), true)),
+                "-inf" => Some((Number::Float(f64::NEG_INFINITY), true)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn numbers_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> Option<bool> {
+    let (e, e_float) = as_number(expected)?;
+    let (g, g_float) = as_number(got)?;
+    Some(match (e, g) {
+        (Number::Int(a), Number::Int(b)) => a == b,
+        // A big integer against a JSON integer that serde kept exact (e.g. a u64 in the task).
+        (Number::Int(digits), Number::Float(_)) => !g_float && got.to_string() == digits,
+        (Number::Float(_), Number::Int(digits)) => !e_float && expected.to_string() == digits,
+        (Number::Float(a), Number::Float(b)) => {
+            if a.is_nan() || b.is_nan() {
+                a.is_nan() && b.is_nan()
+            } else if a == b {
+                true
+            } else if e_float || g_float {
+                a.is_finite()
+                    && b.is_finite()
+                    && (a - b).abs() <= tolerance.abs + tolerance.rel * a.abs()
+            } else {
+                // Two integers that serde read as exact values: exact comparison only.
+                expected
+                    .as_i64()
+                    .zip(got.as_i64())
+                    .is_some_and(|(x, y)| x == y)
+                    || expected
+                        .as_u64()
+                        .zip(got.as_u64())
+                        .is_some_and(|(x, y)| x == y)
+            }
+        }
+    })
+}
+
+/// True when the candidate's value `got` equals `expected`.
+pub fn values_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> bool {
+    if let Some(equal) = numbers_equal(expected, got, tolerance) {
+        return equal;
+    }
+    match (expected, got) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::String(a), Value::String(b)) => a == b,
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| values_equal(x, y, tolerance))
+        }
+        (Value::Object(a), Value::Object(b)) => match (tagged(a, "$set"), tagged(b, "$set")) {
+            (Some(x), Some(y)) => multiset_equal(x, y, tolerance),
+            _ => match (tagged(a, "$dict"), tagged(b, "$dict")) {
+                (Some(x), Some(y)) => multiset_equal(x, y, tolerance),
+                _ => {
+                    a.len() == b.len()
+                        && a.iter().all(|(key, x)| {
+                            b.get(key).is_some_and(|y| values_equal(x, y, tolerance))
+                        })
+                }
+            },
+        },
+        _ => false,
+    }
+}
+
+fn tagged<'a>(map: &'a Map<String, Value>, tag: &str) -> Option<&'a Vec<Value>> {
+    if map.len() != 1 {
+        return None;
+    }
+    map.get(tag)?.as_array()
+}
+
+/// Order-insensitive equality (sets, non-string-keyed dicts); quadratic, fine for test sizes.
+fn multiset_equal(a: &[Value], b: &[Value], tolerance: Tolerance) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut used = vec![false; b.len()];
+    a.iter().all(|x| {
+        let found = (0..b.len()).find(|&j| !used[j] && values_equal(x, &b[j], tolerance));
+        found.map(|j| used[j] = true).is_some()
+    })
+}
+
+/// Judges standard output: line by line in full, trailing white space of each line and trailing
+/// empty lines ignored; with a tolerance, tokens that both parse as numbers compare within it.
+/// Returns a short explanation of the first difference.
+pub fn stdout_matches(
+    expected: &str,
+    got: &str,
+    float_tolerance: Option<f64>,
+) -> Result<(), String> {
+    let expected_lines = significant_lines(expected);
+    let got_lines = significant_lines(got);
+    for (index, (e, g)) in expected_lines.iter().zip(&got_lines).enumerate() {
+        if !line_matches(e, g, float_tolerance) {
+            return Err(format!("line {}: expected {e:?}, got {g:?}", index + 1));
+        }
+    }
+    if expected_lines.len() != got_lines.len() {
+        return Err(format!(
+            "expected {} lines, got {}",
+            expected_lines.len(),
+            got_lines.len()
+        ));
+    }
+    Ok(())
+}
+
+fn significant_lines(text: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
+fn line_matches(expected: &str, got: &str, float_tolerance: Option<f64>) -> bool {
+    if expected == got {
+        return true;
+    }
+    let Some(tolerance) = float_tolerance else {
+        return false;
+    };
+    let e: Vec<&str> = expected.split_whitespace().collect();
+    let g: Vec<&str> = got.split_whitespace().collect();
+    e.len() == g.len()
+        && e.iter().zip(&g).all(|(a, b)| {
+            a == b
+                || match (a.parse::<f64>(), b.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => {
+                        x.is_finite()
+                            && y.is_finite()
+                            && (x - y).abs() <= tolerance * x.abs().max(1.0)
+                    }
+                    _ => false,
+                }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eq(e: Value, g: Value) -> bool {
+        values_equal(&e, &g, Tolerance::EXACT)
+    }
+
+    #[test]
+    fn types_are_checked() {
+        assert!(eq(json!(1), json!(1)));
+        assert!(eq(json!(1), json!(1.0)));
+        assert!(!eq(json!(true), json!(1)));
+        assert!(!eq(json!(1), json!(true)));
+        assert!(!eq(json!("1"), json!(1)));
+        assert!(!eq(json!([1]), json!(1)));
+        assert!(!eq(json!(null), json!(0)));
+        assert!(eq(json!({"a": [1, "x"]}), json!({"a": [1, "x"]})));
+        assert!(!eq(json!({"a": 1}), json!({"a": 1, "b": 2})));
+    }
+
+    #[test]
+    fn big_ints_sets_and_special_floats() {
+        let big = json!({"$int": "123456789012345678901234567890"});
+        assert!(eq(big.clone(), big.clone()));
+        assert!(!eq(big, json!({"$int": "123456789012345678901234567891"})));
+        assert!(eq(json!({"$set": [1, 2, 3]}), json!({"$set": [3, 1, 2]})));
+        assert!(!eq(json!({"$set": [1, 2]}), json!({"$set": [1, 1]})));
+        assert!(eq(json!({"$float": "nan"}), json!({"$float": "nan"})));
+        assert!(!eq(json!({"$float": "inf"}), json!(1e308)));
+    }
+
+    #[test]
+    fn floats_within_tolerance() {
+        let tol = Tolerance {
+            abs: 1e-6,
+            rel: 0.0,
+        };
+        assert!(values_equal(&json!(0.1), &json!(0.1000000001), tol));
+        assert!(!values_equal(&json!(0.1), &json!(0.1001), tol));
+        assert!(!eq(json!(0.1), json!(0.1000000001)));
+        assert!(values_equal(
+            &json!([1.0, 2.0]),
+            &json!([1.0000001, 2]),
+            Tolerance {
+                abs: 1e-3,
+                rel: 0.0
+            }
+        ));
+    }
+
+    #[test]
+    fn stdout_is_compared_in_full() {
+        assert!(stdout_matches("1\n2\n", "1  \n2\n\n\n", None).is_ok());
+        // open-r1's zip() compare would accept this prefix.
+        let err = stdout_matches("1\n2\n3\n", "1\n2\n", None).unwrap_err();
+        assert!(err.contains("expected 3 lines, got 2"), "{err}");
+        assert!(stdout_matches("1\n", "1\n2\n", None).is_err());
+        assert!(stdout_matches("0.333333", "0.3333331", Some(1e-5)).is_ok());
+        assert!(stdout_matches("0.333333", "0.3333331", None).is_err());
+        assert!(stdout_matches(" a b", "a b", None).is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! Reading what a harness run reported, and turning it into per-test results.
+//!
+//! Only lines that start with the run's nonce are records; everything else on standard output is
+//! the candidate's and is ignored. Records after the first `done` are ignored too (an `atexit`
+//! hook or a finaliser of the candidate's could print after our harness finished). A test with no
+//! record did not finish: the way the run ended (time limit, memory limit, exit, trap) says why.
+
+use serde_json::{Map, Value};
+
+use super::executor::{Ending, ExecOutcome};
+use super::verdict::{TestOutcome, TestResult};
+
+/// The records of one harness run, in order.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub list: Vec<Map<String, Value>>,
+    pub done: bool,
+}
+
+pub fn parse_records(stdout: &str, nonce: &str) -> Records {
+    let mut records = Records::default();
+    for line in stdout.lines() {
+        let Some(body) = line
+            .strip_prefix(nonce)
+            .and_then(|rest| rest.strip_prefix(' '))
+        else {
+            continue;
+        };
+        let Ok(Value::Object(record)) = serde_json::from_str::<Value>(body) else {
+            continue;
+        };
+        if record.get("k").and_then(Value::as_str) == Some("done") {
+            records.done = true;
+            break;
+        }
+        records.list.push(record);
+    }
+    records
+}
+
+impl Records {
+    /// The first record of kind `kind`.
+    pub fn first(&self, kind: &str) -> Option<&Map<String, Value>> {
+        self.list.iter().find(|r| text(r, "k") == kind)
+    }
+
+    /// Records of kind `kind` by their index `i` (the first one wins).
+    pub fn indexed(&self, kind: &str, count: usize) -> Vec<Option<&Map<String, Value>>> {
+        let mut slots = vec![None; count];
+        for record in self.list.iter().filter(|r| text(r, "k") == kind) {
+            let index = record.get("i").and_then(Value::as_u64).unwrap_or(u64::MAX);
+            if let Some(slot) = slots.get_mut(index as usize) {
+                slot.get_or_insert(record);
+            }
+        }
+        slots
+    }
+}
+
+pub fn text<'a>(record: &'a Map<String, Value>, key: &str) -> &'a str {
+    record.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// What a run that stopped early means for the test that was running.
+pub fn unfinished(outcome: &ExecOutcome, name: &str) -> TestResult {
+    let (verdict, message) = match &outcome.ending {
+        Ending::TimeLimit => (TestOutcome::TimeLimit, "time limit exceeded".to_string()),
+        Ending::MemoryLimit => (
+            TestOutcome::MemoryLimit,
+            "memory limit exceeded".to_string(),
+        ),
+        Ending::OutputLimit => (
+            TestOutcome::OutputLimit,
+            "output limit exceeded".to_string(),
+        ),
+        _ if outcome.truncated => (
+            TestOutcome::OutputLimit,
+            "output limit exceeded".to_string(),
+        ),
+        Ending::Exit(code) => (
+            TestOutcome::RuntimeError(format!("exit({code})")),
+            format!("the program exited with status {code} before the test finished"),
+        ),
+        Ending::Exception { type_name, message } => (
+            exception_outcome(type_name),
+            format!("{type_name}: {message}"),
+        ),
+        Ending::Trap(message) => (
+            TestOutcome::RuntimeError("trap".into()),
+            format!("the WebAssembly machine trapped: {message}"),
+        ),
+        Ending::Finished => (
+            TestOutcome::RuntimeError("incomplete".into()),
+            "the program ended before the test finished".to_string(),
+        ),
+        Ending::Error(message) => (
+            TestOutcome::RuntimeError("executor".into()),
+            format!("executor error: {message}"),
+        ),
+    };
+    TestResult::new(verdict, name, message)
+}
+
+/// An exception type as a verdict: `MemoryError` is the memory limit, the rest runtime errors.
+pub fn exception_outcome(type_name: &str) -> TestOutcome {
+    match type_name {
+        "MemoryError" | "RangeError: out of memory" | "InternalError: out of memory" => {
+            TestOutcome::MemoryLimit
+        }
+        other => TestOutcome::RuntimeError(other.to_string()),
+    }
+}
+
+/// A record's exception (`type`, `msg`) as a test result.
+pub fn error_result(record: &Map<String, Value>, name: &str) -> TestResult {
+    let type_name = text(record, "type");
+    let message = format!("{type_name}: {}", text(record, "msg"));
+    TestResult::new(exception_outcome(type_name), name, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_nonce_lines_before_done_count() {
+        let out = "noise\nN1 {\"k\":\"test\",\"i\":0,\"v\":\"pass\"}\n{\"k\":\"done\"}\n\
+                   X {\"k\":\"done\"}\nN1 {\"k\":\"done\"}\nN1 {\"k\":\"test\",\"i\":1,\"v\":\"pass\"}\n";
+        let records = parse_records(out, "N1");
+        assert!(records.done);
+        assert_eq!(records.list.len(), 1);
+        let slots = records.indexed("test", 2);
+        assert!(slots[0].is_some() && slots[1].is_none());
+    }
+
+    #[test]
+    fn a_stopped_run_names_the_reason() {
+        let outcome = |ending| ExecOutcome {
+            ending,
+            stdout: String::new(),
+            stderr: String::new(),
+            truncated: false,
+            elapsed_ms: 1.0,
+        };
+        assert_eq!(
+            unfinished(&outcome(Ending::TimeLimit), "t").outcome,
+            TestOutcome::TimeLimit
+        );
+        assert_eq!(
+            unfinished(&outcome(Ending::MemoryLimit), "t").outcome,
+            TestOutcome::MemoryLimit
+        );
+        let exit = unfinished(&outcome(Ending::Exit(0)), "t");
+        assert_eq!(exit.outcome, TestOutcome::RuntimeError("exit(0)".into()));
+        let oom = Ending::Exception {
+            type_name: "MemoryError".into(),
+            message: String::new(),
+        };
+        assert_eq!(
+            unfinished(&outcome(oom), "t").outcome,
+            TestOutcome::MemoryLimit
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! The three ways of testing a candidate (`assert`, `call`, `stdio`), each from building the
+//! sandbox request to per-test results.
+//!
+//! `assert` and `call` tests run in one sandbox run through our harness; `stdio` cases run the
+//! candidate's program as it is, one fresh run per case, with the case's input on stdin, and the
+//! host compares what it printed.
+
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::compare::{stdout_matches, values_equal, Tolerance};
+use super::executor::{Ending, ExecOutcome, ExecRequest, Executor};
+use super::limits::CodeGraderConfig;
+use super::nonce::fresh_nonce;
+use super::program::harness_program;
+use super::protocol::{error_result, exception_outcome, parse_records, text, unfinished, Records};
+use super::verdict::{excerpt, RunReport, TestOutcome, TestResult};
+use crate::contract::{CallCase, CodeTask, Scoring, StdioCase};
+use crate::registry::GradeContext;
+
+/// Why grading could not produce per-test verdicts.
+pub enum RunError {
+    /// The task or the executor is at fault: an `error` result.
+    Error(String),
+    /// The sample's deadline passed.
+    Timeout,
+}
+
+/// What every run needs.
+pub struct Runner<'a> {
+    pub executor: &'a dyn Executor,
+    pub config: &'a CodeGraderConfig,
+    pub task: &'a CodeTask,
+    pub ctx: &'a GradeContext,
+    /// The candidate's program: the task's prefix followed by the extracted code.
+    pub program: String,
+}
+
+impl Runner<'_> {
+    fn early_stop(&self) -> bool {
+        self.task.scoring == Scoring::All
+    }
+
+    /// Runs one request, with the time limit cut to what is left before the sample's deadline.
+    fn execute(
+        &self,
+        program: String,
+        stdin: Option<String>,
+        tests: usize,
+    ) -> Result<ExecOutcome, RunError> {
+        let mut time_limit_ms = self.config.run_time_limit_ms(self.task, tests);
+        if let Some(deadline) = self.ctx.deadline {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64;
+            if left == 0 {
+                return Err(RunError::Timeout);
+            }
+            time_limit_ms = time_limit_ms.min(left);
+        }
+        let outcome = self.executor.execute(ExecRequest {
+            language: self.task.language,
+            program,
+            stdin,
+            time_limit_ms,
+            memory_limit_mb: self.config.memory_limit_mb(self.task),
+        });
+        match &outcome.ending {
+            Ending::Error(message) => {
+                Err(RunError::Error(format!("the sandbox failed: {message}")))
+            }
+            _ => Ok(outcome),
+        }
+    }
+
+    fn harness_run(&self, config: Value, tests: usize) -> Result<(Records, ExecOutcome), RunError> {
+        let nonce = config["nonce"].as_str().unwrap_or_default().to_string();
+        let outcome = self.execute(harness_program(self.task.language, &config), None, tests)?;
+        let records = parse_records(&outcome.stdout, &nonce);
+        if let Some(record) = records.first("harness_error") {
+            return Err(RunError::Error(format!(
+                "the test harness failed: {}",
+                text(record, "msg")
+            )));
+        }
+        Ok((records, outcome))
+    }
+
+    pub fn assert_tests(&self, test_code: &str, entry_point: &str) -> Result<RunReport, RunError> {
+        let config = json!({
+            "nonce": fresh_nonce(),
+            "mode": "assert",
+            "code": self.program,
+            "prefix": self.task.prefix.clone().unwrap_or_default(),
+            "test_code": test_code,
+            "entry_point": entry_point,
+            "early_stop": self.early_stop(),
+        });
+        let (records, outcome) = self.harness_run(config, 1)?;
+        let Some(plan) = records.first("plan") else {
+            // The harness never got as far as reading the tests: the run died at start-up.
+            let mut report = report_of(&outcome);
+            report.tests.push(unfinished(&outcome, "test program"));
+            return Ok(report);
+        };
+        let names: Vec<String> = plan
+            .get("names")
+            .and_then(Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|n| n.as_str().unwrap_or("?").to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names.is_empty() {
+            return Err(RunError::Error(
+                "the test code holds no assert statement".into(),
+            ));
+        }
+        let tests = whole_program_failure(&records, &names).unwrap_or_else(|| {
+            let slots = records.indexed("test", names.len());
+            fill_slots(
+                &slots,
+                &names,
+                &records,
+                &outcome,
+                |record, name| match text(record, "v") {
+                    "pass" => TestResult::new(TestOutcome::Passed, name, ""),
+                    "fail" => TestResult::new(TestOutcome::WrongAnswer, name, text(record, "msg")),
+                    _ => error_result(record, name),
+                },
+            )
+        });
+        Ok(RunReport {
+            tests,
+            ..report_of(&outcome)
+        })
+    }
+
+    pub fn call_tests(&self, fn_name: &str, cases: &[CallCase]) -> Result<RunReport, RunError> {
+        if cases.is_empty() {
+            return Err(RunError::Error("the call test has no cases".into()));
+        }
+        let args: Vec<String> = cases
+            .iter()
+            .map(|c| Value::from(c.args.clone()).to_string())
+            .collect();
+        let config = json!({
+            "nonce": fresh_nonce(),
+            "mode": "call",
+            "code": self.program,
+            "fn_name": fn_name,
+            "cases": args,
+            "early_stop": self.early_stop(),
+        });
+        let (records, outcome) = self.harness_run(config, cases.len())?;
+        let tolerance = self
+            .task
+            .float_tolerance
+            .map_or(Tolerance::EXACT, |t| Tolerance { abs: t, rel: t });
+        let names: Vec<String> = (0..cases.len()).map(|i| format!("case {i}")).collect();
+        let tests = whole_program_failure(&records, &names).unwrap_or_else(|| {
+            let slots = records.indexed("case", cases.len());
+            fill_slots(&slots, &names, &records, &outcome, |record, name| {
+                let index: usize = name[5..].parse().unwrap_or(0);
+                let Some(got) = record.get("value") else {
+                    if text(record, "type") == "NotPlain" {
+                        return TestResult::new(
+                            TestOutcome::WrongAnswer,
+                            name,
+                            text(record, "msg"),
+                        );
+                    }
+                    return error_result(record, name);
+                };
+                let expected = &cases[index].expected;
+                if values_equal(expected, got, tolerance) {
+                    TestResult::new(TestOutcome::Passed, name, "")
+                } else {
+                    let message = format!(
+                        "args {}: expected {}, got {}",
+                        excerpt(&Value::from(cases[index].args.clone()).to_string(), 80),
+                        excerpt(&expected.to_string(), 100),
+                        excerpt(&got.to_string(), 100)
+                    );
+                    TestResult::new(TestOutcome::WrongAnswer, name, message)
+                }
+            })
+        });
+        Ok(RunReport {
+            tests,
+            ..report_of(&outcome)
+        })
+    }
+
+    pub fn stdio_tests(
+        &self,
+        cases: &[StdioCase],
+        float_tolerance: Option<f64>,
+    ) -> Result<RunReport, RunError> {
+        if cases.is_empty() {
+            return Err(RunError::Error("the stdio test has no cases".into()));
+        }
+        let mut report = RunReport::default();
+        for (index, case) in cases.iter().enumerate() {
+            let name = format!("case {index}");
+            if report
+                .tests
+                .last()
+                .is_some_and(|t| t.outcome != TestOutcome::Passed)
+                && self.early_stop()
+            {
+                report
+                    .tests
+                    .push(TestResult::new(TestOutcome::Skipped, name, ""));
+                continue;
+            }
+            let outcome = self.execute(self.program.clone(), Some(case.input.clone()), 1)?;
+            report.elapsed_ms += outcome.elapsed_ms;
+            report.runs += 1;
+            let result = match &outcome.ending {
+                Ending::Finished | Ending::Exit(0) if !outcome.truncated => {
+                    match stdout_matches(&case.output, &outcome.stdout, float_tolerance) {
+                        Ok(()) => TestResult::new(TestOutcome::Passed, &name, ""),
+                        Err(difference) => {
+                            TestResult::new(TestOutcome::WrongAnswer, &name, difference)
+                        }
+                    }
+                }
+                Ending::Exception { type_name, message } if type_name == "SyntaxError" => {
+                    TestResult::new(
+                        TestOutcome::SyntaxError,
+                        &name,
+                        format!("SyntaxError: {message}"),
+                    )
+                }
+                Ending::Exception { type_name, message } => TestResult::new(
+                    exception_outcome(type_name),
+                    &name,
+                    format!("{type_name}: {message}"),
+                ),
+                _ => unfinished(&outcome, &name),
+            };
+            // A program that does not compile fails every case the same way: no need to rerun it.
+            if result.outcome == TestOutcome::SyntaxError {
+                let message = result.message.clone();
+                report.tests.push(result);
+                while report.tests.len() < cases.len() {
+                    let name = format!("case {}", report.tests.len());
+                    report.tests.push(TestResult::new(
+                        TestOutcome::SyntaxError,
+                        name,
+                        message.clone(),
+                    ));
+                }
+                break;
+            }
+            report.tests.push(result);
+        }
+        Ok(report)
+    }
+}
+
+fn report_of(outcome: &ExecOutcome) -> RunReport {
+    RunReport {
+        tests: Vec::new(),
+        elapsed_ms: outcome.elapsed_ms,
+        runs: 1,
+    }
+}
+
+/// A candidate that does not compile, or that fails while loading, fails every test the same way.
+fn whole_program_failure(records: &Records, names: &[String]) -> Option<Vec<TestResult>> {
+    let all = |make: &dyn Fn(&str) -> TestResult| Some(names.iter().map(|n| make(n)).collect());
+    if let Some(record) = records.first("syntax_error") {
+        let message = format!("SyntaxError: {}", text(record, "msg"));
+        return all(&|name| TestResult::new(TestOutcome::SyntaxError, name, message.clone()));
+    }
+    if let Some(record) = records.first("load_error") {
+        return all(&|name| {
+            let mut result = error_result(record, name);
+            result.message = format!("while loading the code: {}", result.message);
+            result
+        });
+    }
+    None
+}
+
+/// Per-test results from indexed records: a missing record after the run stopped is the test that
+/// was running when it stopped; the ones after it never ran.
+fn fill_slots(
+    slots: &[Option<&serde_json::Map<String, Value>>],
+    names: &[String],
+    records: &Records,
+    outcome: &ExecOutcome,
+    judge: impl Fn(&serde_json::Map<String, Value>, &str) -> TestResult,
+) -> Vec<TestResult> {
+    let mut results = Vec::with_capacity(slots.len());
+    let mut stopped = false;
+    for (slot, name) in slots.iter().zip(names) {
+        match slot {
+            Some(record) if !stopped => results.push(judge(record, name)),
+            _ if stopped || records.done => {
+                stopped = true;
+                results.push(TestResult::new(TestOutcome::Skipped, name.as_str(), ""));
+            }
+            _ => {
+                stopped = true;
+                results.push(unfinished(outcome, name));
+            }
+        }
+    }
+    results
+}

@@ -1,0 +1,402 @@
+//! Unit tests of the code grader against a scripted executor (no I/O): the executor plays the
+//! harness's side of the protocol, so these pin down how the host reads records and run endings.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::contract::{CallCase, CodeLanguage, CodeTask, Scoring, Status, StdioCase};
+
+type Script = dyn Fn(&ExecRequest, &str) -> (Ending, String) + Send + Sync;
+
+/// An executor that answers with a script; it sees the request and the run's nonce.
+struct Scripted {
+    script: Box<Script>,
+    requests: Mutex<Vec<ExecRequest>>,
+}
+
+impl Executor for Scripted {
+    fn execute(&self, request: ExecRequest) -> ExecOutcome {
+        let nonce = config_of(&request).map(|c| c["nonce"].as_str().unwrap_or("").to_string());
+        let (ending, stdout) = (self.script)(&request, &nonce.unwrap_or_default());
+        self.requests.lock().unwrap().push(request);
+        ExecOutcome {
+            ending,
+            stdout,
+            stderr: String::new(),
+            truncated: false,
+            elapsed_ms: 2.0,
+        }
+    }
+}
+
+/// The harness configuration inside a program (its last line).
+fn config_of(request: &ExecRequest) -> Option<Value> {
+    let last = request.program.trim_end().lines().last()?;
+    let literal = last.strip_prefix("_harness_main(")?.strip_suffix(')')?;
+    let text: String = serde_json::from_str(literal).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn grader(
+    script: impl Fn(&ExecRequest, &str) -> (Ending, String) + Send + Sync + 'static,
+) -> (CodeGrader, Arc<Scripted>) {
+    let executor = Arc::new(Scripted {
+        script: Box::new(script),
+        requests: Mutex::new(Vec::new()),
+    });
+    (CodeGrader::new(executor.clone()), executor)
+}
+
+fn task(tests: CodeTests, scoring: Scoring) -> Task {
+    Task::Code(CodeTask {
+        language: CodeLanguage::Python,
+        tests,
+        prefix: Some("def f(x):\n".into()),
+        scoring,
+        time_limit_ms: Some(1000),
+        memory_limit_mb: None,
+        float_tolerance: None,
+    })
+}
+
+fn assert_task(scoring: Scoring) -> Task {
+    task(
+        CodeTests::Assert {
+            code: "def check(candidate):\n    assert candidate(1) == 2\n".into(),
+            entry_point: "f".into(),
+        },
+        scoring,
+    )
+}
+
+fn lines(nonce: &str, records: &[Value]) -> String {
+    records.iter().map(|r| format!("{nonce} {r}\n")).collect()
+}
+
+const COMPLETION: &str = "```python\n    return x + 1\n```";
+
+#[test]
+fn passes_only_on_nonce_records_and_builds_the_program() {
+    let (g, executor) = grader(|_, nonce| {
+        let out = lines(
+            nonce,
+            &[
+                json!({"k":"plan","n":2,"names":["a","b"]}),
+                json!({"k":"test","i":0,"v":"pass"}),
+                json!({"k":"test","i":1,"v":"pass"}),
+                json!({"k":"done"}),
+            ],
+        );
+        (Ending::Finished, out)
+    });
+    let verdict = g.grade(
+        COMPLETION,
+        &assert_task(Scoring::All),
+        &GradeContext::default(),
+    );
+    assert_eq!((verdict.reward, verdict.status), (1.0, Status::Correct));
+    let request = &executor.requests.lock().unwrap()[0];
+    let config = config_of(request).unwrap();
+    assert_eq!(config["code"], "def f(x):\n    return x + 1\n");
+    assert_eq!(config["entry_point"], "f");
+    assert_eq!(config["early_stop"], true);
+    // 1 s native-equivalent, scaled for the WebAssembly interpreter.
+    assert_eq!(request.time_limit_ms, 3500);
+}
+
+#[test]
+fn printing_the_success_records_without_the_nonce_does_not_pass() {
+    let (g, _) = grader(|_, nonce| {
+        let forged = lines(
+            "0123456789abcdef0123456789abcdef",
+            &[json!({"k":"test","i":0,"v":"pass"}), json!({"k":"done"})],
+        );
+        let real = lines(nonce, &[json!({"k":"plan","n":1,"names":["a"]})]);
+        (Ending::Exit(0), real + &forged)
+    });
+    let verdict = g.grade(
+        COMPLETION,
+        &assert_task(Scoring::All),
+        &GradeContext::default(),
+    );
+    assert_eq!(verdict.reward, 0.0);
+    assert_eq!(verdict.details["first_failure"]["verdict"], "runtime_error");
+    let message = verdict.details["first_failure"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("exited with status 0"), "{message}");
+}
+
+#[test]
+fn records_after_done_are_ignored() {
+    let (g, _) = grader(|_, nonce| {
+        let out = lines(
+            nonce,
+            &[
+                json!({"k":"plan","n":1,"names":["a"]}),
+                json!({"k":"test","i":0,"v":"fail","msg":"expected 2, got 3"}),
+                json!({"k":"done"}),
+                json!({"k":"test","i":0,"v":"pass"}),
+            ],
+        );
+        (Ending::Finished, out)
+    });
+    let verdict = g.grade(
+        COMPLETION,
+        &assert_task(Scoring::All),
+        &GradeContext::default(),
+    );
+    assert_eq!(verdict.reward, 0.0);
+    assert_eq!(
+        verdict.details["first_failure"]["message"],
+        "expected 2, got 3"
+    );
+    assert_eq!(verdict.details["first_failure"]["verdict"], "wrong_answer");
+}
+
+#[test]
+fn a_run_stopped_mid_test_names_the_limit_and_skips_the_rest() {
+    for (ending, expected) in [
+        (Ending::TimeLimit, "time_limit"),
+        (Ending::MemoryLimit, "memory_limit"),
+        (Ending::OutputLimit, "output_limit"),
+    ] {
+        let ending_for_script = ending.clone();
+        let (g, _) = grader(move |_, nonce| {
+            let out = lines(
+                nonce,
+                &[
+                    json!({"k":"plan","n":3,"names":["a","b","c"]}),
+                    json!({"k":"test","i":0,"v":"pass"}),
+                ],
+            );
+            (ending_for_script.clone(), out)
+        });
+        let verdict = g.grade(
+            COMPLETION,
+            &assert_task(Scoring::Fraction),
+            &GradeContext::default(),
+        );
+        assert_eq!(
+            verdict.details["tests"],
+            json!(["passed", expected, "skipped"]),
+            "{ending:?}"
+        );
+        assert!((verdict.reward - 1.0 / 3.0).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn syntax_and_load_errors_fail_every_test() {
+    let (g, _) = grader(|_, nonce| {
+        let out = lines(
+            nonce,
+            &[
+                json!({"k":"plan","n":2,"names":["a","b"]}),
+                json!({"k":"syntax_error","msg":"invalid syntax (line 2)"}),
+                json!({"k":"done"}),
+            ],
+        );
+        (Ending::Finished, out)
+    });
+    let verdict = g.grade(
+        COMPLETION,
+        &assert_task(Scoring::Fraction),
+        &GradeContext::default(),
+    );
+    assert_eq!(
+        verdict.details["tests"],
+        json!(["syntax_error", "syntax_error"])
+    );
+    let (g, _) = grader_with_load_error();
+    let verdict = g.grade(
+        COMPLETION,
+        &assert_task(Scoring::All),
+        &GradeContext::default(),
+    );
+    assert_eq!(verdict.details["first_failure"]["verdict"], "runtime_error");
+    assert!(verdict.details["first_failure"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("SystemExit"));
+}
+
+fn grader_with_load_error() -> (CodeGrader, Arc<Scripted>) {
+    grader(|_, nonce| {
+        let out = lines(
+            nonce,
+            &[
+                json!({"k":"plan","n":1,"names":["a"]}),
+                json!({"k":"load_error","type":"SystemExit","msg":"0"}),
+                json!({"k":"done"}),
+            ],
+        );
+        (Ending::Finished, out)
+    })
+}
+
+#[test]
+fn a_harness_or_executor_failure_is_an_error_not_a_zero() {
+    let (g, _) = grader(|_, nonce| {
+        (
+            Ending::Finished,
+            lines(nonce, &[json!({"k":"harness_error","msg":"bad test"})]),
+        )
+    });
+    let verdict = g.grade(
+        COMPLETION,
+        &assert_task(Scoring::All),
+        &GradeContext::default(),
+    );
+    assert_eq!(verdict.status, Status::Error);
+    let (g, _) = grader(|_, _| (Ending::Error("worker crashed".into()), String::new()));
+    let verdict = g.grade(
+        COMPLETION,
+        &assert_task(Scoring::All),
+        &GradeContext::default(),
+    );
+    assert_eq!(verdict.status, Status::Error);
+    assert!(verdict.error.unwrap().contains("worker crashed"));
+}
+
+#[test]
+fn no_code_is_no_answer_and_runs_nothing() {
+    let (g, executor) = grader(|_, _| panic!("must not run"));
+    let verdict = g.grade(
+        "```python\n\n```",
+        &assert_task(Scoring::All),
+        &GradeContext::default(),
+    );
+    assert_eq!(verdict.status, Status::NoAnswer);
+    assert!(executor.requests.lock().unwrap().is_empty());
+}
+
+#[test]
+fn call_values_are_compared_on_the_host_with_types() {
+    let cases = vec![
+        CallCase {
+            args: vec![json!(1)],
+            expected: json!(2),
+        },
+        CallCase {
+            args: vec![json!(2)],
+            expected: json!(true),
+        },
+        CallCase {
+            args: vec![json!([1, 2])],
+            expected: json!([1, 2]),
+        },
+        CallCase {
+            args: vec![json!(3)],
+            expected: json!(4),
+        },
+    ];
+    let (g, executor) = grader(|_, nonce| {
+        let out = lines(
+            nonce,
+            &[
+                json!({"k":"case","i":0,"value":2}),
+                json!({"k":"case","i":1,"value":1}),
+                json!({"k":"case","i":2,"value":[1,2]}),
+                json!({"k":"case","i":3,"type":"NotPlain","msg":"returned a value of type AlwaysEqual, not a plain value"}),
+                json!({"k":"done"}),
+            ],
+        );
+        (Ending::Finished, out)
+    });
+    let verdict = g.grade(
+        COMPLETION,
+        &task(
+            CodeTests::Call {
+                fn_name: "f".into(),
+                cases,
+            },
+            Scoring::Fraction,
+        ),
+        &GradeContext::default(),
+    );
+    assert_eq!(
+        verdict.details["tests"],
+        json!(["passed", "wrong_answer", "passed", "wrong_answer"])
+    );
+    assert_eq!(verdict.reward, 0.5);
+    let request = &executor.requests.lock().unwrap()[0];
+    // Expected values never enter the sandbox.
+    assert!(
+        !config_of(request).unwrap().to_string().contains("true"),
+        "expected values leaked into the program"
+    );
+    assert_eq!(request.time_limit_ms, 4 * 3500);
+}
+
+#[test]
+fn stdio_cases_run_one_by_one_and_stop_early() {
+    let cases = vec![
+        StdioCase {
+            input: "1\n".into(),
+            output: "2\n".into(),
+        },
+        StdioCase {
+            input: "2\n".into(),
+            output: "3\n4\n".into(),
+        },
+        StdioCase {
+            input: "3\n".into(),
+            output: "4\n".into(),
+        },
+    ];
+    let (g, executor) = grader(|request, _| {
+        let n: i64 = request.stdin.as_deref().unwrap().trim().parse().unwrap();
+        (Ending::Exit(0), format!("{}\n", n + 1))
+    });
+    let stdio = CodeTests::Stdio {
+        cases: cases.clone(),
+        float_tolerance: None,
+    };
+    let verdict = g.grade(
+        COMPLETION,
+        &task(stdio.clone(), Scoring::All),
+        &GradeContext::default(),
+    );
+    assert_eq!(
+        verdict.details["tests"],
+        json!(["passed", "wrong_answer", "skipped"])
+    );
+    assert_eq!(executor.requests.lock().unwrap().len(), 2);
+    assert!(verdict.details["first_failure"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expected 2 lines, got 1"));
+    let verdict = g.grade(
+        COMPLETION,
+        &task(stdio, Scoring::Fraction),
+        &GradeContext::default(),
+    );
+    assert!((verdict.reward - 2.0 / 3.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_passed_deadline_is_a_timeout() {
+    let (g, executor) = grader(|_, _| (Ending::Finished, String::new()));
+    let past = GradeContext::with_deadline(Instant::now() - Duration::from_millis(5));
+    let verdict = g.grade(COMPLETION, &assert_task(Scoring::All), &past);
+    assert_eq!(verdict.status, Status::Timeout);
+    assert!(executor.requests.lock().unwrap().is_empty());
+}
+
+#[test]
+fn the_harnesses_are_in_the_program() {
+    let (g, executor) = grader(|_, _| (Ending::Finished, String::new()));
+    g.grade(
+        COMPLETION,
+        &assert_task(Scoring::All),
+        &GradeContext::default(),
+    );
+    let request = &executor.requests.lock().unwrap()[0];
+    assert!(request
+        .program
+        .starts_with("# The code grader's trusted Python harness"));
+}
