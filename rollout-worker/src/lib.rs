@@ -13,7 +13,13 @@
 //! - [`train`]: the loop, its prompts file and its per-step log; [`toy`]: the arithmetic task.
 
 pub mod grpo;
+pub mod load;
 pub mod model;
+pub mod optim;
 pub mod real;
+pub mod reward;
 pub mod rng;
+pub mod sampling;
 pub mod tokenizer;
+pub mod toy;
+pub mod train;

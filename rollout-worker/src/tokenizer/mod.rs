@@ -24,4 +24,6 @@ pub trait Tokenizer: Send + Sync {
     /// Tokens that end a completion.
     fn stop_tokens(&self) -> Vec<u32>;
     fn vocab_size(&self) -> usize;
+    /// Writes the files that let a checkpoint directory load this tokenizer back.
+    fn save(&self, dir: &std::path::Path) -> anyhow::Result<()>;
 }

@@ -1,0 +1,174 @@
+//! The verifier client: batches of samples to one or more `verifier serve` endpoints
+//! (`POST /v1/grade` with `{"samples": [...]}` answers `{"results": [...]}` in order).
+//!
+//! A batch is cut into chunks, one per endpoint, sent concurrently. A chunk that fails (connection
+//! refused, timeout, a 5xx or 429, or an answer with the wrong number of results) is retried on
+//! the next endpoint after a back-off (the server's `Retry-After` when it gives one, else
+//! exponential), so an endpoint that dies loses no sample; only when every attempt fails does
+//! the call return an error, never a made-up reward.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use graders::contract::{GradeResult, Sample};
+use serde::{Deserialize, Serialize};
+
+use super::RewardSource;
+
+#[derive(Serialize)]
+struct GradeRequest<'a> {
+    samples: &'a [Sample],
+}
+
+#[derive(Deserialize)]
+struct GradeResponse {
+    results: Vec<GradeResult>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Base URLs such as `http://127.0.0.1:8080`.
+    pub endpoints: Vec<String>,
+    pub timeout: Duration,
+    /// Tries per chunk, across endpoints.
+    pub max_attempts: usize,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl HttpConfig {
+    pub fn new(endpoints: Vec<String>) -> HttpConfig {
+        HttpConfig {
+            endpoints,
+            timeout: Duration::from_secs(60),
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct HttpVerifier {
+    config: HttpConfig,
+    agent: ureq::Agent,
+    next_endpoint: AtomicUsize,
+}
+
+/// Why one attempt failed, and how long the server asked us to wait.
+struct Failure {
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl HttpVerifier {
+    pub fn new(config: HttpConfig) -> anyhow::Result<HttpVerifier> {
+        if config.endpoints.is_empty() {
+            bail!("no verifier endpoint given");
+        }
+        let agent = ureq::AgentBuilder::new().timeout(config.timeout).build();
+        Ok(HttpVerifier {
+            config,
+            agent,
+            next_endpoint: AtomicUsize::new(0),
+        })
+    }
+
+    fn post(&self, endpoint: &str, samples: &[Sample]) -> Result<Vec<GradeResult>, Failure> {
+        let url = format!("{}/v1/grade", endpoint.trim_end_matches('/'));
+        let fail = |message: String| Failure {
+            message,
+            retry_after: None,
+        };
+        let response = match self.agent.post(&url).send_json(GradeRequest { samples }) {
+            Ok(response) => response,
+            Err(ureq::Error::Status(code, response)) => {
+                let retry_after = response
+                    .header("Retry-After")
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                    .map(Duration::from_secs_f64);
+                let body = response.into_string().unwrap_or_default();
+                return Err(Failure {
+                    message: format!(
+                        "{url}: HTTP {code}: {}",
+                        body.chars().take(300).collect::<String>()
+                    ),
+                    retry_after,
+                });
+            }
+            Err(err) => return Err(fail(format!("{url}: {err}"))),
+        };
+        let parsed: GradeResponse = response
+            .into_json()
+            .map_err(|e| fail(format!("{url}: unreadable answer: {e}")))?;
+        if parsed.results.len() != samples.len() {
+            return Err(fail(format!(
+                "{url}: {} results for {} samples",
+                parsed.results.len(),
+                samples.len()
+            )));
+        }
+        Ok(parsed.results)
+    }
+
+    /// Sends one chunk, moving to the next endpoint after each failure.
+    fn grade_chunk(&self, samples: &[Sample]) -> anyhow::Result<Vec<GradeResult>> {
+        let mut backoff = self.config.initial_backoff;
+        let mut errors = Vec::new();
+        for attempt in 0..self.config.max_attempts {
+            let index =
+                self.next_endpoint.fetch_add(1, Ordering::Relaxed) % self.config.endpoints.len();
+            match self.post(&self.config.endpoints[index], samples) {
+                Ok(results) => return Ok(results),
+                Err(failure) => {
+                    errors.push(failure.message);
+                    if attempt + 1 < self.config.max_attempts {
+                        std::thread::sleep(
+                            failure
+                                .retry_after
+                                .unwrap_or(backoff)
+                                .min(self.config.max_backoff),
+                        );
+                        backoff = (backoff * 2).min(self.config.max_backoff);
+                    }
+                }
+            }
+        }
+        Err(anyhow!(
+            "no verifier answered after {} attempts: {}",
+            self.config.max_attempts,
+            errors.join("; ")
+        ))
+    }
+}
+
+impl RewardSource for HttpVerifier {
+    fn grade(&self, samples: &[Sample]) -> anyhow::Result<Vec<GradeResult>> {
+        if samples.is_empty() {
+            return Ok(Vec::new());
+        }
+        let chunk = samples.len().div_ceil(self.config.endpoints.len());
+        let answers: Vec<anyhow::Result<Vec<GradeResult>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = samples
+                .chunks(chunk)
+                .map(|c| scope.spawn(move || self.grade_chunk(c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow!("grading thread panicked")))
+                })
+                .collect()
+        });
+        let mut results = Vec::with_capacity(samples.len());
+        for answer in answers {
+            results.extend(answer?);
+        }
+        Ok(results)
+    }
+
+    fn describe(&self) -> String {
+        format!("verifier at {}", self.config.endpoints.join(", "))
+    }
+}
