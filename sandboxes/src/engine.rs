@@ -1,0 +1,106 @@
+//! The wasmtime engine settings shared by set-up (which compiles) and workers (which load), and
+//! the epoch ticker that gives every run its wall-clock budget.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Config, Engine, OptLevel};
+
+/// How often the ticker advances the epoch: the granularity of time limits.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Guest stack budget. CPython keeps Python frames on its heap, so this only bounds the
+/// interpreter's own C recursion; QuickJS overflows its shadow stack long before it.
+const MAX_WASM_STACK_BYTES: usize = 1 << 20;
+
+/// The one engine configuration. Anything that changes generated code changes
+/// [`codegen_key`], and so the name of the compiled-module cache entry.
+pub fn new_engine() -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .wasm_component_model(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .max_wasm_stack(MAX_WASM_STACK_BYTES)
+        .parallel_compilation(true);
+    Engine::new(&config)
+}
+
+/// Names the code-generation settings and wasmtime version, for cache file names.
+pub fn codegen_key(engine: &Engine) -> String {
+    struct Sha256Hasher(Sha256);
+    impl Hasher for Sha256Hasher {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            unreachable!("only the full digest is read")
+        }
+    }
+    let mut hasher = Sha256Hasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.write(WASMTIME_VERSION.as_bytes());
+    let digest = hasher.0.finalize();
+    let short: String = digest
+        .iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("wasmtime{WASMTIME_VERSION}-{short}")
+}
+
+/// The pinned wasmtime version (see Cargo.toml); part of every compiled-module cache key.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: &Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let engine = engine.clone();
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sandbox-epoch".into())
+            .spawn(move || {
+                // The epoch follows elapsed wall time, not the number of wake-ups: on a busy
+                // machine sleeps overshoot, and counting them would stretch every time limit.
+                let started = std::time::Instant::now();
+                let mut ticks_done: u128 = 0;
+                while !stop_flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    let ticks_due = started.elapsed().as_micros() / EPOCH_TICK.as_micros();
+                    while ticks_done < ticks_due {
+                        engine.increment_epoch();
+                        ticks_done += 1;
+                    }
+                }
+            })
+            .expect("spawning the epoch ticker thread");
+        EpochTicker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Ticks to allow for a budget: rounded up, plus one because the first tick may come at once.
+pub fn deadline_ticks(time_limit: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_micros().max(1);
+    (time_limit.as_micros().div_ceil(tick) as u64).max(1) + 1
+}

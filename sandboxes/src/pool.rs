@@ -1,0 +1,276 @@
+//! The async worker pool: one single-threaded worker process per core, each with its own engine
+//! and epoch ticker (threads in one process contend on page faults; processes scale), fed
+//! requests over pipes. A worker that crashes, garbles its reply or does not answer in time is
+//! killed and replaced, and its job gets an [`Outcome::Error`](crate::Outcome) result.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::request::{RunRequest, RunResult};
+use crate::setup::{prepare_runtimes, RuntimeFiles, SetupError};
+use crate::worker::{MAX_FRAME_BYTES, READY_MAGIC, WORKER_ARG, WORKER_ENV};
+
+/// How to start a worker process: a program that calls [`worker_main`](crate::worker_main).
+#[derive(Debug, Clone)]
+pub struct WorkerCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+impl WorkerCommand {
+    /// This executable with the hidden [`WORKER_ARG`] (how the `verifier` binary does it).
+    pub fn current_exe() -> std::io::Result<Self> {
+        Ok(WorkerCommand {
+            program: std::env::current_exe()?,
+            args: vec![WORKER_ARG.into()],
+        })
+    }
+
+    /// This test executable, running only the test named `test_name`, which must call
+    /// [`worker_main`](crate::worker_main) when [`WORKER_ENV`] is set (and return otherwise).
+    /// For integration tests, whose `main` belongs to the test harness.
+    pub fn test_harness(test_name: &str) -> std::io::Result<Self> {
+        let args = [
+            "--exact",
+            test_name,
+            "--nocapture",
+            "--test-threads=1",
+            "--quiet",
+        ];
+        Ok(WorkerCommand {
+            program: std::env::current_exe()?,
+            args: args.iter().map(OsString::from).collect(),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Number of worker processes (default: one per available core).
+    pub workers: usize,
+    pub worker_command: WorkerCommand,
+    /// Where the runtimes are set up and cached.
+    pub cache_dir: PathBuf,
+    /// Extra time a worker gets beyond a run's time limit before it is deemed stuck.
+    pub grace: Duration,
+    /// How long a new worker may take to load the runtimes and report ready.
+    pub startup_timeout: Duration,
+}
+
+impl PoolConfig {
+    pub fn new(worker_command: WorkerCommand) -> Self {
+        PoolConfig {
+            workers: std::thread::available_parallelism()
+                .map(|count| count.get())
+                .unwrap_or(1),
+            worker_command,
+            cache_dir: crate::default_cache_dir(),
+            grace: Duration::from_secs(5),
+            startup_timeout: Duration::from_secs(60),
+        }
+    }
+
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+}
+
+struct Job {
+    request: RunRequest,
+    reply: oneshot::Sender<RunResult>,
+}
+
+/// Runs programs on a pool of worker processes. Cheap to share (`Arc`); dropping the last
+/// handle ends the workers.
+pub struct SandboxPool {
+    jobs: mpsc::UnboundedSender<Job>,
+    workers: usize,
+}
+
+impl SandboxPool {
+    /// Sets up the runtimes if needed (blocking work, off the async threads), starts the
+    /// workers and waits until each is ready or has failed to start (it is retried per job).
+    pub async fn start(config: PoolConfig) -> Result<Self, SetupError> {
+        let cache_dir = config.cache_dir.clone();
+        let runtimes = tokio::task::spawn_blocking(move || prepare_runtimes(&cache_dir))
+            .await
+            .map_err(|error| SetupError::Wasmtime(format!("set-up task failed: {error}")))??;
+        let runtimes_json = serde_json::to_string(&runtimes).expect("runtime paths serialise");
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let slot = Arc::new(WorkerSlotConfig {
+            config: config.clone(),
+            runtimes_json,
+        });
+        let mut ready = Vec::new();
+        for _ in 0..config.workers.max(1) {
+            let (ready_sender, ready_receiver) = oneshot::channel();
+            tokio::spawn(serve_jobs(slot.clone(), receiver.clone(), ready_sender));
+            ready.push(ready_receiver);
+        }
+        for ready_receiver in ready {
+            let _ = ready_receiver.await;
+        }
+        Ok(SandboxPool {
+            jobs: sender,
+            workers: config.workers.max(1),
+        })
+    }
+
+    /// Runs one program on the next free worker. Always answers: failures of the sandbox
+    /// itself come back as [`Outcome::Error`](crate::Outcome).
+    pub async fn run(&self, request: RunRequest) -> RunResult {
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job { request, reply }).is_err() {
+            return RunResult::error("the sandbox pool has shut down");
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| RunResult::error("the sandbox worker task ended without answering"))
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The runtimes a pool started with `config` uses (sets them up if needed).
+    pub fn runtimes(config: &PoolConfig) -> Result<RuntimeFiles, SetupError> {
+        prepare_runtimes(&config.cache_dir)
+    }
+}
+
+struct WorkerSlotConfig {
+    config: PoolConfig,
+    runtimes_json: String,
+}
+
+/// One worker slot: keeps a worker process alive and feeds it jobs until the pool is dropped.
+async fn serve_jobs(
+    slot: Arc<WorkerSlotConfig>,
+    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    ready: oneshot::Sender<()>,
+) {
+    let mut worker = WorkerProcess::start(&slot).await.ok();
+    let _ = ready.send(());
+    loop {
+        let job = { jobs.lock().await.recv().await };
+        let Some(job) = job else { break };
+        if worker.is_none() {
+            match WorkerProcess::start(&slot).await {
+                Ok(started) => worker = Some(started),
+                Err(error) => {
+                    let _ = job.reply.send(RunResult::error(format!(
+                        "starting a sandbox worker: {error}"
+                    )));
+                    continue;
+                }
+            }
+        }
+        let process = worker.as_mut().expect("a worker was just started");
+        let allowed = Duration::from_millis(job.request.limits.time_limit_ms) + slot.config.grace;
+        let result = match tokio::time::timeout(allowed, process.exchange(&job.request)).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(error)) => {
+                worker = None; // dropping kills it
+                RunResult::error(format!(
+                    "the sandbox worker failed and was replaced: {error}"
+                ))
+            }
+            Err(_) => {
+                worker = None;
+                RunResult::error(format!(
+                    "the sandbox worker did not answer within {} ms and was replaced",
+                    allowed.as_millis()
+                ))
+            }
+        };
+        let _ = job.reply.send(result);
+    }
+}
+
+struct WorkerProcess {
+    _child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl WorkerProcess {
+    async fn start(slot: &WorkerSlotConfig) -> std::io::Result<Self> {
+        let command = &slot.config.worker_command;
+        let mut child = Command::new(&command.program)
+            .args(&command.args)
+            .env(WORKER_ENV, &slot.runtimes_json)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let input = child.stdin.take().expect("stdin is piped");
+        let mut output = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        tokio::time::timeout(
+            slot.config.startup_timeout,
+            skip_to_ready_magic(&mut output),
+        )
+        .await
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "worker did not become ready")
+        })??;
+        Ok(WorkerProcess {
+            _child: child,
+            input,
+            output,
+        })
+    }
+
+    async fn exchange(&mut self, request: &RunRequest) -> std::io::Result<RunResult> {
+        let frame = serde_json::to_vec(request)?;
+        let length = u32::try_from(frame.len()).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "request too large")
+        })?;
+        self.input.write_all(&length.to_le_bytes()).await?;
+        self.input.write_all(&frame).await?;
+        self.input.flush().await?;
+        let length = self.output.read_u32_le().await? as usize;
+        if length > MAX_FRAME_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "reply too large",
+            ));
+        }
+        let mut reply = vec![0; length];
+        self.output.read_exact(&mut reply).await?;
+        Ok(serde_json::from_slice(&reply)?)
+    }
+}
+
+/// Discards whatever the worker printed before it became ready (e.g. a test harness banner).
+async fn skip_to_ready_magic(output: &mut BufReader<ChildStdout>) -> std::io::Result<()> {
+    let mut matched = 0;
+    let mut skipped = 0usize;
+    while matched < READY_MAGIC.len() {
+        let byte = output.read_u8().await?;
+        skipped += 1;
+        if skipped > 1 << 20 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "no ready signal from the worker",
+            ));
+        }
+        matched = if byte == READY_MAGIC[matched] {
+            matched + 1
+        } else if byte == READY_MAGIC[0] {
+            1
+        } else {
+            0
+        };
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! What a run is asked to do and how it ended: the crate's data contract, shared by the
+//! in-process [`Sandbox`](crate::Sandbox), the worker pipe protocol and `verifier exec`.
+
+use serde::{Deserialize, Serialize};
+
+/// The guest languages a sandbox runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Python,
+    Javascript,
+}
+
+impl std::str::FromStr for Language {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name.to_ascii_lowercase().as_str() {
+            "python" | "py" => Ok(Language::Python),
+            "javascript" | "js" => Ok(Language::Javascript),
+            other => Err(format!(
+                "unknown language `{other}`: expected python or javascript"
+            )),
+        }
+    }
+}
+
+/// Per-run limits. Every run has all of them; the defaults suit one test program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Wall-clock budget, enforced by epoch interruption (the guest cannot mask it).
+    pub time_limit_ms: u64,
+    /// Largest linear memory the guest may grow to.
+    pub memory_limit_bytes: u64,
+    /// Bytes of stdout kept; the guest's writes fail once it is full.
+    pub stdout_limit_bytes: usize,
+    /// Bytes of stderr kept; the guest's writes fail once it is full.
+    pub stderr_limit_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            time_limit_ms: 10_000,
+            memory_limit_bytes: 256 << 20,
+            stdout_limit_bytes: 1 << 20,
+            stderr_limit_bytes: 64 << 10,
+        }
+    }
+}
+
+/// One program to run in a fresh instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub language: Language,
+    /// The untrusted program.
+    pub program: String,
+    /// Python only: code run after `program` in the same globals (e.g. a test harness), so
+    /// the result can tell an ending in the program (`sys.exit(0)` before the tests) from one
+    /// in the harness. JavaScript programs must be joined by the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<String>,
+    /// Bytes the guest reads from standard input.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stdin: String,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl RunRequest {
+    /// A request with default limits, no stdin and no harness.
+    pub fn new(language: Language, program: impl Into<String>) -> Self {
+        RunRequest {
+            language,
+            program: program.into(),
+            harness: None,
+            stdin: String::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn with_harness(mut self, harness: impl Into<String>) -> Self {
+        self.harness = Some(harness.into());
+        self
+    }
+
+    pub fn with_stdin(mut self, stdin: impl Into<String>) -> Self {
+        self.stdin = stdin.into();
+        self
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// Which part of a Python run was executing when it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    Program,
+    Harness,
+}
+
+/// How a run ended. Exactly one applies; output truncation is reported beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The code ran to its end (Python: every part; JavaScript: `qjs` returned normally).
+    Finished,
+    /// The guest process exited with this code: `os._exit(n)` in Python; in JavaScript,
+    /// `std.exit(n)` or the interpreter's own exit (1 after an uncaught exception).
+    Exited { code: i32 },
+    /// Python `sys.exit(n)` / `raise SystemExit(n)` (a non-integer code counts as 1).
+    SystemExit { code: i32 },
+    /// An uncaught exception; `type_name` is e.g. `ValueError` (JavaScript: parsed from
+    /// the interpreter's message where it names one, else `Error`).
+    Exception { type_name: String },
+    /// The wall-clock budget ran out.
+    TimeLimit,
+    /// The guest asked for more memory than its cap and ended because of it.
+    MemoryLimit,
+    /// WebAssembly trapped (e.g. a stack overflow in the interpreter).
+    Trap { message: String },
+    /// The sandbox itself failed (set-up, a crashed or stuck worker). Not the program's fault.
+    Error { message: String },
+}
+
+/// Everything a run reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Python: the part that was executing when the run ended (absent when the host ended it
+    /// from outside the interpreter before any part reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<Part>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Output reached its cap. Output *at* the cap counts as truncated: an interpreter may
+    /// ignore a failed write and exit 0 (QuickJS does), so a full buffer is the only signal.
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    /// Wall time of the run, instantiation included.
+    pub wall_ms: f64,
+    /// CPU time of the thread that ran it.
+    pub cpu_ms: f64,
+    /// Largest linear memory size the guest reached.
+    pub peak_memory_bytes: u64,
+    /// The guest asked for memory beyond its cap at least once (it may have recovered).
+    pub memory_limit_hit: bool,
+}
+
+impl RunResult {
+    /// A result for a run the sandbox could not carry out.
+    pub fn error(message: impl Into<String>) -> Self {
+        RunResult {
+            outcome: Outcome::Error {
+                message: message.into(),
+            },
+            part: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            wall_ms: 0.0,
+            cpu_ms: 0.0,
+            peak_memory_bytes: 0,
+            memory_limit_hit: false,
+        }
+    }
+
+    /// Finished with no truncation: the run did everything it was asked to.
+    pub fn finished_cleanly(&self) -> bool {
+        self.outcome == Outcome::Finished && !self.stdout_truncated && !self.stderr_truncated
+    }
+}

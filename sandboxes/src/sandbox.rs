@@ -1,0 +1,357 @@
+//! The in-process executor: one engine, both runtimes loaded once, and a fresh store and
+//! instance for every run. Single-threaded by design (see the worker pool for parallelism).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, Trap};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::engine::{deadline_ticks, new_engine, EpochTicker};
+use crate::limiter::GuestLimiter;
+use crate::request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
+use crate::setup::{prepare_runtimes, RuntimeFiles, SetupError};
+
+mod bindings {
+    wasmtime::component::bindgen!({ path: "guest/sandbox.wit", world: "sandbox" });
+}
+use bindings::{Ending, SandboxPre};
+
+/// Store data of a Python run (a WASI 0.2 component).
+struct PythonState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: GuestLimiter,
+}
+
+impl WasiView for PythonState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Store data of a JavaScript run (QuickJS-NG, a WASI preview-1 command module).
+struct JavascriptState {
+    wasi: WasiP1Ctx,
+    limiter: GuestLimiter,
+}
+
+/// Runs programs, one fresh instance each. Not `Sync`: use one per thread or worker process.
+pub struct Sandbox {
+    engine: Engine,
+    python: SandboxPre<PythonState>,
+    javascript: wasmtime::InstancePre<JavascriptState>,
+    _ticker: EpochTicker,
+}
+
+impl Sandbox {
+    /// Sets the runtimes up in the default cache (first use only) and loads them.
+    pub fn new() -> Result<Self, SetupError> {
+        Self::with_cache_dir(&crate::default_cache_dir())
+    }
+
+    pub fn with_cache_dir(cache_dir: &Path) -> Result<Self, SetupError> {
+        Self::load(&prepare_runtimes(cache_dir)?)
+    }
+
+    /// Loads already compiled runtimes (memory-mapped from the cache).
+    pub fn load(files: &RuntimeFiles) -> Result<Self, SetupError> {
+        let wasmtime_error = |error: wasmtime::Error| SetupError::Wasmtime(format!("{error:#}"));
+        let engine = new_engine().map_err(wasmtime_error)?;
+
+        // SAFETY: the files are our own cache entries, written by `setup` for this engine's
+        // settings; wasmtime still checks the version and settings recorded inside them.
+        let component = unsafe {
+            wasmtime::component::Component::deserialize_file(&engine, &files.python_cwasm)
+        }
+        .map_err(wasmtime_error)?;
+        let mut component_linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker).map_err(wasmtime_error)?;
+        let python = SandboxPre::new(
+            component_linker
+                .instantiate_pre(&component)
+                .map_err(wasmtime_error)?,
+        )
+        .map_err(wasmtime_error)?;
+
+        // SAFETY: as above.
+        let module =
+            unsafe { wasmtime::Module::deserialize_file(&engine, &files.javascript_cwasm) }
+                .map_err(wasmtime_error)?;
+        let mut module_linker = wasmtime::Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, |state: &mut JavascriptState| {
+            &mut state.wasi
+        })
+        .map_err(wasmtime_error)?;
+        let javascript = module_linker
+            .instantiate_pre(&module)
+            .map_err(wasmtime_error)?;
+
+        let ticker = EpochTicker::start(&engine);
+        Ok(Sandbox {
+            engine,
+            python,
+            javascript,
+            _ticker: ticker,
+        })
+    }
+
+    /// Runs one program in a fresh instance. Never panics on guest behaviour; a sandbox
+    /// failure comes back as [`Outcome::Error`].
+    pub fn run(&self, request: &RunRequest) -> RunResult {
+        let started = Instant::now();
+        let cpu_started = thread_cpu_time();
+        let output = OutputPipes::new(&request.limits);
+        let (verdict, limiter) = match request.language {
+            Language::Python => self.run_python(request, &output),
+            Language::Javascript => self.run_javascript(request, &output),
+        };
+        let wall = started.elapsed();
+        let cpu = thread_cpu_time().saturating_sub(cpu_started);
+        output.into_result(verdict, &limiter, &request.limits, wall, cpu)
+    }
+
+    fn new_store<T: 'static>(
+        &self,
+        data: T,
+        limits: &Limits,
+        limiter: fn(&mut T) -> &mut GuestLimiter,
+    ) -> Store<T> {
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(move |data| limiter(data) as &mut dyn wasmtime::ResourceLimiter);
+        store.set_epoch_deadline(deadline_ticks(Duration::from_millis(limits.time_limit_ms)));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    fn run_python(&self, request: &RunRequest, output: &OutputPipes) -> (Verdict, GuestLimiter) {
+        let wasi = isolated_wasi(request, output).build();
+        let state = PythonState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: GuestLimiter::new(request.limits.memory_limit_bytes),
+        };
+        let mut store = self.new_store(state, &request.limits, |state| &mut state.limiter);
+        let verdict = match self.python.instantiate(&mut store).and_then(|instance| {
+            instance.call_run(&mut store, &request.program, request.harness.as_deref())
+        }) {
+            Ok(report) => {
+                let part = Some(match report.part {
+                    bindings::Part::Program => Part::Program,
+                    bindings::Part::Harness => Part::Harness,
+                });
+                let outcome = match report.ending {
+                    Ending::Completed => Outcome::Finished,
+                    Ending::SystemExit(code) => Outcome::SystemExit { code },
+                    Ending::Exception(type_name) => Outcome::Exception { type_name },
+                };
+                Verdict { outcome, part }
+            }
+            Err(error) => Verdict {
+                outcome: outcome_of_error(&error),
+                part: None,
+            },
+        };
+        let limiter = std::mem::replace(&mut store.data_mut().limiter, GuestLimiter::new(0));
+        (verdict, limiter)
+    }
+
+    fn run_javascript(
+        &self,
+        request: &RunRequest,
+        output: &OutputPipes,
+    ) -> (Verdict, GuestLimiter) {
+        let mut builder = isolated_wasi(request, output);
+        // `--std` exposes QuickJS's `std` and `os` objects (e.g. `std.in.readAsString()` for
+        // stdin); with no preopens and no sockets they reach nothing outside the instance.
+        builder.args(&["qjs", "--std", "-e", request.program.as_str()]);
+        let state = JavascriptState {
+            wasi: builder.build_p1(),
+            limiter: GuestLimiter::new(request.limits.memory_limit_bytes),
+        };
+        let mut store = self.new_store(state, &request.limits, |state| &mut state.limiter);
+        let ended = self
+            .javascript
+            .instantiate(&mut store)
+            .and_then(|instance| {
+                let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+                start.call(&mut store, ())
+            });
+        let outcome = match ended {
+            Ok(()) => Outcome::Finished,
+            Err(error) => match error.downcast_ref::<I32Exit>() {
+                Some(I32Exit(0)) => Outcome::Exited { code: 0 },
+                Some(I32Exit(code)) => match javascript_exception_type(&output.stderr.contents()) {
+                    Some(type_name) if *code == 1 => Outcome::Exception { type_name },
+                    _ => Outcome::Exited { code: *code },
+                },
+                None => outcome_of_error(&error),
+            },
+        };
+        let limiter = std::mem::replace(&mut store.data_mut().limiter, GuestLimiter::new(0));
+        (
+            Verdict {
+                outcome,
+                part: None,
+            },
+            limiter,
+        )
+    }
+}
+
+/// A WASI context that grants nothing: no arguments, environment, preopened directories,
+/// network or name lookups; in-memory stdin, capped in-memory stdout and stderr.
+fn isolated_wasi(request: &RunRequest, output: &OutputPipes) -> WasiCtxBuilder {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .stdin(MemoryInputPipe::new(request.stdin.clone().into_bytes()))
+        .stdout(output.stdout.clone())
+        .stderr(output.stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    builder
+}
+
+/// How the guest ended as far as the interpreter could tell, before limits are considered.
+struct Verdict {
+    outcome: Outcome,
+    part: Option<Part>,
+}
+
+/// Classifies an error that ended a run from outside the interpreter.
+fn outcome_of_error(error: &wasmtime::Error) -> Outcome {
+    if let Some(I32Exit(code)) = error.downcast_ref::<I32Exit>() {
+        return Outcome::Exited { code: *code };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) | Some(Trap::OutOfFuel) => Outcome::TimeLimit,
+        Some(trap) => Outcome::Trap {
+            message: trap.to_string(),
+        },
+        None => Outcome::Trap {
+            message: format!("{error:#}"),
+        },
+    }
+}
+
+/// QuickJS prints an uncaught exception as its first stderr line, `TypeError: ...` (some builds
+/// prefix `Uncaught `). Returns the error type's name when the line names one; a thrown value
+/// that is not an error (`throw 42`) is reported as `Error` where the prefix shows it was thrown.
+fn javascript_exception_type(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
+    let (uncaught, rest) = match line.strip_prefix("Uncaught ") {
+        Some(rest) => (true, rest),
+        None => (false, line),
+    };
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '$')
+        .collect();
+    let after_name = &rest[name.len()..];
+    let names_an_error = name.starts_with(|c: char| c.is_ascii_uppercase())
+        && (name.ends_with("Error") || name.ends_with("Exception"))
+        && (after_name.is_empty() || after_name.starts_with(':'));
+    if names_an_error {
+        Some(name)
+    } else if uncaught {
+        Some("Error".to_string())
+    } else {
+        None
+    }
+}
+
+struct OutputPipes {
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl OutputPipes {
+    fn new(limits: &Limits) -> Self {
+        OutputPipes {
+            stdout: MemoryOutputPipe::new(limits.stdout_limit_bytes),
+            stderr: MemoryOutputPipe::new(limits.stderr_limit_bytes),
+        }
+    }
+
+    fn into_result(
+        self,
+        verdict: Verdict,
+        limiter: &GuestLimiter,
+        limits: &Limits,
+        wall: Duration,
+        cpu: Duration,
+    ) -> RunResult {
+        let stdout = self.stdout.contents();
+        let stderr = self.stderr.contents();
+        let memory_ended_it = limiter.memory_limit_hit
+            && match &verdict.outcome {
+                Outcome::Exception { type_name } => {
+                    type_name == "MemoryError" || type_name == "InternalError"
+                }
+                Outcome::Trap { .. } => true,
+                Outcome::Exited { code } => *code != 0,
+                _ => false,
+            };
+        RunResult {
+            outcome: if memory_ended_it {
+                Outcome::MemoryLimit
+            } else {
+                verdict.outcome
+            },
+            part: verdict.part,
+            stdout_truncated: stdout.len() >= limits.stdout_limit_bytes,
+            stderr_truncated: stderr.len() >= limits.stderr_limit_bytes,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            wall_ms: wall.as_secs_f64() * 1e3,
+            cpu_ms: cpu.as_secs_f64() * 1e3,
+            peak_memory_bytes: limiter.peak_memory_bytes as u64,
+            memory_limit_hit: limiter.memory_limit_hit,
+        }
+    }
+}
+
+/// CPU time consumed by the calling thread.
+fn thread_cpu_time() -> Duration {
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one timespec through a valid pointer.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
+    if status != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::javascript_exception_type;
+
+    #[test]
+    fn javascript_exception_names_are_read_from_stderr() {
+        assert_eq!(
+            javascript_exception_type(b"Uncaught TypeError: x is not a function\n    at <eval>\n"),
+            Some("TypeError".to_string())
+        );
+        assert_eq!(
+            javascript_exception_type(b"Uncaught 42\n"),
+            Some("Error".to_string())
+        );
+        assert_eq!(
+            javascript_exception_type(b"RangeError: bad\n"),
+            Some("RangeError".to_string())
+        );
+        assert_eq!(javascript_exception_type(b"hello\n"), None);
+        assert_eq!(javascript_exception_type(b"Note: fine\n"), None);
+    }
+}

