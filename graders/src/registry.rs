@@ -69,6 +69,10 @@ impl Registry {
         registry.insert(Arc::new(crate::format::FormatGrader));
         registry.insert(Arc::new(crate::math::MathGrader::default()));
         registry.insert(Arc::new(crate::instructions::InstructionsGrader));
+        // Shaping rewards (language consistency, length, repetition) as weighted components.
+        for grader in crate::shaping::graders() {
+            registry.insert(grader);
+        }
         registry.insert(Arc::new(Unavailable {
             kind: "code",
             description: "runs the candidate's code against tests in a sandbox",

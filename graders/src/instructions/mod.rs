@@ -1,9 +1,37 @@
-//! The `instructions` grader: IFEval's verifiable instructions, strict and loose.
+//! The `instructions` grader: IFEval's 25 verifiable instructions, strict and loose, with the
+//! reference implementation's exact semantics (google-research `instruction_following_eval`,
+//! as shipped in lm-eval; see shared/research/format.md §3).
 //!
-//! Placeholder until the instructions grader lands: every such task gets an `error` saying so.
+//! Code map: [`spec`] parses instruction ids and kwargs; [`check`] holds the check of each id;
+//! [`evaluate`] applies strict and loose mode; [`punkt`] and [`treebank`] reproduce NLTK's
+//! sentence and word tokenizers, [`language`] wraps langdetect with a fixed seed, [`pyjson`]
+//! answers "would Python's `json.loads` accept this", [`pystr`] holds Python string semantics.
+//!
+//! Verdict: `details.followed` has one boolean per instruction; the reward is 1 when all are
+//! followed and 0 otherwise (`scoring: all`), or the fraction followed (`scoring: fraction`);
+//! the status follows the reward (`correct`, `partial`, `incorrect`). An unknown id or bad
+//! kwargs give an `error` verdict naming the instruction and the field.
+//!
+//! Differences from the reference, all deliberate: a `letter` outside a-z is counted literally
+//! (the reference counts a random letter); a missing kwarg is an error (the reference draws one
+//! at random); langdetect is seeded (the reference is not, so short texts can flip there).
+//! `combination:repeat_prompt` falls back to the task's `prompt` when `prompt_to_repeat` is absent.
 
-use crate::contract::{Task, Verdict};
+mod check;
+pub mod evaluate;
+pub mod language;
+pub mod punkt;
+mod pyjson;
+pub mod pystr;
+mod regex_cache;
+pub mod spec;
+pub mod treebank;
+
+use serde_json::Value;
+
+use crate::contract::{InstructionsMode, InstructionsTask, Scoring, Status, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
+pub use spec::{Instruction, INSTRUCTION_IDS};
 
 pub struct InstructionsGrader;
 
@@ -11,13 +39,133 @@ impl Grader for InstructionsGrader {
     fn info(&self) -> GraderInfo {
         GraderInfo {
             kind: "instructions".into(),
-            description: "IFEval-style verifiable instructions, strict or loose".into(),
-            available: false,
-            variants: Vec::new(),
+            description: "IFEval's 25 verifiable instructions, strict or loose, with the reference's exact semantics".into(),
+            available: true,
+            variants: INSTRUCTION_IDS.iter().map(|id| id.to_string()).collect(),
         }
     }
 
-    fn grade(&self, _completion: &str, _task: &Task, _ctx: &GradeContext) -> Verdict {
-        Verdict::error("the instructions grader is not available yet in this build")
+    fn grade(&self, completion: &str, task: &Task, _ctx: &GradeContext) -> Verdict {
+        match task {
+            Task::Instructions(task) => grade_instructions(completion, task),
+            other => Verdict::error(format!(
+                "the instructions grader got a `{}` task",
+                other.kind()
+            )),
+        }
+    }
+}
+
+/// Parses the task's instructions, naming the first bad one.
+pub fn parse_instructions(task: &InstructionsTask) -> Result<Vec<Instruction>, String> {
+    if task.instruction_id_list.is_empty() {
+        return Err("instruction_id_list is empty".into());
+    }
+    if task.kwargs.len() > task.instruction_id_list.len() {
+        return Err(format!(
+            "kwargs has {} entries for {} instructions",
+            task.kwargs.len(),
+            task.instruction_id_list.len()
+        ));
+    }
+    let no_kwargs = serde_json::Map::new();
+    task.instruction_id_list
+        .iter()
+        .enumerate()
+        .map(|(index, id)| {
+            let kwargs = task.kwargs.get(index).unwrap_or(&no_kwargs);
+            Instruction::parse(id, kwargs, task.prompt.as_deref())
+                .map_err(|why| format!("instruction {index} (`{id}`): {why}"))
+        })
+        .collect()
+}
+
+/// Grades one completion (the whole completion is the response, as in IFEval).
+pub fn grade_instructions(completion: &str, task: &InstructionsTask) -> Verdict {
+    let instructions = match parse_instructions(task) {
+        Ok(instructions) => instructions,
+        Err(why) => return Verdict::error(why),
+    };
+    let followed = match task.mode {
+        InstructionsMode::Strict => evaluate::strict(completion, &instructions),
+        InstructionsMode::Loose => evaluate::loose(completion, &instructions),
+    };
+    let passed = followed.iter().filter(|&&f| f).count();
+    let reward = match task.scoring {
+        Scoring::All => f64::from(u8::from(passed == followed.len())),
+        Scoring::Fraction => passed as f64 / followed.len() as f64,
+    };
+    let mode = match task.mode {
+        InstructionsMode::Strict => "strict",
+        InstructionsMode::Loose => "loose",
+    };
+    Verdict {
+        reward,
+        status: Status::from_score(reward),
+        details: Default::default(),
+        error: None,
+    }
+    .with_detail(
+        "followed",
+        Value::Array(followed.into_iter().map(Value::Bool).collect()),
+    )
+    .with_detail("mode", mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Sample;
+
+    fn grade(json: &str) -> Verdict {
+        let sample = Sample::from_json_str(json).unwrap();
+        InstructionsGrader.grade(&sample.completion, &sample.task, &GradeContext::default())
+    }
+
+    #[test]
+    fn reports_one_verdict_per_instruction() {
+        let v = grade(
+            r#"{"completion":"hello world, friend","task":{"kind":"instructions",
+                "instruction_id_list":["punctuation:no_comma","length_constraints:number_words"],
+                "kwargs":[{},{"relation":"at least","num_words":3}],"scoring":"fraction"}}"#,
+        );
+        assert_eq!(v.details["followed"], serde_json::json!([false, true]));
+        assert_eq!(v.reward, 0.5);
+        assert_eq!(v.status, Status::Partial);
+    }
+
+    #[test]
+    fn loose_mode_forgives_markdown_and_preambles() {
+        let task = |mode: &str| {
+            format!(
+                r#"{{"completion":"Sure, here it is:\n**\"Quoted answer\"**","task":{{"kind":"instructions",
+                "instruction_id_list":["startend:quotation"],"mode":"{mode}"}}}}"#
+            )
+        };
+        assert_eq!(grade(&task("strict")).status, Status::Incorrect);
+        assert_eq!(grade(&task("loose")).status, Status::Correct);
+    }
+
+    #[test]
+    fn bad_input_is_an_error_that_names_it() {
+        let unknown = grade(
+            r#"{"completion":"x","task":{"kind":"instructions","instruction_id_list":["keywords:nope"]}}"#,
+        );
+        assert_eq!(unknown.status, Status::Error);
+        assert!(unknown
+            .error
+            .unwrap()
+            .contains("unknown instruction id `keywords:nope`"));
+        let bad = grade(
+            r#"{"completion":"x","task":{"kind":"instructions","instruction_id_list":["length_constraints:number_words"],
+                "kwargs":[{"relation":"more than","num_words":3}]}}"#,
+        );
+        let message = bad.error.unwrap();
+        assert!(message.contains("kwargs.relation"), "{message}");
+        let missing = grade(
+            r#"{"completion":"x","task":{"kind":"instructions","instruction_id_list":["keywords:frequency"],
+                "kwargs":[{"keyword":"x","frequency":null}]}}"#,
+        );
+        assert!(missing.error.unwrap().contains("frequency"));
     }
 }

@@ -1,0 +1,580 @@
+//! A Punkt sentence splitter (Kiss & Strunk 2006) that agrees with NLTK 3.10's
+//! `PunktSentenceTokenizer.tokenize` on English, which IFEval uses to count sentences.
+//!
+//! Inference only, with NLTK's English parameters embedded ([`params`]). NLTK's algorithm is
+//! reproduced step by step: find each `.`/`?`/`!` that is followed by punctuation or by whitespace
+//! and a token, take the word before it (NLTK's own, slightly odd, rule for that), tokenize that
+//! small context with Punkt's word regex, annotate it (first pass: abbreviations, ellipses;
+//! second pass: collocations, orthographic and sentence-starter heuristics, initials, ordinals),
+//! and split where the context contains a break before its last token; then realign closing
+//! quotes and brackets onto the sentence they end. NLTK's regexes use look-ahead, which the
+//! `regex` crate lacks, so the scanners here are written by hand, each mirroring one regex.
+
+mod params;
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::pystr::{is_py_space, rstrip};
+pub use params::PunktParameters;
+use params::{ORTHO_BEG_LC, ORTHO_LC, ORTHO_MID_UC, ORTHO_UC};
+
+/// Sentences of `text` as byte ranges, exactly as NLTK's English Punkt splits them.
+pub fn sentence_spans(text: &str) -> Vec<(usize, usize)> {
+    let params = PunktParameters::english();
+    realign_boundaries(text, &slices_from_text(text, params))
+}
+
+/// The sentences of `text` (NLTK's `sent_tokenize(text)` for English).
+pub fn sentences(text: &str) -> Vec<&str> {
+    sentence_spans(text)
+        .into_iter()
+        .map(|(start, end)| &text[start..end])
+        .collect()
+}
+
+/// Characters that may follow a sentence end directly (NLTK's `_re_non_word_chars`).
+fn is_non_word(c: char) -> bool {
+    matches!(
+        c,
+        ')' | '"'
+            | ';'
+            | '}'
+            | ']'
+            | '*'
+            | ':'
+            | '@'
+            | '\''
+            | '('
+            | '{'
+            | '['
+            | '\u{2018}'
+            | '\u{2019}'
+            | '\u{201c}'
+            | '\u{201d}'
+            | '\u{ab}'
+            | '\u{bb}'
+            | '?'
+            | '!'
+    )
+}
+
+fn is_sent_end(c: char) -> bool {
+    matches!(c, '.' | '?' | '!')
+}
+
+/// ASCII whitespace as Python's `string.whitespace` (used by NLTK to find the previous word).
+fn is_ascii_py_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+/// One candidate sentence end found by NLTK's `period_context_re`.
+struct EndCandidate {
+    /// Byte offset of the `.`, `?` or `!`.
+    start: usize,
+    /// Byte offset just after the lookahead `after_tok` group.
+    after_end: usize,
+    /// Byte offset of the next token, when the end is followed by whitespace and a token.
+    next_tok: Option<usize>,
+}
+
+impl EndCandidate {
+    fn end(&self) -> usize {
+        self.start + 1
+    }
+}
+
+/// `period_context_re().finditer(text)`: a sentence-end character followed either by a
+/// non-word character or by whitespace and a token.
+fn end_candidates(text: &str) -> Vec<EndCandidate> {
+    let mut found = Vec::new();
+    for (start, c) in text.char_indices() {
+        if !is_sent_end(c) {
+            continue;
+        }
+        let rest = &text[start + 1..];
+        let Some(next) = rest.chars().next() else {
+            continue;
+        };
+        if is_non_word(next) {
+            found.push(EndCandidate {
+                start,
+                after_end: start + 1 + next.len_utf8(),
+                next_tok: None,
+            });
+        } else if is_py_space(next) {
+            let token_at = rest.find(|c: char| !is_py_space(c));
+            if let Some(offset) = token_at {
+                let token_start = start + 1 + offset;
+                let token_len = text[token_start..]
+                    .find(is_py_space)
+                    .unwrap_or(text.len() - token_start);
+                found.push(EndCandidate {
+                    start,
+                    after_end: token_start + token_len,
+                    next_tok: Some(token_start),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// NLTK's `_match_potential_end_contexts`: each candidate with the word before it, dropping a
+/// candidate whose word overlaps the next one's (so "acting!!!" yields only its last `!`).
+fn potential_end_contexts(text: &str) -> Vec<(EndCandidate, String)> {
+    let mut out = Vec::new();
+    let mut previous_slice = (0usize, 0usize);
+    let mut previous: Option<EndCandidate> = None;
+    let context = |slice: (usize, usize), candidate: &EndCandidate| {
+        format!(
+            "{}{}",
+            &text[slice.0..slice.1],
+            &text[candidate.start..candidate.after_end]
+        )
+    };
+    for candidate in end_candidates(text) {
+        let before = &text[previous_slice.1..candidate.start];
+        // NLTK treats "whitespace at index 0" like "no whitespace": it tests the index's truth.
+        let word_start = match before.rfind(is_ascii_py_space) {
+            Some(index) if index > 0 => previous_slice.1 + index + 1,
+            _ => previous_slice.0,
+        };
+        let word_slice = (word_start, candidate.start);
+        if let Some(prev) = previous.take() {
+            if previous_slice.1 <= word_slice.0 {
+                let ctx = context(previous_slice, &prev);
+                out.push((prev, ctx));
+            }
+        }
+        previous = Some(candidate);
+        previous_slice = word_slice;
+    }
+    if let Some(prev) = previous {
+        let ctx = context(previous_slice, &prev);
+        out.push((prev, ctx));
+    }
+    out
+}
+
+/// NLTK's `_slices_from_text`.
+fn slices_from_text(text: &str, params: &PunktParameters) -> Vec<(usize, usize)> {
+    let mut slices = Vec::new();
+    let mut last_break = 0;
+    for (candidate, context) in potential_end_contexts(text) {
+        if text_contains_sentbreak(&context, params) {
+            slices.push((last_break, candidate.end()));
+            last_break = candidate.next_tok.unwrap_or(candidate.end());
+        }
+    }
+    slices.push((last_break, rstrip(text).len()));
+    slices
+}
+
+/// NLTK's `_realign_boundaries`: closing quotes/brackets after a break join the sentence before.
+fn realign_boundaries(text: &str, slices: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut realign = 0;
+    for (i, &(start, stop)) in slices.iter().enumerate() {
+        let start = start + realign;
+        let non_empty = start < stop;
+        let Some(&(next_start, next_stop)) = slices.get(i + 1) else {
+            if non_empty {
+                out.push((start, stop));
+            }
+            continue;
+        };
+        let next = if next_start <= next_stop {
+            &text[next_start..next_stop]
+        } else {
+            ""
+        };
+        match boundary_realignment(next) {
+            Some(matched) => {
+                out.push((start, next_start + rstrip(&next[..matched]).len()));
+                realign = matched;
+            }
+            None => {
+                realign = 0;
+                if non_empty {
+                    out.push((start, stop));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn is_closing_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        '"' | '\''
+            | ')'
+            | ']'
+            | '}'
+            | '\u{2018}'
+            | '\u{2019}'
+            | '\u{201c}'
+            | '\u{201d}'
+            | '\u{ab}'
+            | '\u{bb}'
+    )
+}
+
+/// `re_boundary_realignment.match(s)`: `["')\]}‘’“”«»]+?(?:\s+|(?=--)|$)` with MULTILINE;
+/// the length of the match in bytes.
+fn boundary_realignment(s: &str) -> Option<usize> {
+    let mut end = 0;
+    for c in s.chars() {
+        if !is_closing_punctuation(c) {
+            return None;
+        }
+        end += c.len_utf8();
+        let rest = &s[end..];
+        match rest.chars().next() {
+            None | Some('\n') => {
+                // `\s+` is tried before `$`, and a newline is whitespace.
+                let spaces = rest.len() - rest.trim_start_matches(is_py_space).len();
+                return Some(end + spaces);
+            }
+            Some(c) if is_py_space(c) => {
+                let spaces = rest.len() - rest.trim_start_matches(is_py_space).len();
+                return Some(end + spaces);
+            }
+            Some(_) if rest.starts_with("--") => return Some(end),
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// A word token with Punkt's annotations.
+struct Token {
+    tok: String,
+    typ: String,
+    period_final: bool,
+    abbr: bool,
+    ellipsis: bool,
+    sentbreak: bool,
+}
+
+fn numeric_type() -> &'static Regex {
+    static NUMERIC: OnceLock<Regex> = OnceLock::new();
+    NUMERIC.get_or_init(|| Regex::new(r"^-?[.,]?\d[\d,.\-]*\.?$").expect("valid regex"))
+}
+
+/// Python `re`'s `[^\W\d]`: a word character that is not a decimal digit.
+fn is_alpha_like(c: char) -> bool {
+    c == '_' || c.is_alphabetic_py() || (c.is_numeric() && !c.is_decimal_digit())
+}
+
+/// Letter and digit tests as Python's `str` methods see them (general categories, not Rust's
+/// derived `Alphabetic` property, which also takes combining vowel signs).
+trait PyCharClass {
+    fn is_alphabetic_py(self) -> bool;
+    fn is_decimal_digit(self) -> bool;
+}
+
+impl PyCharClass for char {
+    fn is_alphabetic_py(self) -> bool {
+        static LETTER: OnceLock<Regex> = OnceLock::new();
+        if self.is_ascii() {
+            return self.is_ascii_alphabetic();
+        }
+        let letter = LETTER.get_or_init(|| Regex::new(r"^\p{L}$").expect("valid regex"));
+        let mut buf = [0u8; 4];
+        letter.is_match(self.encode_utf8(&mut buf))
+    }
+
+    fn is_decimal_digit(self) -> bool {
+        static DIGIT: OnceLock<Regex> = OnceLock::new();
+        if self.is_ascii() {
+            return self.is_ascii_digit();
+        }
+        let digit = DIGIT.get_or_init(|| Regex::new(r"^\p{Nd}$").expect("valid regex"));
+        let mut buf = [0u8; 4];
+        digit.is_match(self.encode_utf8(&mut buf))
+    }
+}
+
+impl Token {
+    fn new(tok: String) -> Token {
+        let lowered = super::pystr::lower(&tok);
+        let typ = if numeric_type().is_match(&lowered) {
+            "##number##".to_string()
+        } else {
+            lowered
+        };
+        Token {
+            period_final: tok.ends_with('.'),
+            tok,
+            typ,
+            abbr: false,
+            ellipsis: false,
+            sentbreak: false,
+        }
+    }
+
+    fn type_no_period(&self) -> &str {
+        if self.typ.chars().count() > 1 && self.typ.ends_with('.') {
+            &self.typ[..self.typ.len() - 1]
+        } else {
+            &self.typ
+        }
+    }
+
+    fn type_no_sentperiod(&self) -> &str {
+        if self.sentbreak {
+            self.type_no_period()
+        } else {
+            &self.typ
+        }
+    }
+
+    fn first_upper(&self) -> bool {
+        self.tok.chars().next().is_some_and(char::is_uppercase)
+    }
+
+    fn first_lower(&self) -> bool {
+        self.tok.chars().next().is_some_and(char::is_lowercase)
+    }
+
+    /// `\.\.+$` matched at the start: two or more periods and nothing else.
+    fn is_ellipsis(&self) -> bool {
+        self.tok.len() >= 2 && self.tok.bytes().all(|b| b == b'.')
+    }
+
+    /// `[^\W\d]\.$` matched at the start: one letter-like character and a period.
+    fn is_initial(&self) -> bool {
+        let mut chars = self.tok.chars();
+        matches!((chars.next(), chars.next(), chars.next()), (Some(c), Some('.'), None) if is_alpha_like(c))
+    }
+}
+
+/// `-{2,}`, `\.{2,}` or `(?:\.\s){2,}\.` at `chars[at..]`: the length in chars.
+fn multi_char_punct(chars: &[char], at: usize) -> Option<usize> {
+    let get = |i: usize| chars.get(i).copied();
+    match (get(at), get(at + 1)) {
+        (Some('-'), Some('-')) => Some(chars[at..].iter().take_while(|&&c| c == '-').count()),
+        (Some('.'), Some('.')) => Some(chars[at..].iter().take_while(|&&c| c == '.').count()),
+        (Some('.'), _) => {
+            let mut reps = 0;
+            while get(at + 2 * reps) == Some('.') && get(at + 2 * reps + 1).is_some_and(is_py_space)
+            {
+                reps += 1;
+            }
+            if reps >= 2 && get(at + 2 * reps) == Some('.') {
+                Some(2 * reps + 1)
+            } else if reps >= 3 {
+                Some(2 * reps - 1)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Punkt's `_re_word_start`: characters a word token may not begin with.
+fn may_start_word(c: char) -> bool {
+    !matches!(
+        c,
+        '(' | '"'
+            | '`'
+            | '{'
+            | '['
+            | ':'
+            | ';'
+            | '&'
+            | '#'
+            | '*'
+            | '@'
+            | ')'
+            | '}'
+            | ']'
+            | '-'
+            | ','
+    )
+}
+
+/// The look-ahead that ends a word token: whitespace, end, punctuation, or a final comma.
+fn ends_word(chars: &[char], at: usize) -> bool {
+    let Some(&c) = chars.get(at) else {
+        return true;
+    };
+    if is_py_space(c) || is_non_word(c) || multi_char_punct(chars, at).is_some() {
+        return true;
+    }
+    c == ','
+        && chars.get(at + 1).map_or(true, |&next| {
+            is_py_space(next) || is_non_word(next) || multi_char_punct(chars, at + 1).is_some()
+        })
+}
+
+/// Punkt's `word_tokenize` on one line: `findall` of its word regex.
+fn line_tokens(line: &str, out: &mut Vec<Token>) {
+    let chars: Vec<char> = line.chars().collect();
+    let mut at = 0;
+    while at < chars.len() {
+        if is_py_space(chars[at]) {
+            at += 1;
+            continue;
+        }
+        let len = if let Some(len) = multi_char_punct(&chars, at) {
+            len
+        } else if may_start_word(chars[at]) {
+            let mut end = at + 1;
+            while !ends_word(&chars, end) {
+                end += 1;
+            }
+            end - at
+        } else {
+            1
+        };
+        out.push(Token::new(chars[at..at + len].iter().collect()));
+        at += len;
+    }
+}
+
+/// Punkt's `_tokenize_words`: tokens of every non-blank line.
+fn tokenize_words(text: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    for line in text.split('\n') {
+        if !super::pystr::strip(line).is_empty() {
+            line_tokens(line, &mut tokens);
+        }
+    }
+    tokens
+}
+
+/// First pass: sentence-end characters, ellipses, and known abbreviations.
+fn first_pass(token: &mut Token, params: &PunktParameters) {
+    let tok = token.tok.as_str();
+    if tok == "." || tok == "?" || tok == "!" {
+        token.sentbreak = true;
+    } else if token.is_ellipsis() {
+        token.ellipsis = true;
+    } else if token.period_final && !tok.ends_with("..") {
+        let stem = super::pystr::lower(&tok[..tok.len() - 1]);
+        let last_part = stem.rsplit('-').next().unwrap_or("");
+        if params.abbrev_types.contains(&stem) || params.abbrev_types.contains(last_part) {
+            token.abbr = true;
+        } else {
+            token.sentbreak = true;
+        }
+    }
+}
+
+#[derive(PartialEq)]
+enum SentStarter {
+    Yes,
+    No,
+    Unknown,
+}
+
+/// The orthographic heuristic (4.1.1): does `token` start a sentence?
+fn ortho_heuristic(token: &Token, params: &PunktParameters) -> SentStarter {
+    if matches!(token.tok.as_str(), ";" | ":" | "," | "." | "!" | "?") {
+        return SentStarter::No;
+    }
+    let ortho = params.ortho(token.type_no_sentperiod());
+    if token.first_upper() && ortho & ORTHO_LC != 0 && ortho & ORTHO_MID_UC == 0 {
+        return SentStarter::Yes;
+    }
+    if token.first_lower() && (ortho & ORTHO_UC != 0 || ortho & ORTHO_BEG_LC == 0) {
+        return SentStarter::No;
+    }
+    SentStarter::Unknown
+}
+
+/// Second pass over a pair of neighbouring tokens, updating the first.
+fn second_pass(tokens: &mut [Token], i: usize, params: &PunktParameters) {
+    let (head, tail) = tokens.split_at_mut(i + 1);
+    let (tok1, tok2) = (&mut head[i], &tail[0]);
+    if !tok1.period_final {
+        return;
+    }
+    let typ = tok1.type_no_period().to_string();
+    let next_typ = tok2.type_no_sentperiod();
+    let is_initial = tok1.is_initial();
+
+    if params
+        .collocations
+        .contains(&(typ.clone(), next_typ.to_string()))
+    {
+        tok1.sentbreak = false;
+        tok1.abbr = true;
+        return;
+    }
+    if (tok1.abbr || tok1.ellipsis) && !is_initial {
+        if ortho_heuristic(tok2, params) == SentStarter::Yes {
+            tok1.sentbreak = true;
+            return;
+        }
+        if tok2.first_upper() && params.sent_starters.contains(next_typ) {
+            tok1.sentbreak = true;
+            return;
+        }
+    }
+    if is_initial || typ == "##number##" {
+        let starter = ortho_heuristic(tok2, params);
+        if starter == SentStarter::No {
+            tok1.sentbreak = false;
+            tok1.abbr = true;
+            return;
+        }
+        if starter == SentStarter::Unknown
+            && is_initial
+            && tok2.first_upper()
+            && params.ortho(next_typ) & ORTHO_LC == 0
+        {
+            tok1.sentbreak = false;
+            tok1.abbr = true;
+        }
+    }
+}
+
+/// NLTK's `text_contains_sentbreak`: a break on any token but the last.
+fn text_contains_sentbreak(context: &str, params: &PunktParameters) -> bool {
+    let mut tokens = tokenize_words(context);
+    for token in tokens.iter_mut() {
+        first_pass(token, params);
+    }
+    for i in 0..tokens.len().saturating_sub(1) {
+        second_pass(&mut tokens, i, params);
+        if tokens[i].sentbreak {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_nltk() {
+        assert_eq!(
+            sentences("Dr. Smith arrived. He sat down."),
+            ["Dr. Smith arrived.", "He sat down."]
+        );
+        assert_eq!(
+            sentences("Dr. Smith arrived. He sat down. 1. First item\n2. Second item"),
+            [
+                "Dr. Smith arrived.",
+                "He sat down.",
+                "1.",
+                "First item\n2.",
+                "Second item"
+            ]
+        );
+        assert_eq!(sentences("Wait... what? Yes!"), ["Wait... what?", "Yes!"]);
+        assert_eq!(
+            sentences("(He left.) Then she came."),
+            ["(He left.)", "Then she came."]
+        );
+        assert_eq!(sentences("   "), Vec::<&str>::new());
+    }
+}

@@ -1,0 +1,67 @@
+//! The learned Punkt parameters (abbreviations, collocations, sentence starters, orthographic
+//! context), read once from the `punkt_tab` files embedded in the binary.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+/// Orthographic-context flags, as Punkt records them per word type.
+pub const ORTHO_BEG_UC: u32 = 1 << 1;
+pub const ORTHO_MID_UC: u32 = 1 << 2;
+pub const ORTHO_UNK_UC: u32 = 1 << 3;
+pub const ORTHO_BEG_LC: u32 = 1 << 4;
+pub const ORTHO_MID_LC: u32 = 1 << 5;
+pub const ORTHO_UNK_LC: u32 = 1 << 6;
+pub const ORTHO_UC: u32 = ORTHO_BEG_UC | ORTHO_MID_UC | ORTHO_UNK_UC;
+pub const ORTHO_LC: u32 = ORTHO_BEG_LC | ORTHO_MID_LC | ORTHO_UNK_LC;
+
+pub struct PunktParameters {
+    pub abbrev_types: HashSet<String>,
+    pub collocations: HashSet<(String, String)>,
+    pub sent_starters: HashSet<String>,
+    pub ortho_context: HashMap<String, u32>,
+}
+
+impl PunktParameters {
+    /// NLTK's English model (`punkt_tab/english`), parsed on first use.
+    pub fn english() -> &'static PunktParameters {
+        static ENGLISH: OnceLock<PunktParameters> = OnceLock::new();
+        ENGLISH.get_or_init(|| {
+            PunktParameters::from_tab_files(
+                include_str!("english/abbrev_types.txt"),
+                include_str!("english/collocations.tab"),
+                include_str!("english/sent_starters.txt"),
+                include_str!("english/ortho_context.tab"),
+            )
+        })
+    }
+
+    /// Parses punkt_tab files. Lines lose only their newline: NLTK keeps other whitespace, and
+    /// the English model has an abbreviation type `". . "` with a trailing space.
+    pub fn from_tab_files(
+        abbrev_types: &str,
+        collocations: &str,
+        sent_starters: &str,
+        ortho_context: &str,
+    ) -> PunktParameters {
+        PunktParameters {
+            abbrev_types: lines(abbrev_types).map(str::to_string).collect(),
+            collocations: lines(collocations)
+                .filter_map(|line| line.split_once('\t'))
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            sent_starters: lines(sent_starters).map(str::to_string).collect(),
+            ortho_context: lines(ortho_context)
+                .filter_map(|line| line.split_once('\t'))
+                .filter_map(|(word, flags)| Some((word.to_string(), flags.trim().parse().ok()?)))
+                .collect(),
+        }
+    }
+
+    pub fn ortho(&self, typ: &str) -> u32 {
+        self.ortho_context.get(typ).copied().unwrap_or(0)
+    }
+}
+
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').filter(|line| !line.is_empty())
+}

@@ -1,0 +1,93 @@
+//! What the shaping graders share: typed parameters parsed from a plugin-style task (errors
+//! name the field), how a completion's length is measured, and how a shaping reward maps to a
+//! status.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::contract::{Status, Task, Verdict};
+
+/// Parses `task`'s params (everything but `kind`) into `T`, or an error verdict naming the field.
+pub fn parse<T: DeserializeOwned>(task: &Task, kind: &str) -> Result<T, Verdict> {
+    let params = match task {
+        Task::Plugin {
+            kind: found,
+            params,
+        } if found.as_str() == kind => params.clone(),
+        other => {
+            return Err(Verdict::error(format!(
+                "the `{kind}` grader got a `{}` task",
+                other.kind()
+            )))
+        }
+    };
+    serde_path_to_error::deserialize(Value::Object(params)).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        Verdict::error(if path == "." {
+            format!("{kind}: {message}")
+        } else {
+            format!("{kind}.{path}: {message}")
+        })
+    })
+}
+
+/// How a completion's length is counted when the caller does not pass `length`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LengthUnit {
+    /// Whitespace-separated tokens: a tokenizer-free stand-in for model tokens.
+    #[default]
+    Tokens,
+    /// Unicode characters, as open-r1 measures (`len(content)`).
+    Chars,
+}
+
+/// The length options every length reward accepts.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct LengthSpec {
+    /// The completion's length in model tokens, from the trainer's tokenizer (wins when given).
+    #[serde(default)]
+    pub length: Option<u64>,
+    #[serde(default)]
+    pub unit: LengthUnit,
+}
+
+impl LengthSpec {
+    pub fn measure(&self, completion: &str) -> f64 {
+        match (self.length, self.unit) {
+            (Some(length), _) => length as f64,
+            (None, LengthUnit::Tokens) => completion.split_whitespace().count() as f64,
+            (None, LengthUnit::Chars) => completion.chars().count() as f64,
+        }
+    }
+}
+
+/// A shaping reward's status: `correct` at its best value, `incorrect` at its worst, `partial`
+/// in between (so a penalty of 0 reads as "nothing to punish", not as a wrong answer).
+pub fn status_between(reward: f64, worst: f64, best: f64) -> Status {
+    if (best - worst).abs() < f64::EPSILON {
+        return Status::Correct;
+    }
+    Status::from_score((reward - worst) / (best - worst))
+}
+
+/// A verdict carrying `reward` with the status [`status_between`] gives it.
+pub fn shaped(reward: f64, worst: f64, best: f64) -> Verdict {
+    Verdict {
+        reward,
+        status: status_between(reward, worst, best),
+        details: Map::new(),
+        error: None,
+    }
+}
+
+/// Marks a component the group pass must fill in (see [`super::apply_group_rewards`]).
+pub const DEFERRED: &str = "deferred";
+
+/// A placeholder verdict for a component that needs the GRPO group or the primary component's
+/// status. It stays an `error` (with this message) unless the sample has a `group_id`.
+pub fn deferred(why: &str) -> Verdict {
+    Verdict::error(why).with_detail(DEFERRED, true)
+}
