@@ -21,6 +21,10 @@ use rollout_worker::{toy, train};
     about = "GRPO rollout worker: a CPU reference policy trained on verifier rewards"
 )]
 struct Cli {
+    /// Worker threads for matrix products and attention (default: all cores). On a busy
+    /// machine, or for the tiny toy model, fewer threads are faster.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,7 +64,15 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    if let Some(threads) = cli.threads {
+        // matrixmultiply reads its thread count from the environment on first use.
+        std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()?;
+    }
+    match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Generate {
             model,

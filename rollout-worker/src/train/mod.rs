@@ -326,15 +326,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 .first()
                 .and_then(|r| r.error.clone())
                 .unwrap_or_default();
-            bar.println(format!(
-                "warning: every completion failed to grade (advantages are 0): {why}"
-            ));
+            bar.suspend(|| {
+                eprintln!("warning: every completion failed to grade (advantages are 0): {why}")
+            });
         }
         if args.show_every > 0 && step % args.show_every == 0 {
-            bar.println(format!(
-                "step {step}: {:?} -> {:?} (reward {})",
-                records[chosen[0]].prompt, texts[0], results[0].reward
-            ));
+            bar.suspend(|| {
+                eprintln!(
+                    "step {step}: {:?} -> {:?} (reward {})",
+                    records[chosen[0]].prompt, texts[0], results[0].reward
+                )
+            });
         }
         bar.set_message(format!(
             "reward {:.3} acc {:.3} len {:.1} kl {:.4}",
