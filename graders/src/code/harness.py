@@ -18,6 +18,8 @@ def _harness_main(config_text):
     import atexit
     import collections
     import types
+    import operator
+    import re
     from _json import encode_basestring_ascii as quote
 
     config = json.loads(config_text)
@@ -119,39 +121,41 @@ def _harness_main(config_text):
     # -- isolation of the test's world from the candidate's changes ------------------------
     module_snapshots = {}
     class_snapshots = []
+    is_same, all_true = operator.is_, all
+
+    def freeze(contents):
+        keys = list(contents)
+        return keys, [contents[k] for k in keys]
 
     def protect_modules(names):
         for name in names:
             module = sys.modules.get(name)
             if module is None or name in module_snapshots:
                 continue
-            module_snapshots[name] = (module, dict(module.__dict__))
+            module_snapshots[name] = (module, dict(module.__dict__), freeze(module.__dict__))
             for value in list(module.__dict__.values()):
                 # Classes written in Python (random.Random, ...) can be patched; C types cannot.
                 if is_instance(value, type) and hasattr(value, "__dict__") and "__module__" in value.__dict__:
-                    class_snapshots.append((value, dict(value.__dict__)))
+                    class_snapshots.append((value, dict(value.__dict__), freeze(value.__dict__)))
 
     def changed(current, snapshot):
-        # By identity: `==` on the values could call an object of the candidate's.
-        if length(current) != length(snapshot):
-            return True
-        for key, value in snapshot.items():
-            if current.get(key, changed) is not value:
-                return True
-        return False
+        # By identity, not `==` (which could call an object of the candidate's); C loops only.
+        keys = snapshot[0]
+        return length(current) != length(keys) or not all_true(map(is_same, snapshot[1], map(current.get, keys)))
 
     def restore_world():
         settrace(None)
         setprofile(None)
-        for name, (module, snapshot) in module_snapshots.items():
-            sys.modules[name] = module
+        for name, (module, snapshot, frozen) in module_snapshots.items():
+            if sys.modules.get(name) is not module:
+                sys.modules[name] = module
             contents = module.__dict__
-            if changed(contents, snapshot):
+            if changed(contents, frozen):
                 contents.clear()
                 contents.update(snapshot)
-        for cls, snapshot in class_snapshots:
+        for cls, snapshot, frozen in class_snapshots:
             current = cls.__dict__
-            if changed(current, snapshot):
+            if changed(current, frozen):
                 for key in [k for k in list(current) if k not in snapshot]:
                     try:
                         delattr(cls, key)
@@ -237,32 +241,70 @@ def _harness_main(config_text):
                 return setup, statement.body, statement.args.args[0].arg
         return [], tree.body, None
 
-    def compile_unit(statement, source):
-        name = short((ast.get_source_segment(source, statement) or "?").strip(), 200)
-        is_test = any(is_instance(node, ast.Assert) for node in ast.walk(statement))
-        parts = None
-        test = statement.test if is_instance(statement, ast.Assert) else None
-        if is_instance(test, ast.Compare) and length(test.ops) == 1:
-            left = compile(ast.Expression(test.left), "<test>", "eval")
-            right = compile(ast.Expression(test.comparators[0]), "<test>", "eval")
-            operator = ast.Expression(
-                ast.Compare(ast.Name("l", ast.Load()), test.ops, [ast.Name("r", ast.Load())])
-            )
-            compare = compile(ast.fix_missing_locations(operator), "<test>", "eval")
-            parts = (left, right, compare)
-        module = ast.Module([statement], type_ignores=[])
-        return {"name": name, "test": is_test, "code": compile(module, "<test>", "exec"), "parts": parts}
+    class Wrong(Exception):
+        pass
 
-    def run_unit(unit, namespace):
-        if unit["parts"] is None:
-            exec(unit["code"], namespace)
-            return None
-        left, right, compare = unit["parts"]
-        l = eval(left, namespace)
-        r = eval(right, namespace)
-        if not eval(compare, {"__builtins__": builtins_snapshot, "l": l, "r": r}):
-            return "expected " + short(repr_of(r)) + ", got " + short(repr_of(l))
-        return None
+    class Stop(Exception):
+        pass
+
+    def instrument(units, lines):
+        # One module for all tests, compiled once: every test statement becomes
+        #   try: <statement>; __h_pass(i)
+        #   except BaseException as __h_e: __h_fail(i, __h_e)
+        # and `assert L op R` first evaluates L and R, so a failure can say what they were.
+        # Only the nodes made here get locations (walking big literal-laden tests is slow).
+        def made(node, ref):
+            node.lineno, node.col_offset = ref.lineno, ref.col_offset
+            node.end_lineno, node.end_col_offset = ref.end_lineno, ref.end_col_offset
+            return node
+
+        def name(text, ref, store=False):
+            return made(ast.Name(text, ast.Store() if store else ast.Load()), ref)
+
+        def call(function, args, ref):
+            return made(ast.Expr(made(ast.Call(name(function, ref), args, []), ref)), ref)
+
+        body, names, index = [], [], 0
+        for statement in units:
+            is_test = is_instance(statement, ast.Assert) or (
+                not is_instance(statement, (ast.Expr, ast.Assign, ast.Import, ast.ImportFrom))
+                and any(is_instance(node, ast.Assert) for node in ast.walk(statement))
+            )
+            if not is_test:
+                body.append(statement)
+                continue
+            first = lines[statement.lineno - 1].strip() if statement.lineno <= length(lines) else "?"
+            names.append(short(first + (" ..." if statement.end_lineno != statement.lineno else ""), 200))
+            test = statement.test if is_instance(statement, ast.Assert) else None
+            ref = statement
+            if is_instance(test, ast.Compare) and length(test.ops) == 1:
+                compare = made(ast.Compare(name("__h_l", ref), test.ops, [name("__h_r", ref)]), ref)
+                inner = [
+                    made(ast.Assign([name("__h_l", ref, True)], test.left), ref),
+                    made(ast.Assign([name("__h_r", ref, True)], test.comparators[0]), ref),
+                    made(
+                        ast.If(
+                            made(ast.UnaryOp(ast.Not(), compare), ref),
+                            [call("__h_wrong", [name("__h_l", ref), name("__h_r", ref)], ref)],
+                            [],
+                        ),
+                        ref,
+                    ),
+                ]
+            else:
+                inner = [statement]
+            handler = made(
+                ast.ExceptHandler(
+                    name("BaseException", ref),
+                    "__h_e",
+                    [call("__h_fail", [made(ast.Constant(index), ref), name("__h_e", ref)], ref)],
+                ),
+                ref,
+            )
+            passed = call("__h_pass", [made(ast.Constant(index), ref)], ref)
+            body.append(made(ast.Try(inner + [passed], [handler], [], []), ref))
+            index += 1
+        return compile(ast.Module(body, type_ignores=[]), "<test>", "exec"), names
 
     def mode_assert():
         source = config["test_code"]
@@ -270,21 +312,19 @@ def _harness_main(config_text):
             tree = ast.parse(source)
             setup, units, parameter = test_units(tree)
             setup_code = compile(ast.Module(setup, type_ignores=[]), "<test>", "exec")
-            units = [compile_unit(s, source) for s in units]
+            test_code, names = instrument(units, source.splitlines())
         except base_exception as error:
             emit({"k": "harness_error", "msg": "the test code does not compile: " + short(error, 300)})
             return
         # Import what the tests import before the candidate runs, and keep a copy to restore.
-        imported = [a.name for n in ast.walk(tree) if is_instance(n, ast.Import) for a in n.names]
-        imported += [n.module for n in ast.walk(tree) if is_instance(n, ast.ImportFrom) and n.module]
+        imported = [m.group(2) for m in re.finditer(r"(?m)^[ \t]*(import|from)[ \t]+([\w.]+)", source)]
         for name in imported:
             try:
                 __import__(name)
             except base_exception:
                 pass
         protect_modules(["builtins"] + imported)
-        tests = [u for u in units if u["test"]]
-        emit({"k": "plan", "n": length(tests), "names": [u["name"] for u in tests]})
+        emit({"k": "plan", "n": length(names), "names": names})
 
         # Names the task itself defines (the prompt's helpers) are trusted and win over the
         # candidate's: a candidate must not pass by redefining `encode_cyclic` beside `decode_cyclic`.
@@ -320,35 +360,39 @@ def _harness_main(config_text):
         except base_exception as error:
             emit({"k": "harness_error", "msg": "the test set-up failed: " + short(error, 300)})
             return
-        index = 0
-        for unit in units:
-            try:
-                wrong = run_unit(unit, namespace)
-                error = None
-            except NotPlain as problem:
-                wrong, error = short(problem), None
-            except AssertionError as problem:
-                wrong, error = short(problem) or "assertion failed", None
-            except base_exception as problem:
-                wrong, error = None, problem
-            if unit["test"]:
-                if error is not None:
-                    emit(dict({"k": "test", "i": index, "v": "error"}, **describe(error)))
-                elif wrong is not None:
-                    emit({"k": "test", "i": index, "v": "fail", "msg": wrong})
-                else:
-                    emit({"k": "test", "i": index, "v": "pass"})
-                index += 1
-            elif error is not None or wrong is not None:
-                # A set-up statement between tests failed: the next test fails with its error.
-                if index < length(tests):
-                    if error is not None:
-                        emit(dict({"k": "test", "i": index, "v": "error"}, **describe(error)))
-                    else:
-                        emit({"k": "test", "i": index, "v": "fail", "msg": wrong})
-                return
-            if (error is not None or wrong is not None) and config["early_stop"]:
-                return
+
+        progress = [0]
+
+        def passed(index):
+            emit({"k": "test", "i": index, "v": "pass"})
+            progress[0] = index + 1
+
+        def wrong(got, expected):
+            raise Wrong("expected " + short(repr_of(expected)) + ", got " + short(repr_of(got)))
+
+        def failed(index, error):
+            t = exact_type(error)
+            if t is Stop:
+                raise error
+            if t is Wrong or t is NotPlain:
+                emit({"k": "test", "i": index, "v": "fail", "msg": short(error, 300)})
+            elif t is AssertionError:
+                emit({"k": "test", "i": index, "v": "fail", "msg": short(error) or "assertion failed: " + names[index]})
+            else:
+                emit(dict({"k": "test", "i": index, "v": "error"}, **describe(error)))
+            progress[0] = index + 1
+            if config["early_stop"]:
+                raise Stop()
+
+        namespace["__h_pass"], namespace["__h_fail"], namespace["__h_wrong"] = passed, failed, wrong
+        try:
+            exec(test_code, namespace)
+        except Stop:
+            pass
+        except base_exception as error:
+            # A set-up statement between tests failed: the next test fails with its error.
+            if progress[0] < length(names):
+                emit(dict({"k": "test", "i": progress[0], "v": "error"}, **describe(error)))
 
     try:
         if config["mode"] == "call":

@@ -132,5 +132,34 @@ impl Grader for CodeGrader {
     }
 }
 
+/// Runs `code` (the whole program; `task.prefix` is not added) through the `call` harness of
+/// `task` (which must have `call` tests; their `expected` values are ignored) and returns what
+/// each case returned, as tagged plain JSON, or why it did not. Benchmarks that store inputs but
+/// not outputs (HumanEval+) build their expected values this way from the reference solution.
+pub fn reference_values(
+    executor: &dyn Executor,
+    config: &CodeGraderConfig,
+    task: &crate::contract::CodeTask,
+    code: &str,
+) -> Result<Vec<Result<serde_json::Value, String>>, String> {
+    let CodeTests::Call { fn_name, cases } = &task.tests else {
+        return Err("reference values need a task with `call` tests".into());
+    };
+    let ctx = GradeContext::default();
+    let runner = Runner {
+        executor,
+        config,
+        task,
+        ctx: &ctx,
+        program: code.to_string(),
+    };
+    runner
+        .call_values(fn_name, cases)
+        .map_err(|error| match error {
+            RunError::Error(message) => message,
+            RunError::Timeout => "timed out".into(),
+        })
+}
+
 #[cfg(test)]
 mod tests;

@@ -195,6 +195,49 @@ impl Runner<'_> {
         })
     }
 
+    /// The plain value each case returned (or its error), with no comparison: for building
+    /// expected outputs from a reference solution.
+    pub fn call_values(
+        &self,
+        fn_name: &str,
+        cases: &[CallCase],
+    ) -> Result<Vec<Result<Value, String>>, RunError> {
+        let args: Vec<String> = cases
+            .iter()
+            .map(|c| Value::from(c.args.clone()).to_string())
+            .collect();
+        let config = json!({
+            "nonce": fresh_nonce(),
+            "mode": "call",
+            "code": self.program,
+            "fn_name": fn_name,
+            "cases": args,
+            "early_stop": false,
+        });
+        let (records, outcome) = self.harness_run(config, cases.len())?;
+        if let Some(record) = records
+            .first("syntax_error")
+            .or(records.first("load_error"))
+        {
+            return Err(RunError::Error(format!(
+                "the reference solution failed to load: {}",
+                text(record, "msg")
+            )));
+        }
+        let slots = records.indexed("case", cases.len());
+        Ok(slots
+            .iter()
+            .enumerate()
+            .map(|(index, slot)| match slot {
+                Some(record) => record
+                    .get("value")
+                    .cloned()
+                    .ok_or_else(|| format!("{}: {}", text(record, "type"), text(record, "msg"))),
+                None => Err(unfinished(&outcome, &format!("case {index}")).message),
+            })
+            .collect())
+    }
+
     pub fn stdio_tests(
         &self,
         cases: &[StdioCase],

@@ -96,6 +96,8 @@ pub fn score(report: RunReport, scoring: Scoring, code_chars: usize) -> Verdict 
         .iter()
         .enumerate()
         .find(|(_, t)| !matches!(t.outcome, TestOutcome::Passed | TestOutcome::Skipped));
+    let overall = first_failure.map_or("passed", |(_, failed)| failed.outcome.as_str());
+    verdict.details.insert("verdict".into(), overall.into());
     if let Some((index, failed)) = first_failure {
         verdict.details.insert(
             "first_failure".into(),
