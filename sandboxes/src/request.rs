@@ -110,8 +110,9 @@ pub enum Part {
 pub enum Outcome {
     /// The code ran to its end (Python: every part; JavaScript: `qjs` returned normally).
     Finished,
-    /// The guest process exited with this code: `os._exit(n)` in Python; in JavaScript,
-    /// `std.exit(n)` or the interpreter's own exit (1 after an uncaught exception).
+    /// The guest process exited with this code: `os._exit(n)` in Python (WASI 0.2's exit
+    /// carries only success or failure, so `n` reads as 0 or 1); in JavaScript, `std.exit(n)`
+    /// or the interpreter's own exit.
     Exited { code: i32 },
     /// Python `sys.exit(n)` / `raise SystemExit(n)` (a non-integer code counts as 1).
     SystemExit { code: i32 },
