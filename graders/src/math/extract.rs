@@ -88,7 +88,7 @@ pub fn candidates(text: &str, targets: &Targets) -> Vec<Candidate> {
     anchored(text, targets, &mut out);
     if targets.without_anchor {
         if targets.latex {
-            for (content, _, end) in environment_groups(text) {
+            for (content, _, end) in environment_candidates(text) {
                 out.push(Candidate {
                     text: content,
                     priority: 300,
@@ -97,7 +97,21 @@ pub fn candidates(text: &str, targets: &Targets) -> Vec<Candidate> {
             }
         }
         if targets.expr {
-            for (span, _, end) in numbers(text).into_iter().rev().take(MAX_NUMBERS) {
+            // A number inside a math span that failed to parse is not an answer of its own.
+            let math_spans: Vec<(usize, usize)> = if targets.latex {
+                environments(text)
+                    .iter()
+                    .map(|(_, s, e)| (*s, *e))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let inside = |at: usize| math_spans.iter().any(|(s, e)| *s <= at && at < *e);
+            let outside = numbers(text)
+                .into_iter()
+                .filter(|(_, start, _)| !inside(*start));
+            let outside: Vec<_> = outside.collect();
+            for (span, _, end) in outside.into_iter().rev().take(MAX_NUMBERS) {
                 out.push(Candidate {
                     text: span,
                     priority: 300,
@@ -122,11 +136,17 @@ fn fix_doubled_backslashes(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
-        if bytes[i] == b'\\'
-            && bytes.get(i + 1) == Some(&b'\\')
-            && bytes.get(i + 2).is_some_and(|b| b.is_ascii_alphabetic())
-        {
-            i += 1;
+        if bytes[i] == b'\\' {
+            // Exactly two backslashes before a letter: an escaped command. Three are a row
+            // break followed by a command (`\\\end`), kept as written.
+            let run = bytes[i..].iter().take_while(|b| **b == b'\\').count();
+            let letter = bytes.get(i + run).is_some_and(|b| b.is_ascii_alphabetic());
+            out.push_str(if run == 2 && letter {
+                "\\"
+            } else {
+                &text[i..i + run]
+            });
+            i += run;
             continue;
         }
         let ch = text[i..].chars().next().unwrap_or(' ');
@@ -166,18 +186,22 @@ fn is_known_word(w: &str) -> bool {
             | "cosh"
             | "tanh"
             | "infinity"
+            | "gamma"
     )
 }
 
 /// The whole text as one expression, if it looks like one: one line, no prose words.
 fn whole_text_candidate(text: &str) -> Option<String> {
     let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.len() > 1000 || trimmed.contains('\n') {
+    // Boxes are ranked by their own rule (and may be disabled), never through the whole text.
+    let boxed = trimmed.contains("\\boxed") || trimmed.contains("\\fbox");
+    if trimmed.is_empty() || trimmed.len() > 1000 || trimmed.contains('\n') || boxed {
         return None;
     }
     // A lone formatted number (`7,425,000`, `$1,000.99`, `1 000`).
     let spans = numbers(trimmed);
-    if let [(span, start, end)] = spans.as_slice() {
+    let math_wrapped = trimmed.len() > 1 && trimmed.starts_with('$') && trimmed.ends_with('$');
+    if let ([(span, start, end)], false) = (spans.as_slice(), math_wrapped) {
         let before = trimmed[..*start].trim_matches(|c: char| c == '$' || c.is_whitespace());
         let after =
             trimmed[*end..].trim_matches(|c: char| c == '$' || c.is_whitespace() || c == '.');
@@ -328,7 +352,10 @@ fn push_anchor_content(
         .unwrap_or(trimmed.len())
         .min(trimmed.find(". ").unwrap_or(trimmed.len()))
         .min(trimmed.find("I hope").unwrap_or(trimmed.len()));
-    let sentence = trimmed[..sentence_end].trim().trim_end_matches('.');
+    let sentence = trimmed[..sentence_end]
+        .trim()
+        .trim_end_matches(['.', '*'])
+        .trim();
     if let Some(whole) = whole_text_candidate(sentence) {
         out.push(Candidate {
             text: whole,
@@ -374,6 +401,23 @@ fn environment_groups(text: &str) -> Vec<(String, usize, usize)> {
         .into_iter()
         .map(|(items, s, e)| (items.join(" , "), s, e))
         .collect()
+}
+
+/// Environment candidates: each group, then (when a group joins several) each member, so that
+/// one member that does not parse does not hide the others.
+fn environment_candidates(text: &str) -> Vec<(String, usize, usize)> {
+    let groups = environment_groups(text);
+    let mut out = Vec::with_capacity(groups.len());
+    for (content, start, end) in groups {
+        let joined = content.contains(" , ");
+        out.push((content, start, end));
+        if joined {
+            for (member, s, e) in environments(&text[start..end]) {
+                out.push((member.to_string(), start + s, start + e));
+            }
+        }
+    }
+    out
 }
 
 /// `$$..$$`, `\[..\]` (may span lines), `$..$`, `\(..\)` (one line). (content, start, end).

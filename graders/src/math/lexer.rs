@@ -88,24 +88,44 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok>> {
     let bytes = input.as_bytes();
     let mut toks = Vec::with_capacity(input.len() / 2 + 1);
     let mut i = 0;
+    // Bracket depth: a bare `10,455` is a number only outside brackets, where `(1,000)` would
+    // be a pair.
+    let mut depth = 0i32;
     while i < bytes.len() {
         let c = bytes[i];
         match c {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => depth -= 1,
+            _ => {}
+        }
+        match c {
             b' ' | b'\t' | b'\n' | b'\r' | b'~' | 0x0c => i += 1,
             b'0'..=b'9' | b'.' if c != b'.' || bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                let start = i;
+                let mut digits = String::new();
                 let mut seen_dot = false;
+                let mut group = 0usize; // digits since the start or the last separator
                 while i < bytes.len() {
                     match bytes[i] {
-                        b'0'..=b'9' => i += 1,
-                        b'.' if !seen_dot && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                            seen_dot = true;
+                        b'0'..=b'9' => {
+                            digits.push(bytes[i] as char);
+                            group += 1;
                             i += 1;
                         }
-                        _ => break,
+                        b'.' if !seen_dot && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                            seen_dot = true;
+                            digits.push('.');
+                            i += 1;
+                        }
+                        _ => match thousands_separator(bytes, i, depth == 0) {
+                            Some(width) if !seen_dot && (1..=3).contains(&group) => {
+                                i += width;
+                                group = 0;
+                            }
+                            _ => break,
+                        },
                     }
                 }
-                toks.push(Tok::Num(input[start..i].to_string()));
+                toks.push(Tok::Num(digits));
             }
             b'a'..=b'z' | b'A'..=b'Z' => {
                 let start = i;
@@ -161,6 +181,29 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok>> {
         }
     }
     Some(toks)
+}
+
+/// Width of a thousands separator at `i` that is followed by exactly three digits: `{,}`, `,\!`
+/// (LaTeX's ways to write one) or, when `bare_comma` allows it, a plain `,`.
+fn thousands_separator(bytes: &[u8], i: usize, bare_comma: bool) -> Option<usize> {
+    let rest = &bytes[i..];
+    let width = if rest.starts_with(b"{,}") {
+        3
+    } else if rest.starts_with(b",\\!") {
+        let mut w = 3;
+        while rest.get(w) == Some(&b' ') {
+            w += 1;
+        }
+        w
+    } else if bare_comma && rest.first() == Some(&b',') {
+        1
+    } else {
+        return None;
+    };
+    let after = &rest[width..];
+    let three = after.len() >= 3 && after[..3].iter().all(u8::is_ascii_digit);
+    let fourth_digit = after.get(3).is_some_and(u8::is_ascii_digit);
+    (three && !fourth_digit).then_some(width)
 }
 
 /// Lexes a command starting at the backslash at `start`; returns the index after it.

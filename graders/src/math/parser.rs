@@ -194,6 +194,11 @@ pub fn parse(input: &str) -> Option<Expr> {
     let mut toks = tokenize(input)?;
     // Trailing punctuation belongs to the sentence, not the answer.
     while matches!(toks.last(), Some(Tok::Op('.' | ',' | ';' | ':'))) {
+        // `...` is an ellipsis, part of the answer.
+        let n = toks.len();
+        if n >= 2 && toks[n - 1] == Tok::Op('.') && toks[n - 2] == Tok::Op('.') {
+            break;
+        }
         toks.pop();
     }
     if toks.is_empty() {
@@ -484,10 +489,16 @@ impl Parser {
     }
 
     fn product(&mut self) -> Option<Expr> {
+        let literal = matches!(self.peek(), Some(Tok::Num(_)));
         let mut factors = vec![self.power()?];
-        // Mixed numbers: `4 4/9` and `2\frac{1}{2}` mean 4 + 4/9 and 2 + 1/2.
-        if let Some(mixed) = self.mixed_number(&factors[0])? {
-            factors[0] = mixed;
+        // Mixed numbers: `4 4/9` and `2\frac{1}{2}` mean 4 + 4/9 and 2 + 1/2 (a written integer
+        // only: `(11) 4/9` is not one).
+        let literal =
+            literal && matches!(self.toks.get(self.pos.wrapping_sub(1)), Some(Tok::Num(_)));
+        if literal {
+            if let Some(mixed) = self.mixed_number(&factors[0])? {
+                factors[0] = mixed;
+            }
         }
         loop {
             match self.peek() {
@@ -904,6 +915,13 @@ impl Parser {
             | "eta" | "zeta" | "xi" | "kappa" | "nu" | "Delta" | "Omega" | "Phi" | "Theta"
             | "Lambda" | "Sigma" | "Psi" => Some(Expr::Sym(c.to_string())),
             _ if c.starts_with("begin:") => self.matrix(&c["begin:".len()..]),
+            // Operators we do not evaluate: an answer using them does not parse.
+            "sum" | "prod" | "int" | "iint" | "oint" | "lim" | "limsup" | "liminf" | "max"
+            | "min" | "sup" | "inf" | "det" | "partial" | "nabla" | "cap" | "setminus" | "}"
+            | "circ" | "cup" | "in" | "pm" | "mp" => None,
+            _ if c.starts_with("end:") => None,
+            // Any other command is a name (`\zzz`, `\alpha`), as Math-Verify reads it.
+            _ if c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(Expr::Sym(format!("\\{c}"))),
             _ => None,
         }
     }
