@@ -37,6 +37,7 @@ pub fn grade_sample(registry: &Registry, sample: &Sample, ctx: &GradeContext) ->
         details: components[0].details.clone(),
         group_id: sample.group_id.clone(),
         elapsed_us: started.elapsed().as_micros() as u64,
+        cached: false,
     };
     for bad in [Status::Error, Status::Timeout] {
         if let Some(c) = components.iter().find(|c| c.status == bad) {

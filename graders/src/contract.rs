@@ -435,6 +435,9 @@ pub struct GradeResult {
     /// Wall time spent grading this sample, in microseconds (0 when served from the cache).
     #[serde(default)]
     pub elapsed_us: u64,
+    /// True when an identical (task, completion) earlier in the batch was graded instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 impl GradeResult {
@@ -449,6 +452,7 @@ impl GradeResult {
             details: Map::new(),
             group_id: None,
             elapsed_us: 0,
+            cached: false,
         }
     }
 }

@@ -1,1 +1,131 @@
-//! Shared helpers for the end-to-end, conformance and hostile-input tests.
+//! Shared helpers for the end-to-end, conformance and hostile-input tests: find the real
+//! `verifier` binary, start it on a free loopback port, speak HTTP to it, read `../shared`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// `../shared` next to the checkout, where conformance data and datasets live.
+pub fn shared_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
+}
+
+/// The `verifier` binary of this build profile (`$VERIFIER_BIN` overrides). `cargo test` builds
+/// it because the verifier crate has an integration test of its own.
+pub fn verifier_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("VERIFIER_BIN") {
+        return PathBuf::from(path);
+    }
+    let test_exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/verifier
+    let profile_dir = test_exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let bin = profile_dir.join(format!("verifier{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p verifier` (or the whole `cargo test --workspace`)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `verifier serve` on 127.0.0.1 with a free port; killed when dropped.
+pub struct Service {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Service {
+    pub fn start(extra_args: &[&str]) -> Service {
+        let mut child = Command::new(verifier_bin())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra_args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start verifier serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("verifier listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Service { child, url }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident memory of the service so far, in KiB (Linux only).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        request(ureq::get(&format!("{}{path}", self.url)).timeout(Duration::from_secs(30)), None)
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        let req = ureq::post(&format!("{}{path}", self.url))
+            .set("content-type", "application/json")
+            .timeout(Duration::from_secs(60));
+        request(req, Some(body))
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer, whatever its status.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", &self.body[..self.body.len().min(300)]))
+    }
+}
+
+fn request(req: ureq::Request, body: Option<&str>) -> Reply {
+    let outcome = match body {
+        Some(body) => req.send_string(body),
+        None => req.call(),
+    };
+    let response = match outcome {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(err) => panic!("HTTP request failed: {err}"),
+    };
+    let status = response.status();
+    let retry_after = response.header("retry-after").map(str::to_string);
+    let mut text = String::new();
+    response.into_reader().read_to_string(&mut text).expect("read body");
+    Reply {
+        status,
+        retry_after,
+        body: text,
+    }
+}
+
+/// A format sample as JSON text.
+pub fn format_sample(id: impl Into<serde_json::Value>, completion: &str, style: &str) -> serde_json::Value {
+    serde_json::json!({"id": id.into(), "completion": completion, "task": {"kind": "format", "style": style}})
+}

@@ -1,2 +1,84 @@
-//! `verifier`: the grading service and CLI.
-fn main() {}
+//! `verifier`: the reward verifier's service and command line.
+//!
+//! `serve` runs the HTTP service, `grade` grades JSON Lines files, `graders` lists what can be
+//! graded, `bench` measures throughput next to the anchors'. This crate owns all I/O; the
+//! graders it wires together are pure (crate `graders`).
+
+mod bench_format;
+mod engine;
+mod grade_cmd;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use graders::Registry;
+
+#[derive(Parser)]
+#[command(name = "verifier", version, about = "Reward verifier and sandboxed grading service")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP grading service.
+    Serve(serve::ServeArgs),
+    /// Grade a JSON Lines file of samples (or stdin); results go to stdout in input order.
+    Grade(grade_cmd::GradeArgs),
+    /// List the graders and their variants as JSON.
+    Graders,
+    /// Measure throughput and latency next to the anchors' figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Format rewards through `verifier grade` and through HTTP batches.
+    Format(bench_format::FormatBenchArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let registry = Registry::with_builtins();
+    let outcome = match cli.command {
+        Command::Serve(args) => serve::run(args, registry),
+        Command::Grade(args) => grade_cmd::run(args, registry),
+        Command::Graders => {
+            println!("{}", serde_json::to_string_pretty(&registry.infos()).expect("serialisable"));
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Format(args)) => bench_format::run(args),
+    };
+    if let Err(err) = outcome {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Grading threads when the user does not say: one per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

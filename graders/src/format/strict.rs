@@ -1,5 +1,5 @@
 //! Format rules that cannot be farmed: the whole string must have the layout, every tag occurs
-//! exactly once, bodies are non-empty, and nothing follows the last closing tag but white space.
+//! exactly once, bodies are non-empty, and nothing follows the last closing tag but line breaks.
 //! Each failure says why, so a person reading a result knows what the model did.
 
 const THINK_OPEN: &str = "<think>";
@@ -28,7 +28,7 @@ pub fn r1(text: &str) -> Result<(), String> {
 }
 
 /// open-r1's layout `<think>\n...\n</think>\n<answer>\n...\n</answer>` as a full-string match,
-/// with the holes of its regex closed: text after `</answer>` (only trailing white space is
+/// with the holes of its regex closed: text after `</answer>` (only trailing line breaks are
 /// allowed), repeated or nested blocks, and empty bodies.
 pub fn think_answer(text: &str) -> Result<(), String> {
     for tag in [THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE] {
@@ -49,7 +49,9 @@ pub fn think_answer(text: &str) -> Result<(), String> {
     if answer.trim().is_empty() {
         return Err("the answer inside <answer> is empty".into());
     }
-    if !trailer.trim().is_empty() {
+    // Only line breaks may follow; even a space or "\r" is text that open-r1 rejects too, so
+    // the strict mode never passes what the compatible mode fails.
+    if !trailer.chars().all(|c| c == '\n') {
         return Err("text follows </answer>".into());
     }
     Ok(())

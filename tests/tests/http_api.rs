@@ -1,0 +1,151 @@
+//! End-to-end tests of `verifier serve`: the real binary on a loopback port, spoken to over HTTP.
+
+use serde_json::{json, Value};
+use tests::{format_sample, Service};
+
+const GOOD: &str = "<think>\nreasoning\n</think>\n<answer>\n42\n</answer>";
+
+fn batch(samples: &[Value]) -> String {
+    json!({ "samples": samples }).to_string()
+}
+
+#[test]
+fn health_graders_and_unknown_routes() {
+    let service = Service::start(&[]);
+    let health = service.get("/healthz");
+    assert_eq!((health.status, health.json()["status"].clone()), (200, json!("ok")));
+
+    let graders = service.get("/v1/graders").json();
+    let kinds: Vec<&str> = graders["graders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["code", "format", "instructions", "math"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+
+    let missing = service.get("/v2/nothing");
+    assert_eq!(missing.status, 404);
+    assert!(missing.json()["error"].as_str().unwrap().contains("/v1/grade"));
+}
+
+#[test]
+fn a_batch_is_graded_in_order_with_components_and_ids() {
+    let service = Service::start(&[]);
+    let mut samples: Vec<Value> = (0..50)
+        .map(|i| format_sample(format!("s{i}"), if i % 2 == 0 { GOOD } else { "no tags" }, "think_answer"))
+        .collect();
+    samples.push(json!({
+        "id": "composed", "completion": GOOD,
+        "task": {"kind": "format", "style": "r1"},
+        "components": [{"name": "tags", "weight": 0.5, "task": {"kind": "format", "style": "tag_count"}}]
+    }));
+    let reply = service.post("/v1/grade", &batch(&samples));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let results = reply.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 51);
+    for (i, result) in results.iter().take(50).enumerate() {
+        assert_eq!(result["id"], json!(format!("s{i}")));
+        let (reward, status) = if i % 2 == 0 { (1.0, "correct") } else { (0.0, "incorrect") };
+        assert_eq!(result["reward"], json!(reward), "{result}");
+        assert_eq!(result["status"], json!(status));
+    }
+    // Identical (task, completion) pairs are graded once; the copies say so.
+    assert_eq!(results[2]["cached"], json!(true));
+    let composed = &results[50];
+    assert_eq!(composed["reward"], json!(1.5));
+    assert_eq!(composed["components"][1]["name"], json!("tags"));
+    assert_eq!(composed["components"][1]["weight"], json!(0.5));
+}
+
+#[test]
+fn malformed_json_is_a_400_that_says_why() {
+    let service = Service::start(&[]);
+    for body in ["{\"samples\": [", "not json", "{\"samples\": 5}", "{}", "[]"] {
+        let reply = service.post("/v1/grade", body);
+        assert_eq!(reply.status, 400, "{body}: {}", reply.body);
+        let message = reply.json()["error"].as_str().unwrap().to_string();
+        assert!(message.contains("malformed request"), "{message}");
+    }
+}
+
+#[test]
+fn one_bad_sample_does_not_spoil_the_others() {
+    let service = Service::start(&[]);
+    let samples = vec![
+        format_sample(1, GOOD, "think_answer"),
+        json!({"id": 2, "completion": 12345, "task": {"kind": "format", "style": "r1"}}),
+        json!({"id": 3, "completion": GOOD, "task": {"kind": "no_such_grader"}}),
+        json!({"id": 4, "completion": GOOD, "task": {"kind": "format", "style": "xml"}}),
+        json!("not even an object"),
+        json!({"id": 6, "task": {"kind": "format", "style": "r1"}}),
+        format_sample(7, GOOD, "tag_count"),
+    ];
+    let reply = service.post("/v1/grade", &batch(&samples));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let results = reply.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 7);
+    assert_eq!(results[0]["status"], json!("correct"));
+    assert_eq!(results[6]["status"], json!("correct"));
+    let error_of = |i: usize| {
+        assert_eq!(results[i]["status"], json!("error"), "{}", results[i]);
+        assert_eq!(results[i]["reward"], json!(0.0));
+        results[i]["error"].as_str().unwrap().to_string()
+    };
+    let wrong_type = error_of(1);
+    assert!(wrong_type.contains("samples[1]") && wrong_type.contains("`completion`"), "{wrong_type}");
+    assert_eq!(results[1]["id"], json!(2));
+    let unknown = error_of(2);
+    assert!(unknown.contains("unknown task kind `no_such_grader`") && unknown.contains("math"), "{unknown}");
+    let bad_style = error_of(3);
+    assert!(bad_style.contains("style"), "{bad_style}");
+    let not_object = error_of(4);
+    assert!(not_object.contains("samples[4]"), "{not_object}");
+    let missing = error_of(5);
+    assert!(missing.contains("completion"), "{missing}");
+}
+
+#[test]
+fn oversize_bodies_and_batches_are_413() {
+    let service = Service::start(&["--max-body-mb", "1", "--max-batch", "100"]);
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let reply = service.post("/v1/grade", &batch(&[format_sample(1, &huge, "r1")]));
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.json()["error"].as_str().unwrap().contains("1 MiB"));
+
+    let many: Vec<Value> = (0..101).map(|i| format_sample(i, GOOD, "r1")).collect();
+    let reply = service.post("/v1/grade", &batch(&many));
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.json()["error"].as_str().unwrap().contains("101 samples"));
+
+    // The service is still fine afterwards.
+    let ok = service.post("/v1/grade", &batch(&[format_sample(1, GOOD, "r1")]));
+    assert_eq!(ok.status, 200);
+}
+
+#[test]
+fn metrics_count_requests_and_samples_by_kind_and_status() {
+    let service = Service::start(&[]);
+    let samples = vec![
+        format_sample(1, GOOD, "think_answer"),
+        format_sample(2, "nope", "think_answer"),
+        json!({"id": 3, "completion": "x", "task": {"kind": "mystery"}}),
+    ];
+    assert_eq!(service.post("/v1/grade", &batch(&samples)).status, 200);
+    let metrics = service.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    let text = metrics.body;
+    for needle in [
+        r#"verifier_samples_graded_total{kind="format",status="correct"} 1"#,
+        r#"verifier_samples_graded_total{kind="format",status="incorrect"} 1"#,
+        r#"verifier_samples_graded_total{kind="unknown",status="error"} 1"#,
+        r#"verifier_http_requests_total{code="200",route="/v1/grade"} 1"#,
+        "verifier_grade_batch_seconds_bucket",
+        "verifier_sample_grade_seconds_bucket",
+        "verifier_queue_depth 0",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+}

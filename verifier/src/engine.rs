@@ -1,0 +1,299 @@
+//! The grading engine shared by `verifier grade` and `verifier serve`: parses raw samples, grades
+//! each distinct (task, completion) pair once, runs the graders on a CPU pool with a deadline per
+//! sample, applies group-relative shaping, and returns results in input order.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use graders::{GradeContext, GradeResult, Registry, Sample, SampleError};
+use rayon::prelude::*;
+
+/// Samples per rayon task: small enough to balance two cores, large enough that scheduling
+/// costs nothing next to a few microseconds of grading each.
+const PARALLEL_CHUNK: usize = 64;
+
+pub struct Engine {
+    registry: Registry,
+    pool: rayon::ThreadPool,
+    jobs: usize,
+    default_timeout: Duration,
+    max_timeout: Duration,
+}
+
+/// Results in input order, with the task kind of each (for metrics; `None` when the sample did
+/// not parse, `unknown` for a kind no grader owns, so labels stay bounded).
+pub struct Graded {
+    pub results: Vec<GradeResult>,
+    pub kinds: Vec<Option<String>>,
+}
+
+impl Engine {
+    pub fn new(registry: Registry, jobs: usize, default_timeout: Duration) -> anyhow::Result<Engine> {
+        let jobs = jobs.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .thread_name(|i| format!("grader-{i}"))
+            .build()?;
+        Ok(Engine {
+            registry,
+            pool,
+            jobs,
+            default_timeout,
+            max_timeout: default_timeout.max(Duration::from_secs(60)),
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn jobs(&self) -> usize {
+        self.jobs
+    }
+
+    /// Runs `work` on the engine's pool without blocking the caller.
+    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
+        self.pool.spawn(work);
+    }
+
+    /// Parses and grades JSON texts, one sample each. A text that does not parse becomes an
+    /// `error` result whose message starts with `position(i)` (e.g. "line 17").
+    pub fn grade_texts(
+        &self,
+        texts: &[&str],
+        position: &(dyn Fn(usize) -> String + Sync),
+    ) -> Graded {
+        self.pool.install(|| {
+            let parsed: Vec<Result<Sample, SampleError>> = texts
+                .par_iter()
+                .with_min_len(PARALLEL_CHUNK)
+                .map(|text| Sample::from_json_str(text))
+                .collect();
+            self.grade_parsed(parsed, position)
+        })
+    }
+
+    fn grade_parsed(
+        &self,
+        parsed: Vec<Result<Sample, SampleError>>,
+        position: &(dyn Fn(usize) -> String + Sync),
+    ) -> Graded {
+        let keys: Vec<Option<CacheKey>> = parsed
+            .par_iter()
+            .with_min_len(PARALLEL_CHUNK)
+            .map(|p| p.as_ref().ok().map(CacheKey::of))
+            .collect();
+        let first_of = first_occurrences(&keys, &parsed);
+
+        let mut results: Vec<Option<GradeResult>> = parsed
+            .par_iter()
+            .zip(first_of.par_iter())
+            .enumerate()
+            .with_min_len(PARALLEL_CHUNK)
+            .map(|(i, (sample, first))| match (sample, first) {
+                (Err(err), _) => Some(GradeResult::error(
+                    err.id.clone(),
+                    format!("{}: {}", position(i), err.message),
+                )),
+                (Ok(sample), None) => Some(self.grade_one(sample)),
+                (Ok(_), Some(_)) => None,
+            })
+            .collect();
+        for (i, first) in first_of.iter().enumerate() {
+            if let (Some(first), Ok(sample)) = (first, &parsed[i]) {
+                let mut copy = results[*first].clone().expect("first occurrence graded");
+                copy.id = sample.id.clone();
+                copy.group_id = sample.group_id.clone();
+                copy.elapsed_us = 0;
+                copy.cached = true;
+                results[i] = Some(copy);
+            }
+        }
+        let mut results: Vec<GradeResult> = results.into_iter().map(Option::unwrap).collect();
+        self.apply_group_rewards(&parsed, &mut results);
+
+        let kinds = parsed
+            .iter()
+            .map(|p| {
+                p.as_ref().ok().map(|s| match self.registry.get(s.task.kind()) {
+                    Some(_) => s.task.kind().to_string(),
+                    None => "unknown".to_string(),
+                })
+            })
+            .collect();
+        Graded { results, kinds }
+    }
+
+    fn grade_one(&self, sample: &Sample) -> GradeResult {
+        let timeout = sample
+            .limits
+            .timeout_ms
+            .map_or(self.default_timeout, Duration::from_millis)
+            .min(self.max_timeout);
+        let ctx = GradeContext::with_deadline(Instant::now() + timeout);
+        graders::grade_sample(&self.registry, sample, &ctx)
+    }
+
+    fn apply_group_rewards(
+        &self,
+        parsed: &[Result<Sample, SampleError>],
+        results: &mut [GradeResult],
+    ) {
+        let grouped: Vec<usize> = (0..parsed.len())
+            .filter(|&i| matches!(&parsed[i], Ok(s) if s.group_id.is_some()))
+            .collect();
+        if grouped.is_empty() {
+            return;
+        }
+        let samples: Vec<&Sample> = grouped
+            .iter()
+            .map(|&i| parsed[i].as_ref().expect("filtered to parsed samples"))
+            .collect();
+        let mut group_results: Vec<GradeResult> =
+            grouped.iter().map(|&i| results[i].clone()).collect();
+        graders::shaping::apply_group_rewards(&samples, &mut group_results);
+        for (i, result) in grouped.into_iter().zip(group_results) {
+            results[i] = result;
+        }
+    }
+}
+
+/// What makes two samples grade the same: everything but `id` and `group_id`.
+struct CacheKey {
+    hash: u64,
+    grading_inputs: String,
+}
+
+impl CacheKey {
+    fn of(sample: &Sample) -> CacheKey {
+        let grading_inputs = serde_json::to_string(&(
+            &sample.task,
+            sample.weight,
+            &sample.components,
+            &sample.limits,
+        ))
+        .unwrap_or_default();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        grading_inputs.hash(&mut hasher);
+        sample.completion.hash(&mut hasher);
+        CacheKey {
+            hash: hasher.finish(),
+            grading_inputs,
+        }
+    }
+}
+
+/// For each sample, the index of an earlier identical sample, if there is one. Hash collisions
+/// are resolved by comparing the full inputs, so a collision can only cost a re-grade.
+fn first_occurrences(
+    keys: &[Option<CacheKey>],
+    parsed: &[Result<Sample, SampleError>],
+) -> Vec<Option<usize>> {
+    let mut seen: HashMap<u64, usize> = HashMap::with_capacity(keys.len());
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let key = key.as_ref()?;
+            match seen.get(&key.hash) {
+                Some(&first) => {
+                    let same = keys[first].as_ref().unwrap().grading_inputs == key.grading_inputs
+                        && completion(&parsed[first]) == completion(&parsed[i]);
+                    same.then_some(first)
+                }
+                None => {
+                    seen.insert(key.hash, i);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+fn completion(parsed: &Result<Sample, SampleError>) -> Option<&str> {
+    parsed.as_ref().ok().map(|s| s.completion.as_str())
+}
+
+/// Status counts and mean reward over a run, for summaries.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    pub count: u64,
+    pub reward_sum: f64,
+    pub by_status: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    pub fn add(&mut self, result: &GradeResult) {
+        self.count += 1;
+        self.reward_sum += result.reward;
+        *self.by_status.entry(result.status.as_str()).or_default() += 1;
+    }
+
+    pub fn mean_reward(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.reward_sum / self.count as f64
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        let statuses: Vec<String> = self
+            .by_status
+            .iter()
+            .map(|(status, n)| format!("{status} {n}"))
+            .collect();
+        format!(
+            "{} samples: {}; mean reward {:.4}",
+            self.count,
+            if statuses.is_empty() { "none".to_string() } else { statuses.join(", ") },
+            self.mean_reward()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use graders::Status;
+
+    fn engine() -> Engine {
+        Engine::new(Registry::with_builtins(), 2, Duration::from_secs(10)).unwrap()
+    }
+
+    #[test]
+    fn identical_samples_are_graded_once_and_keep_their_own_ids() {
+        let a = r#"{"id":1,"completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
+        let b = r#"{"id":2,"completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
+        let c = r#"{"id":3,"completion":"<think>x</think>y","task":{"kind":"format","style":"tag_count"}}"#;
+        let graded = engine().grade_texts(&[a, b, c], &|i| format!("#{i}"));
+        let r = &graded.results;
+        assert_eq!((r[0].cached, r[1].cached, r[2].cached), (false, true, false));
+        assert_eq!(r[1].id, serde_json::json!(2));
+        assert_eq!(r[1].reward, r[0].reward);
+        assert_eq!(r[2].components[0].name, "format:tag_count");
+    }
+
+    #[test]
+    fn a_bad_sample_is_an_error_naming_its_position_and_field_and_spoils_nothing() {
+        let good = r#"{"id":"g","completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
+        let bad = r#"{"id":"b","completion":["no"],"task":{"kind":"format","style":"r1"}}"#;
+        let graded = engine().grade_texts(&[good, bad, good], &|i| format!("line {}", i + 1));
+        let r = &graded.results;
+        assert_eq!(r[0].status, Status::Correct);
+        assert_eq!(r[2].status, Status::Correct);
+        assert_eq!(r[1].status, Status::Error);
+        assert_eq!(r[1].id, serde_json::json!("b"));
+        let message = r[1].error.as_deref().unwrap();
+        assert!(message.starts_with("line 2: ") && message.contains("`completion`"), "{message}");
+        assert_eq!(graded.kinds[1], None);
+    }
+
+    #[test]
+    fn unknown_kinds_get_a_bounded_metrics_label() {
+        let s = r#"{"completion":"x","task":{"kind":"whatever-a-client-sends"}}"#;
+        let graded = engine().grade_texts(&[s], &|i| i.to_string());
+        assert_eq!(graded.kinds[0].as_deref(), Some("unknown"));
+        assert_eq!(graded.results[0].status, Status::Error);
+    }
+}

@@ -1,0 +1,208 @@
+//! HTTP handlers. Every error is JSON `{"error": "..."}` with a status that says whose fault it
+//! is: 400 malformed request, 413 too large, 503 overloaded (with `Retry-After`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+
+use super::AppState;
+use graders::GradeResult;
+
+const GRADE_ROUTE: &str = "/v1/grade";
+
+#[derive(Deserialize)]
+struct GradeRequest {
+    samples: Vec<Box<RawValue>>,
+}
+
+#[derive(Serialize)]
+struct GradeResponse<'a> {
+    results: &'a [GradeResult],
+}
+
+pub async fn grade(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let response = admit_and_grade(&state, &headers, body).await;
+    state
+        .metrics
+        .requests
+        .with_label_values(&[GRADE_ROUTE, response.status().as_str()])
+        .inc();
+    response
+}
+
+async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body) -> Response {
+    let Ok(request_slot) = state.request_slots.clone().try_acquire_owned() else {
+        return overloaded(format!(
+            "{} grading requests are already in flight; retry later",
+            state.args.max_requests
+        ));
+    };
+    let _inflight = GaugeGuard::add(&state.metrics.inflight_requests, 1);
+
+    let limit = state.args.max_body_mb.saturating_mul(1024 * 1024);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return too_large(format!("request body over the {} MiB limit", state.args.max_body_mb));
+    }
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(err) if is_length_limit(&err) => {
+            return too_large(format!("request body over the {} MiB limit", state.args.max_body_mb))
+        }
+        Err(err) => return error(StatusCode::BAD_REQUEST, format!("cannot read body: {err}")),
+    };
+    let request: GradeRequest = match serde_json::from_slice(&bytes) {
+        Ok(request) => request,
+        Err(err) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("malformed request: expected {{\"samples\": [...]}}: {err}"),
+            )
+        }
+    };
+    drop(bytes);
+
+    let n = request.samples.len();
+    if n > state.args.max_batch || n > state.args.max_queue {
+        return too_large(format!(
+            "{n} samples in one request; the limit is {}",
+            state.args.max_batch.min(state.args.max_queue)
+        ));
+    }
+    let Ok(admitted) = state.admission.clone().try_acquire_many_owned(n as u32) else {
+        return overloaded(format!(
+            "the grading queue is full ({} samples); retry later",
+            state.args.max_queue
+        ));
+    };
+
+    let started = Instant::now();
+    let (done, results) = oneshot::channel();
+    let engine = state.engine.clone();
+    let queue_gauge = state.metrics.queue_depth.clone();
+    queue_gauge.add(n as i64);
+    state.engine.spawn(move || {
+        // The permits and the gauge are released only when grading is over, even if the client
+        // has gone away, so the queue bound holds for work actually in progress.
+        let _queued = (admitted, request_slot, GaugeGuard::taken(queue_gauge, n as i64));
+        let texts: Vec<&str> = request.samples.iter().map(|raw| raw.get()).collect();
+        let graded = engine.grade_texts(&texts, &|i| format!("samples[{i}]"));
+        let body = serde_json::to_vec(&GradeResponse { results: &graded.results });
+        let _ = done.send((graded, body));
+    });
+    let Ok((graded, body)) = results.await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "the grading pool dropped a batch".into());
+    };
+
+    let metrics = &state.metrics;
+    metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+    metrics.batch_size.observe(n as f64);
+    for (result, kind) in graded.results.iter().zip(&graded.kinds) {
+        let kind = kind.as_deref().unwrap_or("invalid");
+        metrics.samples.with_label_values(&[kind, result.status.as_str()]).inc();
+        if !result.cached {
+            metrics
+                .sample_seconds
+                .with_label_values(&[kind])
+                .observe(result.elapsed_us as f64 / 1e6);
+        }
+    }
+    match body {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode results: {err}")),
+    }
+}
+
+pub async fn graders(State(state): State<Arc<AppState>>) -> Response {
+    count(&state, "/v1/graders");
+    axum::Json(serde_json::json!({ "graders": state.engine.registry().infos() })).into_response()
+}
+
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    count(&state, "/healthz");
+    axum::Json(serde_json::json!({ "status": "ok" })).into_response()
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    count(&state, "/metrics");
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn not_found(uri: Uri) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no route {}; routes: POST /v1/grade, GET /v1/graders, GET /healthz, GET /metrics",
+            uri.path()
+        ),
+    )
+}
+
+fn count(state: &AppState, route: &str) {
+    state.metrics.requests.with_label_values(&[route, "200"]).inc();
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+fn too_large(message: String) -> Response {
+    error(StatusCode::PAYLOAD_TOO_LARGE, message)
+}
+
+fn overloaded(message: String) -> Response {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
+}
+
+fn is_length_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Adds to a gauge now and subtracts when dropped.
+struct GaugeGuard {
+    gauge: prometheus::IntGauge,
+    amount: i64,
+}
+
+impl GaugeGuard {
+    fn add(gauge: &prometheus::IntGauge, amount: i64) -> GaugeGuard {
+        gauge.add(amount);
+        GaugeGuard::taken(gauge.clone(), amount)
+    }
+
+    /// Takes over an amount already added.
+    fn taken(gauge: prometheus::IntGauge, amount: i64) -> GaugeGuard {
+        GaugeGuard { gauge, amount }
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.gauge.sub(self.amount);
+    }
+}

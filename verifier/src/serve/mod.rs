@@ -1,0 +1,122 @@
+//! `verifier serve`: the HTTP service. axum on tokio for the protocol; grading itself runs on the
+//! engine's CPU pool so that slow batches never stall the event loop.
+//!
+//! Back-pressure is explicit and memory is bounded: at most `--max-requests` grading requests
+//! are read at once (each at most `--max-body-mb`), and at most `--max-queue` samples are
+//! admitted; past either bound a request is answered 503 with `Retry-After` at once, before its
+//! body is read. SIGTERM and SIGINT stop accepting connections and let in-flight batches finish.
+
+mod handlers;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::{get, post};
+use axum::Router;
+use graders::Registry;
+use tokio::sync::Semaphore;
+use tower_http::trace::TraceLayer;
+
+use crate::engine::Engine;
+use metrics::Metrics;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "VERIFIER_ADDR")]
+    pub addr: SocketAddr,
+    /// Grading threads (default: all cores).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Samples admitted at once across all requests; more are answered 503.
+    #[arg(long, default_value_t = 65_536)]
+    pub max_queue: usize,
+    /// Grading requests served at once; more are answered 503 before their body is read.
+    #[arg(long, default_value_t = 64)]
+    pub max_requests: usize,
+    /// Samples per request; a larger batch is answered 413.
+    #[arg(long, default_value_t = 16_384)]
+    pub max_batch: usize,
+    /// Request body limit in MiB; a larger body is answered 413.
+    #[arg(long, default_value_t = 32)]
+    pub max_body_mb: usize,
+    /// Default deadline per sample, in milliseconds (a sample's `limits.timeout_ms` overrides).
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout_ms: u64,
+}
+
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub metrics: Metrics,
+    pub admission: Arc<Semaphore>,
+    pub request_slots: Arc<Semaphore>,
+    pub args: ServeArgs,
+}
+
+pub fn run(args: ServeArgs, registry: Registry) -> anyhow::Result<()> {
+    let jobs = args.jobs.unwrap_or_else(crate::default_jobs);
+    let engine = Arc::new(Engine::new(registry, jobs, Duration::from_millis(args.timeout_ms))?);
+    // The event loop only parses envelopes and moves bytes; grading has its own pool.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(jobs.clamp(1, 4))
+        .thread_name("http")
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args, engine))
+}
+
+async fn serve(args: ServeArgs, engine: Arc<Engine>) -> anyhow::Result<()> {
+    let state = Arc::new(AppState {
+        engine: engine.clone(),
+        metrics: Metrics::new(),
+        admission: Arc::new(Semaphore::new(args.max_queue.min(Semaphore::MAX_PERMITS))),
+        request_slots: Arc::new(Semaphore::new(args.max_requests.max(1))),
+        args: args.clone(),
+    });
+    let app = Router::new()
+        .route("/v1/grade", post(handlers::grade))
+        .route("/v1/graders", get(handlers::graders))
+        .route("/healthz", get(handlers::healthz))
+        .route("/metrics", get(handlers::metrics))
+        .fallback(handlers::not_found)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let bound = listener.local_addr()?;
+    // Tests and scripts read this line to find the port when --addr ends in :0.
+    println!("verifier listening on http://{bound}");
+    tracing::info!(%bound, jobs = engine.jobs(), max_queue = args.max_queue, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    tracing::info!("shut down: in-flight batches finished");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT: finishing in-flight batches"),
+        _ = terminate => tracing::info!("SIGTERM: finishing in-flight batches"),
+    }
+}
