@@ -350,8 +350,11 @@ fn javascript_output_at_the_cap_counts_as_truncated() {
     assert!(result.stdout_truncated, "{result:?}");
     assert!(!result.finished_cleanly());
     let flood = run_with(
-        RunRequest::new(Language::Javascript, "for (;;) console.log('spam')")
-            .with_limits(limits(2000, 256)),
+        RunRequest::new(
+            Language::Javascript,
+            "for (;;) console.log('spam'.repeat(1000))",
+        )
+        .with_limits(limits(5000, 256)),
     );
     assert!(flood.stdout_truncated, "{flood:?}");
     assert_ne!(flood.outcome, Outcome::Finished);
