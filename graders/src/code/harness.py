@@ -20,7 +20,10 @@ def _harness_main(config_text):
     import types
     import operator
     import re
-    from _json import encode_basestring_ascii as quote
+    try:
+        from _json import encode_basestring_ascii as quote  # C: the candidate cannot patch it
+    except ImportError:
+        from json.encoder import py_encode_basestring_ascii as quote
 
     config = json.loads(config_text)
     nonce = config.pop("nonce")

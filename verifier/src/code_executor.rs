@@ -1,0 +1,190 @@
+// wiring: mod code_executor;
+// wiring: registry.insert(code_executor::sandbox_code_grader(None)?);   // before Engine::new, for grade/serve/eval
+//! The code grader's [`Executor`] on top of the sandbox worker pool: `graders` defines the
+//! synchronous trait (graders run on CPU threads), `sandboxes` offers an async pool; this adapter
+//! blocks the calling grader thread on the pool's answer.
+//!
+//! The pool gets its own small tokio runtime, owned by the executor, so that `verifier grade`
+//! (which has none) and `verifier serve` (whose runtime threads must not block) use it the same
+//! way: the caller sends the job into that runtime and waits on a plain channel, which works from
+//! any thread, including one inside another runtime.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use graders::code::{CodeGrader, CodeGraderConfig, Ending, ExecOutcome, ExecRequest, Executor};
+use graders::contract::CodeLanguage;
+use sandboxes::{
+    Language, Limits, Outcome, PoolConfig, RunRequest, RunResult, SandboxPool, WorkerCommand,
+};
+
+/// Output a harness run may produce: `call` tests with a thousand cases report a thousand values.
+const STDOUT_LIMIT_BYTES: usize = 16 << 20;
+
+/// Runs code-grader requests on a [`SandboxPool`].
+pub struct SandboxExecutor {
+    pool: Arc<SandboxPool>,
+    /// Always `Some` until dropped; taken in `drop` so it can shut down without blocking.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for SandboxExecutor {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime (`verifier serve`).
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl SandboxExecutor {
+    /// Sets up the runtimes if needed and starts `workers` worker processes (default: one per
+    /// core), re-entering this executable as the worker (see `sandboxes::WORKER_ARG`).
+    pub fn start(workers: Option<usize>) -> anyhow::Result<SandboxExecutor> {
+        let command = WorkerCommand::current_exe().context("locating the verifier executable")?;
+        SandboxExecutor::start_with(command, workers)
+    }
+
+    /// As [`SandboxExecutor::start`], with an explicit worker command (tests use their own binary).
+    pub fn start_with(
+        command: WorkerCommand,
+        workers: Option<usize>,
+    ) -> anyhow::Result<SandboxExecutor> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sandbox-pool")
+            .enable_all()
+            .build()
+            .context("starting the sandbox pool's runtime")?;
+        let mut config = PoolConfig::new(command);
+        if let Some(workers) = workers {
+            config = config.with_workers(workers);
+        }
+        let pool = runtime
+            .block_on(SandboxPool::start(config))
+            .context("setting up the sandboxes (first use downloads and compiles the runtimes)")?;
+        Ok(SandboxExecutor {
+            pool: Arc::new(pool),
+            runtime: Some(runtime),
+        })
+    }
+
+    pub fn workers(&self) -> usize {
+        self.pool.workers()
+    }
+}
+
+impl Executor for SandboxExecutor {
+    fn execute(&self, request: ExecRequest) -> ExecOutcome {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let pool = self.pool.clone();
+        let run = to_run_request(request);
+        let Some(runtime) = &self.runtime else {
+            return ExecOutcome::failed("the sandbox pool has shut down");
+        };
+        runtime.spawn(async move {
+            let _ = reply.send(pool.run(run).await);
+        });
+        match answer.recv() {
+            Ok(result) => to_outcome(result),
+            Err(_) => ExecOutcome::failed("the sandbox pool dropped the job"),
+        }
+    }
+}
+
+fn to_run_request(request: ExecRequest) -> RunRequest {
+    let language = match request.language {
+        CodeLanguage::Python => Language::Python,
+        CodeLanguage::Javascript => Language::Javascript,
+    };
+    let limits = Limits {
+        time_limit_ms: request.time_limit_ms,
+        memory_limit_bytes: request.memory_limit_mb.saturating_mul(1 << 20),
+        stdout_limit_bytes: STDOUT_LIMIT_BYTES,
+        ..Limits::default()
+    };
+    RunRequest::new(language, request.program)
+        .with_stdin(request.stdin.unwrap_or_default())
+        .with_limits(limits)
+}
+
+fn to_outcome(result: RunResult) -> ExecOutcome {
+    let ending = match result.outcome {
+        Outcome::Finished => Ending::Finished,
+        Outcome::Exited { code } | Outcome::SystemExit { code } => Ending::Exit(code),
+        Outcome::Exception { type_name } => Ending::Exception {
+            type_name,
+            message: last_line(&result.stderr),
+        },
+        Outcome::TimeLimit => Ending::TimeLimit,
+        Outcome::MemoryLimit => Ending::MemoryLimit,
+        Outcome::Trap { message } => Ending::Trap(message),
+        Outcome::Error { message } => Ending::Error(message),
+    };
+    ExecOutcome {
+        ending,
+        stdout: result.stdout,
+        stderr: result.stderr,
+        // Only stdout carries results; a flood on stderr is the candidate's own business.
+        truncated: result.stdout_truncated,
+        elapsed_ms: result.wall_ms,
+    }
+}
+
+/// The last non-empty line of a traceback: `ValueError: bad input`.
+fn last_line(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    graders::code::verdict::excerpt(line.trim(), 200)
+}
+
+/// The `code` grader on the sandbox pool, ready for `Registry::insert` (it replaces the
+/// placeholder that `Registry::with_builtins` registers).
+pub fn sandbox_code_grader(workers: Option<usize>) -> anyhow::Result<Arc<dyn graders::Grader>> {
+    let executor = SandboxExecutor::start(workers)?;
+    Ok(Arc::new(CodeGrader::with_config(
+        Arc::new(executor),
+        CodeGraderConfig::default(),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_map_onto_endings() {
+        let mut result = RunResult::error("x");
+        result.outcome = Outcome::SystemExit { code: 0 };
+        assert_eq!(to_outcome(result.clone()).ending, Ending::Exit(0));
+        result.outcome = Outcome::Exception {
+            type_name: "ValueError".into(),
+        };
+        result.stderr = "Traceback...\n  File x\nValueError: bad\n".into();
+        assert_eq!(
+            to_outcome(result).ending,
+            Ending::Exception {
+                type_name: "ValueError".into(),
+                message: "ValueError: bad".into()
+            }
+        );
+    }
+
+    #[test]
+    fn limits_are_carried_over() {
+        let run = to_run_request(ExecRequest {
+            language: CodeLanguage::Javascript,
+            program: "1".into(),
+            stdin: Some("in".into()),
+            time_limit_ms: 1234,
+            memory_limit_mb: 64,
+        });
+        assert_eq!(run.language, Language::Javascript);
+        assert_eq!(run.stdin, "in");
+        assert_eq!(run.limits.time_limit_ms, 1234);
+        assert_eq!(run.limits.memory_limit_bytes, 64 << 20);
+    }
+}
