@@ -17,13 +17,15 @@ impl ChatTemplate {
             return None;
         }
         // SmolLM2 inserts a default system message when the first message is not a system one.
-        let marker = "<|im_start|>system\\n";
-        let default_system = template.find(marker).and_then(|at| {
-            let rest = &template[at + marker.len()..];
-            let end = rest.find("<|im_end|>")?;
-            let text = &rest[..end];
-            (!text.contains('{') && !text.contains('\'')).then(|| text.to_string())
-        });
+        // Inside the Jinja string literal the newline is either a real one or an escaped `\n`.
+        let default_system = ["<|im_start|>system\n", "<|im_start|>system\\n"]
+            .iter()
+            .find_map(|marker| {
+                let at = template.find(marker)?;
+                let rest = &template[at + marker.len()..];
+                let text = &rest[..rest.find("<|im_end|>")?];
+                (!text.contains('{') && !text.contains('\'')).then(|| text.to_string())
+            });
         Some(ChatTemplate::ChatMl { default_system })
     }
 
@@ -53,6 +55,10 @@ mod tests {
     fn reads_smollm2_default_system_prompt() {
         let jinja = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
         let t = ChatTemplate::from_jinja(jinja).unwrap();
+        assert_eq!(
+            ChatTemplate::from_jinja(&jinja.replace("\\n", "\n")),
+            Some(t.clone())
+        );
         assert_eq!(
             t.render("Hi"),
             "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
