@@ -56,8 +56,8 @@ fn numbers_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> Option<
     Some(match (e, g) {
         (Number::Int(a), Number::Int(b)) => a == b,
         // A big integer against a JSON integer that serde kept exact (e.g. a u64 in the task).
-        (Number::Int(digits), Number::Float(_)) => !g_float && got.to_string() == digits,
-        (Number::Float(_), Number::Int(digits)) => !e_float && expected.to_string() == digits,
+        (Number::Int(digits), Number::Float(_)) => !g_float && same_digits(got, digits),
+        (Number::Float(_), Number::Int(digits)) => !e_float && same_digits(expected, digits),
         (Number::Float(a), Number::Float(b)) => {
             if a.is_nan() || b.is_nan() {
                 a.is_nan() && b.is_nan()
@@ -80,6 +80,11 @@ fn numbers_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> Option<
             }
         }
     })
+}
+
+/// A JSON integer written with exactly these digits.
+fn same_digits(number: &Value, digits: &str) -> bool {
+    number.as_number().map(ToString::to_string).as_deref() == Some(digits)
 }
 
 /// True when the candidate's value `got` equals `expected`.
