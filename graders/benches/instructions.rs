@@ -102,4 +102,29 @@ fn main() {
         );
     }
     println!("target: 50x the reference");
+    cost_per_instruction(&rows);
+}
+
+/// Strict-check cost of each instruction id (µs per call), to show where the time goes.
+fn cost_per_instruction(rows: &[(InstructionsTask, String)]) {
+    let mut cost: std::collections::BTreeMap<String, (Duration, usize)> = Default::default();
+    for (task, response) in rows {
+        let instructions = parse_instructions(task).expect("IFEval tasks parse");
+        for (id, instruction) in task.instruction_id_list.iter().zip(&instructions) {
+            let started = Instant::now();
+            for _ in 0..5 {
+                black_box(instruction.check(black_box(response)));
+            }
+            let entry = cost.entry(id.clone()).or_default();
+            entry.0 += started.elapsed() / 5;
+            entry.1 += 1;
+        }
+    }
+    println!("\nstrict check cost per instruction id (µs per call, mean)");
+    for (id, (total, calls)) in cost {
+        println!(
+            "  {id:<48} {:>8.1}",
+            total.as_secs_f64() * 1e6 / calls as f64
+        );
+    }
 }

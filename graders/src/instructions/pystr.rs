@@ -66,10 +66,16 @@ pub fn lower(text: &str) -> String {
     }
 }
 
-/// Python `re`'s `\w` on `str`: `str.isalnum()` or `_`, i.e. letters (L*), numbers (N*) and the
-/// underscore. Rust's `regex` `\w` also takes combining marks (e.g. Devanagari vowel signs), which
-/// would merge words that Python splits.
-pub const PY_WORD_CLASS: &str = r"[\p{L}\p{N}_]";
+/// Python `re`'s `\w` for one character: letters (L*), numbers (N*) and `_`.
+pub fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
+    static WORD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let word = WORD.get_or_init(|| regex::Regex::new(r"^[\p{L}\p{N}]$").expect("valid regex"));
+    let mut buf = [0u8; 4];
+    word.is_match(c.encode_utf8(&mut buf))
+}
 
 #[cfg(test)]
 mod tests {
