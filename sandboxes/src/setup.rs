@@ -68,10 +68,43 @@ pub fn prepare_runtimes(cache_dir: &Path) -> Result<RuntimeFiles, SetupError> {
             return Ok(files.clone());
         }
     }
-    let files = prepare_uncached(cache_dir)?;
+    let files = {
+        let _lock = SetupLock::acquire(cache_dir)?;
+        prepare_uncached(cache_dir)?
+    };
     prepared.retain(|(dir, _)| dir != cache_dir);
     prepared.push((cache_dir.to_path_buf(), files.clone()));
     Ok(files)
+}
+
+/// An exclusive `flock` on the cache dir for the duration of a set-up, so that concurrent
+/// processes (parallel test binaries, CI jobs) wait for one set-up instead of repeating it.
+/// Correctness does not depend on it: every cache write is atomic anyway.
+struct SetupLock {
+    _file: std::fs::File,
+}
+
+impl SetupLock {
+    fn acquire(cache_dir: &Path) -> Result<Self, SetupError> {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(cache_dir)
+            .map_err(io_error(format!("creating {}", cache_dir.display())))?;
+        let path = cache_dir.join(".setup.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_error(format!("opening {}", path.display())))?;
+        // SAFETY: flock on a file descriptor we own; released when the file is closed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(SetupError::Io {
+                context: format!("locking {}", path.display()),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        Ok(SetupLock { _file: file })
+    }
 }
 
 fn prepare_uncached(cache_dir: &Path) -> Result<RuntimeFiles, SetupError> {
