@@ -23,7 +23,8 @@ enum Behaviour {
     Hang,
 }
 
-/// Starts a fake endpoint; returns its base URL and a counter of requests it graded.
+/// Starts a fake endpoint; returns its base URL and a counter of samples it graded (for `Hang`:
+/// of connections it accepted).
 fn serve(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -36,6 +37,7 @@ fn serve(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
             seen += 1;
             let busy = matches!(behaviour, Behaviour::BusyOnce) && seen == 1;
             if matches!(behaviour, Behaviour::Hang) {
+                counter.fetch_add(1, Ordering::SeqCst);
                 std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_secs(30));
                     drop(stream);
@@ -110,8 +112,9 @@ fn client(endpoints: Vec<String>, timeout_ms: u64) -> HttpVerifier {
 fn results_come_back_in_order_despite_dead_busy_and_hanging_endpoints() {
     let (good, graded) = serve(Behaviour::Good);
     let (busy, _) = serve(Behaviour::BusyOnce);
-    let (hang, _) = serve(Behaviour::Hang);
+    let (hang, hung) = serve(Behaviour::Hang);
     let verifier = client(vec![dead_endpoint(), busy, hang, good], 500);
+    let mut hung_after_first_round = 0;
     for round in 0..3 {
         let batch = samples(25);
         let results = verifier.grade(&batch).unwrap();
@@ -120,7 +123,13 @@ fn results_come_back_in_order_despite_dead_busy_and_hanging_endpoints() {
             assert_eq!(r.id, json!(format!("s{i}")));
             assert_eq!(r.reward, if i % 3 == 0 { 1.0 } else { 0.0 });
         }
+        if round == 0 {
+            hung_after_first_round = hung.load(Ordering::SeqCst);
+        }
     }
+    // The hanging endpoint timed out once and is now passed over while it cools down.
+    assert!(hung_after_first_round >= 1);
+    assert_eq!(hung.load(Ordering::SeqCst), hung_after_first_round);
     assert!(graded.load(Ordering::SeqCst) > 0);
 }
 

@@ -5,10 +5,13 @@
 //! refused, timeout, a 5xx or 429, or an answer with the wrong number of results) is retried on
 //! the next endpoint after a back-off (the server's `Retry-After` when it gives one, else
 //! exponential), so an endpoint that dies loses no sample; only when every attempt fails does
-//! the call return an error, never a made-up reward.
+//! the call return an error, never a made-up reward. An endpoint that refused a connection or
+//! timed out is passed over for `cool_down` (unless every endpoint is), so a dead one costs one
+//! failed attempt per cool-down rather than one per chunk.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 use graders::contract::{GradeResult, Sample};
@@ -35,6 +38,8 @@ pub struct HttpConfig {
     pub max_attempts: usize,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// How long an unreachable endpoint is passed over.
+    pub cool_down: Duration,
 }
 
 impl HttpConfig {
@@ -45,6 +50,7 @@ impl HttpConfig {
             max_attempts: 8,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
+            cool_down: Duration::from_secs(10),
         }
     }
 }
@@ -53,12 +59,16 @@ pub struct HttpVerifier {
     config: HttpConfig,
     agent: ureq::Agent,
     next_endpoint: AtomicUsize,
+    /// Per endpoint: unreachable until this instant.
+    down_until: Vec<Mutex<Option<Instant>>>,
 }
 
 /// Why one attempt failed, and how long the server asked us to wait.
 struct Failure {
     message: String,
     retry_after: Option<Duration>,
+    /// Connection refused, reset or timed out: the endpoint looks dead.
+    unreachable: bool,
 }
 
 impl HttpVerifier {
@@ -67,10 +77,12 @@ impl HttpVerifier {
             bail!("no verifier endpoint given");
         }
         let agent = ureq::AgentBuilder::new().timeout(config.timeout).build();
+        let down_until = config.endpoints.iter().map(|_| Mutex::new(None)).collect();
         Ok(HttpVerifier {
             config,
             agent,
             next_endpoint: AtomicUsize::new(0),
+            down_until,
         })
     }
 
@@ -79,6 +91,7 @@ impl HttpVerifier {
         let fail = |message: String| Failure {
             message,
             retry_after: None,
+            unreachable: false,
         };
         let response = match self.agent.post(&url).send_json(GradeRequest { samples }) {
             Ok(response) => response,
@@ -94,9 +107,16 @@ impl HttpVerifier {
                         body.chars().take(300).collect::<String>()
                     ),
                     retry_after,
+                    unreachable: false,
                 });
             }
-            Err(err) => return Err(fail(format!("{url}: {err}"))),
+            Err(err) => {
+                return Err(Failure {
+                    message: format!("{url}: {err}"),
+                    retry_after: None,
+                    unreachable: true,
+                })
+            }
         };
         let parsed: GradeResponse = response
             .into_json()
@@ -111,16 +131,35 @@ impl HttpVerifier {
         Ok(parsed.results)
     }
 
+    /// The next endpoint in round-robin order that is not cooling down (any, if all are).
+    fn pick_endpoint(&self) -> usize {
+        let n = self.config.endpoints.len();
+        let now = Instant::now();
+        let start = self.next_endpoint.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| {
+                self.down_until[i]
+                    .lock()
+                    .unwrap()
+                    .map_or(true, |until| until <= now)
+            })
+            .unwrap_or(start % n)
+    }
+
     /// Sends one chunk, moving to the next endpoint after each failure.
     fn grade_chunk(&self, samples: &[Sample]) -> anyhow::Result<Vec<GradeResult>> {
         let mut backoff = self.config.initial_backoff;
         let mut errors = Vec::new();
         for attempt in 0..self.config.max_attempts {
-            let index =
-                self.next_endpoint.fetch_add(1, Ordering::Relaxed) % self.config.endpoints.len();
+            let index = self.pick_endpoint();
             match self.post(&self.config.endpoints[index], samples) {
                 Ok(results) => return Ok(results),
                 Err(failure) => {
+                    if failure.unreachable {
+                        let until = Instant::now() + self.config.cool_down;
+                        *self.down_until[index].lock().unwrap() = Some(until);
+                    }
                     errors.push(failure.message);
                     if attempt + 1 < self.config.max_attempts {
                         std::thread::sleep(
