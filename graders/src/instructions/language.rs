@@ -29,7 +29,7 @@ pub fn detect(text: &str) -> Option<String> {
 
 /// IFEval's test "the text is in `language`": true when detection fails, as in the reference.
 pub fn is_language(text: &str, language: &str) -> bool {
-    detect(text).map_or(true, |found| found == language)
+    detect(text).is_none_or(|found| found == language)
 }
 
 #[cfg(test)]

@@ -259,6 +259,28 @@ struct Token {
     sentbreak: bool,
 }
 
+/// Punkt's `_RE_NUMERIC` (`^-?[\.,]?\d[\d,\.-]*\.?$`) on a lower-cased token; ASCII tokens are
+/// checked by hand (this runs on every token of every candidate context).
+fn is_numeric_type(token: &str) -> bool {
+    if !token.is_ascii() {
+        return numeric_type().is_match(token);
+    }
+    let bytes = token.as_bytes();
+    let mut at = 0;
+    if bytes.first() == Some(&b'-') {
+        at += 1;
+    }
+    if matches!(bytes.get(at), Some(b'.' | b',')) {
+        at += 1;
+    }
+    if !bytes.get(at).is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    bytes[at + 1..]
+        .iter()
+        .all(|b| b.is_ascii_digit() || matches!(b, b',' | b'.' | b'-'))
+}
+
 fn numeric_type() -> &'static Regex {
     static NUMERIC: OnceLock<Regex> = OnceLock::new();
     NUMERIC.get_or_init(|| Regex::new(r"^-?[.,]?\d[\d,.\-]*\.?$").expect("valid regex"))
@@ -266,42 +288,34 @@ fn numeric_type() -> &'static Regex {
 
 /// Python `re`'s `[^\W\d]`: a word character that is not a decimal digit.
 fn is_alpha_like(c: char) -> bool {
-    c == '_' || c.is_alphabetic_py() || (c.is_numeric() && !c.is_decimal_digit())
+    c == '_' || is_letter(c) || (c.is_numeric() && !is_decimal_digit(c))
 }
 
-/// Letter and digit tests as Python's `str` methods see them (general categories, not Rust's
-/// derived `Alphabetic` property, which also takes combining vowel signs).
-trait PyCharClass {
-    fn is_alphabetic_py(self) -> bool;
-    fn is_decimal_digit(self) -> bool;
+/// A letter by general category (L*), as Python's `str.isalpha`; Rust's `Alphabetic` property
+/// also takes combining vowel signs.
+fn is_letter(c: char) -> bool {
+    static LETTER: OnceLock<Regex> = OnceLock::new();
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    let letter = LETTER.get_or_init(|| Regex::new(r"^\p{L}$").expect("valid regex"));
+    letter.is_match(c.encode_utf8(&mut [0u8; 4]))
 }
 
-impl PyCharClass for char {
-    fn is_alphabetic_py(self) -> bool {
-        static LETTER: OnceLock<Regex> = OnceLock::new();
-        if self.is_ascii() {
-            return self.is_ascii_alphabetic();
-        }
-        let letter = LETTER.get_or_init(|| Regex::new(r"^\p{L}$").expect("valid regex"));
-        let mut buf = [0u8; 4];
-        letter.is_match(self.encode_utf8(&mut buf))
+/// A decimal digit (Nd), as Python's `\d`.
+fn is_decimal_digit(c: char) -> bool {
+    static DIGIT: OnceLock<Regex> = OnceLock::new();
+    if c.is_ascii() {
+        return c.is_ascii_digit();
     }
-
-    fn is_decimal_digit(self) -> bool {
-        static DIGIT: OnceLock<Regex> = OnceLock::new();
-        if self.is_ascii() {
-            return self.is_ascii_digit();
-        }
-        let digit = DIGIT.get_or_init(|| Regex::new(r"^\p{Nd}$").expect("valid regex"));
-        let mut buf = [0u8; 4];
-        digit.is_match(self.encode_utf8(&mut buf))
-    }
+    let digit = DIGIT.get_or_init(|| Regex::new(r"^\p{Nd}$").expect("valid regex"));
+    digit.is_match(c.encode_utf8(&mut [0u8; 4]))
 }
 
 impl Token {
     fn new(tok: String) -> Token {
         let lowered = super::pystr::lower(&tok);
-        let typ = if numeric_type().is_match(&lowered) {
+        let typ = if is_numeric_type(&lowered) {
             "##number##".to_string()
         } else {
             lowered
@@ -407,7 +421,7 @@ fn ends_word(chars: &[char], at: usize) -> bool {
         return true;
     }
     c == ','
-        && chars.get(at + 1).map_or(true, |&next| {
+        && chars.get(at + 1).is_none_or(|&next| {
             is_py_space(next) || is_non_word(next) || multi_char_punct(chars, at + 1).is_some()
         })
 }
@@ -576,5 +590,15 @@ mod tests {
             ["(He left.)", "Then she came."]
         );
         assert_eq!(sentences("   "), Vec::<&str>::new());
+        for (token, numeric) in [
+            ("3.14", true),
+            ("-1,000.", true),
+            (".5", true),
+            ("1a", false),
+            ("-", false),
+            ("٣٤", true),
+        ] {
+            assert_eq!(is_numeric_type(token), numeric, "{token}");
+        }
     }
 }
