@@ -67,7 +67,7 @@ impl Registry {
     pub fn with_builtins() -> Registry {
         let mut registry = Registry::new();
         registry.insert(Arc::new(crate::format::FormatGrader));
-        registry.insert(Arc::new(crate::math::MathGrader::default()));
+        registry.insert(Arc::new(crate::math::MathGrader));
         registry.insert(Arc::new(crate::instructions::InstructionsGrader));
         // Shaping rewards (language consistency, length, repetition) as weighted components.
         for grader in crate::shaping::graders() {

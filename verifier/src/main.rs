@@ -5,7 +5,9 @@
 //! graders it wires together are pure (crate `graders`).
 
 mod bench_format;
+mod bench_sandbox;
 mod engine;
+mod exec;
 mod grade_cmd;
 mod serve;
 
@@ -34,6 +36,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Grade a JSON Lines file of samples (or stdin); results go to stdout in input order.
     Grade(grade_cmd::GradeArgs),
+    /// Run one program from stdin in the sandbox and print how it ended as JSON.
+    Exec(exec::ExecArgs),
     /// List the graders and their variants as JSON.
     Graders,
     /// Measure throughput and latency next to the anchors' figures.
@@ -45,9 +49,15 @@ enum Command {
 enum BenchCommand {
     /// Format rewards through `verifier grade` and through HTTP batches.
     Format(bench_format::FormatBenchArgs),
+    /// Fresh-instance sandbox runs: latency and runs/s per language, next to native python3.
+    Sandbox(bench_sandbox::SandboxBenchArgs),
 }
 
 fn main() {
+    // The sandbox pool re-executes this binary as its worker processes.
+    if std::env::args().nth(1).as_deref() == Some(sandboxes::WORKER_ARG) {
+        std::process::exit(sandboxes::worker_main());
+    }
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let registry = Registry::with_builtins();
@@ -58,7 +68,9 @@ fn main() {
             println!("{}", serde_json::to_string_pretty(&registry.infos()).expect("serialisable"));
             Ok(())
         }
+        Command::Exec(args) => exec::run(args).map(|code| std::process::exit(code)),
         Command::Bench(BenchCommand::Format(args)) => bench_format::run(args),
+        Command::Bench(BenchCommand::Sandbox(args)) => bench_sandbox::run(args),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err:#}");
