@@ -98,7 +98,7 @@ pub fn candidates(text: &str, targets: &Targets) -> Vec<Candidate> {
         }
         if targets.expr {
             // A number inside a math span that failed to parse is not an answer of its own.
-            let math_spans: Vec<(usize, usize)> = if targets.latex {
+            let mut math_spans: Vec<(usize, usize)> = if targets.latex {
                 environments(text)
                     .iter()
                     .map(|(_, s, e)| (*s, *e))
@@ -106,6 +106,7 @@ pub fn candidates(text: &str, targets: &Targets) -> Vec<Candidate> {
             } else {
                 Vec::new()
             };
+            math_spans.extend(box_spans(text));
             let inside = |at: usize| math_spans.iter().any(|(s, e)| *s <= at && at < *e);
             let outside = numbers(text)
                 .into_iter()
@@ -217,17 +218,40 @@ fn whole_text_candidate(text: &str) -> Option<String> {
     (!prose).then(|| trimmed.to_string())
 }
 
+/// Byte ranges of every `\\boxed{...}` / `\\fbox{...}`.
+fn box_spans(text: &str) -> Vec<(usize, usize)> {
+    find_boxes(text)
+        .into_iter()
+        .map(|(s, e, _)| (s, e))
+        .collect()
+}
+
 /// Boxes, grouped by the anti-farming policy; every group is a candidate (the last one first).
 fn boxes(text: &str, priority: i32, out: &mut Vec<Candidate>) {
+    let found = find_boxes(text);
+    group_boxes(text, found, priority, out);
+}
+
+/// Every box: (start, end, content), in text order.
+fn find_boxes(text: &str) -> Vec<(usize, usize, &str)> {
     let bytes = text.as_bytes();
     let mut found: Vec<(usize, usize, &str)> = Vec::new(); // (start, end, content)
     let mut search = 0;
+    // One forward pass over the backslashes, so a megabyte of `\\boxed` stays linear.
     while found.len() < MAX_BOXES * 4 {
-        let next = ["\\boxed", "\\fbox"]
-            .iter()
-            .filter_map(|pat| text[search..].find(pat).map(|i| (search + i, pat.len())))
-            .min();
-        let Some((start, len)) = next else { break };
+        let Some(offset) = text[search..].find('\\') else {
+            break;
+        };
+        let start = search + offset;
+        let rest = &bytes[start..];
+        let len = if rest.starts_with(b"\\boxed") {
+            6
+        } else if rest.starts_with(b"\\fbox") {
+            5
+        } else {
+            search = start + 1;
+            continue;
+        };
         let mut i = start + len;
         while i < bytes.len() && bytes[i] == b' ' {
             i += 1;
@@ -248,6 +272,16 @@ fn boxes(text: &str, priority: i32, out: &mut Vec<Candidate>) {
             }
         }
     }
+    found
+}
+
+/// Joins boxes into groups (see the module documentation) and pushes one candidate per group.
+fn group_boxes(
+    text: &str,
+    found: Vec<(usize, usize, &str)>,
+    priority: i32,
+    out: &mut Vec<Candidate>,
+) {
     let mut groups: Vec<Vec<(usize, usize, &str)>> = Vec::new();
     for b in found {
         let joined = groups.last().and_then(|g| g.last()).is_some_and(|prev| {
@@ -294,27 +328,49 @@ fn anchored(text: &str, targets: &Targets, out: &mut Vec<Candidate>) {
     static MINERVA: OnceLock<Regex> = OnceLock::new();
     static FINAL_IS: OnceLock<Regex> = OnceLock::new();
     static ANSWER: OnceLock<Regex> = OnceLock::new();
-    let minerva = regex(
-        &MINERVA,
-        r"(?is)final answer is\s*(.{1,2000}?)\s*\.?\s*I hope",
-    );
+    // ASCII word boundaries and no bounded `.{1,2000}` keep these on the regex crate's fast
+    // engines, so a megabyte of text is one quick scan.
+    let minerva = regex(&MINERVA, r"(?i)final answer is");
     let final_is = regex(
         &FINAL_IS,
-        r"(?i)final answer(?:[^\n]{0,50}?\bis\b|\s*[:：])\s*:?",
+        r"(?i)final answer(?:[^\n]{0,50}?(?-u:\b)is(?-u:\b)|\s*[:：])\s*:?",
     );
-    let answer = regex(&ANSWER, r"(?i)(?:\banswer\s*(?:is\b|[:：])|####)\s*:?");
-
-    for m in minerva.captures_iter(text).take(64) {
-        if let Some(g) = m.get(1) {
-            push_anchor_content(g.as_str(), 0, g.end(), targets, out);
+    let answer = regex(
+        &ANSWER,
+        r"(?i)(?:(?-u:\b)answer\s*(?:is(?-u:\b)|[:：])|####)\s*:?",
+    );
+    // Minerva's "final answer is X. I hope it is correct": X up to "I hope", within 2000 bytes.
+    let last = |re: &Regex| -> Vec<(usize, usize)> {
+        let all: Vec<(usize, usize)> = re.find_iter(text).map(|m| (m.start(), m.end())).collect();
+        all[all.len().saturating_sub(64)..].to_vec()
+    };
+    for (_, end) in last(minerva) {
+        let window_end = floor_boundary(text, (end + 2000).min(text.len()));
+        let window = &text[end..window_end];
+        if let Some(hope) = find_ascii_case_insensitive(window, "i hope") {
+            let content = window[..hope].trim_end();
+            let content = content.strip_suffix('.').unwrap_or(content);
+            push_anchor_content(content, 0, end + hope, targets, out);
         }
     }
     for (re, priority) in [(final_is, 50), (answer, 100)] {
-        for m in re.find_iter(text).take(64) {
-            let rest = &text[m.end()..];
-            push_anchor_content(rest, priority, m.end(), targets, out);
+        for (_, end) in last(re) {
+            push_anchor_content(&text[end..], priority, end, targets, out);
         }
     }
+}
+
+/// The largest char boundary at or below `i`.
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    (0..h.len().saturating_sub(n.len() - 1)).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// What follows an anchor: a math environment if one starts there, else the sentence.
@@ -491,9 +547,10 @@ fn find_close(text: &str, from: usize, close: &str) -> Option<usize> {
 /// percent suffixes kept. (text, start, end), in text order; spans never overlap.
 pub fn numbers(text: &str) -> Vec<(String, usize, usize)> {
     let bytes = text.as_bytes();
-    let mut out = Vec::new();
+    // Only the last MAX_NUMBERS spans are kept: the rightmost are the ones tried.
+    let mut out = std::collections::VecDeque::new();
     let mut i = 0;
-    while i < bytes.len() && out.len() < MAX_NUMBERS * 4 {
+    while i < bytes.len() {
         let starts_number = bytes[i].is_ascii_digit()
             || (matches!(bytes[i], b'-' | b'.')
                 && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
@@ -504,10 +561,16 @@ pub fn numbers(text: &str) -> Vec<(String, usize, usize)> {
             continue;
         }
         let (span, end) = scan_numeric_expression(text, i);
-        out.push((span, i, end));
+        // A literal longer than the parser accepts is not an answer; skip it cheaply.
+        if span.len() <= super::parser::MAX_DIGITS {
+            if out.len() == MAX_NUMBERS {
+                out.pop_front();
+            }
+            out.push_back((span, i, end));
+        }
         i = end.max(i + 1);
     }
-    out
+    out.into()
 }
 
 /// Reads one number (with separators) at `start`.
