@@ -49,7 +49,7 @@ mod protocol;
 mod run;
 pub mod verdict;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use executor::{Ending, ExecOutcome, ExecRequest, Executor};
 pub use extract::extract_code;
@@ -64,6 +64,9 @@ use run::{RunError, Runner};
 pub struct CodeGrader {
     executor: Arc<dyn Executor>,
     config: CodeGraderConfig,
+    /// The Python harness precompiled by the sandbox's own CPython (made on first use; `None`
+    /// when that failed, and then the source is sent instead).
+    python_preamble: OnceLock<Option<String>>,
 }
 
 impl CodeGrader {
@@ -72,7 +75,29 @@ impl CodeGrader {
     }
 
     pub fn with_config(executor: Arc<dyn Executor>, config: CodeGraderConfig) -> CodeGrader {
-        CodeGrader { executor, config }
+        CodeGrader {
+            executor,
+            config,
+            python_preamble: OnceLock::new(),
+        }
+    }
+
+    fn python_preamble(&self) -> Option<&str> {
+        self.python_preamble
+            .get_or_init(|| {
+                let outcome = self.executor.execute(ExecRequest {
+                    language: crate::contract::CodeLanguage::Python,
+                    program: program::python_precompile_program(),
+                    stdin: None,
+                    time_limit_ms: 30_000,
+                    memory_limit_mb: self.config.default_memory_limit_mb,
+                });
+                match outcome.ending {
+                    Ending::Finished => program::python_preamble_from_marshal(&outcome.stdout),
+                    _ => None,
+                }
+            })
+            .as_deref()
     }
 
     pub fn config(&self) -> &CodeGraderConfig {
@@ -104,12 +129,19 @@ impl Grader for CodeGrader {
             Some(prefix) if !prefix.is_empty() => format!("{prefix}{code}"),
             _ => code.to_string(),
         };
+        let uses_harness = !matches!(task.tests, CodeTests::Stdio { .. });
+        let python = task.language == crate::contract::CodeLanguage::Python;
         let runner = Runner {
             executor: self.executor.as_ref(),
             config: &self.config,
             task,
             ctx,
             program,
+            python_preamble: if uses_harness && python {
+                self.python_preamble()
+            } else {
+                None
+            },
         };
         let report = match &task.tests {
             CodeTests::Assert {
@@ -152,6 +184,7 @@ pub fn reference_values(
         task,
         ctx: &ctx,
         program: code.to_string(),
+        python_preamble: None,
     };
     runner
         .call_values(fn_name, cases)

@@ -35,6 +35,8 @@ pub struct Runner<'a> {
     pub ctx: &'a GradeContext,
     /// The candidate's program: the task's prefix followed by the extracted code.
     pub program: String,
+    /// The Python harness in precompiled form, when the sandbox could make it.
+    pub python_preamble: Option<&'a str>,
 }
 
 impl Runner<'_> {
@@ -76,7 +78,11 @@ impl Runner<'_> {
 
     fn harness_run(&self, config: Value, tests: usize) -> Result<(Records, ExecOutcome), RunError> {
         let nonce = config["nonce"].as_str().unwrap_or_default().to_string();
-        let outcome = self.execute(harness_program(self.task.language, &config), None, tests)?;
+        let outcome = self.execute(
+            harness_program(self.task.language, &config, self.python_preamble),
+            None,
+            tests,
+        )?;
         let records = parse_records(&outcome.stdout, &nonce);
         if let Some(record) = records.first("harness_error") {
             return Err(RunError::Error(format!(

@@ -19,6 +19,10 @@ struct Scripted {
 
 impl Executor for Scripted {
     fn execute(&self, request: ExecRequest) -> ExecOutcome {
+        if request.program.starts_with("import marshal, sys") {
+            // The harness precompilation: a fake cannot make CPython bytecode.
+            return ExecOutcome::failed("no CPython here");
+        }
         let nonce = config_of(&request).map(|c| c["nonce"].as_str().unwrap_or("").to_string());
         let (ending, stdout) = (self.script)(&request, &nonce.unwrap_or_default());
         self.requests.lock().unwrap().push(request);
