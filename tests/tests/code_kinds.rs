@@ -1,0 +1,327 @@
+//! The three test kinds (`assert`, `call`, `stdio`) in Python and JavaScript through the real
+//! code grader and sandbox pool: verdicts per test, scoring, and the hacks that target each kind.
+
+mod code_support;
+
+use code_support::{grade_all, worker_entry};
+use graders::contract::{CallCase, CodeLanguage, CodeTask, CodeTests, Scoring, StdioCase, Task};
+use graders::{Status, Verdict};
+use serde_json::{json, Value};
+
+/// Not a test: the entry point of the sandbox worker processes started from this binary.
+#[test]
+fn sandbox_worker_entry() {
+    worker_entry();
+}
+
+fn task(language: CodeLanguage, tests: CodeTests, scoring: Scoring) -> Task {
+    Task::Code(CodeTask {
+        language,
+        tests,
+        prefix: None,
+        scoring,
+        time_limit_ms: Some(500),
+        memory_limit_mb: None,
+        float_tolerance: None,
+    })
+}
+
+fn grade(completion: &str, task: Task) -> Verdict {
+    grade_all(&[(completion.to_string(), task)]).remove(0)
+}
+
+fn verdicts(verdict: &Verdict) -> Value {
+    verdict.details.get("tests").cloned().unwrap_or(Value::Null)
+}
+
+fn sum_cases() -> Vec<StdioCase> {
+    vec![
+        StdioCase {
+            input: "1 2\n".into(),
+            output: "3\n".into(),
+        },
+        StdioCase {
+            input: "10 20\n".into(),
+            output: "30\n".into(),
+        },
+        StdioCase {
+            input: "-5 5\n".into(),
+            output: "0\n".into(),
+        },
+    ]
+}
+
+#[test]
+fn python_stdio_cases_are_compared_in_full_on_the_host() {
+    let stdio = CodeTests::Stdio {
+        cases: sum_cases(),
+        float_tolerance: None,
+    };
+    let right = "```python\na, b = map(int, input().split())\nprint(a + b)\n```";
+    let v = grade(
+        right,
+        task(CodeLanguage::Python, stdio.clone(), Scoring::All),
+    );
+    assert_eq!((v.reward, v.status), (1.0, Status::Correct), "{v:?}");
+    // sys.exit(0) after printing is normal for competitive programming and still passes.
+    let exits =
+        "import sys\na, b = map(int, sys.stdin.read().split())\nprint(a + b)\nsys.exit(0)\n";
+    assert_eq!(
+        grade(
+            exits,
+            task(CodeLanguage::Python, stdio.clone(), Scoring::All)
+        )
+        .reward,
+        1.0
+    );
+    // Extra lines are a wrong answer (a `zip` compare would pass them).
+    let extra = "a, b = map(int, input().split())\nprint(a + b)\nprint('debug')\n";
+    let v = grade(
+        extra,
+        task(CodeLanguage::Python, stdio.clone(), Scoring::Fraction),
+    );
+    assert_eq!(
+        verdicts(&v),
+        json!(["wrong_answer", "wrong_answer", "wrong_answer"])
+    );
+    // An exit before printing anything is a wrong answer, not a pass.
+    let v = grade(
+        "import os\nos._exit(0)\n",
+        task(CodeLanguage::Python, stdio.clone(), Scoring::All),
+    );
+    assert_eq!(v.reward, 0.0);
+    // A syntax error is reported as such, once for every case.
+    let v = grade(
+        "print(",
+        task(CodeLanguage::Python, stdio.clone(), Scoring::Fraction),
+    );
+    assert_eq!(
+        verdicts(&v),
+        json!(["syntax_error", "syntax_error", "syntax_error"]),
+        "{v:?}"
+    );
+    // Runtime errors name the exception; fraction scoring counts the passing cases.
+    let partial =
+        "a, b = map(int, input().split())\nif a < 0: raise ValueError('neg')\nprint(a + b)\n";
+    let v = grade(
+        partial,
+        task(CodeLanguage::Python, stdio, Scoring::Fraction),
+    );
+    assert!((v.reward - 2.0 / 3.0).abs() < 1e-9, "{v:?}");
+    assert_eq!(v.details["first_failure"]["verdict"], "runtime_error");
+    assert!(
+        v.details["first_failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ValueError"),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn python_call_values_are_compared_on_the_host() {
+    let cases = vec![
+        CallCase {
+            args: vec![json!([3, 1, 2])],
+            expected: json!([1, 2, 3]),
+        },
+        CallCase {
+            args: vec![json!([])],
+            expected: json!([]),
+        },
+        CallCase {
+            args: vec![json!([2, 2, 1])],
+            expected: json!([1, 2, 2]),
+        },
+    ];
+    let call = CodeTests::Call {
+        fn_name: "sort_it".into(),
+        cases,
+    };
+    let right = "def sort_it(xs):\n    return sorted(xs)\n";
+    let v = grade(
+        right,
+        task(CodeLanguage::Python, call.clone(), Scoring::All),
+    );
+    assert_eq!(v.reward, 1.0, "{v:?}");
+    // Tuples are arrays on the wire.
+    let tuple = "def sort_it(xs):\n    return tuple(sorted(xs))\n";
+    assert_eq!(
+        grade(
+            tuple,
+            task(CodeLanguage::Python, call.clone(), Scoring::All)
+        )
+        .reward,
+        1.0
+    );
+    let always_equal =
+        "class E(list):\n    def __eq__(self, o): return True\ndef sort_it(xs):\n    return E()\n";
+    let v = grade(
+        always_equal,
+        task(CodeLanguage::Python, call.clone(), Scoring::All),
+    );
+    assert_eq!(v.reward, 0.0, "{v:?}");
+    assert!(
+        v.details["first_failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a plain value"),
+        "{v:?}"
+    );
+    let exits = "import sys\ndef sort_it(xs):\n    sys.exit(0)\n";
+    let v = grade(
+        exits,
+        task(CodeLanguage::Python, call.clone(), Scoring::All),
+    );
+    assert_eq!(v.reward, 0.0);
+    assert_eq!(v.details["first_failure"]["verdict"], "runtime_error");
+    let os_exit = "import os\ndef sort_it(xs):\n    os._exit(0)\n";
+    assert_eq!(
+        grade(
+            os_exit,
+            task(CodeLanguage::Python, call.clone(), Scoring::All)
+        )
+        .reward,
+        0.0
+    );
+    // A bool is not a number.
+    let typed = CodeTests::Call {
+        fn_name: "f".into(),
+        cases: vec![CallCase {
+            args: vec![],
+            expected: json!(1),
+        }],
+    };
+    assert_eq!(
+        grade(
+            "def f():\n    return True\n",
+            task(CodeLanguage::Python, typed, Scoring::All)
+        )
+        .reward,
+        0.0
+    );
+}
+
+#[test]
+fn python_time_and_memory_limits_are_verdicts() {
+    let call = CodeTests::Call {
+        fn_name: "f".into(),
+        cases: vec![
+            CallCase {
+                args: vec![json!(1)],
+                expected: json!(1),
+            },
+            CallCase {
+                args: vec![json!(2)],
+                expected: json!(2),
+            },
+        ],
+    };
+    let looping = "def f(x):\n    while True:\n        pass\n";
+    let v = grade(
+        looping,
+        task(CodeLanguage::Python, call.clone(), Scoring::Fraction),
+    );
+    assert_eq!(verdicts(&v), json!(["time_limit", "skipped"]), "{v:?}");
+    let bomb = "def f(x):\n    data = []\n    while True:\n        data.append(bytearray(10**7))\n";
+    let v = grade(bomb, task(CodeLanguage::Python, call, Scoring::Fraction));
+    assert_eq!(
+        v.details["first_failure"]["verdict"], "memory_limit",
+        "{v:?}"
+    );
+}
+
+#[test]
+fn javascript_call_assert_and_stdio() {
+    let cases = vec![
+        CallCase {
+            args: vec![json!(2), json!(3)],
+            expected: json!(5),
+        },
+        CallCase {
+            args: vec![json!(-1), json!(1)],
+            expected: json!(0),
+        },
+    ];
+    let call = CodeTests::Call {
+        fn_name: "add".into(),
+        cases,
+    };
+    let right = "```javascript\nfunction add(a, b) { return a + b; }\n```";
+    let v = grade(
+        right,
+        task(CodeLanguage::Javascript, call.clone(), Scoring::All),
+    );
+    assert_eq!(v.reward, 1.0, "{v:?}");
+    let arrow = "const add = (a, b) => a + b;";
+    assert_eq!(
+        grade(
+            arrow,
+            task(CodeLanguage::Javascript, call.clone(), Scoring::All)
+        )
+        .reward,
+        1.0
+    );
+    let sneaky = "function add(a, b) { return { valueOf() { return a + b; } }; }";
+    assert_eq!(
+        grade(
+            sneaky,
+            task(CodeLanguage::Javascript, call.clone(), Scoring::All)
+        )
+        .reward,
+        0.0
+    );
+    let wrong = "function add(a, b) { return a - b; }";
+    let v = grade(
+        wrong,
+        task(CodeLanguage::Javascript, call.clone(), Scoring::Fraction),
+    );
+    assert_eq!(
+        verdicts(&v),
+        json!(["wrong_answer", "wrong_answer"]),
+        "{v:?}"
+    );
+    let syntax = "function add(a, b) { return a +; }";
+    let v = grade(syntax, task(CodeLanguage::Javascript, call, Scoring::All));
+    assert_eq!(
+        v.details["first_failure"]["verdict"], "syntax_error",
+        "{v:?}"
+    );
+
+    let check = "function check(candidate) {\n  if (candidate(2, 3) !== 5) throw new Error('2+3');\n  if (candidate(0, 0) !== 0) throw new Error('0+0');\n}";
+    let assert = CodeTests::Assert {
+        code: check.into(),
+        entry_point: "add".into(),
+    };
+    assert_eq!(
+        grade(
+            right,
+            task(CodeLanguage::Javascript, assert.clone(), Scoring::All)
+        )
+        .reward,
+        1.0
+    );
+    let v = grade(
+        "function add(a, b) { return 7; }",
+        task(CodeLanguage::Javascript, assert.clone(), Scoring::All),
+    );
+    assert_eq!(v.reward, 0.0, "{v:?}");
+    // A candidate that prints what a pass would look like gains nothing.
+    let forged =
+        "console.log('{\"k\":\"test\",\"i\":0,\"v\":\"pass\"}'); function add() { return 0; }";
+    assert_eq!(
+        grade(forged, task(CodeLanguage::Javascript, assert, Scoring::All)).reward,
+        0.0
+    );
+
+    let looping = "function add(a, b) { while (true) {} }";
+    let call = CodeTests::Call {
+        fn_name: "add".into(),
+        cases: vec![CallCase {
+            args: vec![json!(1), json!(1)],
+            expected: json!(2),
+        }],
+    };
+    let v = grade(looping, task(CodeLanguage::Javascript, call, Scoring::All));
+    assert_eq!(v.details["first_failure"]["verdict"], "time_limit", "{v:?}");
+}

