@@ -39,17 +39,27 @@ impl<'a> Point<'a> {
         }
     }
 
+    /// Charges for producing `v`: big-number multiplication is superlinear, so the cost grows
+    /// with the square of the limb count.
     fn charge(&self, v: &EvalResult) -> EvalResult {
         let cost = match v {
-            Ok(Value::Exact(r)) => 1 + (r.numer().bits() + r.denom().bits()) / 64,
+            Ok(Value::Exact(r)) => {
+                let limbs = (r.numer().bits() + r.denom().bits()) / 64;
+                1 + limbs + limbs * limbs / 64
+            }
             _ => 1,
         };
-        let spent = self.work.get() + cost;
+        self.spend(cost)?;
+        v.clone()
+    }
+
+    fn spend(&self, cost: u64) -> Result<(), EvalError> {
+        let spent = self.work.get().saturating_add(cost);
         self.work.set(spent);
         if spent > WORK_BUDGET {
             return Err(EvalError::TooLarge);
         }
-        v.clone()
+        Ok(())
     }
 
     fn lookup(&self, name: &str) -> Option<&Value> {
@@ -193,7 +203,17 @@ fn eval_func(f: Func, args: &[Expr], at: &Point) -> EvalResult {
             Value::Exact(r) => Ok(Value::Exact(r.abs())),
             Value::Approx(c) => Ok(Value::Approx(Complex64::new(c.norm(), 0.0))),
         },
-        Func::Factorial => factorial(&x),
+        Func::Factorial => {
+            // Paid before it is computed: about n multiplications of numbers of n log2(n) bits.
+            if let Value::Exact(r) = &x {
+                if let Some(n) = r.to_integer().to_u64().filter(|_| r.is_integer()) {
+                    let n = n.min(1 << 20);
+                    let limbs = n * (64 - n.leading_zeros() as u64) / 64 + 1;
+                    at.spend(n.saturating_mul(limbs) / 4)?;
+                }
+            }
+            factorial(&x)
+        }
         Func::Binom => binomial(&x, &eval(args.get(1).ok_or(EvalError::Unsupported)?, at)?),
         Func::Gamma => {
             let r = x.real().ok_or(EvalError::Unsupported)?;

@@ -214,8 +214,8 @@ fn lex_command(input: &str, start: usize, toks: &mut Vec<Tok>) -> Option<usize> 
         return Some(i);
     };
     if !next.is_ascii_alphabetic() {
-        // One-character commands.
-        i += 1;
+        // One-character commands (a multi-byte character after `\` is skipped whole).
+        i += input[i..].chars().next().map_or(1, char::len_utf8);
         match next {
             b'\\' => toks.push(Tok::RowBreak),
             b'{' | b'}' => toks.push(Tok::Cmd((next as char).to_string())),
