@@ -34,7 +34,7 @@ def _harness_main(config_text):
     exact_type, is_instance, repr_of, length = type, isinstance, repr, len
     int_repr, float_repr = int.__repr__, float.__repr__
     base_exception = BaseException
-    function_type = types.FunctionType
+    function_type, module_type = types.FunctionType, types.ModuleType
     dict_like = (collections.Counter, collections.OrderedDict, collections.defaultdict)
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)
@@ -344,9 +344,16 @@ def _harness_main(config_text):
             return
         restore_world()
         namespace = {"__builtins__": builtins_snapshot, "__name__": "__test__"}
+        # The candidate's functions (wrapped), plain classes and imported modules, for tests that
+        # name them (MBPP builds `Node(...)` trees, uses the solution's `import sys`).
         for name, value in list(candidate_globals.items()):
-            if exact_type(value) is function_type and name not in builtins_snapshot:
+            if name in builtins_snapshot or name.startswith("__"):
+                continue
+            t = exact_type(value)
+            if t is function_type:
                 namespace[name] = guarded(value)
+            elif t is type or (t is module_type and sys.modules.get(name) is value):
+                namespace[name] = value
         for name, value in trusted.items():
             if not name.startswith("__"):
                 namespace[name] = value
