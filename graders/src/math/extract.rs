@@ -583,8 +583,7 @@ fn scan_number(bytes: &[u8], start: usize, out: &mut String) -> usize {
     // Thousands groups: `,ddd` or ` ddd`, only after a leading group of 1-3 digits.
     if (1..=3).contains(&first) {
         let mut separator: Option<u8> = None;
-        loop {
-            let Some(&sep) = bytes.get(i) else { break };
+        while let Some(&sep) = bytes.get(i) {
             if !(sep == b',' || sep == b' ') || separator.is_some_and(|s| s != sep) {
                 break;
             }
@@ -611,7 +610,7 @@ fn scan_number(bytes: &[u8], start: usize, out: &mut String) -> usize {
             0
         };
         let comma_decimal = mark == b',' && frac > 0 && frac != 3 || (mark == b',' && out == "0");
-        if (mark == b'.' && frac > 0) || (comma_decimal && frac > 0) {
+        if frac > 0 && (mark == b'.' || comma_decimal) {
             out.push('.');
             out.push_str(std::str::from_utf8(&bytes[i + 1..i + 1 + frac]).unwrap_or(""));
             i += 1 + frac;
