@@ -549,6 +549,7 @@ pub fn numbers(text: &str) -> Vec<(String, usize, usize)> {
     let bytes = text.as_bytes();
     // Only the last MAX_NUMBERS spans are kept: the rightmost are the ones tried.
     let mut out = std::collections::VecDeque::new();
+    let mut buffer = String::new();
     let mut i = 0;
     while i < bytes.len() {
         let starts_number = bytes[i].is_ascii_digit()
@@ -560,17 +561,20 @@ pub fn numbers(text: &str) -> Vec<(String, usize, usize)> {
             i += 1;
             continue;
         }
-        let (span, end) = scan_numeric_expression(text, i);
+        let end = scan_numeric_expression_into(text, i, &mut buffer);
         // A literal longer than the parser accepts is not an answer; skip it cheaply.
-        if span.len() <= super::parser::MAX_DIGITS {
+        if buffer.len() <= super::parser::MAX_DIGITS {
             if out.len() == MAX_NUMBERS {
                 out.pop_front();
             }
-            out.push_back((span, i, end));
+            out.push_back((i, end));
         }
         i = end.max(i + 1);
     }
-    out.into()
+    // Normalised text only for the spans kept.
+    out.into_iter()
+        .map(|(start, end)| (scan_numeric_expression(text, start).0, start, end))
+        .collect()
 }
 
 /// Reads one number (with separators) at `start`.
@@ -622,8 +626,15 @@ fn scan_number(bytes: &[u8], start: usize, out: &mut String) -> usize {
 /// A number, optionally a mixed number, a fraction or a short chain of numbers joined by
 /// arithmetic operators, and a percent suffix.
 fn scan_numeric_expression(text: &str, start: usize) -> (String, usize) {
-    let bytes = text.as_bytes();
     let mut out = String::new();
+    let end = scan_numeric_expression_into(text, start, &mut out);
+    (out, end)
+}
+
+/// [`scan_numeric_expression`] into a reused buffer (no allocation per span on long inputs).
+fn scan_numeric_expression_into(text: &str, start: usize, out: &mut String) -> usize {
+    out.clear();
+    let bytes = text.as_bytes();
     let mut i = start;
     if bytes[i] == b'-' {
         out.push('-');
@@ -632,7 +643,7 @@ fn scan_numeric_expression(text: &str, start: usize) -> (String, usize) {
     if bytes[i] == b'.' {
         out.push('0');
     }
-    i = scan_number(bytes, i, &mut out);
+    i = scan_number(bytes, i, out);
     // Mixed number `4 4/9`.
     if bytes.get(i) == Some(&b' ') && !out.contains('.') {
         let mut probe = String::new();
@@ -692,7 +703,7 @@ fn scan_numeric_expression(text: &str, start: usize) -> (String, usize) {
             break;
         }
     }
-    (out, i)
+    i
 }
 
 /// Multiple-choice letters: after an anchor, at the start, or standing alone.
