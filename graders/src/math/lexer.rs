@@ -187,8 +187,13 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok>> {
 /// (LaTeX's ways to write one) or, when `bare_comma` allows it, a plain `,`.
 fn thousands_separator(bytes: &[u8], i: usize, bare_comma: bool) -> Option<usize> {
     let rest = &bytes[i..];
-    let width = if rest.starts_with(b"{,}") {
-        3
+    // `14 {, }916`: spaces around a braced comma are layout.
+    let lead = rest.iter().take_while(|b| **b == b' ').count();
+    let braced = &rest[lead..];
+    let width = if braced.starts_with(b"{,}") {
+        lead + 3
+    } else if braced.starts_with(b"{, }") {
+        lead + 4
     } else if rest.starts_with(b",\\!") {
         let mut w = 3;
         while rest.get(w) == Some(&b' ') {
