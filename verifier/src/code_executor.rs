@@ -68,10 +68,6 @@ impl SandboxExecutor {
             runtime: Some(runtime),
         })
     }
-
-    pub fn workers(&self) -> usize {
-        self.pool.workers()
-    }
 }
 
 impl Executor for SandboxExecutor {
