@@ -1,5 +1,3 @@
-// wiring: mod code_executor;
-// wiring: registry.insert(code_executor::sandbox_code_grader(None)?);   // before Engine::new, for grade/serve/eval
 //! The code grader's [`Executor`] on top of the sandbox worker pool: `graders` defines the
 //! synchronous trait (graders run on CPU threads), `sandboxes` offers an async pool; this adapter
 //! blocks the calling grader thread on the pool's answer.
@@ -137,14 +135,35 @@ fn last_line(stderr: &str) -> String {
     graders::code::verdict::excerpt(line.trim(), 200)
 }
 
-/// The `code` grader on the sandbox pool, ready for `Registry::insert` (it replaces the
-/// placeholder that `Registry::with_builtins` registers).
-pub fn sandbox_code_grader(workers: Option<usize>) -> anyhow::Result<Arc<dyn graders::Grader>> {
-    let executor = SandboxExecutor::start(workers)?;
-    Ok(Arc::new(CodeGrader::with_config(
-        Arc::new(executor),
+
+/// The code grader over a sandbox pool that starts on the first code task, so that runs that
+/// grade only math, format or instructions never set up runtimes or start worker processes.
+/// If set-up fails, every code task gets an `error` that says why.
+pub fn lazy_sandbox_code_grader(workers: Option<usize>) -> Arc<dyn graders::Grader> {
+    Arc::new(CodeGrader::with_config(
+        Arc::new(LazySandboxExecutor {
+            workers,
+            started: std::sync::OnceLock::new(),
+        }),
         CodeGraderConfig::default(),
-    )))
+    ))
+}
+
+struct LazySandboxExecutor {
+    workers: Option<usize>,
+    started: std::sync::OnceLock<Result<SandboxExecutor, String>>,
+}
+
+impl Executor for LazySandboxExecutor {
+    fn execute(&self, request: ExecRequest) -> ExecOutcome {
+        let started = self
+            .started
+            .get_or_init(|| SandboxExecutor::start(self.workers).map_err(|e| format!("{e:#}")));
+        match started {
+            Ok(executor) => executor.execute(request),
+            Err(message) => ExecOutcome::failed(message.clone()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,3 @@
-// wiring: mod code_executor; mod eval;
-// wiring: in `enum Command`:  /// Evaluate samples on HumanEval, HumanEval+ or MBPP: pass@k and per-task results.
-// wiring:                     Eval(eval::EvalArgs),
-// wiring: in `main`'s match:  Command::Eval(args) => eval::run(args),
 //! `verifier eval`: benchmark evaluation of code samples on HumanEval, HumanEval+ and MBPP, from
 //! their published files, in the sample format of openai/human-eval (`task_id`, `completion`, any
 //! number of samples per task). Prints pass@k with the unbiased estimator of Chen et al. (2021)

@@ -1,4 +1,3 @@
-// sandbox worker entry: if std::env::args().nth(1).as_deref() == Some(sandboxes::WORKER_ARG) { std::process::exit(sandboxes::worker_main()); }
 //! `verifier exec`: runs one program from standard input in the sandbox and prints how it
 //! ended as one JSON object (a [`sandboxes::RunResult`]). A tool for people and for tests.
 //!

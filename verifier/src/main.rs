@@ -6,7 +6,9 @@
 
 mod bench_format;
 mod bench_sandbox;
+mod code_executor;
 mod engine;
+mod eval;
 mod exec;
 mod grade_cmd;
 mod serve;
@@ -36,6 +38,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Grade a JSON Lines file of samples (or stdin); results go to stdout in input order.
     Grade(grade_cmd::GradeArgs),
+    /// Evaluate code samples on HumanEval, HumanEval+ or MBPP: pass@k and per-task results.
+    Eval(eval::EvalArgs),
     /// Run one program from stdin in the sandbox and print how it ended as JSON.
     Exec(exec::ExecArgs),
     /// List the graders and their variants as JSON.
@@ -60,7 +64,8 @@ fn main() {
     }
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let registry = Registry::with_builtins();
+    let mut registry = Registry::with_builtins();
+    registry.insert(code_executor::lazy_sandbox_code_grader(None));
     let outcome = match cli.command {
         Command::Serve(args) => serve::run(args, registry),
         Command::Grade(args) => grade_cmd::run(args, registry),
@@ -68,6 +73,7 @@ fn main() {
             println!("{}", serde_json::to_string_pretty(&registry.infos()).expect("serialisable"));
             Ok(())
         }
+        Command::Eval(args) => eval::run(args),
         Command::Exec(args) => exec::run(args).map(|code| std::process::exit(code)),
         Command::Bench(BenchCommand::Format(args)) => bench_format::run(args),
         Command::Bench(BenchCommand::Sandbox(args)) => bench_sandbox::run(args),

@@ -38,7 +38,11 @@ pub async fn grade(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
 }
 
 async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body) -> Response {
+    let limit = state.args.max_body_mb.saturating_mul(1024 * 1024);
     let Ok(request_slot) = state.request_slots.clone().try_acquire_owned() else {
+        // Read and drop the body (streamed, never buffered) so that an HTTP/1.1 client still
+        // uploading sees the 503 rather than a connection reset.
+        discard(body, limit).await;
         return overloaded(format!(
             "{} grading requests are already in flight; retry later",
             state.args.max_requests
@@ -46,7 +50,6 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
     };
     let _inflight = GaugeGuard::add(&state.metrics.inflight_requests, 1);
 
-    let limit = state.args.max_body_mb.saturating_mul(1024 * 1024);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -170,6 +173,18 @@ fn overloaded(message: String) -> Response {
         .headers_mut()
         .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     response
+}
+
+async fn discard(body: Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, |data| data.len());
+        if seen > limit {
+            break;
+        }
+    }
 }
 
 fn is_length_limit(err: &axum::Error) -> bool {
