@@ -63,7 +63,9 @@ fn grade_component(
     ctx: &GradeContext,
 ) -> Verdict {
     if !weight.is_finite() {
-        return Verdict::error(format!("component weight must be a finite number, got {weight}"));
+        return Verdict::error(format!(
+            "component weight must be a finite number, got {weight}"
+        ));
     }
     if ctx.expired() {
         return Verdict::timeout("the sample's deadline passed before this component was graded");
@@ -111,7 +113,10 @@ mod tests {
         let r = grade_sample(&Registry::with_builtins(), &s, &GradeContext::default());
         assert_eq!(r.status, Status::Error);
         let message = r.error.unwrap();
-        assert!(message.starts_with("judge: unknown task kind `nope`"), "{message}");
+        assert!(
+            message.starts_with("judge: unknown task kind `nope`"),
+            "{message}"
+        );
         assert!(message.contains("format"), "{message}");
     }
 
@@ -125,13 +130,13 @@ mod tests {
     }
 
     #[test]
-    fn code_parses_but_says_it_is_not_available() {
+    fn code_parses_but_without_a_sandbox_says_so() {
         let s = sample(
             r#"{"completion":"x","task":{"kind":"code","language":"python",
                 "tests":{"type":"stdio","cases":[]}}}"#,
         );
         let r = grade_sample(&Registry::with_builtins(), &s, &GradeContext::default());
         assert_eq!(r.status, Status::Error);
-        assert!(r.error.unwrap().contains("not available yet"));
+        assert!(r.error.unwrap().contains("needs a sandbox"));
     }
 }

@@ -534,21 +534,39 @@ mod tests {
     #[test]
     fn parses_each_builtin_kind() {
         let math = r#"{"id":"a","completion":"x","task":{"kind":"math","answer":"0.5"}}"#;
-        assert!(matches!(Sample::from_json_str(math).unwrap().task, Task::Math(_)));
+        assert!(matches!(
+            Sample::from_json_str(math).unwrap().task,
+            Task::Math(_)
+        ));
         let code = r#"{"completion":"x","task":{"kind":"code","language":"python",
             "tests":{"type":"assert","code":"def check(c): pass","entry_point":"f"}}}"#;
-        assert!(matches!(Sample::from_json_str(code).unwrap().task, Task::Code(_)));
+        assert!(matches!(
+            Sample::from_json_str(code).unwrap().task,
+            Task::Code(_)
+        ));
         let stdio = r#"{"completion":"x","task":{"kind":"code","language":"javascript",
             "tests":{"type":"stdio","cases":[{"input":"1","output":"2"}]},"scoring":"fraction"}}"#;
-        assert!(matches!(Sample::from_json_str(stdio).unwrap().task, Task::Code(_)));
+        assert!(matches!(
+            Sample::from_json_str(stdio).unwrap().task,
+            Task::Code(_)
+        ));
         let call = r#"{"completion":"x","task":{"kind":"code","language":"python",
             "tests":{"type":"call","fn_name":"f","cases":[{"args":[1,[2]],"expected":3}]}}}"#;
-        assert!(matches!(Sample::from_json_str(call).unwrap().task, Task::Code(_)));
+        assert!(matches!(
+            Sample::from_json_str(call).unwrap().task,
+            Task::Code(_)
+        ));
         let fmt = r#"{"completion":"x","task":{"kind":"format","style":"r1"}}"#;
-        assert!(matches!(Sample::from_json_str(fmt).unwrap().task, Task::Format(_)));
+        assert!(matches!(
+            Sample::from_json_str(fmt).unwrap().task,
+            Task::Format(_)
+        ));
         let ifeval = r#"{"completion":"x","task":{"kind":"instructions",
             "instruction_id_list":["punctuation:no_comma"],"kwargs":[{}],"mode":"loose"}}"#;
-        assert!(matches!(Sample::from_json_str(ifeval).unwrap().task, Task::Instructions(_)));
+        assert!(matches!(
+            Sample::from_json_str(ifeval).unwrap().task,
+            Task::Instructions(_)
+        ));
     }
 
     #[test]
@@ -571,7 +589,11 @@ mod tests {
 
         let bad_task = r#"{"completion":"x","task":{"kind":"math","answer":3}}"#;
         let err = Sample::from_json_str(bad_task).unwrap_err();
-        assert!(err.message.contains("task") && err.message.contains("answer"), "{}", err.message);
+        assert!(
+            err.message.contains("task") && err.message.contains("answer"),
+            "{}",
+            err.message
+        );
 
         let bad_style = r#"{"completion":"x","task":{"kind":"format","style":"xml"}}"#;
         let err = Sample::from_json_str(bad_style).unwrap_err();

@@ -76,7 +76,7 @@ impl Registry {
         registry.insert(Arc::new(Unavailable {
             kind: "code",
             description: "runs the candidate's code against tests in a sandbox",
-            why: "the code grader is not available yet in this build",
+            why: "the code grader is not available here: it needs a sandbox, which `verifier grade`, `verifier serve` and `verifier eval` provide",
         }));
         registry
     }

@@ -19,7 +19,10 @@ pub fn verifier_bin() -> PathBuf {
     }
     let test_exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> -> target/<profile>/verifier
-    let profile_dir = test_exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
     let bin = profile_dir.join(format!("verifier{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
@@ -71,7 +74,10 @@ impl Service {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        request(ureq::get(&format!("{}{path}", self.url)).timeout(Duration::from_secs(30)), None)
+        request(
+            ureq::get(&format!("{}{path}", self.url)).timeout(Duration::from_secs(30)),
+            None,
+        )
     }
 
     pub fn post(&self, path: &str, body: &str) -> Reply {
@@ -99,8 +105,9 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", &self.body[..self.body.len().min(300)]))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {}", &self.body[..self.body.len().min(300)])
+        })
     }
 }
 
@@ -117,7 +124,10 @@ fn request(req: ureq::Request, body: Option<&str>) -> Reply {
     let status = response.status();
     let retry_after = response.header("retry-after").map(str::to_string);
     let mut text = String::new();
-    response.into_reader().read_to_string(&mut text).expect("read body");
+    response
+        .into_reader()
+        .read_to_string(&mut text)
+        .expect("read body");
     Reply {
         status,
         retry_after,
@@ -126,6 +136,10 @@ fn request(req: ureq::Request, body: Option<&str>) -> Reply {
 }
 
 /// A format sample as JSON text.
-pub fn format_sample(id: impl Into<serde_json::Value>, completion: &str, style: &str) -> serde_json::Value {
+pub fn format_sample(
+    id: impl Into<serde_json::Value>,
+    completion: &str,
+    style: &str,
+) -> serde_json::Value {
     serde_json::json!({"id": id.into(), "completion": completion, "task": {"kind": "format", "style": style}})
 }

@@ -18,14 +18,23 @@ fn run_grade(args: &[&str], stdin: &str) -> (Vec<Value>, String, bool) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start verifier grade");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     let results = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
         .collect();
-    (results, String::from_utf8(output.stderr).unwrap(), output.status.success())
+    (
+        results,
+        String::from_utf8(output.stderr).unwrap(),
+        output.status.success(),
+    )
 }
 
 #[test]
@@ -39,17 +48,33 @@ fn grades_stdin_in_order_and_survives_bad_lines() {
     ];
     let (results, stderr, ok) = run_grade(&["--jobs", "2"], &(lines.join("\n") + "\n"));
     assert!(ok, "{stderr}");
-    assert_eq!(results.len(), 4, "blank lines are skipped, every other line answers");
-    assert_eq!((results[0]["id"].clone(), results[0]["status"].clone()), (json!("a"), json!("correct")));
+    assert_eq!(
+        results.len(),
+        4,
+        "blank lines are skipped, every other line answers"
+    );
+    assert_eq!(
+        (results[0]["id"].clone(), results[0]["status"].clone()),
+        (json!("a"), json!("correct"))
+    );
     assert_eq!(results[1]["status"], json!("error"));
     let message = results[1]["error"].as_str().unwrap();
     assert!(message.starts_with("line 2: malformed JSON"), "{message}");
     assert_eq!(results[2]["id"], json!("c"));
     let message = results[2]["error"].as_str().unwrap();
-    assert!(message.starts_with("line 4: ") && message.contains("style"), "{message}");
-    assert_eq!((results[3]["id"].clone(), results[3]["status"].clone()), (json!("d"), json!("incorrect")));
+    assert!(
+        message.starts_with("line 4: ") && message.contains("style"),
+        "{message}"
+    );
+    assert_eq!(
+        (results[3]["id"].clone(), results[3]["status"].clone()),
+        (json!("d"), json!("incorrect"))
+    );
     for needle in ["4 samples", "correct 1", "error 2", "incorrect 1"] {
-        assert!(stderr.contains(needle), "summary lacks {needle:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "summary lacks {needle:?}: {stderr}"
+        );
     }
     assert!(stderr.contains("mean reward"), "{stderr}");
 }
@@ -64,7 +89,11 @@ fn grades_a_file_to_an_output_file_keeping_order_across_chunks() {
     let n = 20_000;
     let text: String = (0..n)
         .map(|i| {
-            let completion = if i % 3 == 0 { format!("<think>\n{i}\n</think>\n<answer>\n{i}\n</answer>") } else { format!("plain {i}") };
+            let completion = if i % 3 == 0 {
+                format!("<think>\n{i}\n</think>\n<answer>\n{i}\n</answer>")
+            } else {
+                format!("plain {i}")
+            };
             format_sample(i, &completion, "think_answer").to_string() + "\n"
         })
         .collect();
@@ -97,5 +126,8 @@ fn a_missing_input_file_is_a_clear_error() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot open /no/such/file.jsonl"), "{stderr}");
+    assert!(
+        stderr.contains("cannot open /no/such/file.jsonl"),
+        "{stderr}"
+    );
 }

@@ -15,7 +15,10 @@ fn cases() -> Vec<Value> {
 }
 
 fn grade(registry: &Registry, completion: &str, style: &str) -> f64 {
-    let sample = Sample::from_value(json!({"completion": completion, "task": {"kind": "format", "style": style}})).unwrap();
+    let sample = Sample::from_value(
+        json!({"completion": completion, "task": {"kind": "format", "style": style}}),
+    )
+    .unwrap();
     graders::grade_sample(registry, &sample, &GradeContext::default()).reward
 }
 
@@ -29,14 +32,23 @@ fn open_r1_modes_match_open_r1_on_every_case() {
         let completion = case["completion"].as_str().unwrap();
         let format = grade(&registry, completion, "think_answer");
         let tags = grade(&registry, completion, "tag_count");
-        let expected = (case["format_reward"].as_f64().unwrap(), case["tag_count_reward"].as_f64().unwrap());
+        let expected = (
+            case["format_reward"].as_f64().unwrap(),
+            case["tag_count_reward"].as_f64().unwrap(),
+        );
         if (format, tags) == expected {
             agree += 1;
         } else {
-            eprintln!("{}: got ({format}, {tags}), open-r1 ({}, {}): {}", case["id"], expected.0, expected.1, case["probes"]);
+            eprintln!(
+                "{}: got ({format}, {tags}), open-r1 ({}, {}): {}",
+                case["id"], expected.0, expected.1, case["probes"]
+            );
         }
     }
-    eprintln!("open-r1-compatible mode: {agree}/{} cases agree", cases.len());
+    eprintln!(
+        "open-r1-compatible mode: {agree}/{} cases agree",
+        cases.len()
+    );
     assert_eq!(agree, cases.len());
 }
 
@@ -50,7 +62,9 @@ fn strict_mode_rejects_every_hole_that_open_r1_lets_through() {
         let strict = grade(&registry, completion, "think_answer_strict");
         // A completion open-r1 passes is a hole when it has text after </answer> (other than
         // white space), a repeated or nested block, or an empty body.
-        let after_answer = completion.rsplit_once("</answer>").map_or("", |(_, tail)| tail);
+        let after_answer = completion
+            .rsplit_once("</answer>")
+            .map_or("", |(_, tail)| tail);
         let is_hole = open_r1 == 1.0
             && (!after_answer.trim().is_empty()
                 || completion.matches("<think>").count() > 1
@@ -58,13 +72,27 @@ fn strict_mode_rejects_every_hole_that_open_r1_lets_through() {
                 || completion.contains("<think>\n\n</think>"));
         if is_hole {
             holes += 1;
-            eprintln!("hole {} ({}): open-r1 1.0, strict {strict}", case["id"], case["probes"]);
+            eprintln!(
+                "hole {} ({}): open-r1 1.0, strict {strict}",
+                case["id"], case["probes"]
+            );
             assert_eq!(strict, 0.0, "strict mode let {} through", case["id"]);
         } else if open_r1 == 1.0 {
-            assert_eq!(strict, 1.0, "strict mode rejected a clean layout: {}", case["id"]);
+            assert_eq!(
+                strict, 1.0,
+                "strict mode rejected a clean layout: {}",
+                case["id"]
+            );
         } else {
-            assert_eq!(strict, 0.0, "strict mode passed what open-r1 rejects: {}", case["id"]);
+            assert_eq!(
+                strict, 0.0,
+                "strict mode passed what open-r1 rejects: {}",
+                case["id"]
+            );
         }
     }
-    assert!(holes >= 5, "expected the conformance file to probe the known holes, found {holes}");
+    assert!(
+        holes >= 5,
+        "expected the conformance file to probe the known holes, found {holes}"
+    );
 }

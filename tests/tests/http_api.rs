@@ -13,7 +13,10 @@ fn batch(samples: &[Value]) -> String {
 fn health_graders_and_unknown_routes() {
     let service = Service::start(&[]);
     let health = service.get("/healthz");
-    assert_eq!((health.status, health.json()["status"].clone()), (200, json!("ok")));
+    assert_eq!(
+        (health.status, health.json()["status"].clone()),
+        (200, json!("ok"))
+    );
 
     let graders = service.get("/v1/graders").json();
     let kinds: Vec<&str> = graders["graders"]
@@ -28,14 +31,23 @@ fn health_graders_and_unknown_routes() {
 
     let missing = service.get("/v2/nothing");
     assert_eq!(missing.status, 404);
-    assert!(missing.json()["error"].as_str().unwrap().contains("/v1/grade"));
+    assert!(missing.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("/v1/grade"));
 }
 
 #[test]
 fn a_batch_is_graded_in_order_with_components_and_ids() {
     let service = Service::start(&[]);
     let mut samples: Vec<Value> = (0..50)
-        .map(|i| format_sample(format!("s{i}"), if i % 2 == 0 { GOOD } else { "no tags" }, "think_answer"))
+        .map(|i| {
+            format_sample(
+                format!("s{i}"),
+                if i % 2 == 0 { GOOD } else { "no tags" },
+                "think_answer",
+            )
+        })
         .collect();
     samples.push(json!({
         "id": "composed", "completion": GOOD,
@@ -48,7 +60,11 @@ fn a_batch_is_graded_in_order_with_components_and_ids() {
     assert_eq!(results.len(), 51);
     for (i, result) in results.iter().take(50).enumerate() {
         assert_eq!(result["id"], json!(format!("s{i}")));
-        let (reward, status) = if i % 2 == 0 { (1.0, "correct") } else { (0.0, "incorrect") };
+        let (reward, status) = if i % 2 == 0 {
+            (1.0, "correct")
+        } else {
+            (0.0, "incorrect")
+        };
         assert_eq!(result["reward"], json!(reward), "{result}");
         assert_eq!(result["status"], json!(status));
     }
@@ -63,7 +79,13 @@ fn a_batch_is_graded_in_order_with_components_and_ids() {
 #[test]
 fn malformed_json_is_a_400_that_says_why() {
     let service = Service::start(&[]);
-    for body in ["{\"samples\": [", "not json", "{\"samples\": 5}", "{}", "[]"] {
+    for body in [
+        "{\"samples\": [",
+        "not json",
+        "{\"samples\": 5}",
+        "{}",
+        "[]",
+    ] {
         let reply = service.post("/v1/grade", body);
         assert_eq!(reply.status, 400, "{body}: {}", reply.body);
         let message = reply.json()["error"].as_str().unwrap().to_string();
@@ -95,10 +117,16 @@ fn one_bad_sample_does_not_spoil_the_others() {
         results[i]["error"].as_str().unwrap().to_string()
     };
     let wrong_type = error_of(1);
-    assert!(wrong_type.contains("samples[1]") && wrong_type.contains("`completion`"), "{wrong_type}");
+    assert!(
+        wrong_type.contains("samples[1]") && wrong_type.contains("`completion`"),
+        "{wrong_type}"
+    );
     assert_eq!(results[1]["id"], json!(2));
     let unknown = error_of(2);
-    assert!(unknown.contains("unknown task kind `no_such_grader`") && unknown.contains("math"), "{unknown}");
+    assert!(
+        unknown.contains("unknown task kind `no_such_grader`") && unknown.contains("math"),
+        "{unknown}"
+    );
     let bad_style = error_of(3);
     assert!(bad_style.contains("style"), "{bad_style}");
     let not_object = error_of(4);
@@ -118,7 +146,10 @@ fn oversize_bodies_and_batches_are_413() {
     let many: Vec<Value> = (0..101).map(|i| format_sample(i, GOOD, "r1")).collect();
     let reply = service.post("/v1/grade", &batch(&many));
     assert_eq!(reply.status, 413, "{}", reply.body);
-    assert!(reply.json()["error"].as_str().unwrap().contains("101 samples"));
+    assert!(reply.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("101 samples"));
 
     // The service is still fine afterwards.
     let ok = service.post("/v1/grade", &batch(&[format_sample(1, GOOD, "r1")]));

@@ -12,7 +12,15 @@ fn big_batch(n: usize, completion_bytes: usize, tag: &str) -> String {
     let samples: Vec<Value> = (0..n)
         .map(|i| {
             let text = format!("<think>\n{reasoning}{tag}{i}\n</think>\n<answer>\n{i}\n</answer>");
-            format_sample(format!("{tag}-{i}"), &text, if i % 2 == 0 { "think_answer_strict" } else { "r1" })
+            format_sample(
+                format!("{tag}-{i}"),
+                &text,
+                if i % 2 == 0 {
+                    "think_answer_strict"
+                } else {
+                    "r1"
+                },
+            )
         })
         .collect();
     json!({ "samples": samples }).to_string()
@@ -24,7 +32,9 @@ fn a_flood_gets_503_with_retry_after_bounded_memory_and_no_lost_samples() {
     let clients = 16;
     let requests_each = 6;
     let per_batch = 1024;
-    let bodies: Vec<String> = (0..clients).map(|c| big_batch(per_batch, 2048, &format!("c{c}"))).collect();
+    let bodies: Vec<String> = (0..clients)
+        .map(|c| big_batch(per_batch, 2048, &format!("c{c}")))
+        .collect();
     let started = Instant::now();
     let outcomes: Vec<(u16, bool)> = std::thread::scope(|scope| {
         let handles: Vec<_> = bodies
@@ -54,7 +64,10 @@ fn a_flood_gets_503_with_retry_after_bounded_memory_and_no_lost_samples() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let accepted = outcomes.iter().filter(|(s, _)| *s == 200).count();
     let refused = outcomes.iter().filter(|(s, _)| *s == 503).count();
@@ -63,8 +76,14 @@ fn a_flood_gets_503_with_retry_after_bounded_memory_and_no_lost_samples() {
         outcomes.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(accepted > 0 && refused > 0, "accepted {accepted}, refused {refused}");
-    assert!(outcomes.iter().all(|(_, ok)| *ok), "a 200 lost a sample or a 503 lacked Retry-After");
+    assert!(
+        accepted > 0 && refused > 0,
+        "accepted {accepted}, refused {refused}"
+    );
+    assert!(
+        outcomes.iter().all(|(_, ok)| *ok),
+        "a 200 lost a sample or a 503 lacked Retry-After"
+    );
 
     // 3 bodies of ~2.3 MB in flight at most, plus their results: far under 400 MiB.
     let peak = service.peak_rss_kib().expect("VmHWM readable");
@@ -73,7 +92,10 @@ fn a_flood_gets_503_with_retry_after_bounded_memory_and_no_lost_samples() {
 
     let metrics = service.get("/metrics").body;
     assert!(metrics.contains(r#"verifier_http_requests_total{code="503",route="/v1/grade"}"#));
-    assert!(metrics.contains("verifier_queue_depth 0"), "queue not drained:\n{metrics}");
+    assert!(
+        metrics.contains("verifier_queue_depth 0"),
+        "queue not drained:\n{metrics}"
+    );
 }
 
 #[test]
@@ -90,7 +112,12 @@ fn sigterm_lets_the_in_flight_batch_finish() {
         assert!(status.success());
         request.join().unwrap()
     });
-    assert_eq!(result.status, 200, "{}", &result.body[..result.body.len().min(300)]);
+    assert_eq!(
+        result.status,
+        200,
+        "{}",
+        &result.body[..result.body.len().min(300)]
+    );
     assert_eq!(result.json()["results"].as_array().unwrap().len(), 16_000);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -98,7 +125,10 @@ fn sigterm_lets_the_in_flight_batch_finish() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(Instant::now() < deadline, "the service did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the service did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

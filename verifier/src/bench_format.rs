@@ -38,7 +38,10 @@ pub fn run(args: FormatBenchArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the verifier executable")?;
     let lines = generate_samples(args.samples);
     let mean_bytes = lines.iter().map(|l| l.len()).sum::<usize>() / lines.len().max(1);
-    let file = std::env::temp_dir().join(format!("verifier-bench-format-{}.jsonl", std::process::id()));
+    let file = std::env::temp_dir().join(format!(
+        "verifier-bench-format-{}.jsonl",
+        std::process::id()
+    ));
     std::fs::write(&file, lines.join("\n") + "\n")?;
     let _cleanup = RemoveOnDrop(file.clone());
 
@@ -53,7 +56,13 @@ pub fn run(args: FormatBenchArgs) -> anyhow::Result<()> {
         let server = Server::start(&exe, jobs)?;
         let bodies = batch_bodies(&lines, args.batch);
         let latency = sequential_latency(&server.url, &bodies, args.latency_batches)?;
-        let throughput = concurrent_throughput(&server.url, &bodies, args.batch, args.clients, args.http_seconds)?;
+        let throughput = concurrent_throughput(
+            &server.url,
+            &bodies,
+            args.batch,
+            args.clients,
+            args.http_seconds,
+        )?;
         drop(server);
         rows.push((jobs, grade, latency, throughput));
     }
@@ -63,12 +72,17 @@ pub fn run(args: FormatBenchArgs) -> anyhow::Result<()> {
         println!("{label:<44}{:>16}{:>16}", f(&rows[0]), f(&rows[1]));
     };
     row("verifier grade, samples/s", &|r| format!("{:.0}", r.1));
-    row(&format!("HTTP batches of {}, samples/s ({} clients)", args.batch, args.clients), &|r| {
-        format!("{:.0}", r.3)
-    });
-    row(&format!("HTTP batch of {} p50 / p99, ms (1 client)", args.batch), &|r| {
-        format!("{:.2} / {:.2}", r.2.p50_ms, r.2.p99_ms)
-    });
+    row(
+        &format!(
+            "HTTP batches of {}, samples/s ({} clients)",
+            args.batch, args.clients
+        ),
+        &|r| format!("{:.0}", r.3),
+    );
+    row(
+        &format!("HTTP batch of {} p50 / p99, ms (1 client)", args.batch),
+        &|r| format!("{:.2} / {:.2}", r.2.p50_ms, r.2.p99_ms),
+    );
     match anchor_open_r1(&file) {
         Ok(rate) => println!(
             "{:<44}{:>16}",
@@ -95,11 +109,22 @@ fn generate_samples(n: usize) -> Vec<String> {
                 i % 97
             );
             let completion = match i % 5 {
-                0 => format!("<think>\n{reasoning}\n</think>\n<answer>\n{}\n</answer>", i % 1000),
-                1 => format!("<think>\n{reasoning}\n</think>\nThe answer is {}.", i % 1000),
-                2 => format!("<think>\n{reasoning}\n</think>\n<answer>\n{}\n</answer>\ntrailing", i),
+                0 => format!(
+                    "<think>\n{reasoning}\n</think>\n<answer>\n{}\n</answer>",
+                    i % 1000
+                ),
+                1 => format!(
+                    "<think>\n{reasoning}\n</think>\nThe answer is {}.",
+                    i % 1000
+                ),
+                2 => format!(
+                    "<think>\n{reasoning}\n</think>\n<answer>\n{}\n</answer>\ntrailing",
+                    i
+                ),
                 3 => format!("{reasoning}\n</think>\n<answer>\n{i}\n</answer>"),
-                _ => format!("<think>\n{reasoning}\n<think>\nagain\n</think>\n<answer>\n{i}\n</answer>"),
+                _ => format!(
+                    "<think>\n{reasoning}\n<think>\nagain\n</think>\n<answer>\n{i}\n</answer>"
+                ),
             };
             serde_json::json!({
                 "id": i,
@@ -111,12 +136,25 @@ fn generate_samples(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn bench_grade(exe: &Path, file: &Path, jobs: usize, repeat: usize, n: usize) -> anyhow::Result<f64> {
+fn bench_grade(
+    exe: &Path,
+    file: &Path,
+    jobs: usize,
+    repeat: usize,
+    n: usize,
+) -> anyhow::Result<f64> {
     let mut best = f64::INFINITY;
     for _ in 0..repeat.max(1) {
         let started = Instant::now();
         let status = Command::new(exe)
-            .args(["grade", "--quiet", "--jobs", &jobs.to_string(), "--output", "/dev/null"])
+            .args([
+                "grade",
+                "--quiet",
+                "--jobs",
+                &jobs.to_string(),
+                "--output",
+                "/dev/null",
+            ])
             .arg(file)
             .status()
             .context("cannot run verifier grade")?;
@@ -143,7 +181,9 @@ struct Latency {
 }
 
 fn sequential_latency(url: &str, bodies: &[String], batches: usize) -> anyhow::Result<Latency> {
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build();
     let mut times = Vec::with_capacity(batches);
     for i in 0..batches {
         let body = &bodies[i % bodies.len()];
@@ -172,7 +212,9 @@ fn concurrent_throughput(
         let handles: Vec<_> = (0..clients.max(1))
             .map(|c| {
                 scope.spawn(move || -> anyhow::Result<usize> {
-                    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+                    let agent = ureq::AgentBuilder::new()
+                        .timeout(Duration::from_secs(30))
+                        .build();
                     let mut sent = 0;
                     while Instant::now() < until {
                         post(&agent, url, &bodies[(c + sent * clients) % bodies.len()])?;
@@ -182,7 +224,10 @@ fn concurrent_throughput(
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("client thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect()
     });
     let total: usize = batches?.iter().sum();
     Ok((total * batch) as f64 / started.elapsed().as_secs_f64())
@@ -211,7 +256,13 @@ struct Server {
 impl Server {
     fn start(exe: &Path, jobs: usize) -> anyhow::Result<Server> {
         let mut child = Command::new(exe)
-            .args(["serve", "--addr", "127.0.0.1:0", "--jobs", &jobs.to_string()])
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--jobs",
+                &jobs.to_string(),
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

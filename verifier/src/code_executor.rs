@@ -135,7 +135,6 @@ fn last_line(stderr: &str) -> String {
     graders::code::verdict::excerpt(line.trim(), 200)
 }
 
-
 /// The code grader over a sandbox pool that starts on the first code task, so that runs that
 /// grade only math, format or instructions never set up runtimes or start worker processes.
 /// If set-up fails, every code task gets an `error` that says why.

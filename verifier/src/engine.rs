@@ -29,7 +29,11 @@ pub struct Graded {
 }
 
 impl Engine {
-    pub fn new(registry: Registry, jobs: usize, default_timeout: Duration) -> anyhow::Result<Engine> {
+    pub fn new(
+        registry: Registry,
+        jobs: usize,
+        default_timeout: Duration,
+    ) -> anyhow::Result<Engine> {
         let jobs = jobs.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
@@ -116,10 +120,12 @@ impl Engine {
         let kinds = parsed
             .iter()
             .map(|p| {
-                p.as_ref().ok().map(|s| match self.registry.get(s.task.kind()) {
-                    Some(_) => s.task.kind().to_string(),
-                    None => "unknown".to_string(),
-                })
+                p.as_ref()
+                    .ok()
+                    .map(|s| match self.registry.get(s.task.kind()) {
+                        Some(_) => s.task.kind().to_string(),
+                        None => "unknown".to_string(),
+                    })
             })
             .collect();
         Graded { results, kinds }
@@ -246,7 +252,11 @@ impl Tally {
         format!(
             "{} samples: {}; mean reward {:.4}",
             self.count,
-            if statuses.is_empty() { "none".to_string() } else { statuses.join(", ") },
+            if statuses.is_empty() {
+                "none".to_string()
+            } else {
+                statuses.join(", ")
+            },
             self.mean_reward()
         )
     }
@@ -263,12 +273,17 @@ mod tests {
 
     #[test]
     fn identical_samples_are_graded_once_and_keep_their_own_ids() {
-        let a = r#"{"id":1,"completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
-        let b = r#"{"id":2,"completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
+        let a =
+            r#"{"id":1,"completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
+        let b =
+            r#"{"id":2,"completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
         let c = r#"{"id":3,"completion":"<think>x</think>y","task":{"kind":"format","style":"tag_count"}}"#;
         let graded = engine().grade_texts(&[a, b, c], &|i| format!("#{i}"));
         let r = &graded.results;
-        assert_eq!((r[0].cached, r[1].cached, r[2].cached), (false, true, false));
+        assert_eq!(
+            (r[0].cached, r[1].cached, r[2].cached),
+            (false, true, false)
+        );
         assert_eq!(r[1].id, serde_json::json!(2));
         assert_eq!(r[1].reward, r[0].reward);
         assert_eq!(r[2].components[0].name, "format:tag_count");
@@ -276,7 +291,8 @@ mod tests {
 
     #[test]
     fn a_bad_sample_is_an_error_naming_its_position_and_field_and_spoils_nothing() {
-        let good = r#"{"id":"g","completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
+        let good =
+            r#"{"id":"g","completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
         let bad = r#"{"id":"b","completion":["no"],"task":{"kind":"format","style":"r1"}}"#;
         let graded = engine().grade_texts(&[good, bad, good], &|i| format!("line {}", i + 1));
         let r = &graded.results;
@@ -285,7 +301,10 @@ mod tests {
         assert_eq!(r[1].status, Status::Error);
         assert_eq!(r[1].id, serde_json::json!("b"));
         let message = r[1].error.as_deref().unwrap();
-        assert!(message.starts_with("line 2: ") && message.contains("`completion`"), "{message}");
+        assert!(
+            message.starts_with("line 2: ") && message.contains("`completion`"),
+            "{message}"
+        );
         assert_eq!(graded.kinds[1], None);
     }
 

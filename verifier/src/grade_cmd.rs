@@ -40,7 +40,8 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
 
     let (reader, total_bytes): (Box<dyn Read>, Option<u64>) = match &args.input {
         Some(path) if path.as_os_str() != "-" => {
-            let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            let file =
+                File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
             let len = file.metadata().ok().map(|m| m.len());
             (Box::new(file), len)
         }
@@ -87,7 +88,11 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
             serde_json::to_writer(&mut out, result)?;
             out.write_all(b"\n")?;
         }
-        progress.inc(if total_bytes.is_some() { bytes } else { graded.results.len() as u64 });
+        progress.inc(if total_bytes.is_some() {
+            bytes
+        } else {
+            graded.results.len() as u64
+        });
     }
     out.flush().context("cannot write results")?;
     progress.finish_and_clear();

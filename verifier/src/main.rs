@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 use graders::Registry;
 
 #[derive(Parser)]
-#[command(name = "verifier", version, about = "Reward verifier and sandboxed grading service")]
+#[command(
+    name = "verifier",
+    version,
+    about = "Reward verifier and sandboxed grading service"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -70,7 +74,10 @@ fn main() {
         Command::Serve(args) => serve::run(args, registry),
         Command::Grade(args) => grade_cmd::run(args, registry),
         Command::Graders => {
-            println!("{}", serde_json::to_string_pretty(&registry.infos()).expect("serialisable"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&registry.infos()).expect("serialisable")
+            );
             Ok(())
         }
         Command::Eval(args) => eval::run(args),

@@ -10,6 +10,9 @@ fn the_binary_starts_and_lists_its_commands() {
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for command in ["serve", "grade", "graders", "bench"] {
-        assert!(help.contains(command), "--help does not mention {command}:\n{help}");
+        assert!(
+            help.contains(command),
+            "--help does not mention {command}:\n{help}"
+        );
     }
 }

@@ -24,13 +24,19 @@ impl Grader for FormatGrader {
             description: "layout rewards: R1's <think> block, open-r1's think/answer and tag count"
                 .into(),
             available: true,
-            variants: FormatStyle::ALL.iter().map(|s| s.as_str().to_string()).collect(),
+            variants: FormatStyle::ALL
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
         }
     }
 
     fn grade(&self, completion: &str, task: &Task, _ctx: &GradeContext) -> Verdict {
         let Task::Format(task) = task else {
-            return Verdict::error(format!("the format grader cannot grade a `{}` task", task.kind()));
+            return Verdict::error(format!(
+                "the format grader cannot grade a `{}` task",
+                task.kind()
+            ));
         };
         let prefilled;
         let text = if task.think_prefilled {

@@ -96,8 +96,14 @@ mod tests {
 
     #[test]
     fn strict_think_answer_accepts_the_canonical_layout() {
-        assert_eq!(think_answer("<think>\nA\n</think>\n<answer>\nB\n</answer>"), Ok(()));
-        assert_eq!(think_answer("<think>\nA\n</think>\n<answer>\nB\n</answer>\n"), Ok(()));
+        assert_eq!(
+            think_answer("<think>\nA\n</think>\n<answer>\nB\n</answer>"),
+            Ok(())
+        );
+        assert_eq!(
+            think_answer("<think>\nA\n</think>\n<answer>\nB\n</answer>\n"),
+            Ok(())
+        );
     }
 
     /// The holes of open-r1's `format_reward` listed in research/rl.md §2, each of which open-r1
@@ -118,7 +124,11 @@ mod tests {
             ("<think>\nA\n</think>\n<answer>\n \n</answer>", "answer inside <answer> is empty"),
         ];
         for (text, why) in holes {
-            assert_eq!(super::super::open_r1::format_reward(text), 1.0, "open-r1 passes {text:?}");
+            assert_eq!(
+                super::super::open_r1::format_reward(text),
+                1.0,
+                "open-r1 passes {text:?}"
+            );
             let err = think_answer(text).unwrap_err();
             assert!(err.contains(why), "{text:?}: {err}");
         }

@@ -55,12 +55,18 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
-        return too_large(format!("request body over the {} MiB limit", state.args.max_body_mb));
+        return too_large(format!(
+            "request body over the {} MiB limit",
+            state.args.max_body_mb
+        ));
     }
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(err) if is_length_limit(&err) => {
-            return too_large(format!("request body over the {} MiB limit", state.args.max_body_mb))
+            return too_large(format!(
+                "request body over the {} MiB limit",
+                state.args.max_body_mb
+            ))
         }
         Err(err) => return error(StatusCode::BAD_REQUEST, format!("cannot read body: {err}")),
     };
@@ -97,22 +103,36 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
     state.engine.spawn(move || {
         // The permits and the gauge are released only when grading is over, even if the client
         // has gone away, so the queue bound holds for work actually in progress.
-        let _queued = (admitted, request_slot, GaugeGuard::taken(queue_gauge, n as i64));
+        let _queued = (
+            admitted,
+            request_slot,
+            GaugeGuard::taken(queue_gauge, n as i64),
+        );
         let texts: Vec<&str> = request.samples.iter().map(|raw| raw.get()).collect();
         let graded = engine.grade_texts(&texts, &|i| format!("samples[{i}]"));
-        let body = serde_json::to_vec(&GradeResponse { results: &graded.results });
+        let body = serde_json::to_vec(&GradeResponse {
+            results: &graded.results,
+        });
         let _ = done.send((graded, body));
     });
     let Ok((graded, body)) = results.await else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "the grading pool dropped a batch".into());
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the grading pool dropped a batch".into(),
+        );
     };
 
     let metrics = &state.metrics;
-    metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
+    metrics
+        .batch_seconds
+        .observe(started.elapsed().as_secs_f64());
     metrics.batch_size.observe(n as f64);
     for (result, kind) in graded.results.iter().zip(&graded.kinds) {
         let kind = kind.as_deref().unwrap_or("invalid");
-        metrics.samples.with_label_values(&[kind, result.status.as_str()]).inc();
+        metrics
+            .samples
+            .with_label_values(&[kind, result.status.as_str()])
+            .inc();
         if !result.cached {
             metrics
                 .sample_seconds
@@ -122,7 +142,10 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
     }
     match body {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode results: {err}")),
+        Err(err) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode results: {err}"),
+        ),
     }
 }
 
@@ -156,7 +179,11 @@ pub async fn not_found(uri: Uri) -> Response {
 }
 
 fn count(state: &AppState, route: &str) {
-    state.metrics.requests.with_label_values(&[route, "200"]).inc();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[route, "200"])
+        .inc();
 }
 
 fn error(status: StatusCode, message: String) -> Response {

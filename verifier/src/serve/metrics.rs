@@ -21,12 +21,18 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("verifier_http_requests_total", "HTTP requests by route and status code"),
+            Opts::new(
+                "verifier_http_requests_total",
+                "HTTP requests by route and status code",
+            ),
             &["route", "code"],
         )
         .expect("valid metric");
         let samples = IntCounterVec::new(
-            Opts::new("verifier_samples_graded_total", "Samples graded, by task kind and status"),
+            Opts::new(
+                "verifier_samples_graded_total",
+                "Samples graded, by task kind and status",
+            ),
             &["kind", "status"],
         )
         .expect("valid metric");
@@ -39,16 +45,20 @@ impl Metrics {
         )
         .expect("valid metric");
         let sample_seconds = HistogramVec::new(
-            HistogramOpts::new("verifier_sample_grade_seconds", "Grading time per sample, by kind")
-                .buckets(
-                    prometheus::exponential_buckets(0.000001, 4.0, 14).expect("valid buckets"),
-                ),
+            HistogramOpts::new(
+                "verifier_sample_grade_seconds",
+                "Grading time per sample, by kind",
+            )
+            .buckets(prometheus::exponential_buckets(0.000001, 4.0, 14).expect("valid buckets")),
             &["kind"],
         )
         .expect("valid metric");
         let batch_size = Histogram::with_opts(
-            HistogramOpts::new("verifier_grade_batch_samples", "Samples per /v1/grade batch")
-                .buckets(prometheus::exponential_buckets(1.0, 4.0, 9).expect("valid buckets")),
+            HistogramOpts::new(
+                "verifier_grade_batch_samples",
+                "Samples per /v1/grade batch",
+            )
+            .buckets(prometheus::exponential_buckets(1.0, 4.0, 9).expect("valid buckets")),
         )
         .expect("valid metric");
         let queue_depth = IntGauge::new(
@@ -56,9 +66,11 @@ impl Metrics {
             "Samples admitted and not yet answered (bounded by --max-queue)",
         )
         .expect("valid metric");
-        let inflight_requests =
-            IntGauge::new("verifier_inflight_requests", "HTTP grading requests being served")
-                .expect("valid metric");
+        let inflight_requests = IntGauge::new(
+            "verifier_inflight_requests",
+            "HTTP grading requests being served",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(samples.clone()),
@@ -68,7 +80,9 @@ impl Metrics {
             Box::new(queue_depth.clone()),
             Box::new(inflight_requests.clone()),
         ] {
-            registry.register(collector).expect("metric registered once");
+            registry
+                .register(collector)
+                .expect("metric registered once");
         }
         Metrics {
             registry,

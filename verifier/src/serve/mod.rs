@@ -58,7 +58,11 @@ pub struct AppState {
 
 pub fn run(args: ServeArgs, registry: Registry) -> anyhow::Result<()> {
     let jobs = args.jobs.unwrap_or_else(crate::default_jobs);
-    let engine = Arc::new(Engine::new(registry, jobs, Duration::from_millis(args.timeout_ms))?);
+    let engine = Arc::new(Engine::new(
+        registry,
+        jobs,
+        Duration::from_millis(args.timeout_ms),
+    )?);
     // The event loop only parses envelopes and moves bytes; grading has its own pool.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(jobs.clamp(1, 4))
