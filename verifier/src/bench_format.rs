@@ -64,24 +64,30 @@ pub fn run(args: FormatBenchArgs) -> anyhow::Result<()> {
             args.http_seconds,
         )?;
         drop(server);
-        rows.push((jobs, grade, latency, throughput));
+        rows.push(CoreFigures {
+            grade_rate: grade,
+            latency,
+            http_rate: throughput,
+        });
     }
     println!();
     println!("{:<44}{:>16}{:>16}", "", "1 core", "2 cores");
-    let row = |label: &str, f: &dyn Fn(&(usize, f64, Latency, f64)) -> String| {
+    let row = |label: &str, f: &dyn Fn(&CoreFigures) -> String| {
         println!("{label:<44}{:>16}{:>16}", f(&rows[0]), f(&rows[1]));
     };
-    row("verifier grade, samples/s", &|r| format!("{:.0}", r.1));
+    row("verifier grade, samples/s", &|r| {
+        format!("{:.0}", r.grade_rate)
+    });
     row(
         &format!(
             "HTTP batches of {}, samples/s ({} clients)",
             args.batch, args.clients
         ),
-        &|r| format!("{:.0}", r.3),
+        &|r| format!("{:.0}", r.http_rate),
     );
     row(
         &format!("HTTP batch of {} p50 / p99, ms (1 client)", args.batch),
-        &|r| format!("{:.2} / {:.2}", r.2.p50_ms, r.2.p99_ms),
+        &|r| format!("{:.2} / {:.2}", r.latency.p50_ms, r.latency.p99_ms),
     );
     match anchor_open_r1(&file) {
         Ok(rate) => println!(
@@ -173,6 +179,13 @@ fn batch_bodies(lines: &[String], batch: usize) -> Vec<String> {
         .take(512)
         .map(|chunk| format!("{{\"samples\":[{}]}}", chunk.join(",")))
         .collect()
+}
+
+/// What one core count measured.
+struct CoreFigures {
+    grade_rate: f64,
+    latency: Latency,
+    http_rate: f64,
 }
 
 struct Latency {

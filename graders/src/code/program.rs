@@ -22,7 +22,9 @@ pub fn python_precompile_program() -> String {
 /// The preamble that defines the Python harness from its marshalled code (see above).
 pub fn python_preamble_from_marshal(hex: &str) -> Option<String> {
     let hex = hex.trim();
-    let valid = hex.len() > 100 && hex.len() % 2 == 0 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    let valid = hex.len() > 100
+        && hex.len().is_multiple_of(2)
+        && hex.bytes().all(|b| b.is_ascii_hexdigit());
     valid.then(|| format!("import marshal\nexec(marshal.loads(bytes.fromhex('{hex}')))\n"))
 }
 
