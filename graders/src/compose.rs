@@ -30,15 +30,27 @@ pub fn grade_sample(registry: &Registry, sample: &Sample, ctx: &GradeContext) ->
 
     let mut result = GradeResult {
         id: sample.id.clone(),
-        reward: components.iter().map(|c| c.weight * c.reward).sum(),
-        status: components[0].status,
+        reward: 0.0,
+        status: Status::Error,
         error: None,
-        components: Vec::new(),
         details: components[0].details.clone(),
+        components,
         group_id: sample.group_id.clone(),
         elapsed_us: started.elapsed().as_micros() as u64,
         cached: false,
     };
+    recompose(&mut result);
+    result
+}
+
+/// Sets a result's total, status and error from its components: the weighted sum of rewards and
+/// the primary component's status, unless a component failed (then `error`, or `timeout`, with
+/// reward 0 and the component's message). Shaping that fills components in later calls it too.
+pub fn recompose(result: &mut GradeResult) {
+    let components = &result.components;
+    result.reward = components.iter().map(|c| c.weight * c.reward).sum();
+    result.status = components.first().map_or(Status::Error, |c| c.status);
+    result.error = None;
     for bad in [Status::Error, Status::Timeout] {
         if let Some(c) = components.iter().find(|c| c.status == bad) {
             result.status = bad;
@@ -51,8 +63,6 @@ pub fn grade_sample(registry: &Registry, sample: &Sample, ctx: &GradeContext) ->
             break;
         }
     }
-    result.components = components;
-    result
 }
 
 fn grade_component(

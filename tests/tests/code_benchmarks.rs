@@ -163,7 +163,14 @@ fn original_humaneval_solutions_on_humaneval_plus_tests() {
     for line in &failed {
         println!("  {line}");
     }
-    assert!(report["pass@1"].as_f64().unwrap() >= 0.85, "{failed:#?}");
+    // 21 originals are wrong on HumanEval+'s inputs (18 real bugs, 3 return 1/0 for booleans);
+    // a few more are exponential-time (/55, /63, /127, sometimes /96) and hit the time limit
+    // depending on machine load, so those verdicts are reported, not counted.
+    let wrong: Vec<&String> = failed
+        .iter()
+        .filter(|line| !line.contains("\"verdict\":\"time_limit\""))
+        .collect();
+    assert!(wrong.len() <= 21, "{wrong:#?}");
 }
 
 #[test]

@@ -56,6 +56,11 @@ impl Engine {
         self.jobs
     }
 
+    /// Runs `work` on the engine's pool and waits for it (for parallel work around grading).
+    pub fn install<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(work)
+    }
+
     /// Runs `work` on the engine's pool without blocking the caller.
     pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
         self.pool.spawn(work);

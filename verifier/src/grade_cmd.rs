@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use graders::Registry;
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
 
 use crate::engine::{Engine, Tally};
 
@@ -83,10 +84,21 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
         let numbers: Vec<usize> = chunk.iter().map(|(n, _)| *n).collect();
         let graded = engine.grade_texts(&texts, &|i| format!("line {}", numbers[i]));
-        for result in &graded.results {
+        let encoded: Vec<Vec<u8>> = engine.install(|| {
+            graded
+                .results
+                .par_iter()
+                .with_min_len(256)
+                .map(|result| {
+                    let mut line = serde_json::to_vec(result).expect("results serialise");
+                    line.push(b'\n');
+                    line
+                })
+                .collect()
+        });
+        for (result, line) in graded.results.iter().zip(&encoded) {
             tally.add(result);
-            serde_json::to_writer(&mut out, result)?;
-            out.write_all(b"\n")?;
+            out.write_all(line)?;
         }
         progress.inc(if total_bytes.is_some() {
             bytes

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::length::{cosine_verdict, kimi_rewards, kimi_verdict, Params, Style, KIND};
 use super::params::DEFERRED;
+use crate::compose::recompose;
 use crate::contract::{ComponentResult, GradeResult, Sample, Status, Task, Verdict};
 
 /// A deferred `length` component: where it is and what it needs.
@@ -62,26 +63,6 @@ fn set_component(component: &mut ComponentResult, verdict: Verdict) {
     component.status = verdict.status;
     component.details = verdict.details;
     component.error = verdict.error;
-}
-
-/// Recomputes a result's total from its components, as `compose::grade_sample` does.
-fn recompose(result: &mut GradeResult) {
-    let components = &result.components;
-    result.reward = components.iter().map(|c| c.weight * c.reward).sum();
-    result.status = components[0].status;
-    result.error = None;
-    for bad in [Status::Error, Status::Timeout] {
-        if let Some(c) = components.iter().find(|c| c.status == bad) {
-            result.status = bad;
-            result.reward = 0.0;
-            result.error = Some(match &c.error {
-                Some(message) if components.len() > 1 => format!("{}: {message}", c.name),
-                Some(message) => message.clone(),
-                None => format!("{}: {}", c.name, bad.as_str()),
-            });
-            break;
-        }
-    }
 }
 
 /// See the module doc.

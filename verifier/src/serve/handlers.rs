@@ -55,6 +55,11 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
+        // Drain a moderately oversized body so that the client reads the 413 rather than a reset
+        // connection; past four times the limit the connection is simply closed.
+        if declared.is_some_and(|len| len <= limit.saturating_mul(4)) {
+            discard(body, limit.saturating_mul(4)).await;
+        }
         return too_large(format!(
             "request body over the {} MiB limit",
             state.args.max_body_mb
