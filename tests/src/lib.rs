@@ -6,6 +6,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// IFEval reference verdicts (541 GPT-4 responses) and edge cases, from `../shared`.
+pub const IFEVAL_VERDICTS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/conformance/ifeval/ifeval_verdicts.jsonl"
+));
+pub const IFEVAL_EDGE_CASES: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/conformance/ifeval/ifeval_edge_cases.jsonl"
+));
+
 /// `../shared` next to the checkout, where conformance data and datasets live.
 pub fn shared_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))

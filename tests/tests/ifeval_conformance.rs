@@ -17,14 +17,7 @@ use graders::contract::{InstructionsMode, InstructionsTask, Scoring};
 use graders::instructions::{evaluate, parse_instructions};
 use serde_json::{Map, Value};
 
-const VERDICTS: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/ifeval/ifeval_verdicts.jsonl"
-));
-const EDGE_CASES: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/ifeval/ifeval_edge_cases.jsonl"
-));
+use tests::{IFEVAL_EDGE_CASES as EDGE_CASES, IFEVAL_VERDICTS as VERDICTS};
 
 fn task(
     ids: Vec<String>,

@@ -6,14 +6,7 @@
 use graders::instructions::{evaluate, punkt, pystr, treebank};
 use serde_json::Value;
 
-const VERDICTS: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/ifeval/ifeval_verdicts.jsonl"
-));
-const EDGE_CASES: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/ifeval/ifeval_edge_cases.jsonl"
-));
+use tests::{IFEVAL_EDGE_CASES as EDGE_CASES, IFEVAL_VERDICTS as VERDICTS};
 
 #[test]
 fn punkt_and_treebank_counts_match_nltk() {

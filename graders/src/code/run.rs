@@ -145,22 +145,27 @@ impl Runner<'_> {
         })
     }
 
-    pub fn call_tests(&self, fn_name: &str, cases: &[CallCase]) -> Result<RunReport, RunError> {
-        if cases.is_empty() {
-            return Err(RunError::Error("the call test has no cases".into()));
-        }
+    /// The harness configuration of a `call` run: each case's arguments as JSON text.
+    fn call_config(&self, fn_name: &str, cases: &[CallCase], early_stop: bool) -> Value {
         let args: Vec<String> = cases
             .iter()
             .map(|c| Value::from(c.args.clone()).to_string())
             .collect();
-        let config = json!({
+        json!({
             "nonce": fresh_nonce(),
             "mode": "call",
             "code": self.program,
             "fn_name": fn_name,
             "cases": args,
-            "early_stop": self.early_stop(),
-        });
+            "early_stop": early_stop,
+        })
+    }
+
+    pub fn call_tests(&self, fn_name: &str, cases: &[CallCase]) -> Result<RunReport, RunError> {
+        if cases.is_empty() {
+            return Err(RunError::Error("the call test has no cases".into()));
+        }
+        let config = self.call_config(fn_name, cases, self.early_stop());
         let (records, outcome) = self.harness_run(config, cases.len())?;
         let tolerance = self
             .task
@@ -208,18 +213,7 @@ impl Runner<'_> {
         fn_name: &str,
         cases: &[CallCase],
     ) -> Result<Vec<Result<Value, String>>, RunError> {
-        let args: Vec<String> = cases
-            .iter()
-            .map(|c| Value::from(c.args.clone()).to_string())
-            .collect();
-        let config = json!({
-            "nonce": fresh_nonce(),
-            "mode": "call",
-            "code": self.program,
-            "fn_name": fn_name,
-            "cases": args,
-            "early_stop": false,
-        });
+        let config = self.call_config(fn_name, cases, false);
         let (records, outcome) = self.harness_run(config, cases.len())?;
         if let Some(record) = records
             .first("syntax_error")
