@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::{Config, Engine, OptLevel};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+};
 
 /// How often the ticker advances the epoch: the granularity of time limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -19,6 +21,42 @@ const MAX_WASM_STACK_BYTES: usize = 1 << 20;
 /// The one engine configuration. Anything that changes generated code changes
 /// [`codegen_key`], and so the name of the compiled-module cache entry.
 pub fn new_engine() -> wasmtime::Result<Engine> {
+    Engine::new(&base_config())
+}
+
+/// Component instances one process can hold at once: a worker runs one at a time; in-process
+/// users (tests, `verifier exec`) a few. Beyond this, a run fails with an `error` outcome.
+const POOLED_COMPONENT_INSTANCES: u32 = 16;
+
+/// Guest memory kept mapped between runs, per linear memory. When a pooled slot is reused, the
+/// pages the last run dirtied (found with Linux's `PAGEMAP_SCAN`) are copied back from the
+/// snapshot instead of being unmapped, so the next fresh instance does not page-fault its way
+/// through the interpreter's heap again. Measured on this project's 2-core machine: Python `pass`
+/// 1.41 ms per run without the pool, 1.03 ms with it. (The scan gives up after 32 dirty regions
+/// and unmaps the rest, so a run that dirties the heap all over still faults; copying all 15 MB
+/// back instead, with the scan off, made HumanEval grading 14% faster but `pass` 1.66 ms.)
+const KEEP_RESIDENT_BYTES: usize = 32 << 20;
+
+/// The engine that runs programs: the compile settings of [`new_engine`] (so the cached
+/// `.cwasm` files load) with the pooling instance allocator. Every run still gets a fresh
+/// instance: a pooled slot's memory is reset to the snapshot before it is reused.
+pub fn new_runtime_engine() -> wasmtime::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(POOLED_COMPONENT_INSTANCES)
+        .total_core_instances(POOLED_COMPONENT_INSTANCES * 16)
+        .total_memories(POOLED_COMPONENT_INSTANCES * 4)
+        .total_tables(POOLED_COMPONENT_INSTANCES * 8)
+        .total_stacks(0)
+        .table_elements(crate::limiter::MAX_TABLE_ELEMENTS)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(1 << 20)
+        .pagemap_scan(Enabled::Auto);
+    let mut config = base_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config)
+}
+
+fn base_config() -> Config {
     let mut config = Config::new();
     config
         .epoch_interruption(true)
@@ -26,7 +64,7 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
         .cranelift_opt_level(OptLevel::Speed)
         .max_wasm_stack(MAX_WASM_STACK_BYTES)
         .parallel_compilation(true);
-    Engine::new(&config)
+    config
 }
 
 /// Names the code-generation settings and wasmtime version, for cache file names.

@@ -2,7 +2,7 @@
 //! the guest hit the cap (so a `MemoryError` or trap can be reported as the memory limit).
 
 /// Enough table slots for CPython's function tables and then some; tables are host memory too.
-const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 pub struct GuestLimiter {
     memory_limit_bytes: usize,

@@ -10,7 +10,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::engine::{deadline_ticks, new_engine, EpochTicker};
+use crate::engine::{deadline_ticks, new_runtime_engine, EpochTicker};
 use crate::limiter::GuestLimiter;
 use crate::request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
 use crate::setup::{prepare_runtimes, RuntimeFiles, SetupError};
@@ -63,7 +63,7 @@ impl Sandbox {
     /// Loads already compiled runtimes (memory-mapped from the cache).
     pub fn load(files: &RuntimeFiles) -> Result<Self, SetupError> {
         let wasmtime_error = |error: wasmtime::Error| SetupError::Wasmtime(format!("{error:#}"));
-        let engine = new_engine().map_err(wasmtime_error)?;
+        let engine = new_runtime_engine().map_err(wasmtime_error)?;
 
         // SAFETY: the files are our own cache entries, written by `setup` for this engine's
         // settings; wasmtime still checks the version and settings recorded inside them.
