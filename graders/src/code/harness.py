@@ -309,35 +309,57 @@ def _harness_main(config_text):
             index += 1
         return compile(ast.Module(body, type_ignores=[]), "<test>", "exec"), names
 
-    def mode_assert():
+    def prepare_tests():
+        # Everything about the tests that does not depend on the candidate: parsed, instrumented
+        # and compiled once per task. The host keeps it (marshalled) for the task's later samples.
         source = config["test_code"]
+        tree = ast.parse(source)
+        setup, units, parameter = test_units(tree)
+        setup_code = compile(ast.Module(setup, type_ignores=[]), "<test>", "exec")
+        test_code, names = instrument(units, source.splitlines())
+        imported = [m.group(2) for m in re.finditer(r"(?m)^[ \t]*(import|from)[ \t]+([\w.]+)", source)]
+        prefix_code = None
+        if config.get("prefix"):
+            try:
+                prefix_code = compile(config["prefix"], "<prefix>", "exec")
+            except base_exception:
+                pass  # a prompt that does not compile defines no trusted names
+        return setup_code, test_code, names, parameter, imported, prefix_code
+
+    def mode_assert():
+        prepared = config.get("prepared")
         try:
-            tree = ast.parse(source)
-            setup, units, parameter = test_units(tree)
-            setup_code = compile(ast.Module(setup, type_ignores=[]), "<test>", "exec")
-            test_code, names = instrument(units, source.splitlines())
+            if prepared:
+                import marshal
+                setup_code, test_code, names, parameter, imported, prefix_code = marshal.loads(bytes.fromhex(prepared))
+            else:
+                parts = prepare_tests()
+                setup_code, test_code, names, parameter, imported, prefix_code = parts
+                if config.get("want_prepared"):
+                    # The first record of the run, written before the candidate's code exists in
+                    # this interpreter: the host accepts it only in that position.
+                    import marshal
+                    emit({"k": "prepared", "hex": marshal.dumps(parts).hex(), "names": names})
         except base_exception as error:
             emit({"k": "harness_error", "msg": "the test code does not compile: " + short(error, 300)})
             return
         # Import what the tests import before the candidate runs, and keep a copy to restore.
-        imported = [m.group(2) for m in re.finditer(r"(?m)^[ \t]*(import|from)[ \t]+([\w.]+)", source)]
         for name in imported:
             try:
                 __import__(name)
             except base_exception:
                 pass
         protect_modules(["builtins"] + imported)
-        emit({"k": "plan", "n": length(names), "names": names})
+        # With prepared tests the host already has their names.
+        emit({"k": "plan", "n": length(names)} if prepared else {"k": "plan", "n": length(names), "names": names})
 
         # Names the task itself defines (the prompt's helpers) are trusted and win over the
         # candidate's: a candidate must not pass by redefining `encode_cyclic` beside `decode_cyclic`.
         trusted = {}
-        prefix = config.get("prefix") or ""
-        if prefix:
+        if prefix_code is not None:
             try:
                 trusted = {"__name__": "__prefix__", "__builtins__": builtins_snapshot}
-                code = compile(prefix, "<prefix>", "exec")
-                confined(lambda: exec(code, trusted))
+                confined(lambda: exec(prefix_code, trusted))
             except base_exception:
                 trusted = {}
         if not load_candidate():

@@ -44,6 +44,7 @@ pub mod executor;
 pub mod extract;
 pub mod limits;
 mod nonce;
+mod prepared;
 mod program;
 mod protocol;
 mod run;
@@ -66,7 +67,8 @@ pub struct CodeGrader {
     config: CodeGraderConfig,
     /// The Python harness precompiled by the sandbox's own CPython (made on first use; `None`
     /// when that failed, and then the source is sent instead).
-    python_preamble: OnceLock<Option<String>>,
+    python_harness_hex: OnceLock<Option<String>>,
+    prepared_tests: prepared::PreparedCache,
 }
 
 impl CodeGrader {
@@ -78,12 +80,13 @@ impl CodeGrader {
         CodeGrader {
             executor,
             config,
-            python_preamble: OnceLock::new(),
+            python_harness_hex: OnceLock::new(),
+            prepared_tests: prepared::PreparedCache::default(),
         }
     }
 
-    fn python_preamble(&self) -> Option<&str> {
-        self.python_preamble
+    fn python_harness_hex(&self) -> Option<&str> {
+        self.python_harness_hex
             .get_or_init(|| {
                 let outcome = self.executor.execute(ExecRequest {
                     language: crate::contract::CodeLanguage::Python,
@@ -93,7 +96,7 @@ impl CodeGrader {
                     memory_limit_mb: self.config.default_memory_limit_mb,
                 });
                 match outcome.ending {
-                    Ending::Finished => program::python_preamble_from_marshal(&outcome.stdout),
+                    Ending::Finished => program::python_harness_marshal(&outcome.stdout),
                     _ => None,
                 }
             })
@@ -137,11 +140,12 @@ impl Grader for CodeGrader {
             task,
             ctx,
             program,
-            python_preamble: if uses_harness && python {
-                self.python_preamble()
+            python_harness_hex: if uses_harness && python {
+                self.python_harness_hex()
             } else {
                 None
             },
+            prepared_tests: Some(&self.prepared_tests),
         };
         let report = match &task.tests {
             CodeTests::Assert {
@@ -184,7 +188,8 @@ pub fn reference_values(
         task,
         ctx: &ctx,
         program: code.to_string(),
-        python_preamble: None,
+        python_harness_hex: None,
+        prepared_tests: None,
     };
     runner
         .call_values(fn_name, cases)

@@ -13,10 +13,11 @@ use super::compare::{stdout_matches, values_equal, Tolerance};
 use super::executor::{Ending, ExecOutcome, ExecRequest, Executor};
 use super::limits::CodeGraderConfig;
 use super::nonce::fresh_nonce;
+use super::prepared::{PreparedCache, PreparedTests};
 use super::program::harness_program;
 use super::protocol::{error_result, exception_outcome, parse_records, text, unfinished, Records};
 use super::verdict::{excerpt, RunReport, TestOutcome, TestResult};
-use crate::contract::{CallCase, CodeTask, Scoring, StdioCase};
+use crate::contract::{CallCase, CodeLanguage, CodeTask, Scoring, StdioCase};
 use crate::registry::GradeContext;
 
 /// Why grading could not produce per-test verdicts.
@@ -35,8 +36,10 @@ pub struct Runner<'a> {
     pub ctx: &'a GradeContext,
     /// The candidate's program: the task's prefix followed by the extracted code.
     pub program: String,
-    /// The Python harness in precompiled form, when the sandbox could make it.
-    pub python_preamble: Option<&'a str>,
+    /// The Python harness in precompiled form (marshal, as hex), when the sandbox could make it.
+    pub python_harness_hex: Option<&'a str>,
+    /// Where Python `assert` tests prepared by earlier samples of a task are kept.
+    pub prepared_tests: Option<&'a PreparedCache>,
 }
 
 impl Runner<'_> {
@@ -78,11 +81,8 @@ impl Runner<'_> {
 
     fn harness_run(&self, config: Value, tests: usize) -> Result<(Records, ExecOutcome), RunError> {
         let nonce = config["nonce"].as_str().unwrap_or_default().to_string();
-        let outcome = self.execute(
-            harness_program(self.task.language, &config, self.python_preamble),
-            None,
-            tests,
-        )?;
+        let run = harness_program(self.task.language, &config, self.python_harness_hex);
+        let outcome = self.execute(run.program, run.stdin, tests)?;
         let records = parse_records(&outcome.stdout, &nonce);
         if let Some(record) = records.first("harness_error") {
             return Err(RunError::Error(format!(
@@ -94,32 +94,47 @@ impl Runner<'_> {
     }
 
     pub fn assert_tests(&self, test_code: &str, entry_point: &str) -> Result<RunReport, RunError> {
-        let config = json!({
+        let prefix = self.task.prefix.as_deref().unwrap_or_default();
+        let cache = self
+            .prepared_tests
+            .filter(|_| self.task.language == CodeLanguage::Python);
+        let prepared = cache.and_then(|cache| cache.get(test_code, prefix));
+        let mut config = json!({
             "nonce": fresh_nonce(),
             "mode": "assert",
             "code": self.program,
-            "prefix": self.task.prefix.clone().unwrap_or_default(),
+            "prefix": prefix,
             "test_code": test_code,
             "entry_point": entry_point,
             "early_stop": self.early_stop(),
         });
+        match &prepared {
+            Some(prepared) => config["prepared"] = json!(prepared.hex),
+            None if cache.is_some() => config["want_prepared"] = json!(true),
+            None => {}
+        }
         let (records, outcome) = self.harness_run(config, 1)?;
+        if let (Some(cache), None) = (cache, &prepared) {
+            // Only as the first record: see `prepared` for why.
+            let first = records.list.first().filter(|r| text(r, "k") == "prepared");
+            if let Some(made) = first.and_then(PreparedTests::from_record) {
+                cache.insert(test_code, prefix, made);
+            }
+        }
         let Some(plan) = records.first("plan") else {
             // The harness never got as far as reading the tests: the run died at start-up.
             let mut report = report_of(&outcome);
             report.tests.push(unfinished(&outcome, "test program"));
             return Ok(report);
         };
-        let names: Vec<String> = plan
-            .get("names")
-            .and_then(Value::as_array)
-            .map(|names| {
-                names
-                    .iter()
-                    .map(|n| n.as_str().unwrap_or("?").to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let names: Vec<String> = match (&prepared, plan.get("names").and_then(Value::as_array)) {
+            (Some(prepared), _) => prepared.names.clone(),
+            (None, Some(names)) => names
+                .iter()
+                .map(|n| n.as_str().unwrap_or("?").to_string())
+                .collect(),
+            (None, None) => Vec::new(),
+        };
         if names.is_empty() {
             return Err(RunError::Error(
                 "the test code holds no assert statement".into(),

@@ -36,10 +36,14 @@ impl Executor for Scripted {
     }
 }
 
-/// The harness configuration inside a program (its last line).
+/// The harness configuration of a run: Python reads it from stdin (its last line), JavaScript
+/// finds it in the program's last line.
 fn config_of(request: &ExecRequest) -> Option<Value> {
+    if let Some(stdin) = &request.stdin {
+        return serde_json::from_str(stdin.lines().last()?).ok();
+    }
     let last = request.program.trim_end().lines().last()?;
-    let literal = last.strip_prefix("_harness_main(")?.strip_suffix(')')?;
+    let literal = last.strip_prefix("harnessMain(")?.strip_suffix(");")?;
     let text: String = serde_json::from_str(literal).ok()?;
     serde_json::from_str(&text).ok()
 }
@@ -109,6 +113,47 @@ fn passes_only_on_nonce_records_and_builds_the_program() {
     assert_eq!(config["early_stop"], true);
     // 1 s native-equivalent, scaled for the WebAssembly interpreter.
     assert_eq!(request.time_limit_ms, 3500);
+}
+
+#[test]
+fn tests_prepared_by_a_first_run_are_reused_and_only_from_the_first_record() {
+    // Run 1 plants a `prepared` record after the plan (where a candidate could write it): ignored.
+    // Run 2 writes it first: kept. Run 3 gets it, and its plan carries no names.
+    let (g, executor) = grader(|request, nonce| {
+        let config = config_of(request).unwrap();
+        let prepared = json!({"k":"prepared","hex":"0a0b","names":["a","b"]});
+        let plan = json!({"k":"plan","n":2,"names":["a","b"]});
+        let mut records = match config.get("prepared") {
+            Some(_) => vec![json!({"k":"plan","n":2})],
+            None if config["code"].as_str().unwrap().contains("late") => vec![plan, prepared],
+            None => vec![prepared, plan],
+        };
+        records.extend([
+            json!({"k":"test","i":0,"v":"pass"}),
+            json!({"k":"test","i":1,"v":"pass"}),
+            json!({"k":"done"}),
+        ]);
+        (Ending::Finished, lines(nonce, &records))
+    });
+    let task = assert_task(Scoring::All);
+    let ctx = GradeContext::default();
+    for completion in [
+        "```python\ndef f(x):\n    return 2  # late\n```",
+        COMPLETION,
+        COMPLETION,
+    ] {
+        let verdict = g.grade(completion, &task, &ctx);
+        assert_eq!(verdict.status, Status::Correct);
+    }
+    let requests = executor.requests.lock().unwrap();
+    let configs: Vec<Value> = requests.iter().map(|r| config_of(r).unwrap()).collect();
+    assert_eq!(configs[0]["want_prepared"], true);
+    assert_eq!(
+        configs[1]["want_prepared"], true,
+        "a late record is not kept"
+    );
+    assert_eq!(configs[2]["prepared"], "0a0b");
+    assert!(configs[2].get("want_prepared").is_none());
 }
 
 #[test]
