@@ -68,6 +68,13 @@ import warnings  # noqa: F401
 import weakref  # noqa: F401
 import zlib  # noqa: F401
 
+# CPython imports this lazily to convert huge integers to and from text (`str(10**5000)`); it
+# could not be found at run time, so import it now where the build has it.
+try:
+    import _pylong  # noqa: F401
+except ImportError:
+    pass
+
 import wit_world
 from wit_world import Ending_Completed, Ending_Exception, Ending_SystemExit, Part, Report
 
