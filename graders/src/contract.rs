@@ -225,6 +225,8 @@ pub struct StdioCase {
     pub output: String,
 }
 
+/// One call of the candidate's function. Values are plain JSON; an integer beyond 64 bits is
+/// written `{"$int": "digits"}` (in `args` and `expected`), as the harness reports such values.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct CallCase {
     pub args: Vec<Value>,

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+use graders::code::compare::tag_big_integers;
 use graders::code::{reference_values, CodeGrader, CodeGraderConfig, Executor};
 use graders::contract::{CallCase, CodeLanguage, CodeTask, CodeTests, Scoring, Status, Task};
 use graders::{GradeContext, Grader};
@@ -269,8 +270,9 @@ fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Value>> {
     for line in open_maybe_gz(path)?.lines() {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
         if !line.trim().is_empty() {
+            // HumanEval+ inputs hold integers beyond 64 bits; keep them exact.
             rows.push(
-                serde_json::from_str(&line)
+                serde_json::from_str(&tag_big_integers(&line))
                     .with_context(|| format!("a row of {}", path.display()))?,
             );
         }

@@ -216,8 +216,19 @@ def _harness_main(config_text):
 
         return call
 
+    def from_tagged(value):
+        # Arguments use the tags of `to_plain` where JSON has no exact form: `{"$int": "digits"}`.
+        t = exact_type(value)
+        if t is list:
+            return [from_tagged(v) for v in value]
+        if t is dict:
+            if length(value) == 1 and exact_type(value.get("$int")) is str:
+                return int(value["$int"])
+            return {k: from_tagged(v) for k, v in value.items()}
+        return value
+
     def mode_call():
-        all_args = [json.loads(text) for text in config["cases"]]
+        all_args = [from_tagged(json.loads(text)) for text in config["cases"]]
         if not load_candidate():
             return
         function = candidate_globals.get(config["fn_name"])
