@@ -68,6 +68,13 @@ import warnings  # noqa: F401
 import weakref  # noqa: F401
 import zlib  # noqa: F401
 
+# For runs given a scratch directory (`/tmp`); harmless without one.
+import fnmatch  # noqa: F401
+import glob  # noqa: F401
+import pathlib  # noqa: F401
+import shutil  # noqa: F401
+import tempfile  # noqa: F401
+
 # CPython imports this lazily to convert huge integers to and from text (`str(10**5000)`); it
 # could not be found at run time, so import it now where the build has it.
 try:

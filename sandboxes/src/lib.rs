@@ -9,7 +9,8 @@
 //! - [`prepare_runtimes`]: the one-off set-up (pip downloads with pinned hashes, component build,
 //!   compilation to cached `.cwasm`), done automatically on first use.
 //!
-//! Isolation: no preopened directories, no environment, no arguments (beyond QuickJS's own), no
+//! Isolation: no preopened directories (but a private, capped scratch `/tmp` for a run that asks
+//! for one), no environment, no arguments (beyond QuickJS's own), no
 //! network or name lookups, no processes or threads (WASI has none); a wall-clock budget by epoch
 //! interruption, a linear-memory cap, capped output.
 
@@ -20,6 +21,7 @@ mod pins;
 mod pool;
 mod request;
 mod sandbox;
+mod scratch;
 mod setup;
 mod worker;
 

@@ -66,6 +66,10 @@ pub struct RunRequest {
     pub stdin: String,
     #[serde(default)]
     pub limits: Limits,
+    /// A private scratch directory, `/tmp` in the guest, of at most this many bytes; `None`
+    /// (the default) means no file system at all. Only for tests that need files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch_limit_bytes: Option<u64>,
 }
 
 impl RunRequest {
@@ -77,6 +81,7 @@ impl RunRequest {
             harness: None,
             stdin: String::new(),
             limits: Limits::default(),
+            scratch_limit_bytes: None,
         }
     }
 
@@ -92,6 +97,12 @@ impl RunRequest {
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Gives the run a private scratch directory at `/tmp` holding at most `limit_bytes`.
+    pub fn with_scratch_dir(mut self, limit_bytes: u64) -> Self {
+        self.scratch_limit_bytes = Some(limit_bytes);
         self
     }
 }
@@ -123,6 +134,8 @@ pub enum Outcome {
     TimeLimit,
     /// The guest asked for more memory than its cap and ended because of it.
     MemoryLimit,
+    /// The run's scratch directory outgrew its cap (bytes or entries), and the run was ended.
+    ScratchLimit,
     /// WebAssembly trapped (e.g. a stack overflow in the interpreter).
     Trap { message: String },
     /// The sandbox itself failed (set-up, a crashed or stuck worker). Not the program's fault.

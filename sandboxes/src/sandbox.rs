@@ -5,14 +5,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::engine::{deadline_ticks, new_runtime_engine, EpochTicker};
 use crate::limiter::GuestLimiter;
 use crate::request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
+use crate::scratch::{ScratchDir, ScratchFull};
 use crate::setup::{prepare_runtimes, RuntimeFiles, SetupError};
 
 mod bindings {
@@ -107,11 +108,26 @@ impl Sandbox {
     pub fn run(&self, request: &RunRequest) -> RunResult {
         let started = Instant::now();
         let cpu_started = thread_cpu_time();
-        let output = OutputPipes::new(&request.limits);
-        let (verdict, limiter) = match request.language {
-            Language::Python => self.run_python(request, &output),
-            Language::Javascript => self.run_javascript(request, &output),
+        let scratch = match request
+            .scratch_limit_bytes
+            .map(ScratchDir::create)
+            .transpose()
+        {
+            Ok(scratch) => scratch.map(std::sync::Arc::new),
+            Err(error) => {
+                return RunResult::error(format!("creating the scratch directory: {error}"))
+            }
         };
+        let run = RunContext {
+            request,
+            output: OutputPipes::new(&request.limits),
+            scratch,
+        };
+        let (verdict, limiter) = match request.language {
+            Language::Python => self.run_python(&run),
+            Language::Javascript => self.run_javascript(&run),
+        };
+        let output = run.output;
         let wall = started.elapsed();
         let cpu = thread_cpu_time().saturating_sub(cpu_started);
         output.into_result(verdict, &limiter, &request.limits, wall, cpu)
@@ -120,24 +136,46 @@ impl Sandbox {
     fn new_store<T: 'static>(
         &self,
         data: T,
-        limits: &Limits,
+        run: &RunContext,
         limiter: fn(&mut T) -> &mut GuestLimiter,
     ) -> Store<T> {
         let mut store = Store::new(&self.engine, data);
         store.limiter(move |data| limiter(data) as &mut dyn wasmtime::ResourceLimiter);
-        store.set_epoch_deadline(deadline_ticks(Duration::from_millis(limits.time_limit_ms)));
-        store.epoch_deadline_trap();
+        let time_limit = Duration::from_millis(run.request.limits.time_limit_ms);
+        match &run.scratch {
+            None => {
+                store.set_epoch_deadline(deadline_ticks(time_limit));
+                store.epoch_deadline_trap();
+            }
+            Some(scratch) => {
+                // Look at the scratch directory on every tick; the time limit is then kept by
+                // the clock (with the one tick of slack `deadline_ticks` allows).
+                let scratch = scratch.clone();
+                let deadline = Instant::now() + time_limit + crate::engine::EPOCH_TICK;
+                store.set_epoch_deadline(1);
+                store.epoch_deadline_callback(move |_| {
+                    if Instant::now() >= deadline {
+                        return Ok(UpdateDeadline::Interrupt);
+                    }
+                    if scratch.over_limit() {
+                        return Err(ScratchFull.into());
+                    }
+                    Ok(UpdateDeadline::Continue(1))
+                });
+            }
+        }
         store
     }
 
-    fn run_python(&self, request: &RunRequest, output: &OutputPipes) -> (Verdict, GuestLimiter) {
-        let wasi = isolated_wasi(request, output).build();
+    fn run_python(&self, run: &RunContext) -> (Verdict, GuestLimiter) {
+        let request = run.request;
+        let wasi = isolated_wasi(run).build();
         let state = PythonState {
             wasi,
             table: ResourceTable::new(),
             limiter: GuestLimiter::new(request.limits.memory_limit_bytes),
         };
-        let mut store = self.new_store(state, &request.limits, |state| &mut state.limiter);
+        let mut store = self.new_store(state, run, |state| &mut state.limiter);
         let verdict = match self.python.instantiate(&mut store).and_then(|instance| {
             instance.call_run(&mut store, &request.program, request.harness.as_deref())
         }) {
@@ -162,12 +200,9 @@ impl Sandbox {
         (verdict, limiter)
     }
 
-    fn run_javascript(
-        &self,
-        request: &RunRequest,
-        output: &OutputPipes,
-    ) -> (Verdict, GuestLimiter) {
-        let mut builder = isolated_wasi(request, output);
+    fn run_javascript(&self, run: &RunContext) -> (Verdict, GuestLimiter) {
+        let (request, output) = (run.request, &run.output);
+        let mut builder = isolated_wasi(run);
         // `--std` exposes QuickJS's `std` and `os` objects (e.g. `std.in.readAsString()` for
         // stdin); with no preopens and no sockets they reach nothing outside the instance.
         builder.args(&["qjs", "--std", "-e", request.program.as_str()]);
@@ -175,7 +210,7 @@ impl Sandbox {
             wasi: builder.build_p1(),
             limiter: GuestLimiter::new(request.limits.memory_limit_bytes),
         };
-        let mut store = self.new_store(state, &request.limits, |state| &mut state.limiter);
+        let mut store = self.new_store(state, run, |state| &mut state.limiter);
         let ended = self
             .javascript
             .instantiate(&mut store)
@@ -205,17 +240,33 @@ impl Sandbox {
     }
 }
 
-/// A WASI context that grants nothing: no arguments, environment, preopened directories,
-/// network or name lookups; in-memory stdin, capped in-memory stdout and stderr.
-fn isolated_wasi(request: &RunRequest, output: &OutputPipes) -> WasiCtxBuilder {
+/// One run's request and what the host keeps for it while it runs.
+struct RunContext<'a> {
+    request: &'a RunRequest,
+    output: OutputPipes,
+    scratch: Option<std::sync::Arc<ScratchDir>>,
+}
+
+/// A WASI context that grants nothing: no arguments, environment, preopened directories (but the
+/// run's own scratch directory, if it asked for one), network or name lookups; in-memory stdin,
+/// capped in-memory stdout and stderr.
+fn isolated_wasi(run: &RunContext) -> WasiCtxBuilder {
     let mut builder = WasiCtxBuilder::new();
     builder
-        .stdin(MemoryInputPipe::new(request.stdin.clone().into_bytes()))
-        .stdout(output.stdout.clone())
-        .stderr(output.stderr.clone())
+        .stdin(MemoryInputPipe::new(run.request.stdin.clone().into_bytes()))
+        .stdout(run.output.stdout.clone())
+        .stderr(run.output.stderr.clone())
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
+    if let Some(scratch) = &run.scratch {
+        // A failure here leaves the guest without `/tmp`, which its own error will show.
+        let _ = builder.preopened_dir(
+            scratch.path(),
+            crate::scratch::GUEST_PATH,
+            FsPerms::ReadWrite,
+        );
+    }
     builder
 }
 
@@ -229,6 +280,9 @@ struct Verdict {
 fn outcome_of_error(error: &wasmtime::Error) -> Outcome {
     if let Some(I32Exit(code)) = error.downcast_ref::<I32Exit>() {
         return Outcome::Exited { code: *code };
+    }
+    if error.downcast_ref::<ScratchFull>().is_some() {
+        return Outcome::ScratchLimit;
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) | Some(Trap::OutOfFuel) => Outcome::TimeLimit,

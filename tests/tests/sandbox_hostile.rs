@@ -212,6 +212,81 @@ fn python_sees_no_file_system() {
     );
 }
 
+// ---------------------------------------------------------------- scratch directory
+
+fn with_scratch(language: Language, program: &str, megabytes: u64) -> RunResult {
+    run_with(
+        RunRequest::new(language, program)
+            .with_limits(limits(5_000, 256))
+            .with_scratch_dir(megabytes << 20),
+    )
+}
+
+/// Serialises the scratch tests, so that one can count the folders left on the host.
+static SCRATCH_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Scratch folders this process created on the host (they are named by the process id).
+fn scratch_folders_left() -> usize {
+    let prefix = format!("verifier-scratch-{}-", std::process::id());
+    ["/dev/shm".into(), std::env::temp_dir()]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|listing| listing.flatten())
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .count()
+}
+
+#[test]
+fn python_scratch_directory_is_private_per_run_and_capped() {
+    let _serial = SCRATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    let write = "import tempfile, os\n\
+        open('/tmp/notes.txt', 'w').write('kept?')\n\
+        with tempfile.NamedTemporaryFile('w', delete=False) as f:\n    f.write('x')\n\
+        print(open('/tmp/notes.txt').read(), len(os.listdir('/tmp')))";
+    let result = with_scratch(Language::Python, write, 1);
+    assert_eq!(result.outcome, Outcome::Finished, "{result:?}");
+    assert_eq!(result.stdout, "kept? 2\n");
+    // The next run starts with an empty folder, and the host keeps nothing.
+    let result = with_scratch(Language::Python, "import os\nprint(os.listdir('/tmp'))", 1);
+    assert_eq!(result.stdout, "[]\n", "{result:?}");
+    // Still no file system outside it.
+    assert_exception(
+        &with_scratch(Language::Python, "open('/etc/passwd')", 1),
+        &["FileNotFoundError", "PermissionError", "OSError"],
+    );
+    // A disk bomb and a file-count bomb end at the cap.
+    let bomb = "f = open('/tmp/big', 'wb')\nwhile True:\n    f.write(b'x' * 65536)";
+    let result = with_scratch(Language::Python, bomb, 4);
+    assert_eq!(result.outcome, Outcome::ScratchLimit, "{result:?}");
+    let many = "i = 0\nwhile True:\n    open('/tmp/f%d' % i, 'w').close()\n    i += 1";
+    let result = with_scratch(Language::Python, many, 4);
+    assert_eq!(result.outcome, Outcome::ScratchLimit, "{result:?}");
+    // A run with a scratch directory still keeps its time limit.
+    let started = Instant::now();
+    let result = run_with(
+        RunRequest::new(Language::Python, "while True: pass")
+            .with_limits(limits(1_000, 256))
+            .with_scratch_dir(1 << 20),
+    );
+    assert_eq!(result.outcome, Outcome::TimeLimit, "{result:?}");
+    assert!(started.elapsed() < Duration::from_millis(1_500));
+    assert_eq!(scratch_folders_left(), 0);
+}
+
+#[test]
+fn javascript_scratch_directory_works_only_when_asked_for() {
+    let _serial = SCRATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    let program = "let f = std.open('/tmp/x.txt', 'w'); f.puts('hi'); f.close(); \
+        print(std.loadFile('/tmp/x.txt'));";
+    let result = with_scratch(Language::Javascript, program, 1);
+    assert_eq!(
+        (&result.outcome, result.stdout.as_str()),
+        (&Outcome::Finished, "hi\n")
+    );
+    let result = javascript("print(std.open('/tmp/x.txt', 'w'));");
+    assert_eq!(result.stdout, "null\n", "{result:?}");
+}
+
 #[test]
 fn python_has_no_network() {
     let result = python("import socket\ns = socket.socket()\ns.connect(('127.0.0.1', 80))");

@@ -112,6 +112,8 @@ fn to_outcome(result: RunResult) -> ExecOutcome {
         },
         Outcome::TimeLimit => Ending::TimeLimit,
         Outcome::MemoryLimit => Ending::MemoryLimit,
+        // The grader never asks for a scratch directory; files are output of a kind.
+        Outcome::ScratchLimit => Ending::OutputLimit,
         Outcome::Trap { message } => Ending::Trap(message),
         Outcome::Error { message } => Ending::Error(message),
     };

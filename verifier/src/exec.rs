@@ -27,6 +27,10 @@ pub struct ExecArgs {
     /// Python only: code run after the program in the same globals (e.g. tests).
     #[arg(long)]
     pub harness: Option<PathBuf>,
+    /// Give the run a private, empty scratch directory at `/tmp` of at most this many MB
+    /// (default: no file system at all).
+    #[arg(long, value_name = "MB")]
+    pub scratch_dir_mb: Option<u64>,
 }
 
 pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
@@ -57,6 +61,7 @@ pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
         harness,
         stdin,
         limits,
+        scratch_limit_bytes: args.scratch_dir_mb.map(|mb| mb.saturating_mul(1 << 20)),
     };
     let sandbox = Sandbox::new().context("setting up the sandbox")?;
     let result = sandbox.run(&request);
