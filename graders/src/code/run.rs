@@ -176,12 +176,55 @@ impl Runner<'_> {
         })
     }
 
+    /// Runs `call` cases, in as many runs as the output cap needs: a run that fills it (big
+    /// return values, e.g. HumanEval+'s longest strings) is followed by a fresh run from its
+    /// first unreported case. Case records come back with indices into `cases`; the outcome is
+    /// the last run's, the report (no tests yet) counts them all.
+    fn call_runs(
+        &self,
+        fn_name: &str,
+        cases: &[CallCase],
+        early_stop: bool,
+    ) -> Result<(Records, ExecOutcome, RunReport), RunError> {
+        let mut merged = Records::default();
+        let mut start = 0;
+        let mut report = RunReport {
+            tests: Vec::new(),
+            elapsed_ms: 0.0,
+            runs: 0,
+        };
+        loop {
+            let config = self.call_config(fn_name, &cases[start..], early_stop);
+            let (records, outcome) = self.harness_run(config, cases.len() - start)?;
+            report.runs += 1;
+            report.elapsed_ms += outcome.elapsed_ms;
+            let reported = records
+                .indexed("case", cases.len() - start)
+                .iter()
+                .take_while(|slot| slot.is_some())
+                .count();
+            for mut record in records.list {
+                if text(&record, "k") == "case" {
+                    let index = record.get("i").and_then(Value::as_u64).unwrap_or(u64::MAX);
+                    record.insert("i".into(), json!(index.saturating_add(start as u64)));
+                }
+                merged.list.push(record);
+            }
+            merged.done = records.done;
+            let next = start + reported;
+            let cut_by_output = outcome.truncated || outcome.ending == Ending::OutputLimit;
+            if !cut_by_output || next == start || next == cases.len() {
+                return Ok((merged, outcome, report));
+            }
+            start = next;
+        }
+    }
+
     pub fn call_tests(&self, fn_name: &str, cases: &[CallCase]) -> Result<RunReport, RunError> {
         if cases.is_empty() {
             return Err(RunError::Error("the call test has no cases".into()));
         }
-        let config = self.call_config(fn_name, cases, self.early_stop());
-        let (records, outcome) = self.harness_run(config, cases.len())?;
+        let (records, outcome, report) = self.call_runs(fn_name, cases, self.early_stop())?;
         let tolerance = self
             .task
             .float_tolerance
@@ -215,10 +258,7 @@ impl Runner<'_> {
                 }
             })
         });
-        Ok(RunReport {
-            tests,
-            ..report_of(&outcome)
-        })
+        Ok(RunReport { tests, ..report })
     }
 
     /// The plain value each case returned (or its error), with no comparison: for building
@@ -228,8 +268,7 @@ impl Runner<'_> {
         fn_name: &str,
         cases: &[CallCase],
     ) -> Result<Vec<Result<Value, String>>, RunError> {
-        let config = self.call_config(fn_name, cases, false);
-        let (records, outcome) = self.harness_run(config, cases.len())?;
+        let (records, outcome, _) = self.call_runs(fn_name, cases, false)?;
         if let Some(record) = records
             .first("syntax_error")
             .or(records.first("load_error"))

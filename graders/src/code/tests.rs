@@ -382,6 +382,49 @@ fn call_values_are_compared_on_the_host_with_types() {
 }
 
 #[test]
+fn call_runs_cut_by_the_output_cap_go_on_from_the_first_unreported_case() {
+    // Each run manages one case before its output fills up; a run of one case that still
+    // overflows (the last) fails that case with the output limit.
+    let cases: Vec<CallCase> = (0..3)
+        .map(|i| CallCase {
+            args: vec![json!(i)],
+            expected: json!(i * 10),
+        })
+        .collect();
+    let (g, executor) = grader(|request, nonce| {
+        let config = config_of(request).unwrap();
+        let first: i64 = serde_json::from_str::<Value>(config["cases"][0].as_str().unwrap())
+            .unwrap()[0]
+            .as_i64()
+            .unwrap();
+        if first == 2 {
+            return (Ending::OutputLimit, String::new());
+        }
+        let record = json!({"k":"case","i":0,"value":first * 10});
+        (Ending::OutputLimit, lines(nonce, &[record]))
+    });
+    let task = task(
+        CodeTests::Call {
+            fn_name: "f".into(),
+            cases,
+        },
+        Scoring::Fraction,
+    );
+    let verdict = g.grade(COMPLETION, &task, &GradeContext::default());
+    assert_eq!(
+        verdict.details["tests"],
+        json!(["passed", "passed", "output_limit"])
+    );
+    assert_eq!(verdict.details["runs"], 3);
+    let requests = executor.requests.lock().unwrap();
+    let sizes: Vec<usize> = requests
+        .iter()
+        .map(|r| config_of(r).unwrap()["cases"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [3, 2, 1]);
+}
+
+#[test]
 fn stdio_cases_run_one_by_one_and_stop_early() {
     let cases = vec![
         StdioCase {
