@@ -107,8 +107,9 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
     queue_gauge.add(n as i64);
     state.engine.spawn(move || {
         // The permits and the gauge are released only when grading is over, even if the client
-        // has gone away, so the queue bound holds for work actually in progress.
-        let _queued = (
+        // has gone away, so the queue bound holds for work actually in progress; and before the
+        // results go out, so a client that reads /metrics after its answer sees them released.
+        let queued = (
             admitted,
             request_slot,
             GaugeGuard::taken(queue_gauge, n as i64),
@@ -118,6 +119,7 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
         let body = serde_json::to_vec(&GradeResponse {
             results: &graded.results,
         });
+        drop(queued);
         let _ = done.send((graded, body));
     });
     let Ok((graded, body)) = results.await else {
