@@ -2,8 +2,11 @@
 //! answers: no panic, bounded time, `a` equivalent to itself, equivalence symmetric where the
 //! rules are symmetric.
 //!
-//! Time bounds here are generous (debug builds on a shared 2-core machine); the benchmark
-//! (`cargo bench -p graders --bench math`) measures the real figures.
+//! Every hostile input (up to 1 MB) is graded as a completion and as a gold answer; the test
+//! prints its time and the peak of the memory allocated while grading it, measured by a
+//! counting allocator, and fails above 64 MB. Time bounds here are generous (debug builds on a
+//! shared 2-core machine); the benchmark (`cargo bench -p graders --bench math`) measures the
+//! real figures in a release build.
 
 use std::time::{Duration, Instant};
 
@@ -11,14 +14,89 @@ use graders::contract::{MathTask, Status, Task};
 use graders::math::{equivalent, extract_answer, MathOptions};
 use graders::{GradeContext, Grader, Verdict};
 
-fn grade(completion: &str, gold: &str) -> (Verdict, Duration) {
+/// The most memory one grading may allocate at once (issue 3).
+const MAX_PEAK_BYTES: usize = 64 << 20;
+
+/// A counting allocator: `System`, plus per-thread counts of the bytes allocated and not yet
+/// freed, and of their peak. Per thread because the test harness runs tests in parallel
+/// threads, and one grading runs on one thread.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        // `const` and without destructors: safe to touch from inside the allocator.
+        static CURRENT: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn record(delta: isize) {
+        let _ = CURRENT.try_with(|current| {
+            let now = current.get() + delta;
+            current.set(now);
+            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+        });
+    }
+
+    pub struct Counting;
+
+    // SAFETY: every call is forwarded to `System` unchanged; the counters are only arithmetic.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = System.alloc(layout);
+            if !p.is_null() {
+                record(layout.size() as isize);
+            }
+            p
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            let p = System.alloc_zeroed(layout);
+            if !p.is_null() {
+                record(layout.size() as isize);
+            }
+            p
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout);
+            record(-(layout.size() as isize));
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let p = System.realloc(ptr, layout, new_size);
+            if !p.is_null() {
+                record(new_size as isize - layout.size() as isize);
+            }
+            p
+        }
+    }
+
+    /// Runs `f` and returns its result and the peak of the bytes it had allocated at once on
+    /// this thread (beyond what was allocated before it started).
+    pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let base = CURRENT.with(Cell::get);
+        PEAK.with(|peak| peak.set(base));
+        let out = f();
+        let peak = PEAK.with(Cell::get) - base;
+        (out, peak.max(0) as usize)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
+
+/// One grading: the verdict, its time and its peak allocation.
+fn grade(completion: &str, gold: &str) -> (Verdict, Duration, usize) {
     let task = Task::Math(MathTask {
         answer: gold.to_string(),
         options: Default::default(),
     });
     let start = Instant::now();
-    let verdict = graders::math::MathGrader.grade(completion, &task, &GradeContext::default());
-    (verdict, start.elapsed())
+    let (verdict, peak) = counting::peak_during(|| {
+        graders::math::MathGrader.grade(completion, &task, &GradeContext::default())
+    });
+    (verdict, start.elapsed(), peak)
 }
 
 fn hostile_inputs() -> Vec<(&'static str, String)> {
@@ -67,22 +145,66 @@ fn hostile_inputs() -> Vec<(&'static str, String)> {
             "think bomb",
             format!("<think>{}", "\\boxed{1}".repeat(100_000)),
         ),
+        // Each opener finds the one far closer and is rejected for its newline: quadratic
+        // without a remembered search.
+        (
+            "\\( and newline, then \\)",
+            format!("{}\\)", "\\(\n".repeat(1 << 18)),
+        ),
+        // Anchored phrases that each look for their answer through the same megabyte.
+        (
+            "anchors before 1 MB of \\(",
+            format!(
+                "{}{}",
+                "answer: \\( ".repeat(64),
+                "\\(".repeat((1 << 19) - 512)
+            ),
+        ),
+        (
+            "anchors before 1 MB of x",
+            format!(
+                "{}{}",
+                "final answer: ".repeat(64),
+                "x".repeat((1 << 20) - 1024)
+            ),
+        ),
+        (
+            "anchors before 1 MB of numbers",
+            format!("{}{}", "answer: ".repeat(64), "1 ".repeat((1 << 19) - 512)),
+        ),
+        ("1 MB of answer: 1", "answer: 1 ".repeat(100_000)),
+        ("1 MB of final answer )", "final answer )".repeat(70_000)),
+        ("1 MB of answer x", "answer x ".repeat(110_000)),
+        // Hundreds of identical big boxes, grouped and deduplicated.
+        (
+            "256 boxes of 4 KB",
+            format!("\\boxed{{{}}} ", "7".repeat(4000)).repeat(256),
+        ),
+        // Numbers with no byte that ends a number: one scan of everything.
+        ("1 MB of 1 000", "1 000 ".repeat(170_000)),
+        ("1 MB of 1+", "1+".repeat(1 << 19)),
+        ("1 MB of $1$", "$1$ ".repeat(1 << 18)),
+        ("1 MB of $ and newline", "$\n".repeat(1 << 19)),
+        ("1 MB of backslashes", "\\".repeat(1 << 20)),
     ]
 }
 
 #[test]
-fn hostile_inputs_neither_panic_nor_hang() {
+fn hostile_inputs_neither_panic_nor_hang_nor_hoard_memory() {
     let mut worst = Duration::ZERO;
+    println!(
+        "{:<30} {:>9} {:>12} {:>12} {:>12}",
+        "hostile input", "bytes", "worst time", "peak alloc", "as gold"
+    );
     for (name, input) in hostile_inputs() {
+        let mut slowest = Duration::ZERO;
+        let mut peak = 0;
         // Golds that no hostile input spells: a plain-number fallback may still find a `1` in a
         // megabyte of `\frac{1}{`, which is an answer of 1, not a hack.
         for gold in ["5", r"\frac{1}{2}", r"2^{2^{2}}"] {
-            let (verdict, elapsed) = grade(&input, gold);
-            worst = worst.max(elapsed);
-            println!(
-                "{name:<28} gold {gold:<14} {:?} in {elapsed:?}",
-                verdict.status
-            );
+            let (verdict, elapsed, bytes) = grade(&input, gold);
+            slowest = slowest.max(elapsed);
+            peak = peak.max(bytes);
             assert_ne!(
                 verdict.status,
                 Status::Correct,
@@ -94,11 +216,24 @@ fn hostile_inputs_neither_panic_nor_hang() {
             );
         }
         // Hostile gold answers are errors or wrong, never a hang.
-        let (_, elapsed) = grade(r"\boxed{1}", &input);
+        let (_, as_gold, gold_peak) = grade(r"\boxed{1}", &input);
         assert!(
-            elapsed < Duration::from_millis(500),
-            "{name} as gold took {elapsed:?}"
+            as_gold < Duration::from_millis(500),
+            "{name} as gold took {as_gold:?}"
         );
+        println!(
+            "{name:<30} {:>9} {slowest:>12.2?} {:>9.2} MB {as_gold:>12.2?} (peak {:.2} MB)",
+            input.len(),
+            peak as f64 / (1 << 20) as f64,
+            gold_peak as f64 / (1 << 20) as f64,
+        );
+        for (role, bytes) in [("completion", peak), ("gold", gold_peak)] {
+            assert!(
+                bytes <= MAX_PEAK_BYTES,
+                "{name} as {role} allocated {bytes} bytes at once, over {MAX_PEAK_BYTES}"
+            );
+        }
+        worst = worst.max(slowest).max(as_gold);
     }
     println!("worst hostile case: {worst:?}");
 }
@@ -234,7 +369,7 @@ fn random_inputs_never_panic_and_are_reflexive() {
             let same = equivalent(&a.expr, &a.expr, &options.rules, &ctx);
             assert_eq!(same, Ok(true), "not reflexive: {text:?}");
             // A boxed copy of an answer that parsed whole scores (otherwise extraction may differ).
-            let (verdict, _) = grade(&format!("\\boxed{{{text}}}"), &text);
+            let (verdict, _, _) = grade(&format!("\\boxed{{{text}}}"), &text);
             let parsed_whole = a.text == text.trim();
             assert!(
                 round % 2 == 1

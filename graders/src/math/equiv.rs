@@ -14,11 +14,13 @@
 //! two values that both round to zero must also agree relatively, so tiny numbers never collapse
 //! onto each other. Integers and fractions never go through a tolerance: `1/2^99` is not `1/2^98`.
 
+use std::borrow::Cow;
+
 use num_complex::Complex64;
 
 use super::eval::{eval, round_exact, Point};
 use super::expr::{Constant, Expr, RelOp};
-use super::number::Value;
+use super::number::{ratio_i128, Value};
 use crate::registry::GradeContext;
 
 /// Relative tolerance for values that had to be approximated (irrationals, functions).
@@ -88,22 +90,28 @@ impl Checker<'_> {
                 }
             }
         }
-        let gold = normalise(gold);
-        let pred = normalise(pred);
-        if gold.canonical() == pred.canonical() {
+        let (gold, pred) = (normalise(gold), normalise(pred));
+        let (gold, pred): (&Expr, &Expr) = (&gold, &pred);
+        // Without sums, products or sets the canonical form is the tree itself: no copies.
+        let same = if has_commutative(gold) || has_commutative(pred) {
+            gold.canonical() == pred.canonical()
+        } else {
+            gold == pred
+        };
+        if same {
             return Ok(true);
         }
-        match (&gold, &pred) {
-            (Expr::Relation { .. }, Expr::Relation { .. }) => self.relations(&gold, &pred),
-            (Expr::Relation { operands, ops }, _) => self.relation_gold(operands, ops, &pred),
+        match (gold, pred) {
+            (Expr::Relation { .. }, Expr::Relation { .. }) => self.relations(gold, pred),
+            (Expr::Relation { operands, ops }, _) => self.relation_gold(operands, ops, pred),
             (_, Expr::Relation { operands, ops }) => {
                 if ops.iter().all(|op| matches!(op, RelOp::Eq | RelOp::Approx)) {
                     // `x = 11` answers `11`: the last right-hand side is the answer.
-                    return self.eq(&gold, operands.last().unwrap_or(&pred));
+                    return self.eq(gold, operands.last().unwrap_or(pred));
                 }
                 if self.rules.allow_set_relation {
                     if let Some(set) = relation_as_set(operands, ops) {
-                        return self.eq(&gold, &set);
+                        return self.eq(gold, &set);
                     }
                 }
                 Ok(false)
@@ -132,17 +140,17 @@ impl Checker<'_> {
             }
             (Expr::Interval { .. }, Expr::Interval { .. })
             | (Expr::Interval { .. }, Expr::Tuple(_))
-            | (Expr::Tuple(_), Expr::Interval { .. }) => self.intervals(&gold, &pred),
+            | (Expr::Tuple(_), Expr::Interval { .. }) => self.intervals(gold, pred),
             (Expr::Union(g), Expr::Union(p)) => self.unordered(g, p),
-            (Expr::Text(_), _) | (_, Expr::Text(_)) => Ok(texts_match(&gold, &pred)),
+            (Expr::Text(_), _) | (_, Expr::Text(_)) => Ok(texts_match(gold, pred)),
             _ => {
-                if let (Some(g), Some(p)) = (as_matrix(&gold), as_matrix(&pred)) {
+                if let (Some(g), Some(p)) = (as_matrix(gold), as_matrix(pred)) {
                     return self.matrices(&g, &p);
                 }
-                if is_collection(&gold) || is_collection(&pred) {
+                if is_collection(gold) || is_collection(pred) {
                     return Ok(false);
                 }
-                self.scalars(&gold, &pred)
+                self.scalars(gold, pred)
             }
         }
     }
@@ -491,10 +499,7 @@ fn probe_points(symbols: usize, integers: bool) -> Vec<Vec<Value>> {
                     } else {
                         let numerator = 3 + (r % 47) as i64;
                         let denominator = 7 + ((r >> 32) % 5) as i64;
-                        Value::Exact(num_rational::BigRational::new(
-                            numerator.into(),
-                            denominator.into(),
-                        ))
+                        Value::Exact(ratio_i128(numerator.into(), denominator.into()))
                     }
                 })
                 .collect()
@@ -533,43 +538,63 @@ fn is_collection(e: &Expr) -> bool {
 }
 
 /// Rewrites that do not change meaning: `x \in S` is `S`; `\pm` outside arithmetic is a set;
-/// a chain `x = a = b` keeps its first and last sides; `≈` after an `=` is a remark.
-fn normalise(e: &Expr) -> Expr {
+/// a chain `x = a = b` keeps its first and last sides; `≈` after an `=` is a remark. Borrowed
+/// when nothing changes (the usual case), so comparing costs no copy of the trees.
+fn normalise(e: &Expr) -> Cow<'_, Expr> {
     match e {
         Expr::ElementOf(_, set) => normalise(set),
         Expr::Relation { operands, ops } => {
+            let approx_cut = ops
+                .iter()
+                .position(|op| *op == RelOp::Approx)
+                .filter(|&cut| cut > 0 && ops[..cut].iter().all(|op| *op == RelOp::Eq));
+            let chain = |ops: &[RelOp]| ops.len() > 1 && ops.iter().all(|op| *op == RelOp::Eq);
+            if approx_cut.is_none() && !chain(ops) {
+                return Cow::Borrowed(e);
+            }
             let mut operands = operands.clone();
             let mut ops = ops.clone();
-            if let Some(cut) = ops.iter().position(|op| *op == RelOp::Approx) {
-                if cut > 0 && ops[..cut].iter().all(|op| *op == RelOp::Eq) {
-                    ops.truncate(cut);
-                    operands.truncate(cut + 1);
-                }
+            if let Some(cut) = approx_cut {
+                ops.truncate(cut);
+                operands.truncate(cut + 1);
             }
-            if ops.len() > 1 && ops.iter().all(|op| *op == RelOp::Eq) {
+            if chain(&ops) {
                 let last = operands.pop().unwrap_or(Expr::int(0));
                 operands.truncate(1);
                 operands.push(last);
                 ops.truncate(1);
             }
-            Expr::Relation { operands, ops }
+            Cow::Owned(Expr::Relation { operands, ops })
         }
+        _ if !has_plus_minus(e) => Cow::Borrowed(e),
         _ => {
             let choices = expand_choices(e);
             if choices.len() > 1 {
-                Expr::Set(choices)
+                Cow::Owned(Expr::Set(choices))
             } else {
-                e.clone()
+                Cow::Borrowed(e)
             }
         }
     }
 }
 
-/// `a \pm b` as its two values; expressions with several `\pm` give every combination (capped).
-fn expand_choices(e: &Expr) -> Vec<Expr> {
+/// Whether the tree has children whose order [`Expr::canonical`] would change.
+fn has_commutative(e: &Expr) -> bool {
+    let mut found = false;
+    e.visit(&mut |x| found |= matches!(x, Expr::Add(_) | Expr::Mul(_) | Expr::Set(_)));
+    found
+}
+
+/// Whether the tree holds a `\pm`.
+fn has_plus_minus(e: &Expr) -> bool {
     let mut has = false;
     e.visit(&mut |x| has |= matches!(x, Expr::PlusMinus(..)));
-    if !has {
+    has
+}
+
+/// `a \pm b` as its two values; expressions with several `\pm` give every combination (capped).
+fn expand_choices(e: &Expr) -> Vec<Expr> {
+    if !has_plus_minus(e) {
         return vec![e.clone()];
     }
     let mut out = Vec::new();

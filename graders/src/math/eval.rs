@@ -16,7 +16,7 @@ use num_rational::BigRational;
 use num_traits::{Signed, ToPrimitive, Zero};
 
 use super::expr::{Constant, Expr, Func};
-use super::number::{binomial, factorial, gamma, EvalError, EvalResult, Value};
+use super::number::{binomial, factorial, gamma, ratio_i128, EvalError, EvalResult, Value};
 
 /// Work allowed for one evaluation, in 64-bit limb operations (about a millisecond).
 const WORK_BUDGET: u64 = 4_000_000;
@@ -85,7 +85,7 @@ fn hashed_value(name: &str, args: &[Value], seed: u64) -> Value {
     let h = hasher.finish();
     let numerator = 50 + (h % 251) as i64;
     let denominator = 97 + ((h >> 20) % 7) as i64;
-    Value::Exact(BigRational::new(numerator.into(), denominator.into()))
+    Value::Exact(ratio_i128(numerator.into(), denominator.into()))
 }
 
 pub fn eval(e: &Expr, at: &Point) -> EvalResult {

@@ -73,7 +73,9 @@ impl RelOp {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// The derived order (variant, then fields) is a total order consistent with `==` (numbers
+/// compare by value), which is all that sorting commutative children needs.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
 pub enum Expr {
     /// A number: its exact value, and the decimal places it was written with (`Some` for `0.25`),
     /// because a written decimal is an approximation and is compared by the rounding rule.
@@ -117,6 +119,11 @@ pub enum Expr {
     ElementOf(Box<Expr>, Box<Expr>),
     /// `a : b` (ratios, times of day): kept apart from division so `12:00` is not `1:00`.
     Ratio(Vec<Expr>),
+}
+
+/// A total order on trees for sorting (derived; never `None`, as no field is a float).
+fn order(a: &Expr, b: &Expr) -> std::cmp::Ordering {
+    a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)
 }
 
 impl Expr {
@@ -192,6 +199,8 @@ impl Expr {
     }
 
     /// The canonical form: commutative children sorted, nested sums and products flattened.
+    /// Two canonical forms are equal exactly when the trees are equal up to the order of
+    /// commutative children (any total order consistent with `==` gives that).
     pub fn canonical(&self) -> Expr {
         let map = |xs: &[Expr]| xs.iter().map(Expr::canonical).collect::<Vec<_>>();
         match self {
@@ -204,7 +213,7 @@ impl Expr {
                         (_, other) => flat.push(other),
                     }
                 }
-                flat.sort_by_cached_key(|x| format!("{x:?}"));
+                flat.sort_by(order);
                 if is_add {
                     Expr::Add(flat)
                 } else {
@@ -213,7 +222,7 @@ impl Expr {
             }
             Expr::Set(xs) => {
                 let mut items = map(xs);
-                items.sort_by_cached_key(|x| format!("{x:?}"));
+                items.sort_by(order);
                 items.dedup();
                 Expr::Set(items)
             }

@@ -6,17 +6,20 @@
 //! `\!`) is dropped here so the parser never sees it. The lexer is a single forward pass, so a
 //! 1 MB input costs one linear scan.
 
-/// One token.
+use std::borrow::Cow;
+
+/// One token. Text is borrowed from the input where it can be (the lexer then allocates only
+/// the token list), owned where the lexer rewrote it (separators dropped, `begin:env`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Tok {
+pub enum Tok<'a> {
     /// Digits with at most one `.`, exactly as written (no separators).
-    Num(String),
+    Num(Cow<'a, str>),
     /// A run of ASCII letters.
-    Word(String),
+    Word(&'a str),
     /// A LaTeX command without its backslash (`frac`, `pi`, `{` for `\{`).
-    Cmd(String),
+    Cmd(Cow<'a, str>),
     /// The text of `\text{...}` (and its aliases), verbatim.
-    Text(String),
+    Text(&'a str),
     /// A one-character operator, bracket or punctuation: `+ - * / ^ _ ! % = < > | & ' : , ; . ( ) [ ] { }`.
     Op(char),
     /// `<=`, `>=`, `!=` and their LaTeX spellings, normalised to `≤`, `≥`, `≠`, `≈`.
@@ -84,7 +87,7 @@ const TEXT_COMMANDS: &[&str] = &[
 
 /// Splits `input` into tokens. Returns `None` for input the lexer cannot make sense of (an
 /// unbalanced `\text{`), which the caller treats as "does not parse".
-pub fn tokenize(input: &str) -> Option<Vec<Tok>> {
+pub fn tokenize(input: &str) -> Option<Vec<Tok<'_>>> {
     let bytes = input.as_bytes();
     let mut toks = Vec::with_capacity(input.len() / 2 + 1);
     let mut i = 0;
@@ -101,23 +104,30 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok>> {
         match c {
             b' ' | b'\t' | b'\n' | b'\r' | b'~' | 0x0c => i += 1,
             b'0'..=b'9' | b'.' if c != b'.' || bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                let mut digits = String::new();
+                // The digits as written, borrowed until a separator has to be dropped.
+                let start = i;
+                let mut owned: Option<String> = None;
                 let mut seen_dot = false;
                 let mut group = 0usize; // digits since the start or the last separator
                 while i < bytes.len() {
                     match bytes[i] {
                         b'0'..=b'9' => {
-                            digits.push(bytes[i] as char);
+                            if let Some(o) = owned.as_mut() {
+                                o.push(bytes[i] as char);
+                            }
                             group += 1;
                             i += 1;
                         }
                         b'.' if !seen_dot && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
                             seen_dot = true;
-                            digits.push('.');
+                            if let Some(o) = owned.as_mut() {
+                                o.push('.');
+                            }
                             i += 1;
                         }
                         _ => match thousands_separator(bytes, i, depth == 0) {
                             Some(width) if !seen_dot && (1..=3).contains(&group) => {
+                                owned.get_or_insert_with(|| input[start..i].to_string());
                                 i += width;
                                 group = 0;
                             }
@@ -125,14 +135,17 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok>> {
                         },
                     }
                 }
-                toks.push(Tok::Num(digits));
+                toks.push(Tok::Num(match owned {
+                    Some(o) => Cow::Owned(o),
+                    None => Cow::Borrowed(&input[start..i]),
+                }));
             }
             b'a'..=b'z' | b'A'..=b'Z' => {
                 let start = i;
                 while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
                     i += 1;
                 }
-                toks.push(Tok::Word(input[start..i].to_string()));
+                toks.push(Tok::Word(&input[start..i]));
             }
             b'\\' => i = lex_command(input, i, &mut toks)?,
             b'*' if bytes.get(i + 1) == Some(&b'*') => {
@@ -166,13 +179,13 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok>> {
                     '×' | '·' | '⋅' => toks.push(Tok::Op('*')),
                     '÷' => toks.push(Tok::Op('/')),
                     '−' | '–' => toks.push(Tok::Op('-')),
-                    'π' => toks.push(Tok::Cmd("pi".into())),
-                    '∞' => toks.push(Tok::Cmd("infty".into())),
-                    '√' => toks.push(Tok::Cmd("sqrt".into())),
-                    '±' => toks.push(Tok::Cmd("pm".into())),
-                    '°' => toks.push(Tok::Cmd("circ".into())),
-                    '²' => toks.extend([Tok::Op('^'), Tok::Num("2".into())]),
-                    '³' => toks.extend([Tok::Op('^'), Tok::Num("3".into())]),
+                    'π' => toks.push(Tok::Cmd(Cow::Borrowed("pi"))),
+                    '∞' => toks.push(Tok::Cmd(Cow::Borrowed("infty"))),
+                    '√' => toks.push(Tok::Cmd(Cow::Borrowed("sqrt"))),
+                    '±' => toks.push(Tok::Cmd(Cow::Borrowed("pm"))),
+                    '°' => toks.push(Tok::Cmd(Cow::Borrowed("circ"))),
+                    '²' => toks.extend([Tok::Op('^'), Tok::Num(Cow::Borrowed("2"))]),
+                    '³' => toks.extend([Tok::Op('^'), Tok::Num(Cow::Borrowed("3"))]),
                     '€' | '£' | '¥' | '₹' | '\u{a0}' | '\u{2009}' | '\u{202f}' => {}
                     _ => return None,
                 }
@@ -212,7 +225,7 @@ fn thousands_separator(bytes: &[u8], i: usize, bare_comma: bool) -> Option<usize
 }
 
 /// Lexes a command starting at the backslash at `start`; returns the index after it.
-fn lex_command(input: &str, start: usize, toks: &mut Vec<Tok>) -> Option<usize> {
+fn lex_command<'a>(input: &'a str, start: usize, toks: &mut Vec<Tok<'a>>) -> Option<usize> {
     let bytes = input.as_bytes();
     let mut i = start + 1;
     let Some(&next) = bytes.get(i) else {
@@ -223,7 +236,8 @@ fn lex_command(input: &str, start: usize, toks: &mut Vec<Tok>) -> Option<usize> 
         i += input[i..].chars().next().map_or(1, char::len_utf8);
         match next {
             b'\\' => toks.push(Tok::RowBreak),
-            b'{' | b'}' => toks.push(Tok::Cmd((next as char).to_string())),
+            b'{' => toks.push(Tok::Cmd(Cow::Borrowed("{"))),
+            b'}' => toks.push(Tok::Cmd(Cow::Borrowed("}"))),
             b'%' => toks.push(Tok::Op('%')),
             b'$' => {}                                    // a dollar sign: currency
             b',' | b';' | b':' | b'!' | b' ' | b'>' => {} // spacing
@@ -245,18 +259,18 @@ fn lex_command(input: &str, start: usize, toks: &mut Vec<Tok>) -> Option<usize> 
     }
     if TEXT_COMMANDS.contains(&name) {
         let (content, after) = braced(input, i)?;
-        toks.push(Tok::Text(content.to_string()));
+        toks.push(Tok::Text(content));
         return Some(after);
     }
     if name == "operatorname" {
         let (content, after) = braced(input, i)?;
-        toks.push(Tok::Word(content.trim().to_string()));
+        toks.push(Tok::Word(content.trim()));
         return Some(after);
     }
     if name == "begin" || name == "end" {
         let (env, after) = braced(input, i)?;
         let env = env.trim_end_matches('*');
-        toks.push(Tok::Cmd(format!("{name}:{env}")));
+        toks.push(Tok::Cmd(Cow::Owned(format!("{name}:{env}"))));
         // `\begin{array}{cc}`: the column spec is layout.
         if name == "begin" && env == "array" {
             if let Some((_, after_spec)) = braced(input, after) {
@@ -293,11 +307,11 @@ fn lex_command(input: &str, start: usize, toks: &mut Vec<Tok>) -> Option<usize> 
         "degree" => "circ",
         other => other,
     };
-    toks.push(Tok::Cmd(canonical.to_string()));
+    toks.push(Tok::Cmd(Cow::Borrowed(canonical)));
     Some(i)
 }
 
-fn push(toks: &mut Vec<Tok>, tok: Tok, after: usize) -> Option<usize> {
+fn push<'a>(toks: &mut Vec<Tok<'a>>, tok: Tok<'a>, after: usize) -> Option<usize> {
     toks.push(tok);
     Some(after)
 }
@@ -347,16 +361,13 @@ mod tests {
         assert_eq!(toks[0], Tok::Cmd("frac".into()));
         assert!(toks.contains(&Tok::Rel('≤')));
         assert!(toks.contains(&Tok::Op('^')));
-        assert_eq!(
-            tokenize(r"\text{ cm}").unwrap(),
-            vec![Tok::Text(" cm".into())]
-        );
+        assert_eq!(tokenize(r"\text{ cm}").unwrap(), vec![Tok::Text(" cm")]);
         assert!(tokenize(r"\text{ cm").is_none());
     }
 
     #[test]
     fn glued_quad_is_split() {
         let toks = tokenize(r"\quadx_2").unwrap();
-        assert_eq!(toks[0], Tok::Word("x".into()));
+        assert_eq!(toks[0], Tok::Word("x"));
     }
 }

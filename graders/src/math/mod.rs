@@ -23,6 +23,8 @@ pub mod number;
 pub mod options;
 pub mod parser;
 
+use std::ops::ControlFlow;
+
 use crate::contract::{Status, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
 
@@ -48,21 +50,30 @@ pub struct Extraction {
 }
 
 /// Finds the answer in `text` (the whole text: callers strip `<think>` first if they need to).
+///
+/// At most 64 candidates are tried (1 with `first_match`), best first; the walk over the text
+/// stops at the first that parses.
 pub fn extract_answer(text: &str, targets: &Targets, first_match: bool) -> Extraction {
-    let candidates = extract::candidates(text, targets);
-    let mut out = Extraction {
-        answer: None,
-        first_raw: candidates.first().map(|c| c.text.trim().to_string()),
-    };
-    for candidate in candidates.iter().take(if first_match { 1 } else { 64 }) {
+    let limit = if first_match { 1 } else { 64 };
+    let mut out = Extraction::default();
+    let mut tried = 0;
+    extract::walk(text, targets, limit, |candidate| {
+        if out.first_raw.is_none() {
+            out.first_raw = Some(candidate.text.trim().to_string());
+        }
+        if tried == limit {
+            return ControlFlow::Break(());
+        }
+        tried += 1;
         if let Some(expr) = parser::parse(&candidate.text) {
             out.answer = Some(Extracted {
                 text: candidate.text.trim().to_string(),
                 expr,
             });
-            break;
+            return ControlFlow::Break(());
         }
-    }
+        ControlFlow::Continue(())
+    });
     out
 }
 

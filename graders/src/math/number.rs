@@ -48,6 +48,52 @@ fn reduced(n: BigInt, d: BigInt) -> BigRational {
     BigRational::new(n, d)
 }
 
+/// Numerator and denominator when both fit in an `i64`. Then a sum or product of two such values
+/// fits in an `i128`, and the common case (small numbers) needs no big-integer arithmetic: no
+/// allocation for intermediates and no binary gcd over big integers.
+fn small(r: &BigRational) -> Option<(i128, i128)> {
+    Some((
+        i128::from(r.numer().to_i64()?),
+        i128::from(r.denom().to_i64()?),
+    ))
+}
+
+/// `n / d` in lowest terms (the form `BigRational::new` gives), from machine integers; `d != 0`
+/// and both well inside the `i128` range (products of `i64`s).
+pub(crate) fn ratio_i128(n: i128, d: i128) -> BigRational {
+    let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
+    let (magnitude, d) = (n.unsigned_abs(), d.unsigned_abs());
+    // 64-bit gcd and division when they fit (nearly always): 128-bit division is a slow call.
+    let (magnitude, d) = match (u64::try_from(magnitude), u64::try_from(d)) {
+        (Ok(m), Ok(d)) => {
+            let g = num_integer::gcd(m, d).max(1);
+            (u128::from(m / g), u128::from(d / g))
+        }
+        _ => {
+            let g = num_integer::gcd(magnitude, d).max(1);
+            (magnitude / g, d / g)
+        }
+    };
+    let numer = BigInt::from(magnitude);
+    BigRational::new_raw(if n < 0 { -numer } else { numer }, BigInt::from(d))
+}
+
+/// `a + b` in lowest terms. Integers (denominator 1) skip the gcd that `Ratio`'s addition runs:
+/// its binary gcd with 1 walks every bit, which made a sum of large factorials cost
+/// milliseconds.
+fn add_exact(a: &BigRational, b: &BigRational) -> BigRational {
+    if let (Some((an, ad)), Some((bn, bd))) = (small(a), small(b)) {
+        return ratio_i128(an * bd + bn * ad, ad * bd);
+    }
+    if a.denom() == b.denom() {
+        return reduced(a.numer() + b.numer(), a.denom().clone());
+    }
+    reduced(
+        a.numer() * b.denom() + b.numer() * a.denom(),
+        a.denom() * b.denom(),
+    )
+}
+
 fn bits(r: &BigRational) -> u64 {
     r.numer().bits() + r.denom().bits()
 }
@@ -108,7 +154,7 @@ impl Value {
 
     pub fn add(&self, other: &Value) -> EvalResult {
         match (self, other) {
-            (Value::Exact(a), Value::Exact(b)) => Value::exact_or(a + b),
+            (Value::Exact(a), Value::Exact(b)) => Value::exact_or(add_exact(a, b)),
             _ => checked(self.complex() + other.complex()),
         }
     }
@@ -127,6 +173,9 @@ impl Value {
     pub fn mul(&self, other: &Value) -> EvalResult {
         match (self, other) {
             (Value::Exact(a), Value::Exact(b)) => {
+                if let (Some((an, ad)), Some((bn, bd))) = (small(a), small(b)) {
+                    return Value::exact_or(ratio_i128(an * bn, ad * bd));
+                }
                 Value::exact_or(reduced(a.numer() * b.numer(), a.denom() * b.denom()))
             }
             _ => checked(self.complex() * other.complex()),
@@ -139,6 +188,9 @@ impl Value {
         }
         match (self, other) {
             (Value::Exact(a), Value::Exact(b)) => {
+                if let (Some((an, ad)), Some((bn, bd))) = (small(a), small(b)) {
+                    return Value::exact_or(ratio_i128(an * bd, ad * bn));
+                }
                 Value::exact_or(reduced(a.numer() * b.denom(), a.denom() * b.numer()))
             }
             _ => checked(self.complex() / other.complex()),

@@ -63,8 +63,9 @@ impl MathOptions {
     /// Reads `task.options`; the error names the offending option.
     pub fn from_map(options: &Map<String, Value>) -> Result<MathOptions, String> {
         let mut out = MathOptions::default();
-        let mut choices: Option<Vec<String>> = None;
-        let mut answer_kinds = vec!["latex".to_string(), "expr".to_string()];
+        let mut choices: Option<Vec<&str>> = None;
+        // Borrowed from the options map: reading options allocates nothing in the usual case.
+        let mut answer_kinds: Vec<&str> = vec!["latex", "expr"];
         let mut gold_kinds = answer_kinds.clone();
         let mut boxed: Option<i32> = Some(0);
         let mut without_anchor = true;
@@ -107,12 +108,12 @@ impl MathOptions {
                 }
             }
         }
-        let letters = |kinds: &[String]| -> Vec<String> {
-            if kinds.iter().any(|k| k == "choice") {
+        let letters = |kinds: &[&str]| -> Vec<String> {
+            if kinds.contains(&"choice") {
                 choices
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_CHOICES.iter().map(|s| s.to_string()).collect())
-                    .into_iter()
+                    .as_deref()
+                    .unwrap_or(&DEFAULT_CHOICES)
+                    .iter()
                     .map(|c| c.to_uppercase())
                     .collect()
             } else {
@@ -125,13 +126,13 @@ impl MathOptions {
         ] {
             if let Some(bad) = kinds
                 .iter()
-                .find(|k| !matches!(k.as_str(), "latex" | "expr" | "choice"))
+                .find(|k| !matches!(**k, "latex" | "expr" | "choice"))
             {
                 return Err(format!(
                     "unknown extraction target `{bad}`; use \"latex\", \"expr\" or \"choice\""
                 ));
             }
-            let has = |k: &str| kinds.iter().any(|x| x == k);
+            let has = |k: &str| kinds.contains(&k);
             *slot = targets(has("latex"), has("expr"), letters(kinds), boxed, anchorless);
             slot.whole_text = anchorless && (has("latex") || has("expr"));
         }
@@ -145,7 +146,7 @@ fn bool_option(key: &str, value: &Value) -> Result<bool, String> {
         .ok_or_else(|| format!("option `{key}` must be true or false"))
 }
 
-fn string_list(key: &str, value: &Value) -> Result<Vec<String>, String> {
+fn string_list<'a>(key: &str, value: &'a Value) -> Result<Vec<&'a str>, String> {
     let items = value
         .as_array()
         .ok_or_else(|| format!("option `{key}` must be a list of strings"))?;
@@ -153,7 +154,6 @@ fn string_list(key: &str, value: &Value) -> Result<Vec<String>, String> {
         .iter()
         .map(|v| {
             v.as_str()
-                .map(str::to_string)
                 .ok_or_else(|| format!("option `{key}` must be a list of strings"))
         })
         .collect()

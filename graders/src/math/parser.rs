@@ -11,7 +11,10 @@ use num_rational::BigRational;
 use num_traits::{One, Zero};
 
 use super::expr::{Constant, Expr, Func, RelOp};
+use std::borrow::Cow;
+
 use super::lexer::{tokenize, Tok};
+use super::number::ratio_i128;
 
 /// Deepest nesting a real answer needs, with room to spare.
 pub const MAX_DEPTH: usize = 100;
@@ -205,8 +208,8 @@ pub fn parse(input: &str) -> Option<Expr> {
         return None;
     }
     if let [Tok::Word(w)] = toks.as_slice() {
-        if w.len() >= 2 && function_named(w).is_none() && !matches!(w.as_str(), "pi" | "inf") {
-            return Some(Expr::Text(w.clone()));
+        if w.len() >= 2 && function_named(w).is_none() && !matches!(*w, "pi" | "inf") {
+            return Some(Expr::Text(w.to_string()));
         }
     }
     let mut parser = Parser {
@@ -218,22 +221,22 @@ pub fn parse(input: &str) -> Option<Expr> {
     (parser.pos == parser.toks.len()).then_some(expr)
 }
 
-struct Parser {
-    toks: Vec<Tok>,
+struct Parser<'a> {
+    toks: Vec<Tok<'a>>,
     pos: usize,
     depth: usize,
 }
 
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<&Tok<'a>> {
         self.toks.get(self.pos)
     }
 
-    fn peek_at(&self, offset: usize) -> Option<&Tok> {
+    fn peek_at(&self, offset: usize) -> Option<&Tok<'a>> {
         self.toks.get(self.pos + offset)
     }
 
-    fn next(&mut self) -> Option<Tok> {
+    fn next(&mut self) -> Option<Tok<'a>> {
         let tok = self.toks.get(self.pos).cloned();
         self.pos += 1;
         tok
@@ -371,7 +374,7 @@ impl Parser {
             let set = self.union()?;
             return Some(Expr::ElementOf(Box::new(first), Box::new(set)));
         }
-        while matches!(self.peek(), Some(Tok::Cmd(c)) if matches!(c.as_str(), "Rightarrow" | "implies" | "to" | "rightarrow" | "Longrightarrow"))
+        while matches!(self.peek(), Some(Tok::Cmd(c)) if matches!(c.as_ref(), "Rightarrow" | "implies" | "to" | "rightarrow" | "Longrightarrow"))
         {
             self.pos += 1;
             first = self.union()?;
@@ -467,7 +470,7 @@ impl Parser {
             Some(Tok::Word(w)) => !is_separator_word(w) && !is_percent_word(w),
             Some(Tok::Cmd(c)) => {
                 !matches!(
-                    c.as_str(),
+                    c.as_ref(),
                     "pm" | "mp"
                         | "cup"
                         | "in"
@@ -694,16 +697,20 @@ impl Parser {
                     return number(&n);
                 }
                 // `\frac12`: take one digit, leave the rest.
-                self.toks[self.pos] = Tok::Num(n[1..].to_string());
-                number(&first.to_string())
+                let value = number(&n[..first.len_utf8()]);
+                self.toks[self.pos] = Tok::Num(match n {
+                    Cow::Borrowed(digits) => Cow::Borrowed(&digits[1..]),
+                    Cow::Owned(digits) => Cow::Owned(digits[1..].to_string()),
+                });
+                value
             }
             Tok::Word(w) => {
-                let w = w.clone();
+                let w: &'a str = w;
                 if w.len() == 1 {
                     self.pos += 1;
-                    return Some(letter(&w));
+                    return Some(letter(w));
                 }
-                self.toks[self.pos] = Tok::Word(w[1..].to_string());
+                self.toks[self.pos] = Tok::Word(&w[1..]);
                 Some(letter(&w[..1]))
             }
             Tok::Cmd(_) => self.atom(),
@@ -723,7 +730,7 @@ impl Parser {
         match self.next()? {
             Tok::Num(n) => number(&n),
             Tok::Word(w) => self.word(w),
-            Tok::Text(t) => self.text(&t),
+            Tok::Text(t) => self.text(t),
             Tok::Cmd(c) => self.command(&c),
             Tok::Op('(') => {
                 let items = self.sequence()?;
@@ -769,25 +776,25 @@ impl Parser {
         }
     }
 
-    fn word(&mut self, w: String) -> Option<Expr> {
-        match w.as_str() {
+    fn word(&mut self, w: &str) -> Option<Expr> {
+        match w {
             "pi" => return Some(Expr::Const(Constant::Pi)),
             "inf" | "infty" | "infinity" | "oo" => return Some(Expr::Const(Constant::Infinity)),
             _ => {}
         }
-        if let Some(func) = function_named(&w) {
+        if let Some(func) = function_named(w) {
             return self.function(func);
         }
         if w.len() == 1 {
-            if FUNCTION_LETTERS.contains(w.as_str()) && self.peek() == Some(&Tok::Op('(')) {
+            if FUNCTION_LETTERS.contains(w) && self.peek() == Some(&Tok::Op('(')) {
                 self.pos += 1;
                 let args = self.sequence()?;
                 self.expect_op(')')?;
-                return Some(Expr::Apply(w, args));
+                return Some(Expr::Apply(w.to_string(), args));
             }
-            return Some(letter(&w));
+            return Some(letter(w));
         }
-        if is_separator_word(&w) || is_percent_word(&w) {
+        if is_separator_word(w) || is_percent_word(w) {
             return None;
         }
         // A run of letters in an expression: a product of one-letter symbols (`2ab`, `xy`).
@@ -984,6 +991,12 @@ pub fn number(text: &str) -> Option<Expr> {
         Some((w, f)) => (w, Some(f)),
         None => (text, None),
     };
+    if let Some(value) = small_decimal(whole, frac.unwrap_or("")) {
+        return Some(Expr::Num {
+            value,
+            decimals: frac.map(|f| f.len() as u32),
+        });
+    }
     let digits = format!("{whole}{}", frac.unwrap_or(""));
     let digits = if digits.is_empty() { "0" } else { &digits };
     let numerator: BigInt = digits.parse().ok()?;
@@ -993,6 +1006,22 @@ pub fn number(text: &str) -> Option<Expr> {
         value: BigRational::new(numerator, denominator),
         decimals: frac.map(|_| places),
     })
+}
+
+/// `whole.frac` in lowest terms when it has at most 18 digits (the usual case): machine
+/// arithmetic, the same value and form as the big-integer path.
+fn small_decimal(whole: &str, frac: &str) -> Option<BigRational> {
+    if whole.len() + frac.len() > 18 {
+        return None;
+    }
+    let mut numerator: i128 = 0;
+    for b in whole.bytes().chain(frac.bytes()) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        numerator = numerator * 10 + i128::from(b - b'0');
+    }
+    Some(ratio_i128(numerator, 10i128.pow(frac.len() as u32)))
 }
 
 fn collapse_sum(mut terms: Vec<Expr>) -> Expr {

@@ -1,0 +1,194 @@
+//! Math environments in a text: `$$..$$`, `\[..\]` (may span lines), `$..$`, `\(..\)` (one
+//! line), and runs of them joined by "," / "and" / "or", read as one list.
+
+use super::search::{find_pair, has_prefix, NextFinder};
+use super::MAX_ENVIRONMENTS;
+
+/// The first group that [`environment_groups`] would form from the environments of `text`,
+/// found without scanning past it.
+pub(super) fn first_environment_group(text: &str) -> Option<String> {
+    let mut envs = Environments::new(text);
+    let (first, _, mut prev_end) = envs.next()?;
+    let mut items = vec![first];
+    while items.len() < 6 {
+        // Only separator characters may stand between joined environments: anything else
+        // before the next opener ends the group without a look further.
+        let separator_len = text[prev_end..]
+            .find(|c: char| !(c.is_whitespace() || matches!(c, ',' | 'a' | 'n' | 'd' | 'o' | 'r')))
+            .unwrap_or(text.len() - prev_end);
+        if !matches!(
+            text.as_bytes().get(prev_end + separator_len),
+            Some(b'$' | b'\\')
+        ) {
+            break;
+        }
+        let Some((content, start, end)) = envs.next() else {
+            break;
+        };
+        if !joins(&text[prev_end..start]) {
+            break;
+        }
+        items.push(content);
+        prev_end = end;
+    }
+    Some(items.join(" , "))
+}
+
+/// Whether the text between two environments makes them one list ("," / "and" / "or").
+fn joins(between: &str) -> bool {
+    let separator = between.trim();
+    matches!(
+        separator.trim_end_matches(',').trim(),
+        "" | "," | "and" | "or" | ", and" | ", or"
+    ) && !separator.is_empty()
+}
+
+/// Math environments, with runs joined by "," / "and" / "or" gathered into one (as a list).
+/// Returns (content, start, end), in text order.
+fn environment_groups(
+    text: &str,
+    envs: &[(&str, usize, usize)],
+) -> Vec<(String, usize, usize)> {
+    let mut groups: Vec<(Vec<&str>, usize, usize)> = Vec::new();
+    for &(content, start, end) in envs {
+        let joined = groups
+            .last()
+            .is_some_and(|(items, _, prev_end)| items.len() < 6 && joins(&text[*prev_end..start]));
+        if joined {
+            if let Some(g) = groups.last_mut() {
+                g.0.push(content);
+                g.2 = end;
+            }
+        } else {
+            groups.push((vec![content], start, end));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(items, s, e)| (items.join(" , "), s, e))
+        .collect()
+}
+
+/// Environment candidates: each group, then (when a group joins several) each member, so that
+/// one member that does not parse does not hide the others.
+pub(super) fn environment_candidates(
+    text: &str,
+    envs: &[(&str, usize, usize)],
+) -> Vec<(String, usize, usize)> {
+    let groups = environment_groups(text, envs);
+    let mut out = Vec::with_capacity(groups.len());
+    for (content, start, end) in groups {
+        let joined = content.contains(" , ");
+        out.push((content, start, end));
+        if joined {
+            for (member, s, e) in Environments::new(&text[start..end]).take(MAX_ENVIRONMENTS) {
+                out.push((member.to_string(), start + s, start + e));
+            }
+        }
+    }
+    out
+}
+
+/// `$$..$$`, `\[..\]` (may span lines), `$..$`, `\(..\)` (one line): (content, start, end), in
+/// text order.
+pub(super) struct Environments<'t> {
+    text: &'t str,
+    i: usize,
+    /// Closers known to be absent from some point on (bits of [`closer_bit`]): later searches
+    /// would fail too, and remembering that keeps a text full of unclosed `\(` linear.
+    exhausted: u8,
+    /// The next `\)` and `\]`: many openers before one far closer (`\(` and a newline, a
+    /// hundred thousand times) find it once.
+    paren: NextFinder,
+    bracket: NextFinder,
+}
+
+fn closer_bit(close: &str) -> u8 {
+    match close {
+        "$$" => 1,
+        "$" => 2,
+        "\\]" => 4,
+        _ => 8,
+    }
+}
+
+impl<'t> Environments<'t> {
+    pub(super) fn new(text: &'t str) -> Environments<'t> {
+        Environments {
+            text,
+            i: 0,
+            exhausted: 0,
+            paren: NextFinder::new("\\)", 1),
+            bracket: NextFinder::new("\\]", 1),
+        }
+    }
+
+    /// The next unescaped `close` at or after `from`.
+    fn find_close(&mut self, from: usize, close: &'static str) -> Option<usize> {
+        match close {
+            "\\)" => self.paren.at(self.text, from),
+            "\\]" => self.bracket.at(self.text, from),
+            _ => {
+                // `\$` is an escaped dollar, not a closer.
+                let bytes = self.text.as_bytes();
+                let mut i = from;
+                loop {
+                    let at = find_pair(bytes, i, b'$', b'\\')?;
+                    if bytes[at] == b'\\' {
+                        i = at + 2;
+                    } else if has_prefix(&bytes[at..], close.as_bytes()) {
+                        return Some(at);
+                    } else {
+                        i = at + 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<'t> Iterator for Environments<'t> {
+    type Item = (&'t str, usize, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        loop {
+            let Some(i) = find_pair(bytes, self.i, b'$', b'\\') else {
+                self.i = bytes.len();
+                return None;
+            };
+            let (open_len, close, multiline): (usize, &'static str, bool) = match bytes[i] {
+                b'$' if bytes.get(i + 1) == Some(&b'$') => (2, "$$", true),
+                b'$' => (1, "$", false),
+                b'\\' if bytes.get(i + 1) == Some(&b'[') => (2, "\\]", true),
+                b'\\' if bytes.get(i + 1) == Some(&b'(') => (2, "\\)", false),
+                _ => {
+                    self.i = i + 2; // skip escapes such as `\$`
+                    continue;
+                }
+            };
+            let body_start = i + open_len;
+            let bit = closer_bit(close);
+            let found = if self.exhausted & bit != 0 {
+                None
+            } else {
+                self.find_close(body_start, close)
+            };
+            match found {
+                Some(body_end) => {
+                    let body = &text[body_start..body_end];
+                    if multiline || !body.contains('\n') {
+                        self.i = body_end + close.len();
+                        return Some((body, i, self.i));
+                    }
+                    self.i = body_start;
+                }
+                None => {
+                    self.exhausted |= bit;
+                    self.i = body_start;
+                }
+            }
+        }
+    }
+}
