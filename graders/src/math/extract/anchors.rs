@@ -43,8 +43,7 @@ const SHORT_SENTENCE: usize = 0;
 const MINERVA_PATTERN: &str = r"(?i)final answer is";
 
 #[cfg(test)]
-const FINAL_IS_PATTERN: &str =
-    r"(?i)final answer(?:[^\n]{0,50}?(?-u:\b)is(?-u:\b)|\s*[:：])\s*:?";
+const FINAL_IS_PATTERN: &str = r"(?i)final answer(?:[^\n]{0,50}?(?-u:\b)is(?-u:\b)|\s*[:：])\s*:?";
 
 #[cfg(test)]
 const ANSWER_PATTERN: &str = r"(?i)(?:(?-u:\b)answer\s*(?:is(?-u:\b)|[:：])|####)\s*:?";

@@ -45,10 +45,7 @@ fn joins(between: &str) -> bool {
 
 /// Math environments, with runs joined by "," / "and" / "or" gathered into one (as a list).
 /// Returns (content, start, end), in text order.
-fn environment_groups(
-    text: &str,
-    envs: &[(&str, usize, usize)],
-) -> Vec<(String, usize, usize)> {
+fn environment_groups(text: &str, envs: &[(&str, usize, usize)]) -> Vec<(String, usize, usize)> {
     let mut groups: Vec<(Vec<&str>, usize, usize)> = Vec::new();
     for &(content, start, end) in envs {
         let joined = groups

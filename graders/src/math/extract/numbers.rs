@@ -334,12 +334,7 @@ impl Sink for Measure {
 
 /// Reads one number (with separators) at `start` into `out`. `zero_from` is where this number's
 /// text begins in `out` (a lone leading `0` changes how a comma reads).
-fn scan_number(
-    bytes: &[u8],
-    start: usize,
-    out: &mut impl Sink,
-    zero_from: usize,
-) -> usize {
+fn scan_number(bytes: &[u8], start: usize, out: &mut impl Sink, zero_from: usize) -> usize {
     let mut i = start;
     let digits = |i: usize| bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
     let first = digits(i);
@@ -400,11 +395,7 @@ pub(super) fn scan_numeric_expression(text: &str, start: usize) -> (String, usiz
 }
 
 /// [`scan_numeric_expression`] into a reused buffer (no allocation per span on long inputs).
-fn scan_numeric_expression_into(
-    bytes: &[u8],
-    start: usize,
-    out: &mut impl Sink,
-) -> usize {
+fn scan_numeric_expression_into(bytes: &[u8], start: usize, out: &mut impl Sink) -> usize {
     out.truncate(0);
     let mut i = start;
     if bytes[i] == b'-' {
