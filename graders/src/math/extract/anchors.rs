@@ -35,7 +35,7 @@ pub const ANCHOR_MATH_WINDOW: usize = MAX_ANSWER_BYTES + 64;
 
 /// Sentences after an anchor up to this long are scanned for numbers directly; longer ones share
 /// one scan between the anchors that end in the same place.
-const SHORT_SENTENCE: usize = 0;
+const SHORT_SENTENCE: usize = 2048;
 
 // The phrases, as the regular expressions that the matchers below implement by hand (and that
 // the unit tests compare them with).
