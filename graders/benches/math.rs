@@ -140,6 +140,33 @@ fn main() {
             "1 MB prose + box",
             format!("{} \\boxed{{42}}", "the answer is 7. ".repeat(60_000)),
         ),
+        // Quadratic before the searches for closers and for the end of a sentence were
+        // remembered between openers and anchors (seconds, then hundreds of milliseconds).
+        (
+            "\\( and newline x 256k",
+            format!("{}\\)", "\\(\n".repeat(1 << 18)),
+        ),
+        (
+            "64 anchors + 1 MB of x",
+            format!(
+                "{}{}",
+                "final answer: ".repeat(64),
+                "x".repeat((1 << 20) - 1024)
+            ),
+        ),
+        (
+            "64 anchors + 1 MB of \\(",
+            format!(
+                "{}{}",
+                "answer: \\( ".repeat(64),
+                "\\(".repeat((1 << 19) - 512)
+            ),
+        ),
+        // Dense candidates for the anchored phrases and for numbers.
+        ("1 MB of final answer )", "final answer )".repeat(70_000)),
+        ("1 MB of answer x", "answer x ".repeat(110_000)),
+        ("1 MB of 1 000", "1 000 ".repeat(170_000)),
+        ("1 MB of 1 1 1", "1 ".repeat(1 << 19)),
     ];
     let gold = Task::Math(MathTask {
         answer: "42".into(),
@@ -153,7 +180,7 @@ fn main() {
             std::hint::black_box(grader.grade(input, &gold, &ctx));
             best = best.min(t.elapsed());
         }
-        println!("  hostile {name:<20} {best:>12?}");
+        println!("  hostile {name:<26} {best:>12?}");
         if best > worst.0 {
             worst = (best, name);
         }
