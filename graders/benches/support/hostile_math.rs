@@ -1,0 +1,110 @@
+//! Hostile inputs of up to 1 MB for the math grader, shared by its bench (`benches/math.rs`,
+//! worst time) and the adversarial test (`tests/tests/math_adversarial.rs`, time and peak
+//! allocation), so both measure the same set.
+
+/// `(name, text)`; each is graded as a completion and, in the test, as a gold answer too.
+pub fn hostile_inputs() -> Vec<(&'static str, String)> {
+    let tower = |n: usize| format!("\\boxed{{{}2{}}}", "2^{".repeat(n), "}".repeat(n));
+    vec![
+        ("9^9^9^9", r"\boxed{9^{9^{9^{9}}}}".to_string()),
+        (
+            "issue #65 tower",
+            r"\boxed{\dfrac{5^{\left(5^{\left(5^{\left(5^5\right)}\right)} - 4\right)} - 5}{16}}"
+                .to_string(),
+        ),
+        ("10,000-level tower", tower(10_000)),
+        (
+            "plain tower",
+            format!("\\boxed{{{}2}}", "2^".repeat(10_000)),
+        ),
+        ("100k digits", format!("\\boxed{{{}}}", "7".repeat(100_000))),
+        ("100k digits plain", "9".repeat(100_000)),
+        (
+            "deep parens",
+            format!("\\boxed{{{}1{}}}", "(".repeat(50_000), ")".repeat(50_000)),
+        ),
+        ("1 MB of braces", "{".repeat(1 << 20)),
+        ("1 MB of closing braces", "}".repeat(1 << 20)),
+        ("1 MB of boxes", "\\boxed{".repeat((1 << 20) / 7)),
+        ("1 MB of dollars", "$".repeat(1 << 20)),
+        ("1 MB of \\(", "\\(".repeat(1 << 19)),
+        ("1 MB of digits and commas", "1,".repeat(1 << 19)),
+        ("1 MB of fracs", "\\frac{1}{".repeat((1 << 20) / 9)),
+        ("factorial bomb", r"\boxed{100000!}".to_string()),
+        (
+            "many factorials",
+            format!("\\boxed{{{}1}}", "3000!+".repeat(1000)),
+        ),
+        ("huge exponent", r"\boxed{2^{10^{100}}}".to_string()),
+        (
+            "binomial bomb",
+            r"\boxed{\binom{10^{9}}{10^{8}}}".to_string(),
+        ),
+        (
+            "nested sqrt",
+            format!("\\boxed{{{}2{}}}", "\\sqrt{".repeat(5000), "}".repeat(5000)),
+        ),
+        ("unicode soup", "∞±√π°²³€∑∫≈≠≤≥".repeat(10_000)),
+        (
+            "think bomb",
+            format!("<think>{}", "\\boxed{1}".repeat(100_000)),
+        ),
+        // Each opener finds the one far closer and is rejected for its newline: quadratic
+        // without a remembered search.
+        (
+            "\\( and newline, then \\)",
+            format!("{}\\)", "\\(\n".repeat(1 << 18)),
+        ),
+        // Anchored phrases that each look for their answer through the same megabyte.
+        (
+            "anchors before 1 MB of \\(",
+            format!(
+                "{}{}",
+                "answer: \\( ".repeat(64),
+                "\\(".repeat((1 << 19) - 512)
+            ),
+        ),
+        (
+            "anchors before 1 MB of x",
+            format!(
+                "{}{}",
+                "final answer: ".repeat(64),
+                "x".repeat((1 << 20) - 1024)
+            ),
+        ),
+        (
+            "anchors before 1 MB of numbers",
+            format!("{}{}", "answer: ".repeat(64), "1 ".repeat((1 << 19) - 512)),
+        ),
+        ("1 MB of answer: 1", "answer: 1 ".repeat(100_000)),
+        ("1 MB of final answer )", "final answer )".repeat(70_000)),
+        ("1 MB of answer x", "answer x ".repeat(110_000)),
+        // Hundreds of identical big boxes, grouped and deduplicated.
+        (
+            "256 boxes of 4 KB",
+            format!("\\boxed{{{}}} ", "7".repeat(4000)).repeat(256),
+        ),
+        // Numbers with no byte that ends a number: one scan of everything.
+        ("1 MB of 1 000", "1 000 ".repeat(170_000)),
+        ("1 MB of 1+", "1+".repeat(1 << 19)),
+        ("1 MB of $1$", "$1$ ".repeat(1 << 18)),
+        ("1 MB of $ and newline", "$\n".repeat(1 << 19)),
+        ("1 MB of backslashes", "\\".repeat(1 << 20)),
+        // Shapes the bench measured first.
+        ("1 MB of digits", "7".repeat(1 << 20)),
+        (
+            "1 MB tower",
+            format!(
+                "\\boxed{{{}2{}}}",
+                "2^{".repeat(1 << 18),
+                "}".repeat(1 << 18)
+            ),
+        ),
+        ("1 MB of (", "(".repeat(1 << 20)),
+        (
+            "1 MB prose + box",
+            format!("{} \\boxed{{42}}", "the answer is 7. ".repeat(60_000)),
+        ),
+        ("1 MB of 1 1 1", "1 ".repeat(1 << 19)),
+    ]
+}
