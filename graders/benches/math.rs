@@ -141,5 +141,8 @@ fn main() {
             worst = (best, name);
         }
     }
-    println!("worst hostile input (up to 1 MB): {:?} ({})", worst.0, worst.1);
+    println!(
+        "worst hostile input (up to 1 MB): {:?} ({})",
+        worst.0, worst.1
+    );
 }
