@@ -18,6 +18,10 @@ use crate::contract::{Task, Verdict};
 pub trait Grader: Send + Sync {
     fn info(&self) -> GraderInfo;
     fn grade(&self, completion: &str, task: &Task, ctx: &GradeContext) -> Verdict;
+    /// One-off work before the first grading (starting sandboxes), which callers do before any
+    /// sample's deadline starts so that it is not charged to a sample. Cheap once done; a
+    /// failure shows up in the verdicts of `grade`. Default: nothing to do.
+    fn prepare(&self) {}
 }
 
 /// What `GET /v1/graders` shows about a grader.

@@ -82,6 +82,8 @@ try:
 except ImportError:
     pass
 
+# Modules the crate's user asked to bake in (generated at build time; see src/baked.rs).
+import sandbox_preload  # noqa: F401
 import wit_world
 from wit_world import Ending_Completed, Ending_Exception, Ending_SystemExit, Part, Report
 

@@ -7,13 +7,15 @@
 //!   per core, each running a [`Sandbox`], fed over pipes; a crashed or stuck worker is replaced.
 //! - [`worker_main`]: the worker process's entry point, called by a binary on a hidden argument.
 //! - [`prepare_runtimes`]: the one-off set-up (pip downloads with pinned hashes, component build,
-//!   compilation to cached `.cwasm`), done automatically on first use.
+//!   compilation to cached `.cwasm`), done automatically on first use; [`PythonModule`]s a user
+//!   asks for are baked into the Python component's snapshot.
 //!
 //! Isolation: no preopened directories (but a private, capped scratch `/tmp` for a run that asks
 //! for one), no environment, no arguments (beyond QuickJS's own), no
 //! network or name lookups, no processes or threads (WASI has none); a wall-clock budget by epoch
 //! interruption, a linear-memory cap, capped output.
 
+mod baked;
 mod cache;
 mod engine;
 mod limiter;
@@ -25,9 +27,10 @@ mod scratch;
 mod setup;
 mod worker;
 
+pub use baked::PythonModule;
 pub use cache::{default_cache_dir, CACHE_DIR_ENV};
 pub use pool::{PoolConfig, SandboxPool, WorkerCommand};
 pub use request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
 pub use sandbox::Sandbox;
-pub use setup::{prepare_runtimes, RuntimeFiles, SetupError, PYTHON_ENV};
+pub use setup::{prepare_runtimes, prepare_runtimes_with, RuntimeFiles, SetupError, PYTHON_ENV};
 pub use worker::{worker_main, WORKER_ARG, WORKER_ENV};

@@ -13,8 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use crate::baked::PythonModule;
 use crate::request::{RunRequest, RunResult};
-use crate::setup::{prepare_runtimes, RuntimeFiles, SetupError};
+use crate::setup::{prepare_runtimes_with, RuntimeFiles, SetupError};
 use crate::worker::{MAX_FRAME_BYTES, READY_MAGIC, WORKER_ARG, WORKER_ENV};
 
 /// How to start a worker process: a program that calls [`worker_main`](crate::worker_main).
@@ -62,6 +63,8 @@ pub struct PoolConfig {
     pub grace: Duration,
     /// How long a new worker may take to load the runtimes and report ready.
     pub startup_timeout: Duration,
+    /// Python modules baked into the workers' Python runtime (see [`PythonModule`]).
+    pub python_modules: Vec<PythonModule>,
 }
 
 impl PoolConfig {
@@ -74,7 +77,13 @@ impl PoolConfig {
             cache_dir: crate::default_cache_dir(),
             grace: Duration::from_secs(5),
             startup_timeout: Duration::from_secs(60),
+            python_modules: Vec::new(),
         }
+    }
+
+    pub fn with_python_modules(mut self, python_modules: Vec<PythonModule>) -> Self {
+        self.python_modules = python_modules;
+        self
     }
 
     pub fn with_workers(mut self, workers: usize) -> Self {
@@ -99,8 +108,8 @@ impl SandboxPool {
     /// Sets up the runtimes if needed (blocking work, off the async threads), starts the
     /// workers and waits until each is ready or has failed to start (it is retried per job).
     pub async fn start(config: PoolConfig) -> Result<Self, SetupError> {
-        let cache_dir = config.cache_dir.clone();
-        let runtimes = tokio::task::spawn_blocking(move || prepare_runtimes(&cache_dir))
+        let set_up = config.clone();
+        let runtimes = tokio::task::spawn_blocking(move || SandboxPool::runtimes(&set_up))
             .await
             .map_err(|error| SetupError::Wasmtime(format!("set-up task failed: {error}")))??;
         let runtimes_json = serde_json::to_string(&runtimes).expect("runtime paths serialise");
@@ -143,7 +152,7 @@ impl SandboxPool {
 
     /// The runtimes a pool started with `config` uses (sets them up if needed).
     pub fn runtimes(config: &PoolConfig) -> Result<RuntimeFiles, SetupError> {
-        prepare_runtimes(&config.cache_dir)
+        prepare_runtimes_with(&config.cache_dir, &config.python_modules)
     }
 }
 

@@ -10,11 +10,12 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::baked::PythonModule;
 use crate::engine::{deadline_ticks, new_runtime_engine, EpochTicker};
 use crate::limiter::GuestLimiter;
 use crate::request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
 use crate::scratch::{ScratchDir, ScratchFull};
-use crate::setup::{prepare_runtimes, RuntimeFiles, SetupError};
+use crate::setup::{prepare_runtimes, prepare_runtimes_with, RuntimeFiles, SetupError};
 
 mod bindings {
     wasmtime::component::bindgen!({ path: "guest/sandbox.wit", world: "sandbox" });
@@ -59,6 +60,14 @@ impl Sandbox {
 
     pub fn with_cache_dir(cache_dir: &Path) -> Result<Self, SetupError> {
         Self::load(&prepare_runtimes(cache_dir)?)
+    }
+
+    /// A sandbox whose Python runs can import `python_modules` at no cost (see [`PythonModule`]).
+    pub fn with_python_modules(
+        cache_dir: &Path,
+        python_modules: &[PythonModule],
+    ) -> Result<Self, SetupError> {
+        Self::load(&prepare_runtimes_with(cache_dir, python_modules)?)
     }
 
     /// Loads already compiled runtimes (memory-mapped from the cache).

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::baked::{self, PythonModule};
 use crate::cache::{publish_directory, sha256_hex, temporary_sibling, write_atomically};
 use crate::engine;
 use crate::pins::{self, WheelPin};
@@ -42,6 +43,8 @@ pub enum SetupError {
     },
     #[error("wasmtime: {0}")]
     Wasmtime(String),
+    #[error("baked Python modules: {0}")]
+    InvalidPythonModule(String),
 }
 
 fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SetupError {
@@ -59,21 +62,35 @@ pub struct RuntimeFiles {
 /// Sets up (or finds in `cache_dir`) both runtimes, compiled for `engine`'s settings.
 /// Safe to call from several processes at once; within one process the work is done once.
 pub fn prepare_runtimes(cache_dir: &Path) -> Result<RuntimeFiles, SetupError> {
-    static PREPARED: Mutex<Vec<(PathBuf, RuntimeFiles)>> = Mutex::new(Vec::new());
+    prepare_runtimes_with(cache_dir, &[])
+}
+
+/// As [`prepare_runtimes`], with `python_modules` baked into the Python component (see
+/// [`PythonModule`]). Each set of modules is its own cached component.
+pub fn prepare_runtimes_with(
+    cache_dir: &Path,
+    python_modules: &[PythonModule],
+) -> Result<RuntimeFiles, SetupError> {
+    static PREPARED: Mutex<Vec<(PathBuf, String, RuntimeFiles)>> = Mutex::new(Vec::new());
+    let python_modules = baked::normalised(python_modules)?;
+    let python_inputs = python_component_inputs_hash(&python_modules);
     let mut prepared = PREPARED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, files)) = prepared.iter().find(|(dir, _)| dir == cache_dir) {
+    let known = |(dir, inputs, _): &&(PathBuf, String, RuntimeFiles)| {
+        dir == cache_dir && *inputs == python_inputs
+    };
+    if let Some((_, _, files)) = prepared.iter().find(known) {
         if files.python_cwasm.is_file() && files.javascript_cwasm.is_file() {
             return Ok(files.clone());
         }
     }
     let files = {
         let _lock = SetupLock::acquire(cache_dir)?;
-        prepare_uncached(cache_dir)?
+        prepare_uncached(cache_dir, &python_modules, &python_inputs)?
     };
-    prepared.retain(|(dir, _)| dir != cache_dir);
-    prepared.push((cache_dir.to_path_buf(), files.clone()));
+    prepared.retain(|entry| !known(&entry));
+    prepared.push((cache_dir.to_path_buf(), python_inputs, files.clone()));
     Ok(files)
 }
 
@@ -107,14 +124,17 @@ impl SetupLock {
     }
 }
 
-fn prepare_uncached(cache_dir: &Path) -> Result<RuntimeFiles, SetupError> {
+fn prepare_uncached(
+    cache_dir: &Path,
+    python_modules: &[PythonModule],
+    python_inputs: &str,
+) -> Result<RuntimeFiles, SetupError> {
     let started = Instant::now();
     let engine =
         engine::new_engine().map_err(|error| SetupError::Wasmtime(format!("{error:#}")))?;
     let codegen = engine::codegen_key(&engine);
     let compiled_dir = cache_dir.join("compiled");
 
-    let python_inputs = python_component_inputs_hash();
     let python_cwasm =
         compiled_dir.join(format!("python-{}-{codegen}.cwasm", &python_inputs[..16]));
     let javascript_cwasm = compiled_dir.join(format!(
@@ -125,7 +145,7 @@ fn prepare_uncached(cache_dir: &Path) -> Result<RuntimeFiles, SetupError> {
     let mut did_work = false;
     if !python_cwasm.is_file() {
         did_work = true;
-        let component = python_component(cache_dir, &python_inputs)?;
+        let component = python_component(cache_dir, python_inputs, python_modules)?;
         compile(&engine, &component, &python_cwasm, Artifact::Component)?;
     }
     if !javascript_cwasm.is_file() {
@@ -147,14 +167,20 @@ fn prepare_uncached(cache_dir: &Path) -> Result<RuntimeFiles, SetupError> {
 }
 
 /// The component is not byte-reproducible, so its cache entry is named by what it is built
-/// from: the tool version and our WIT and guest sources.
-fn python_component_inputs_hash() -> String {
+/// from: the tool version, our WIT and guest sources, and the baked modules (names, sources).
+fn python_component_inputs_hash(python_modules: &[PythonModule]) -> String {
     let mut inputs = Vec::new();
+    let baked = python_modules
+        .iter()
+        .flat_map(|module| [module.name.as_str(), module.source.as_str()]);
     for part in [
         pins::COMPONENTIZE_PY.version,
         pins::GUEST_WIT,
         pins::GUEST_MODULE_SOURCE,
-    ] {
+    ]
+    .into_iter()
+    .chain(baked)
+    {
         inputs.extend_from_slice(part.as_bytes());
         inputs.push(0);
     }
@@ -189,7 +215,11 @@ fn compile(
     Ok(())
 }
 
-fn python_component(cache_dir: &Path, inputs_hash: &str) -> Result<PathBuf, SetupError> {
+fn python_component(
+    cache_dir: &Path,
+    inputs_hash: &str,
+    python_modules: &[PythonModule],
+) -> Result<PathBuf, SetupError> {
     let component = cache_dir
         .join("components")
         .join(format!("python-{}.wasm", &inputs_hash[..16]));
@@ -209,6 +239,14 @@ fn python_component(cache_dir: &Path, inputs_hash: &str) -> Result<PathBuf, Setu
         let module_file = work.join(format!("{}.py", pins::GUEST_MODULE_NAME));
         std::fs::write(&module_file, pins::GUEST_MODULE_SOURCE)
             .map_err(io_error("writing the guest harness"))?;
+        let preload = work.join(format!("{}.py", baked::PRELOAD_MODULE_NAME));
+        std::fs::write(&preload, baked::preload_source(python_modules))
+            .map_err(io_error("writing the preload module"))?;
+        for module in python_modules {
+            std::fs::write(work.join(format!("{}.py", module.name)), &module.source).map_err(
+                io_error(format!("writing the baked module {}", module.name)),
+            )?;
+        }
         let output = work.join("component.wasm");
         let mut command = Command::new(&python);
         command

@@ -3,11 +3,36 @@
 //! `sandbox-worker` binary of this crate). The full hostile suite lives in the `tests` crate.
 
 use sandboxes::{
-    Language, Outcome, Part, PoolConfig, RunRequest, Sandbox, SandboxPool, WorkerCommand,
+    Language, Outcome, Part, PoolConfig, PythonModule, RunRequest, Sandbox, SandboxPool,
+    WorkerCommand,
 };
 
 fn sandbox() -> Sandbox {
     Sandbox::new().expect("the sandbox runtimes set up and load")
+}
+
+#[test]
+fn baked_python_modules_are_importable_fresh_in_every_run_and_only_where_asked_for() {
+    let module = PythonModule::new("baked_probe", "VALUE = 41 + 1\nSEEN = []\n");
+    let baked = Sandbox::with_python_modules(&sandboxes::default_cache_dir(), &[module])
+        .expect("a sandbox with a baked module sets up");
+    let program = "import baked_probe\nbaked_probe.SEEN.append(1)\nprint(baked_probe.VALUE, len(baked_probe.SEEN))";
+    for _ in 0..2 {
+        // A change made in one run is gone in the next: the module comes from the snapshot.
+        let run = baked.run(&RunRequest::new(Language::Python, program));
+        assert_eq!(
+            (run.outcome.clone(), run.stdout.as_str()),
+            (Outcome::Finished, "42 1\n"),
+            "{run:?}"
+        );
+    }
+    let bare = sandbox().run(&RunRequest::new(Language::Python, program));
+    assert_eq!(
+        bare.outcome,
+        Outcome::Exception {
+            type_name: "ModuleNotFoundError".into()
+        }
+    );
 }
 
 #[test]

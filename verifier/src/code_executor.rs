@@ -13,7 +13,8 @@ use anyhow::Context;
 use graders::code::{CodeGrader, CodeGraderConfig, Ending, ExecOutcome, ExecRequest, Executor};
 use graders::contract::CodeLanguage;
 use sandboxes::{
-    Language, Limits, Outcome, PoolConfig, RunRequest, RunResult, SandboxPool, WorkerCommand,
+    Language, Limits, Outcome, PoolConfig, PythonModule, RunRequest, RunResult, SandboxPool,
+    WorkerCommand,
 };
 
 /// Output a harness run may produce: `call` tests with a thousand cases report a thousand values.
@@ -54,7 +55,9 @@ impl SandboxExecutor {
             .enable_all()
             .build()
             .context("starting the sandbox pool's runtime")?;
-        let mut config = PoolConfig::new(command);
+        let (name, source) = graders::code::PYTHON_HARNESS_MODULE;
+        let mut config =
+            PoolConfig::new(command).with_python_modules(vec![PythonModule::new(name, source)]);
         if let Some(workers) = workers {
             config = config.with_workers(workers);
         }
@@ -155,12 +158,20 @@ struct LazySandboxExecutor {
     started: std::sync::OnceLock<Result<SandboxExecutor, String>>,
 }
 
+impl LazySandboxExecutor {
+    fn started(&self) -> &Result<SandboxExecutor, String> {
+        self.started
+            .get_or_init(|| SandboxExecutor::start(self.workers).map_err(|e| format!("{e:#}")))
+    }
+}
+
 impl Executor for LazySandboxExecutor {
+    fn prepare(&self) {
+        let _ = self.started();
+    }
+
     fn execute(&self, request: ExecRequest) -> ExecOutcome {
-        let started = self
-            .started
-            .get_or_init(|| SandboxExecutor::start(self.workers).map_err(|e| format!("{e:#}")));
-        match started {
+        match self.started() {
             Ok(executor) => executor.execute(request),
             Err(message) => ExecOutcome::failed(message.clone()),
         }

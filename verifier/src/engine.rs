@@ -94,6 +94,7 @@ impl Engine {
             .map(|p| p.as_ref().ok().map(CacheKey::of))
             .collect();
         let first_of = first_occurrences(&keys, &parsed);
+        self.prepare_graders(&parsed);
 
         let mut results: Vec<Option<GradeResult>> = parsed
             .par_iter()
@@ -134,6 +135,22 @@ impl Engine {
             })
             .collect();
         Graded { results, kinds }
+    }
+
+    /// Lets each grader the batch needs do its one-off start-up (the code grader's sandboxes)
+    /// before any deadline starts: a first batch must not time out while runtimes are set up.
+    fn prepare_graders(&self, parsed: &[Result<Sample, SampleError>]) {
+        let kinds: std::collections::BTreeSet<&str> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .flat_map(|s| std::iter::once(&s.task).chain(s.components.iter().map(|c| &c.task)))
+            .map(graders::Task::kind)
+            .collect();
+        for kind in kinds {
+            if let Some(grader) = self.registry.get(kind) {
+                grader.prepare();
+            }
+        }
     }
 
     fn grade_one(&self, sample: &Sample) -> GradeResult {
@@ -319,5 +336,59 @@ mod tests {
         let graded = engine().grade_texts(&[s], &|i| i.to_string());
         assert_eq!(graded.kinds[0].as_deref(), Some("unknown"));
         assert_eq!(graded.results[0].status, Status::Error);
+    }
+
+    /// A grader whose one-off start-up, done by `prepare` or else by the first `grade`, takes
+    /// longer than a sample's deadline.
+    #[derive(Default)]
+    struct SlowToStart {
+        started: std::sync::OnceLock<()>,
+    }
+
+    impl SlowToStart {
+        fn start(&self) {
+            self.started
+                .get_or_init(|| std::thread::sleep(Duration::from_millis(300)));
+        }
+    }
+
+    impl graders::Grader for SlowToStart {
+        fn info(&self) -> graders::GraderInfo {
+            graders::GraderInfo {
+                kind: "format".into(),
+                description: "test".into(),
+                available: true,
+                variants: Vec::new(),
+            }
+        }
+
+        fn prepare(&self) {
+            self.start();
+        }
+
+        fn grade(
+            &self,
+            _completion: &str,
+            _task: &graders::Task,
+            ctx: &GradeContext,
+        ) -> graders::Verdict {
+            self.start();
+            if ctx.expired() {
+                graders::Verdict::timeout("deadline passed")
+            } else {
+                graders::Verdict::scored(1.0)
+            }
+        }
+    }
+
+    #[test]
+    fn one_off_grader_start_up_is_not_charged_to_a_sample_deadline() {
+        let mut registry = Registry::with_builtins();
+        registry.insert(std::sync::Arc::new(SlowToStart::default()));
+        let engine = Engine::new(registry, 2, Duration::from_secs(10)).unwrap();
+        let sample = r#"{"completion":"x","task":{"kind":"format","style":"r1"},"limits":{"timeout_ms":100}}"#;
+        let graded = engine.grade_texts(&[sample], &|i| i.to_string());
+        let result = &graded.results[0];
+        assert_eq!(result.status, Status::Correct, "{:?}", result.error);
     }
 }

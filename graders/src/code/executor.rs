@@ -69,4 +69,7 @@ impl ExecOutcome {
 /// [`Ending::Error`].
 pub trait Executor: Send + Sync {
     fn execute(&self, request: ExecRequest) -> ExecOutcome;
+    /// One-off start-up (setting runtimes up, starting workers), so that it need not happen
+    /// inside the first sample's deadline. Default: nothing to do.
+    fn prepare(&self) {}
 }

@@ -1,29 +1,62 @@
 # The code grader's trusted Python harness (see graders/src/code/mod.rs for the threat model).
 #
-# The host appends one line, `_harness_main(<config JSON as a string literal>)`, and runs the
-# result as one program. The candidate's code arrives as a string inside the config and is
-# compiled and run by this harness, after the harness has captured everything it relies on.
+# This file is baked into the Python sandbox as the module `verifier_code_harness` (see
+# `PYTHON_HARNESS_MODULE`): imported when the sandbox is built, it is ready in every fresh
+# instance at no cost. A run's program is a bootstrap that calls `_harness_main` with the JSON
+# configuration it reads from standard input (the nonce, the candidate's code, the tests). The
+# candidate's code is compiled and run by this harness, after the harness has captured
+# everything it relies on.
 #
 # Protocol: every record is one line `<nonce> <json>` written to the real standard output. The
 # nonce is fresh per run and never shown to the model. The candidate's own prints go to a sink.
 # Records: plan (assert tests, before the candidate runs), syntax_error, load_error, test
 # (assert mode), case (call mode), harness_error, and finally done.
 
+# Imported and defined once, at build time. `_harness_main` copies what it uses into its own
+# frame before the candidate's code exists, so rebinding these module globals later changes
+# nothing for the run in progress.
+import ast as _ast
+import atexit as _atexit
+import builtins as _builtins
+import collections as _collections
+import json as _json
+import marshal as _marshal
+import operator as _operator
+import re as _re
+import sys as _sys
+import types as _types
+
+try:
+    from _json import encode_basestring_ascii as _quote  # C: the candidate cannot patch it
+except ImportError:
+    from json.encoder import py_encode_basestring_ascii as _quote
+
+
+class _NotPlain(Exception):
+    pass
+
+
+class _Wrong(Exception):
+    pass
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Sink:
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
 
 def _harness_main(config_text):
-    import sys
-    import builtins
-    import json
-    import ast
-    import atexit
-    import collections
-    import types
-    import operator
-    import re
-    try:
-        from _json import encode_basestring_ascii as quote  # C: the candidate cannot patch it
-    except ImportError:
-        from json.encoder import py_encode_basestring_ascii as quote
+    sys, builtins, json, ast, atexit = _sys, _builtins, _json, _ast, _atexit
+    collections, types, operator, re, marshal = _collections, _types, _operator, _re, _marshal
+    quote = _quote
+    NotPlain, Wrong, Stop, Sink = _NotPlain, _Wrong, _Stop, _Sink
 
     config = json.loads(config_text)
     nonce = config.pop("nonce")
@@ -39,9 +72,6 @@ def _harness_main(config_text):
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)
     builtins_snapshot = dict(builtins.__dict__)
-
-    class NotPlain(Exception):
-        pass
 
     # -- records ---------------------------------------------------------------------------
     def dumps(value):
@@ -127,8 +157,7 @@ def _harness_main(config_text):
     is_same, all_true = operator.is_, all
 
     def freeze(contents):
-        keys = list(contents)
-        return keys, [contents[k] for k in keys]
+        return list(contents), list(contents.values())
 
     def protect_modules(names):
         for name in names:
@@ -142,9 +171,14 @@ def _harness_main(config_text):
                     class_snapshots.append((value, dict(value.__dict__), freeze(value.__dict__)))
 
     def changed(current, snapshot):
-        # By identity, not `==` (which could call an object of the candidate's); C loops only.
-        keys = snapshot[0]
-        return length(current) != length(keys) or not all_true(map(is_same, snapshot[1], map(current.get, keys)))
+        # By identity, not `==` (which could call an object of the candidate's); C loops only,
+        # in insertion order (a reordered dict counts as changed, and is restored).
+        keys, values = snapshot
+        return (
+            length(current) != length(keys)
+            or not all_true(map(is_same, values, current.values()))
+            or not all_true(map(is_same, keys, current))
+        )
 
     def restore_world():
         settrace(None)
@@ -170,13 +204,6 @@ def _harness_main(config_text):
                             setattr(cls, key, value)
                         except base_exception:
                             pass
-
-    class Sink:
-        def write(self, text):
-            return length(text)
-
-        def flush(self):
-            pass
 
     sink = Sink()
 
@@ -254,12 +281,6 @@ def _harness_main(config_text):
                 setup = [s for s in tree.body if s is not statement]
                 return setup, statement.body, statement.args.args[0].arg
         return [], tree.body, None
-
-    class Wrong(Exception):
-        pass
-
-    class Stop(Exception):
-        pass
 
     def instrument(units, lines):
         # One module for all tests, compiled once: every test statement becomes
@@ -341,7 +362,6 @@ def _harness_main(config_text):
         prepared = config.get("prepared")
         try:
             if prepared:
-                import marshal
                 setup_code, test_code, names, parameter, imported, prefix_code = marshal.loads(bytes.fromhex(prepared))
             else:
                 parts = prepare_tests()
@@ -349,7 +369,6 @@ def _harness_main(config_text):
                 if config.get("want_prepared"):
                     # The first record of the run, written before the candidate's code exists in
                     # this interpreter: the host accepts it only in that position.
-                    import marshal
                     emit({"k": "prepared", "hex": marshal.dumps(parts).hex(), "names": names})
         except base_exception as error:
             emit({"k": "harness_error", "msg": "the test code does not compile: " + short(error, 300)})

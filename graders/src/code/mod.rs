@@ -57,6 +57,12 @@ pub use extract::extract_code;
 pub use limits::CodeGraderConfig;
 pub use verdict::{TestOutcome, TestResult};
 
+/// The Python harness as a module (name, source) that every Python sandbox running this grader
+/// must have baked in: imported when the sandbox is built, it costs nothing per run, where
+/// loading it in each run cost ~0.7 ms (unmarshalling, interning its names, classes, imports).
+pub const PYTHON_HARNESS_MODULE: (&str, &str) =
+    (program::PYTHON_HARNESS_MODULE_NAME, program::PYTHON_HARNESS);
+
 use crate::contract::{CodeTests, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
 use run::{RunError, Runner};
@@ -65,9 +71,9 @@ use run::{RunError, Runner};
 pub struct CodeGrader {
     executor: Arc<dyn Executor>,
     config: CodeGraderConfig,
-    /// The Python harness precompiled by the sandbox's own CPython (made on first use; `None`
-    /// when that failed, and then the source is sent instead).
-    python_harness_hex: OnceLock<Option<String>>,
+    /// Whether the executor's Python sandbox has [`PYTHON_HARNESS_MODULE`] baked in (checked on
+    /// first use; without it no Python `assert` or `call` test can run).
+    python_harness_ready: OnceLock<Result<(), String>>,
     prepared_tests: prepared::PreparedCache,
 }
 
@@ -80,27 +86,33 @@ impl CodeGrader {
         CodeGrader {
             executor,
             config,
-            python_harness_hex: OnceLock::new(),
+            python_harness_ready: OnceLock::new(),
             prepared_tests: prepared::PreparedCache::default(),
         }
     }
 
-    fn python_harness_hex(&self) -> Option<&str> {
-        self.python_harness_hex
+    fn python_harness_ready(&self) -> Result<(), String> {
+        self.python_harness_ready
             .get_or_init(|| {
                 let outcome = self.executor.execute(ExecRequest {
                     language: crate::contract::CodeLanguage::Python,
-                    program: program::python_precompile_program(),
+                    program: program::PYTHON_HARNESS_PROBE.to_string(),
                     stdin: None,
                     time_limit_ms: 30_000,
                     memory_limit_mb: self.config.default_memory_limit_mb,
                 });
-                match outcome.ending {
-                    Ending::Finished => program::python_harness_marshal(&outcome.stdout),
-                    _ => None,
-                }
+                let why = match outcome.ending {
+                    Ending::Finished => return Ok(()),
+                    Ending::Exception { type_name, message } => format!("{type_name}: {message}"),
+                    ending => format!("{ending:?}"),
+                };
+                Err(format!(
+                    "the Python sandbox cannot load the code harness module `{}` ({why}); \
+                     build the sandbox with graders::code::PYTHON_HARNESS_MODULE baked in",
+                    program::PYTHON_HARNESS_MODULE_NAME
+                ))
             })
-            .as_deref()
+            .clone()
     }
 
     pub fn config(&self) -> &CodeGraderConfig {
@@ -118,6 +130,11 @@ impl Grader for CodeGrader {
         }
     }
 
+    fn prepare(&self) {
+        self.executor.prepare();
+        let _ = self.python_harness_ready();
+    }
+
     fn grade(&self, completion: &str, task: &Task, ctx: &GradeContext) -> Verdict {
         let Task::Code(task) = task else {
             return Verdict::error(format!(
@@ -133,18 +150,17 @@ impl Grader for CodeGrader {
             _ => code.to_string(),
         };
         let uses_harness = !matches!(task.tests, CodeTests::Stdio { .. });
-        let python = task.language == crate::contract::CodeLanguage::Python;
+        if uses_harness && task.language == crate::contract::CodeLanguage::Python {
+            if let Err(message) = self.python_harness_ready() {
+                return Verdict::error(message);
+            }
+        }
         let runner = Runner {
             executor: self.executor.as_ref(),
             config: &self.config,
             task,
             ctx,
             program,
-            python_harness_hex: if uses_harness && python {
-                self.python_harness_hex()
-            } else {
-                None
-            },
             prepared_tests: Some(&self.prepared_tests),
         };
         let report = match &task.tests {
@@ -188,7 +204,6 @@ pub fn reference_values(
         task,
         ctx: &ctx,
         program: code.to_string(),
-        python_harness_hex: None,
         prepared_tests: None,
     };
     runner

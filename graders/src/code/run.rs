@@ -36,8 +36,6 @@ pub struct Runner<'a> {
     pub ctx: &'a GradeContext,
     /// The candidate's program: the task's prefix followed by the extracted code.
     pub program: String,
-    /// The Python harness in precompiled form (marshal, as hex), when the sandbox could make it.
-    pub python_harness_hex: Option<&'a str>,
     /// Where Python `assert` tests prepared by earlier samples of a task are kept.
     pub prepared_tests: Option<&'a PreparedCache>,
 }
@@ -81,7 +79,7 @@ impl Runner<'_> {
 
     fn harness_run(&self, config: Value, tests: usize) -> Result<(Records, ExecOutcome), RunError> {
         let nonce = config["nonce"].as_str().unwrap_or_default().to_string();
-        let run = harness_program(self.task.language, &config, self.python_harness_hex);
+        let run = harness_program(self.task.language, &config);
         let outcome = self.execute(run.program, run.stdin, tests)?;
         let records = parse_records(&outcome.stdout, &nonce);
         if let Some(record) = records.first("harness_error") {

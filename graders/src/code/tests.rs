@@ -19,9 +19,15 @@ struct Scripted {
 
 impl Executor for Scripted {
     fn execute(&self, request: ExecRequest) -> ExecOutcome {
-        if request.program.starts_with("import marshal, sys") {
-            // The harness precompilation: a fake cannot make CPython bytecode.
-            return ExecOutcome::failed("no CPython here");
+        if request.program == program::PYTHON_HARNESS_PROBE {
+            // The check that the sandbox has the harness baked in: this one plays one that has.
+            return ExecOutcome {
+                ending: Ending::Finished,
+                stdout: String::new(),
+                stderr: String::new(),
+                truncated: false,
+                elapsed_ms: 1.0,
+            };
         }
         let nonce = config_of(&request).map(|c| c["nonce"].as_str().unwrap_or("").to_string());
         let (ending, stdout) = (self.script)(&request, &nonce.unwrap_or_default());
@@ -480,7 +486,7 @@ fn a_passed_deadline_is_a_timeout() {
 }
 
 #[test]
-fn the_harnesses_are_in_the_program() {
+fn python_calls_the_baked_harness_module() {
     let (g, executor) = grader(|_, _| (Ending::Finished, String::new()));
     g.grade(
         COMPLETION,
@@ -490,5 +496,53 @@ fn the_harnesses_are_in_the_program() {
     let request = &executor.requests.lock().unwrap()[0];
     assert!(request
         .program
+        .contains("from verifier_code_harness import _harness_main"));
+    assert!(PYTHON_HARNESS_MODULE
+        .1
         .starts_with("# The code grader's trusted Python harness"));
+}
+
+/// An executor whose Python sandbox was built without the harness module.
+struct WithoutHarnessModule {
+    runs: Mutex<usize>,
+}
+
+impl Executor for WithoutHarnessModule {
+    fn execute(&self, request: ExecRequest) -> ExecOutcome {
+        *self.runs.lock().unwrap() += 1;
+        assert_eq!(
+            request.program,
+            program::PYTHON_HARNESS_PROBE,
+            "only the probe runs"
+        );
+        ExecOutcome {
+            ending: Ending::Exception {
+                type_name: "ModuleNotFoundError".into(),
+                message: "No module named 'verifier_code_harness'".into(),
+            },
+            stdout: String::new(),
+            stderr: "ModuleNotFoundError: No module named 'verifier_code_harness'".into(),
+            truncated: false,
+            elapsed_ms: 1.0,
+        }
+    }
+}
+
+#[test]
+fn a_sandbox_without_the_harness_module_is_an_error_found_once() {
+    let executor = Arc::new(WithoutHarnessModule {
+        runs: Mutex::new(0),
+    });
+    let g = CodeGrader::new(executor.clone());
+    for _ in 0..2 {
+        let verdict = g.grade(
+            COMPLETION,
+            &assert_task(Scoring::All),
+            &GradeContext::default(),
+        );
+        assert_eq!(verdict.status, Status::Error);
+        let message = verdict.error.unwrap();
+        assert!(message.contains("PYTHON_HARNESS_MODULE"), "{message}");
+    }
+    assert_eq!(*executor.runs.lock().unwrap(), 1);
 }

@@ -13,7 +13,9 @@ use std::sync::{Arc, OnceLock};
 use graders::code::{CodeGrader, Ending, ExecOutcome, ExecRequest, Executor};
 use graders::contract::{CodeLanguage, CodeTask, CodeTests, Scoring, Task};
 use graders::{GradeContext, Grader, Verdict};
-use sandboxes::{Language, Limits, Outcome, PoolConfig, RunRequest, SandboxPool, WorkerCommand};
+use sandboxes::{
+    Language, Limits, Outcome, PoolConfig, PythonModule, RunRequest, SandboxPool, WorkerCommand,
+};
 use serde_json::Value;
 
 /// Call from the test named `sandbox_worker_entry`: turns this process into a sandbox worker
@@ -82,8 +84,12 @@ pub fn grader() -> &'static CodeGrader {
             .build()
             .expect("tokio runtime");
         let command = WorkerCommand::test_harness("sandbox_worker_entry").expect("test executable");
+        let (name, source) = graders::code::PYTHON_HARNESS_MODULE;
+        let config = PoolConfig::new(command)
+            .with_workers(2)
+            .with_python_modules(vec![PythonModule::new(name, source)]);
         let pool = runtime
-            .block_on(SandboxPool::start(PoolConfig::new(command).with_workers(2)))
+            .block_on(SandboxPool::start(config))
             .expect("sandbox runtimes set up");
         CodeGrader::new(Arc::new(PoolExecutor {
             pool: Arc::new(pool),
