@@ -140,13 +140,18 @@ impl Engine {
     /// Lets each grader the batch needs do its one-off start-up (the code grader's sandboxes)
     /// before any deadline starts: a first batch must not time out while runtimes are set up.
     fn prepare_graders(&self, parsed: &[Result<Sample, SampleError>]) {
-        let kinds: std::collections::BTreeSet<&str> = parsed
+        // A batch holds a handful of kinds: a short list beats a set on this per-sample path.
+        let mut prepared: Vec<&str> = Vec::new();
+        let tasks = parsed
             .iter()
             .filter_map(|p| p.as_ref().ok())
-            .flat_map(|s| std::iter::once(&s.task).chain(s.components.iter().map(|c| &c.task)))
-            .map(graders::Task::kind)
-            .collect();
-        for kind in kinds {
+            .flat_map(|s| std::iter::once(&s.task).chain(s.components.iter().map(|c| &c.task)));
+        for task in tasks {
+            let kind = task.kind();
+            if prepared.contains(&kind) {
+                continue;
+            }
+            prepared.push(kind);
             if let Some(grader) = self.registry.get(kind) {
                 grader.prepare();
             }

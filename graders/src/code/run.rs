@@ -107,7 +107,14 @@ impl Runner<'_> {
             "early_stop": self.early_stop(),
         });
         match &prepared {
-            Some(prepared) => config["prepared"] = json!(prepared.hex),
+            Some(prepared) => {
+                // The compiled tests replace the sources, which the harness then never reads.
+                if let Some(fields) = config.as_object_mut() {
+                    fields.remove("test_code");
+                    fields.remove("prefix");
+                }
+                config["prepared"] = json!(prepared.hex);
+            }
             None if cache.is_some() => config["want_prepared"] = json!(true),
             None => {}
         }

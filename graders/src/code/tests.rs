@@ -160,6 +160,8 @@ fn tests_prepared_by_a_first_run_are_reused_and_only_from_the_first_record() {
     );
     assert_eq!(configs[2]["prepared"], "0a0b");
     assert!(configs[2].get("want_prepared").is_none());
+    assert!(configs[0].get("test_code").is_some());
+    assert!(configs[2].get("test_code").is_none() && configs[2].get("prefix").is_none());
 }
 
 #[test]
