@@ -91,28 +91,36 @@ impl CodeGrader {
         }
     }
 
+    /// Only a definite answer is remembered: the probe finished (the module is there) or raised
+    /// (it is not). A crashed worker or a busy machine timing the probe out says nothing about
+    /// the sandbox's build, so it fails this sample alone and the next one asks again.
     fn python_harness_ready(&self) -> Result<(), String> {
-        self.python_harness_ready
-            .get_or_init(|| {
-                let outcome = self.executor.execute(ExecRequest {
-                    language: crate::contract::CodeLanguage::Python,
-                    program: program::PYTHON_HARNESS_PROBE.to_string(),
-                    stdin: None,
-                    time_limit_ms: 30_000,
-                    memory_limit_mb: self.config.default_memory_limit_mb,
-                });
-                let why = match outcome.ending {
-                    Ending::Finished => return Ok(()),
-                    Ending::Exception { type_name, message } => format!("{type_name}: {message}"),
-                    ending => format!("{ending:?}"),
-                };
-                Err(format!(
-                    "the Python sandbox cannot load the code harness module `{}` ({why}); \
-                     build the sandbox with graders::code::PYTHON_HARNESS_MODULE baked in",
-                    program::PYTHON_HARNESS_MODULE_NAME
+        if let Some(known) = self.python_harness_ready.get() {
+            return known.clone();
+        }
+        let outcome = self.executor.execute(ExecRequest {
+            language: crate::contract::CodeLanguage::Python,
+            program: program::PYTHON_HARNESS_PROBE.to_string(),
+            stdin: None,
+            time_limit_ms: 30_000,
+            memory_limit_mb: self.config.default_memory_limit_mb,
+        });
+        let known = match outcome.ending {
+            Ending::Finished => Ok(()),
+            Ending::Exception { type_name, message } => Err(format!(
+                "the Python sandbox cannot load the code harness module `{}` \
+                 ({type_name}: {message}); build the sandbox with \
+                 graders::code::PYTHON_HARNESS_MODULE baked in",
+                program::PYTHON_HARNESS_MODULE_NAME
+            )),
+            ending => {
+                return Err(format!(
+                    "the Python sandbox did not answer the check for the code harness module: \
+                     {ending:?}"
                 ))
-            })
-            .clone()
+            }
+        };
+        self.python_harness_ready.get_or_init(|| known).clone()
     }
 
     pub fn config(&self) -> &CodeGraderConfig {
