@@ -325,3 +325,32 @@ fn javascript_call_assert_and_stdio() {
     let v = grade(looping, task(CodeLanguage::Javascript, call, Scoring::All));
     assert_eq!(v.details["first_failure"]["verdict"], "time_limit", "{v:?}");
 }
+
+#[test]
+fn integers_beyond_64_bits_reach_the_candidate_exactly_in_both_languages() {
+    let call = CodeTests::Call {
+        fn_name: "double".into(),
+        cases: vec![
+            CallCase {
+                args: vec![json!({"$int": "123456789012345678901234567890"})],
+                expected: json!({"$int": "246913578024691357802469135780"}),
+            },
+            CallCase {
+                args: vec![json!([{"$int": "-99999999999999999999"}])],
+                expected: json!({"$int": "-199999999999999999998"}),
+            },
+        ],
+    };
+    let python = "```python\ndef double(n):\n    n = n[0] if isinstance(n, list) else n\n    assert type(n) is int\n    return n + n\n```";
+    let v = grade(
+        python,
+        task(CodeLanguage::Python, call.clone(), Scoring::Fraction),
+    );
+    assert_eq!(verdicts(&v), json!(["passed", "passed"]), "{v:?}");
+    let javascript = "function double(n) {\n  n = Array.isArray(n) ? n[0] : n;\n  if (typeof n !== 'bigint') throw new TypeError(typeof n);\n  return n + n;\n}";
+    let v = grade(
+        javascript,
+        task(CodeLanguage::Javascript, call, Scoring::Fraction),
+    );
+    assert_eq!(verdicts(&v), json!(["passed", "passed"]), "{v:?}");
+}

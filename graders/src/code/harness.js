@@ -15,7 +15,7 @@ function harnessMain(configText) {
   const realPrint = typeof globalThis.print === "function" ? globalThis.print : realLog;
   const getPrototypeOf = Object.getPrototypeOf, keys = Object.keys, isArray = Array.isArray;
   const ObjectProto = Object.prototype, ArrayProto = Array.prototype;
-  const FunctionCtor = Function;
+  const FunctionCtor = Function, BigIntCtor = BigInt;
 
   function emit(record) {
     // A `toJSON` the candidate put on a prototype would rewrite our records.
@@ -102,12 +102,23 @@ function harnessMain(configText) {
     return fn;
   }
 
+  // Arguments use the tags of `toPlain` where JSON has no exact form: `{"$int": "digits"}`.
+  function untag(_key, value) {
+    if (value !== null && typeof value === "object" && !isArray(value)) {
+      const own = keys(value);
+      if (own.length === 1 && own[0] === "$int" && typeof value.$int === "string") {
+        return BigIntCtor(value.$int);
+      }
+    }
+    return value;
+  }
+
   function modeCall() {
-    const allArgs = config.cases.map((text) => parse(text));
     const fn = loadCandidate(config.fn_name);
     if (fn === undefined) return;
-    for (let i = 0; i < allArgs.length; i++) {
-      const args = parse(stringify(allArgs[i]));
+    for (let i = 0; i < config.cases.length; i++) {
+      // Parsed afresh for each case, so a call that mutates its arguments cannot touch the next.
+      const args = parse(config.cases[i], untag);
       try {
         const value = toPlain(confined(() => fn(...args)));
         emit({ k: "case", i: i, value: value });
