@@ -167,19 +167,19 @@ fn prepare_uncached(
 }
 
 /// The component is not byte-reproducible, so its cache entry is named by what it is built
-/// from: the tool version, our WIT and guest sources, and the baked modules (names, sources).
+/// from: the tool version, our WIT and guest sources, the generated preload (which names the
+/// baked modules) and each baked module's source.
 fn python_component_inputs_hash(python_modules: &[PythonModule]) -> String {
+    let preload = baked::preload_source(python_modules);
     let mut inputs = Vec::new();
-    let baked = python_modules
-        .iter()
-        .flat_map(|module| [module.name.as_str(), module.source.as_str()]);
     for part in [
         pins::COMPONENTIZE_PY.version,
         pins::GUEST_WIT,
         pins::GUEST_MODULE_SOURCE,
+        &preload,
     ]
     .into_iter()
-    .chain(baked)
+    .chain(python_modules.iter().map(|module| module.source.as_str()))
     {
         inputs.extend_from_slice(part.as_bytes());
         inputs.push(0);
