@@ -101,22 +101,19 @@ impl Runner<'_> {
             "nonce": fresh_nonce(),
             "mode": "assert",
             "code": self.program,
-            "prefix": prefix,
-            "test_code": test_code,
             "entry_point": entry_point,
             "early_stop": self.early_stop(),
         });
+        // Compiled tests replace the sources, which the harness then never reads.
         match &prepared {
-            Some(prepared) => {
-                // The compiled tests replace the sources, which the harness then never reads.
-                if let Some(fields) = config.as_object_mut() {
-                    fields.remove("test_code");
-                    fields.remove("prefix");
+            Some(prepared) => config["prepared"] = json!(prepared.hex),
+            None => {
+                config["prefix"] = json!(prefix);
+                config["test_code"] = json!(test_code);
+                if cache.is_some() {
+                    config["want_prepared"] = json!(true);
                 }
-                config["prepared"] = json!(prepared.hex);
             }
-            None if cache.is_some() => config["want_prepared"] = json!(true),
-            None => {}
         }
         let (records, outcome) = self.harness_run(config, 1)?;
         if let (Some(cache), None) = (cache, &prepared) {
@@ -193,11 +190,7 @@ impl Runner<'_> {
     ) -> Result<(Records, ExecOutcome, RunReport), RunError> {
         let mut merged = Records::default();
         let mut start = 0;
-        let mut report = RunReport {
-            tests: Vec::new(),
-            elapsed_ms: 0.0,
-            runs: 0,
-        };
+        let mut report = RunReport::default();
         loop {
             let config = self.call_config(fn_name, &cases[start..], early_stop);
             let (records, outcome) = self.harness_run(config, cases.len() - start)?;
