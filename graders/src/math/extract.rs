@@ -105,7 +105,8 @@ pub fn candidates(text: &str, targets: &Targets) -> Vec<Candidate> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Whole,
-    Boxes(i32),
+    /// Boxes take the priority their options give them.
+    Boxes([i32; 1]),
     Minerva,
     FinalIs,
     Answer,
@@ -116,11 +117,10 @@ enum Source {
 }
 
 impl Source {
-    fn priorities(&self) -> &'static [i32] {
+    fn priorities(&self) -> &[i32] {
         match self {
             Source::Whole => &[-100],
-            // Boxes take any priority; handled in `has_priority`.
-            Source::Boxes(_) => &[],
+            Source::Boxes(priority) => priority,
             Source::Minerva => &[0],
             Source::FinalIs | Source::ChoiceAnchors => &[50],
             Source::Answer => &[100],
@@ -130,10 +130,7 @@ impl Source {
     }
 
     fn has_priority(&self, level: i32) -> bool {
-        match self {
-            Source::Boxes(p) => *p == level,
-            other => other.priorities().contains(&level),
-        }
+        self.priorities().contains(&level)
     }
 }
 
@@ -161,7 +158,7 @@ pub fn walk(
     }
     if targets.latex {
         if let Some(priority) = targets.boxed_priority {
-            sources.push(Source::Boxes(priority));
+            sources.push(Source::Boxes([priority]));
         }
     }
     // Anchored content is math (LaTeX) or a sentence (expressions); with neither, there is none.
@@ -181,10 +178,7 @@ pub fn walk(
     }
     let mut levels: Vec<i32> = Vec::with_capacity(sources.len() + 1);
     for source in &sources {
-        match source {
-            Source::Boxes(p) => levels.push(*p),
-            other => levels.extend_from_slice(other.priorities()),
-        }
+        levels.extend_from_slice(source.priorities());
     }
     levels.sort_unstable();
     levels.dedup();
@@ -249,16 +243,12 @@ impl<'t> Scan<'t> {
                     });
                 }
             }
-            Source::Boxes(priority) => {
-                let found = self.boxes().to_vec();
-                group_boxes(text, found, priority, &mut out);
-            }
+            Source::Boxes([priority]) => group_boxes(text, self.boxes(), priority, &mut out),
             Source::Minerva => anchors::minerva(text, targets, &mut out),
             Source::FinalIs => anchors::final_is(text, targets, &mut out),
             Source::Answer => anchors::answer(text, targets, &mut out),
             Source::Environments => {
-                let envs = self.environments().to_vec();
-                for (content, _, end) in environment_candidates(text, &envs) {
+                for (content, _, end) in environment_candidates(text, self.environments()) {
                     out.push(Candidate {
                         text: content,
                         priority: 300,
@@ -457,12 +447,12 @@ fn find_boxes(text: &str) -> Vec<(usize, usize, &str)> {
 /// Joins boxes into groups (see the module documentation) and pushes one candidate per group.
 fn group_boxes(
     text: &str,
-    found: Vec<(usize, usize, &str)>,
+    found: &[(usize, usize, &str)],
     priority: i32,
     out: &mut Vec<Candidate>,
 ) {
     let mut groups: Vec<Vec<(usize, usize, &str)>> = Vec::new();
-    for b in found {
+    for &b in found {
         let joined = groups.last().and_then(|g| g.last()).is_some_and(|prev| {
             let separator = &text[prev.1..b.0];
             // Only whether there are fewer than 10 or 70 characters matters.

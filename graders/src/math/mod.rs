@@ -61,9 +61,6 @@ pub fn extract_answer(text: &str, targets: &Targets, first_match: bool) -> Extra
         if out.first_raw.is_none() {
             out.first_raw = Some(candidate.text.trim().to_string());
         }
-        if tried == limit {
-            return ControlFlow::Break(());
-        }
         tried += 1;
         if let Some(expr) = parser::parse(&candidate.text) {
             out.answer = Some(Extracted {
@@ -72,7 +69,13 @@ pub fn extract_answer(text: &str, targets: &Targets, first_match: bool) -> Extra
             });
             return ControlFlow::Break(());
         }
-        ControlFlow::Continue(())
+        // Stopping here, not at the next candidate, spares the walk from producing it (which
+        // can mean scanning a whole further level of the text).
+        if tried == limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     });
     out
 }
