@@ -17,7 +17,7 @@ use std::ops::ControlFlow;
 
 use super::environments::first_environment_group;
 use super::numbers::{
-    is_barrier, last_kept_spans, left_ok, numbers, scan_numeric_expression, scan_spans_stepwise,
+    is_barrier, last_kept_spans, left_ok, scan_numeric_expression, scan_spans_stepwise,
 };
 use super::search::{
     find_ascii_case_insensitive, find_pair, find_triple, floor_boundary, NextFinder,
@@ -308,7 +308,13 @@ pub(super) fn minerva(text: &str, targets: &Targets, out: &mut Vec<Candidate>) {
         if let Some(hope) = find_ascii_case_insensitive(window, "i hope") {
             let content = window[..hope].trim_end();
             let content = content.strip_suffix('.').unwrap_or(content);
-            anchors.push_content(end, end + content.len(), end + hope, 0, targets, out);
+            if let Some(text) = anchors.content(end, end + content.len(), targets) {
+                out.push(Candidate {
+                    text,
+                    priority: 0,
+                    end: end + hope,
+                });
+            }
         }
     }
 }
@@ -355,21 +361,19 @@ impl<'t> Anchors<'t> {
         out: &mut Vec<Candidate>,
     ) {
         for &end in ends {
-            self.push_content(end, self.text.len(), end, priority, targets, out);
+            if let Some(text) = self.content(end, self.text.len(), targets) {
+                out.push(Candidate {
+                    text,
+                    priority,
+                    end,
+                });
+            }
         }
     }
 
     /// What follows an anchor (`text[start..limit]`): a math environment if one starts there,
     /// else the sentence (the whole sentence as an expression, or its first number).
-    fn push_content(
-        &mut self,
-        start: usize,
-        limit: usize,
-        offset: usize,
-        priority: i32,
-        targets: &Targets,
-        out: &mut Vec<Candidate>,
-    ) {
+    fn content(&mut self, start: usize, limit: usize, targets: &Targets) -> Option<String> {
         let text = self.text;
         let rest = &text[start..limit];
         let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '*' || c == ':');
@@ -382,62 +386,33 @@ impl<'t> Anchors<'t> {
                 let window =
                     &trimmed[..floor_boundary(trimmed, trimmed.len().min(ANCHOR_MATH_WINDOW))];
                 if let Some(content) = first_environment_group(window) {
-                    out.push(Candidate {
-                        text: content,
-                        priority,
-                        end: offset,
-                    });
-                    return;
+                    return Some(content);
                 }
                 if trimmed.starts_with("\\boxed") {
-                    return; // the box itself is a candidate already
+                    return None; // the box itself is a candidate already
                 }
             }
         }
         if !targets.expr {
-            return;
+            return None;
         }
-        let (sentence_start, sentence_end) = if limit == text.len() {
-            self.sentence(from)
-        } else {
-            // Bounded content (Minerva's window): searched directly.
-            let stop = trimmed
-                .find('\n')
-                .unwrap_or(trimmed.len())
-                .min(trimmed.find(". ").unwrap_or(trimmed.len()))
-                .min(trimmed.find("I hope").unwrap_or(trimmed.len()));
-            let sentence = trim_sentence(&trimmed[..stop]);
-            (from, from + sentence.len())
-        };
+        let (sentence_start, sentence_end) = self.sentence(from, limit);
         let sentence = &text[sentence_start..sentence_end];
         if let Some(whole) = whole_text_candidate(sentence) {
-            out.push(Candidate {
-                text: whole,
-                priority,
-                end: offset,
-            });
-            return;
+            return Some(whole);
         }
-        let first = if sentence.len() <= SHORT_SENTENCE {
-            numbers(sentence)
-                .into_iter()
-                .next()
-                .map(|(span, _, _)| span)
+        if sentence.len() <= SHORT_SENTENCE {
+            // `numbers(sentence)`'s first, without normalising the spans after it.
+            let (start, _) = *last_kept_spans(sentence).first()?;
+            Some(scan_numeric_expression(sentence, start).0)
         } else {
             self.first_number(sentence_start, sentence_end)
-        };
-        if let Some(span) = first {
-            out.push(Candidate {
-                text: span,
-                priority,
-                end: offset,
-            });
         }
     }
 
-    /// The sentence that starts at `from` and runs to the end of the line, a ". " or "I hope"
-    /// (whichever comes first), trimmed: (start, end).
-    fn sentence(&mut self, from: usize) -> (usize, usize) {
+    /// The sentence that starts at `from` and runs to the end of the line, a ". ", "I hope" or
+    /// `limit` (whichever comes first), trimmed: (start, end).
+    fn sentence(&mut self, from: usize, limit: usize) -> (usize, usize) {
         let text = self.text;
         let stop = [
             self.newline.at(text, from),
@@ -446,8 +421,7 @@ impl<'t> Anchors<'t> {
         ]
         .into_iter()
         .flatten()
-        .min()
-        .unwrap_or(text.len());
+        .fold(limit, usize::min);
         // Anchors in one sentence share its stop, so the trim back from the stop is done once.
         // Trimming `text[..stop]` rather than `text[from..stop]` gives the same end unless it
         // runs back past `from`, where the sentence is empty either way (`from` is not a space).
@@ -543,44 +517,35 @@ impl<'t> Anchors<'t> {
     }
 }
 
-/// Spans as `numbers` keeps them, with what a candidate can be: the first, and the last
-/// [`MAX_NUMBERS`].
+/// Spans as `numbers` keeps them: how many there were, and the last [`MAX_NUMBERS`] (which
+/// hold every span a candidate can be; see [`Anchors::first_number`]).
 #[derive(Default)]
 struct Kept {
     count: usize,
-    first: Option<(usize, usize)>,
     last: VecDeque<(usize, usize)>,
 }
 
 impl Kept {
     fn push(&mut self, span: (usize, usize)) {
         self.count += 1;
-        self.first.get_or_insert(span);
         if self.last.len() == MAX_NUMBERS {
             self.last.pop_front();
         }
         self.last.push_back(span);
     }
 
-    /// The `index`-th span, when it is the first or one of the last.
+    /// The `index`-th span, when it is one of the last.
     fn get(&self, index: usize) -> Option<(usize, usize)> {
-        if index == 0 {
-            return self.first;
-        }
         let skipped = self.count - self.last.len();
         self.last.get(index.checked_sub(skipped)?).copied()
     }
-}
-
-/// A sentence without its surrounding spaces and final dots or asterisks.
-fn trim_sentence(sentence: &str) -> &str {
-    sentence.trim().trim_end_matches(['.', '*']).trim()
 }
 
 #[cfg(test)]
 mod tests {
     use regex::Regex;
 
+    use super::super::numbers::{numbers, scan_spans};
     use super::*;
 
     /// xorshift: seeded, so a failure reproduces.
@@ -697,6 +662,112 @@ mod tests {
                 last_match_ends(&text, resync_any, find_minerva),
                 last(&minerva)
             );
+        }
+    }
+
+    /// Pieces of number-dense text: numbers in every form the scanner reads, the separators
+    /// between them, and anchor phrases; no sentence ends, so sentences run long (see
+    /// [`with_sentence_ends`]).
+    const NUMBER_PIECES: &[&str] = &[
+        "1",
+        "23",
+        " ",
+        " ",
+        "000",
+        ",",
+        ", ",
+        "/",
+        "%",
+        " percent",
+        "-",
+        "x",
+        "\\%",
+        "$",
+        "1 1/2",
+        "2.5",
+        "-.5",
+        "3,5",
+        "1e5",
+        "10^3",
+        "(",
+        ")",
+        "answer is ",
+        "answer: ",
+        "**",
+        "word ",
+        "\\frac",
+    ];
+
+    /// `text` with a sentence end after about every `every` bytes.
+    fn with_sentence_ends(text: &str, every: usize) -> String {
+        let mut out = String::new();
+        for (i, piece) in text.split_inclusive(' ').enumerate() {
+            out.push_str(piece);
+            if i % every == every - 1 {
+                out.push_str(if i % 2 == 0 { ". " } else { "\n" });
+            }
+        }
+        out
+    }
+
+    /// One forward scan of the whole text, keeping the last [`MAX_NUMBERS`] spans.
+    fn kept_by_one_scan(text: &str) -> Vec<(usize, usize)> {
+        let mut kept = VecDeque::new();
+        scan_spans(text, 0, text.len(), |start, end, len| {
+            if len <= MAX_DIGITS {
+                if kept.len() == MAX_NUMBERS {
+                    kept.pop_front();
+                }
+                kept.push_back((start, end));
+            }
+            ControlFlow::Continue(())
+        });
+        kept.into()
+    }
+
+    #[test]
+    fn spans_kept_from_chunks_at_the_end_are_those_of_one_forward_scan() {
+        let mut state = 0x5EED_0FC0_FFEE;
+        for round in 0..150 {
+            // Past the first 4 KB chunk; every third text sparse, so the chunks grow.
+            let mut text = random_text(&mut state, NUMBER_PIECES, 8000);
+            if round % 3 == 0 {
+                text = text.split_inclusive(' ').collect::<Vec<_>>().join("words ");
+            }
+            if round % 2 == 0 {
+                text = with_sentence_ends(&text, 40);
+            }
+            assert_eq!(
+                last_kept_spans(&text),
+                kept_by_one_scan(&text),
+                "round {round}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_anchors_number_from_the_shared_scan_is_that_of_its_own_scan() {
+        let mut state = 0xFEED_5EED_0000_0001;
+        for round in 0..60 {
+            // Sentences of a few kilobytes hold many anchors each, which share one scan.
+            let text = with_sentence_ends(&random_text(&mut state, NUMBER_PIECES, 6000), 700);
+            let mut anchors = Anchors::new(&text);
+            let mut at = 0;
+            while let Some((_, end)) = find_answer(&text, at) {
+                at = end;
+                let rest = &text[end..];
+                let from = text.len()
+                    - rest
+                        .trim_start_matches(|c: char| c.is_whitespace() || c == '*' || c == ':')
+                        .len();
+                let (start, stop) = anchors.sentence(from, text.len());
+                let own = numbers(&text[start..stop]).into_iter().next().map(|n| n.0);
+                assert_eq!(
+                    anchors.first_number(start, stop),
+                    own,
+                    "round {round}, anchor at {end}"
+                );
+            }
         }
     }
 }
