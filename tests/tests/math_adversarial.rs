@@ -94,11 +94,11 @@ mod counting {
 #[global_allocator]
 static ALLOCATOR: counting::Counting = counting::Counting;
 
-/// One grading: the verdict, its time and its peak allocation.
 #[path = "../../graders/benches/support/hostile_math.rs"]
 mod hostile_math;
 use hostile_math::hostile_inputs;
 
+/// One grading: the verdict, its time and its peak allocation.
 fn grade(completion: &str, gold: &str) -> (Verdict, Duration, usize) {
     let task = Task::Math(MathTask {
         answer: gold.to_string(),
