@@ -60,7 +60,7 @@ import sys
 import textwrap  # noqa: F401
 import time  # noqa: F401
 import traceback
-import types  # noqa: F401
+import types
 import typing  # noqa: F401
 import unicodedata  # noqa: F401
 import uuid  # noqa: F401
@@ -85,6 +85,7 @@ except ImportError:
 # Modules the crate's user asked to bake in (generated at build time; see src/baked.rs).
 import sandbox_preload  # noqa: F401
 import wit_world
+from componentize_py_types import Err
 from wit_world import Ending_Completed, Ending_Exception, Ending_SystemExit, Part, Report
 
 # Bound once at import, so that a program that rebinds module globals or builtins cannot change
@@ -96,6 +97,34 @@ _type = builtins.type
 _str = builtins.str
 _print_exception = traceback.print_exception
 _I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
+
+
+# -- peers: two instances of one run that talk through the host (see `call-peer` in the WIT) --
+class PeerError(Exception):
+    """The peer could not answer; `args[0]` says why (see `call-peer`)."""
+
+
+_peer_handler = [None]
+_call_peer = wit_world.call_peer
+
+
+def _peer_call(message):
+    try:
+        return _call_peer(message)
+    except Err as failure:
+        raise PeerError(failure.value) from None
+
+
+def _peer_serve(handler):
+    _peer_handler[0] = handler
+
+
+# `import sandbox_peer` finds this in sys.modules (it is part of the snapshot).
+sandbox_peer = types.ModuleType("sandbox_peer", "Calls between the two instances of a run.")
+sandbox_peer.call = _peer_call
+sandbox_peer.serve = _peer_serve
+sandbox_peer.PeerError = PeerError
+sys.modules["sandbox_peer"] = sandbox_peer
 
 # Everything imported so far lives for the whole run: move it out of the cyclic collector's
 # view, so that a collection during a run scans only the program's own objects (and does not
@@ -152,3 +181,15 @@ class WitWorld(wit_world.WitWorld):
         if not _isinstance(ending, Ending_Completed) or harness is None:
             return Report(ending, Part.PROGRAM)
         return Report(execute(harness, namespace, "<harness>"), Part.HARNESS)
+
+    def serve(self, message):
+        handler = _peer_handler[0]
+        if handler is None:
+            raise Err("no-handler")
+        try:
+            reply = handler(message)
+        except BaseException as error:
+            raise Err("raised: " + _type(error).__name__) from None
+        if _type(reply) is not _str:
+            raise Err("raised: the handler returned no str")
+        return reply

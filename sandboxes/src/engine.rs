@@ -136,9 +136,3 @@ impl Drop for EpochTicker {
         }
     }
 }
-
-/// Ticks to allow for a budget: rounded up, plus one because the first tick may come at once.
-pub fn deadline_ticks(time_limit: Duration) -> u64 {
-    let tick = EPOCH_TICK.as_micros().max(1);
-    (time_limit.as_micros().div_ceil(tick) as u64).max(1) + 1
-}

@@ -16,9 +16,11 @@
 //! interruption, a linear-memory cap, capped output.
 
 mod baked;
+mod budget;
 mod cache;
 mod engine;
 mod limiter;
+mod peer;
 mod pins;
 mod pool;
 mod request;
@@ -30,7 +32,7 @@ mod worker;
 pub use baked::PythonModule;
 pub use cache::{default_cache_dir, CACHE_DIR_ENV};
 pub use pool::{PoolConfig, SandboxPool, WorkerCommand};
-pub use request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
+pub use request::{Language, Limits, Outcome, Part, PeerRequest, RunRequest, RunResult};
 pub use sandbox::Sandbox;
 pub use setup::{prepare_runtimes, prepare_runtimes_with, RuntimeFiles, SetupError, PYTHON_ENV};
 pub use worker::{worker_main, WORKER_ARG, WORKER_ENV};

@@ -70,6 +70,24 @@ pub struct RunRequest {
     /// (the default) means no file system at all. Only for tests that need files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scratch_limit_bytes: Option<u64>,
+    /// Python only: a second program, run first in a fresh instance of its own, that `program`
+    /// may call (see [`PeerRequest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerRequest>,
+}
+
+/// The peer of a run: a program in its own fresh instance, loaded before the main program starts,
+/// that registers a handler (`sandbox_peer.serve(handler)`); each `sandbox_peer.call(text)` of the
+/// main program is handed to that handler by the host and its answer (text) comes back. The two
+/// instances share nothing but those strings; each has its own memory cap and its own clock,
+/// which runs only while that instance runs. The peer gets no scratch directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerRequest {
+    pub program: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stdin: String,
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl RunRequest {
@@ -82,7 +100,14 @@ impl RunRequest {
             stdin: String::new(),
             limits: Limits::default(),
             scratch_limit_bytes: None,
+            peer: None,
         }
+    }
+
+    /// Runs `peer` beside the program (see [`PeerRequest`]).
+    pub fn with_peer(mut self, peer: PeerRequest) -> Self {
+        self.peer = Some(peer);
+        self
     }
 
     pub fn with_harness(mut self, harness: impl Into<String>) -> Self {
@@ -165,6 +190,10 @@ pub struct RunResult {
     pub peak_memory_bytes: u64,
     /// The guest asked for memory beyond its cap at least once (it may have recovered).
     pub memory_limit_hit: bool,
+    /// How the peer fared, for a run that had one: `Finished` if it was still able to answer at
+    /// the end; `wall_ms` and `cpu_ms` are the time charged to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Box<RunResult>>,
 }
 
 impl RunResult {
@@ -183,6 +212,7 @@ impl RunResult {
             cpu_ms: 0.0,
             peak_memory_bytes: 0,
             memory_limit_hit: false,
+            peer: None,
         }
     }
 

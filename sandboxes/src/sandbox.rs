@@ -4,29 +4,108 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasData, HasSelf, Resource, ResourceTable};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::clocks::{WasiClocksCtxView, WasiClocksView};
 use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::baked::PythonModule;
-use crate::engine::{deadline_ticks, new_runtime_engine, EpochTicker};
+use crate::budget::{Budget, HasBudget};
+use crate::engine::{new_runtime_engine, EpochTicker, EPOCH_TICK};
 use crate::limiter::GuestLimiter;
+use crate::peer::Peer;
 use crate::request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
 use crate::scratch::{ScratchDir, ScratchFull};
 use crate::setup::{prepare_runtimes, prepare_runtimes_with, RuntimeFiles, SetupError};
 
-mod bindings {
+pub(crate) mod bindings {
     wasmtime::component::bindgen!({ path: "guest/sandbox.wit", world: "sandbox" });
 }
 use bindings::{Ending, SandboxPre};
 
 /// Store data of a Python run (a WASI 0.2 component).
-struct PythonState {
+pub(crate) struct PythonState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limiter: GuestLimiter,
+    pub(crate) limiter: GuestLimiter,
+    pub(crate) budget: Budget,
+    /// The run's peer instance, which `call-peer` reaches (the main instance of a run only).
+    peer: Option<Box<Peer>>,
+}
+
+impl PythonState {
+    pub(crate) fn new(wasi: WasiCtx, limits: &Limits, budget: Budget) -> PythonState {
+        PythonState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: GuestLimiter::new(limits.memory_limit_bytes),
+            budget,
+            peer: None,
+        }
+    }
+
+    fn capped_clock(&mut self) -> CappedClock<'_> {
+        let left = self.budget.left();
+        CappedClock {
+            clocks: self.clocks(),
+            left,
+        }
+    }
+}
+
+impl HasBudget for PythonState {
+    fn budget(&self) -> &Budget {
+        &self.budget
+    }
+}
+
+impl bindings::SandboxImports for PythonState {
+    fn call_peer(&mut self, message: String) -> Result<String, String> {
+        let Some(peer) = self.peer.as_deref_mut() else {
+            return Err("no-peer".into());
+        };
+        // This instance waits while the peer works: its clock stops meanwhile.
+        self.budget.pause();
+        let answer = peer.call(&message);
+        self.budget.resume();
+        answer
+    }
+}
+
+/// WASI's monotonic clock with every wait cut to the instance's time left (plus a tick, so that
+/// the limit has passed when the guest wakes): the epoch interrupts only running code, so without
+/// this a `time.sleep(10**6)` would hold its worker long after the limit.
+struct CappedClock<'a> {
+    clocks: WasiClocksCtxView<'a>,
+    left: Duration,
+}
+
+impl HasData for CappedClock<'static> {
+    type Data<'a> = CappedClock<'a>;
+}
+
+impl monotonic_clock::Host for CappedClock<'_> {
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        monotonic_clock::Host::now(&mut self.clocks)
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<u64> {
+        monotonic_clock::Host::resolution(&mut self.clocks)
+    }
+
+    fn subscribe_instant(&mut self, when: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let now = monotonic_clock::Host::now(&mut self.clocks)?;
+        self.subscribe_duration(when.saturating_sub(now))
+    }
+
+    fn subscribe_duration(&mut self, duration: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let cap = u64::try_from((self.left + EPOCH_TICK).as_nanos()).unwrap_or(u64::MAX);
+        monotonic_clock::Host::subscribe_duration(&mut self.clocks, duration.min(cap))
+    }
 }
 
 impl WasiView for PythonState {
@@ -42,12 +121,19 @@ impl WasiView for PythonState {
 struct JavascriptState {
     wasi: WasiP1Ctx,
     limiter: GuestLimiter,
+    budget: Budget,
+}
+
+impl HasBudget for JavascriptState {
+    fn budget(&self) -> &Budget {
+        &self.budget
+    }
 }
 
 /// Runs programs, one fresh instance each. Not `Sync`: use one per thread or worker process.
 pub struct Sandbox {
     engine: Engine,
-    python: SandboxPre<PythonState>,
+    pub(crate) python: SandboxPre<PythonState>,
     javascript: wasmtime::InstancePre<JavascriptState>,
     _ticker: EpochTicker,
 }
@@ -83,6 +169,17 @@ impl Sandbox {
         .map_err(wasmtime_error)?;
         let mut component_linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut component_linker).map_err(wasmtime_error)?;
+        component_linker.allow_shadowing(true);
+        monotonic_clock::add_to_linker::<PythonState, CappedClock<'static>>(
+            &mut component_linker,
+            PythonState::capped_clock,
+        )
+        .map_err(wasmtime_error)?;
+        bindings::Sandbox::add_to_linker_imports::<PythonState, HasSelf<PythonState>>(
+            &mut component_linker,
+            |state| state,
+        )
+        .map_err(wasmtime_error)?;
         let python = SandboxPre::new(
             component_linker
                 .instantiate_pre(&component)
@@ -132,94 +229,86 @@ impl Sandbox {
             output: OutputPipes::new(&request.limits),
             scratch,
         };
-        let (verdict, limiter) = match request.language {
+        let (verdict, limiter, peer) = match request.language {
             Language::Python => self.run_python(&run),
-            Language::Javascript => self.run_javascript(&run),
+            Language::Javascript => {
+                let (verdict, limiter) = self.run_javascript(&run);
+                (verdict, limiter, None)
+            }
         };
         let output = run.output;
         let wall = started.elapsed();
         let cpu = thread_cpu_time().saturating_sub(cpu_started);
-        output.into_result(verdict, &limiter, &request.limits, wall, cpu)
+        let mut result = output.into_result(verdict, &limiter, &request.limits, wall, cpu);
+        result.peer = peer.map(|peer| Box::new(peer.into_result()));
+        result
     }
 
-    fn new_store<T: 'static>(
+    /// A store whose epoch callback ends the run when its [`Budget`] is spent (and, for a run
+    /// with a scratch directory, when that outgrows its cap). The callback runs on every tick,
+    /// so a paused budget (an instance waiting for its peer) is never charged.
+    pub(crate) fn new_store<T: HasBudget + 'static>(
         &self,
         data: T,
-        run: &RunContext,
+        scratch: Option<std::sync::Arc<ScratchDir>>,
         limiter: fn(&mut T) -> &mut GuestLimiter,
     ) -> Store<T> {
         let mut store = Store::new(&self.engine, data);
         store.limiter(move |data| limiter(data) as &mut dyn wasmtime::ResourceLimiter);
-        let time_limit = Duration::from_millis(run.request.limits.time_limit_ms);
-        match &run.scratch {
-            None => {
-                store.set_epoch_deadline(deadline_ticks(time_limit));
-                store.epoch_deadline_trap();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |context| {
+            if context.data().budget().exhausted() {
+                return Ok(UpdateDeadline::Interrupt);
             }
-            Some(scratch) => {
-                // Look at the scratch directory on every tick; the time limit is then kept by
-                // the clock (with the one tick of slack `deadline_ticks` allows).
-                let scratch = scratch.clone();
-                let deadline = Instant::now() + time_limit + crate::engine::EPOCH_TICK;
-                store.set_epoch_deadline(1);
-                store.epoch_deadline_callback(move |_| {
-                    if Instant::now() >= deadline {
-                        return Ok(UpdateDeadline::Interrupt);
-                    }
-                    if scratch.over_limit() {
-                        return Err(ScratchFull.into());
-                    }
-                    Ok(UpdateDeadline::Continue(1))
-                });
+            if scratch.as_ref().is_some_and(|scratch| scratch.over_limit()) {
+                return Err(ScratchFull.into());
             }
-        }
+            Ok(UpdateDeadline::Continue(1))
+        });
         store
     }
 
-    fn run_python(&self, run: &RunContext) -> (Verdict, GuestLimiter) {
+    fn run_python(&self, run: &RunContext) -> (Verdict, GuestLimiter, Option<Box<Peer>>) {
         let request = run.request;
-        let wasi = isolated_wasi(run).build();
-        let state = PythonState {
-            wasi,
-            table: ResourceTable::new(),
-            limiter: GuestLimiter::new(request.limits.memory_limit_bytes),
-        };
-        let mut store = self.new_store(state, run, |state| &mut state.limiter);
-        let verdict = match self.python.instantiate(&mut store).and_then(|instance| {
-            instance.call_run(&mut store, &request.program, request.harness.as_deref())
-        }) {
-            Ok(report) => {
-                let part = Some(match report.part {
-                    bindings::Part::Program => Part::Program,
-                    bindings::Part::Harness => Part::Harness,
-                });
-                let outcome = match report.ending {
-                    Ending::Completed => Outcome::Finished,
-                    Ending::SystemExit(code) => Outcome::SystemExit { code },
-                    Ending::Exception(type_name) => Outcome::Exception { type_name },
-                };
-                Verdict { outcome, part }
-            }
-            Err(error) => Verdict {
-                outcome: outcome_of_error(&error),
-                part: None,
+        let peer = match &request.peer {
+            None => None,
+            Some(peer) => match Peer::start(self, peer) {
+                Ok(peer) => Some(Box::new(peer)),
+                Err(message) => {
+                    let verdict = Verdict {
+                        outcome: Outcome::Error { message },
+                        part: None,
+                    };
+                    return (verdict, GuestLimiter::new(0), None);
+                }
             },
         };
-        let limiter = std::mem::replace(&mut store.data_mut().limiter, GuestLimiter::new(0));
-        (verdict, limiter)
+        let wasi = isolated_wasi(&request.stdin, &run.output, run.scratch.as_deref()).build();
+        let budget = Budget::started(Duration::from_millis(request.limits.time_limit_ms));
+        let mut state = PythonState::new(wasi, &request.limits, budget);
+        state.peer = peer;
+        let mut store = self.new_store(state, run.scratch.clone(), |state| &mut state.limiter);
+        let ended = self.python.instantiate(&mut store).and_then(|instance| {
+            instance.call_run(&mut store, &request.program, request.harness.as_deref())
+        });
+        let verdict = python_verdict(ended);
+        let state = store.data_mut();
+        let limiter = std::mem::replace(&mut state.limiter, GuestLimiter::new(0));
+        (verdict, limiter, state.peer.take())
     }
 
     fn run_javascript(&self, run: &RunContext) -> (Verdict, GuestLimiter) {
         let (request, output) = (run.request, &run.output);
-        let mut builder = isolated_wasi(run);
+        let mut builder = isolated_wasi(&request.stdin, output, run.scratch.as_deref());
         // `--std` exposes QuickJS's `std` and `os` objects (e.g. `std.in.readAsString()` for
         // stdin); with no preopens and no sockets they reach nothing outside the instance.
         builder.args(&["qjs", "--std", "-e", request.program.as_str()]);
         let state = JavascriptState {
             wasi: builder.build_p1(),
             limiter: GuestLimiter::new(request.limits.memory_limit_bytes),
+            budget: Budget::started(Duration::from_millis(request.limits.time_limit_ms)),
         };
-        let mut store = self.new_store(state, run, |state| &mut state.limiter);
+        let mut store = self.new_store(state, run.scratch.clone(), |state| &mut state.limiter);
         let ended = self
             .javascript
             .instantiate(&mut store)
@@ -259,16 +348,20 @@ struct RunContext<'a> {
 /// A WASI context that grants nothing: no arguments, environment, preopened directories (but the
 /// run's own scratch directory, if it asked for one), network or name lookups; in-memory stdin,
 /// capped in-memory stdout and stderr.
-fn isolated_wasi(run: &RunContext) -> WasiCtxBuilder {
+pub(crate) fn isolated_wasi(
+    stdin: &str,
+    output: &OutputPipes,
+    scratch: Option<&ScratchDir>,
+) -> WasiCtxBuilder {
     let mut builder = WasiCtxBuilder::new();
     builder
-        .stdin(MemoryInputPipe::new(run.request.stdin.clone().into_bytes()))
-        .stdout(run.output.stdout.clone())
-        .stderr(run.output.stderr.clone())
+        .stdin(MemoryInputPipe::new(stdin.to_string().into_bytes()))
+        .stdout(output.stdout.clone())
+        .stderr(output.stderr.clone())
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    if let Some(scratch) = &run.scratch {
+    if let Some(scratch) = scratch {
         // A failure here leaves the guest without `/tmp`, which its own error will show.
         let _ = builder.preopened_dir(
             scratch.path(),
@@ -280,13 +373,54 @@ fn isolated_wasi(run: &RunContext) -> WasiCtxBuilder {
 }
 
 /// How the guest ended as far as the interpreter could tell, before limits are considered.
-struct Verdict {
-    outcome: Outcome,
-    part: Option<Part>,
+pub(crate) struct Verdict {
+    pub(crate) outcome: Outcome,
+    pub(crate) part: Option<Part>,
+}
+
+/// How a Python `run` call ended, before limits are considered.
+pub(crate) fn python_verdict(ended: wasmtime::Result<bindings::Report>) -> Verdict {
+    match ended {
+        Ok(report) => {
+            let part = Some(match report.part {
+                bindings::Part::Program => Part::Program,
+                bindings::Part::Harness => Part::Harness,
+            });
+            let outcome = match report.ending {
+                Ending::Completed => Outcome::Finished,
+                Ending::SystemExit(code) => Outcome::SystemExit { code },
+                Ending::Exception(type_name) => Outcome::Exception { type_name },
+            };
+            Verdict { outcome, part }
+        }
+        Err(error) => Verdict {
+            outcome: outcome_of_error(&error),
+            part: None,
+        },
+    }
+}
+
+/// The outcome, read as the memory limit where the guest hit its cap and then failed in a way
+/// that running out of memory explains.
+pub(crate) fn with_memory_limit(outcome: Outcome, limiter: &GuestLimiter) -> Outcome {
+    let memory_ended_it = limiter.memory_limit_hit
+        && match &outcome {
+            Outcome::Exception { type_name } => {
+                type_name == "MemoryError" || type_name == "InternalError"
+            }
+            Outcome::Trap { .. } => true,
+            Outcome::Exited { code } => *code != 0,
+            _ => false,
+        };
+    if memory_ended_it {
+        Outcome::MemoryLimit
+    } else {
+        outcome
+    }
 }
 
 /// Classifies an error that ended a run from outside the interpreter.
-fn outcome_of_error(error: &wasmtime::Error) -> Outcome {
+pub(crate) fn outcome_of_error(error: &wasmtime::Error) -> Outcome {
     if let Some(I32Exit(code)) = error.downcast_ref::<I32Exit>() {
         return Outcome::Exited { code: *code };
     }
@@ -331,20 +465,20 @@ fn javascript_exception_type(stderr: &[u8]) -> Option<String> {
     }
 }
 
-struct OutputPipes {
+pub(crate) struct OutputPipes {
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
 
 impl OutputPipes {
-    fn new(limits: &Limits) -> Self {
+    pub(crate) fn new(limits: &Limits) -> Self {
         OutputPipes {
             stdout: MemoryOutputPipe::new(limits.stdout_limit_bytes),
             stderr: MemoryOutputPipe::new(limits.stderr_limit_bytes),
         }
     }
 
-    fn into_result(
+    pub(crate) fn into_result(
         self,
         verdict: Verdict,
         limiter: &GuestLimiter,
@@ -354,21 +488,8 @@ impl OutputPipes {
     ) -> RunResult {
         let stdout = self.stdout.contents();
         let stderr = self.stderr.contents();
-        let memory_ended_it = limiter.memory_limit_hit
-            && match &verdict.outcome {
-                Outcome::Exception { type_name } => {
-                    type_name == "MemoryError" || type_name == "InternalError"
-                }
-                Outcome::Trap { .. } => true,
-                Outcome::Exited { code } => *code != 0,
-                _ => false,
-            };
         RunResult {
-            outcome: if memory_ended_it {
-                Outcome::MemoryLimit
-            } else {
-                verdict.outcome
-            },
+            outcome: with_memory_limit(verdict.outcome, limiter),
             part: verdict.part,
             stdout_truncated: stdout.len() >= limits.stdout_limit_bytes,
             stderr_truncated: stderr.len() >= limits.stderr_limit_bytes,
@@ -378,12 +499,13 @@ impl OutputPipes {
             cpu_ms: cpu.as_secs_f64() * 1e3,
             peak_memory_bytes: limiter.peak_memory_bytes as u64,
             memory_limit_hit: limiter.memory_limit_hit,
+            peer: None,
         }
     }
 }
 
 /// CPU time consumed by the calling thread.
-fn thread_cpu_time() -> Duration {
+pub(crate) fn thread_cpu_time() -> Duration {
     let mut time = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -13,8 +13,8 @@ use anyhow::Context;
 use graders::code::{CodeGrader, CodeGraderConfig, Ending, ExecOutcome, ExecRequest, Executor};
 use graders::contract::CodeLanguage;
 use sandboxes::{
-    Language, Limits, Outcome, PoolConfig, PythonModule, RunRequest, RunResult, SandboxPool,
-    WorkerCommand,
+    Language, Limits, Outcome, PeerRequest, PoolConfig, PythonModule, RunRequest, RunResult,
+    SandboxPool, WorkerCommand,
 };
 
 /// Output a harness run may produce: `call` tests with a thousand cases report a thousand values.
@@ -100,9 +100,19 @@ fn to_run_request(request: ExecRequest) -> RunRequest {
         stdout_limit_bytes: STDOUT_LIMIT_BYTES,
         ..Limits::default()
     };
-    RunRequest::new(language, request.program)
+    let run = RunRequest::new(language, request.program)
         .with_stdin(request.stdin.unwrap_or_default())
-        .with_limits(limits)
+        .with_limits(limits);
+    match request.peer {
+        // Each instance gets the same limits, on its own clock and memory; the peer's answers
+        // are capped like output.
+        Some(peer) => run.with_peer(PeerRequest {
+            program: peer.program,
+            stdin: peer.stdin,
+            limits,
+        }),
+        None => run,
+    }
 }
 
 fn to_outcome(result: RunResult) -> ExecOutcome {
@@ -208,6 +218,7 @@ mod tests {
             stdin: Some("in".into()),
             time_limit_ms: 1234,
             memory_limit_mb: 64,
+            peer: None,
         });
         assert_eq!(run.language, Language::Javascript);
         assert_eq!(run.stdin, "in");

@@ -18,6 +18,19 @@ pub struct ExecRequest {
     /// CPU/wall budget for the whole run, already scaled for the interpreter.
     pub time_limit_ms: u64,
     pub memory_limit_mb: u64,
+    /// A second program that runs beside `program` in an instance of its own and answers its
+    /// calls (Python only; see [`ExecPeer`]).
+    pub peer: Option<ExecPeer>,
+}
+
+/// The peer of a run: loaded first in a fresh instance of its own, it registers a handler with
+/// `sandbox_peer.serve`, and each `sandbox_peer.call(text)` of the main program is answered by
+/// it. The instances share only those strings. Each has its own memory cap and its own clock
+/// (paused while the other runs), both set by the request's limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecPeer {
+    pub program: String,
+    pub stdin: String,
 }
 
 /// How a run ended.

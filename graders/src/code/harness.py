@@ -71,7 +71,6 @@ def _harness_main(config_text):
     dict_like = (collections.Counter, collections.OrderedDict, collections.defaultdict)
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)
-    builtins_snapshot = dict(builtins.__dict__)
 
     # -- records ---------------------------------------------------------------------------
     def dumps(value):
@@ -151,60 +150,6 @@ def _harness_main(config_text):
             return {plain_copy(k, depth + 1): plain_copy(v, depth + 1) for k, v in list(dict.items(value))}
         raise NotPlain("returned a value of type " + short(t.__name__, 60) + ", not a plain value")
 
-    # -- isolation of the test's world from the candidate's changes ------------------------
-    module_snapshots = {}
-    class_snapshots = []
-    is_same, all_true = operator.is_, all
-
-    def freeze(contents):
-        return list(contents), list(contents.values())
-
-    def protect_modules(names):
-        for name in names:
-            module = sys.modules.get(name)
-            if module is None or name in module_snapshots:
-                continue
-            module_snapshots[name] = (module, dict(module.__dict__), freeze(module.__dict__))
-            for value in list(module.__dict__.values()):
-                # Classes written in Python (random.Random, ...) can be patched; C types cannot.
-                if is_instance(value, type) and hasattr(value, "__dict__") and "__module__" in value.__dict__:
-                    class_snapshots.append((value, dict(value.__dict__), freeze(value.__dict__)))
-
-    def changed(current, snapshot):
-        # By identity, not `==` (which could call an object of the candidate's); C loops only,
-        # in insertion order (a reordered dict counts as changed, and is restored).
-        keys, values = snapshot
-        return (
-            length(current) != length(keys)
-            or not all_true(map(is_same, values, current.values()))
-            or not all_true(map(is_same, keys, current))
-        )
-
-    def restore_world():
-        settrace(None)
-        setprofile(None)
-        for name, (module, snapshot, frozen) in module_snapshots.items():
-            if sys.modules.get(name) is not module:
-                sys.modules[name] = module
-            contents = module.__dict__
-            if changed(contents, frozen):
-                contents.clear()
-                contents.update(snapshot)
-        for cls, snapshot, frozen in class_snapshots:
-            current = cls.__dict__
-            if changed(current, frozen):
-                for key in [k for k in list(current) if k not in snapshot]:
-                    try:
-                        delattr(cls, key)
-                    except base_exception:
-                        pass
-                for key, value in snapshot.items():
-                    if current.get(key, changed) is not value:
-                        try:
-                            setattr(cls, key, value)
-                        except base_exception:
-                            pass
-
     sink = Sink()
 
     def confined(action):
@@ -212,7 +157,8 @@ def _harness_main(config_text):
         try:
             return action()
         finally:
-            restore_world()
+            settrace(None)
+            setprofile(None)
 
     def describe(error):
         return {"type": exact_type(error).__name__, "msg": short(error)}
@@ -236,12 +182,6 @@ def _harness_main(config_text):
             emit(dict({"k": "load_error"}, **describe(error)))
             return False
         return True
-
-    def guarded(function):
-        def call(*args, **kwargs):
-            return plain_copy(confined(lambda: function(*args, **kwargs)))
-
-        return call
 
     def untag(fields):
         # Arguments use the tags of `to_plain` where JSON has no exact form: `{"$int": "digits"}`.
@@ -271,194 +211,536 @@ def _harness_main(config_text):
                 if config["early_stop"]:
                     return
 
-    def test_units(tree):
-        # HumanEval style: the body of `check(candidate)`; MBPP style: top-level statements.
-        for statement in tree.body:
-            if is_instance(statement, ast.FunctionDef) and statement.name == "check" and statement.args.args:
-                setup = [s for s in tree.body if s is not statement]
-                return setup, statement.body, statement.args.args[0].arg
-        return [], tree.body, None
-
-    def instrument(units, lines):
-        # One module for all tests, compiled once: every test statement becomes
-        #   try: <statement>; __h_pass(i)
-        #   except BaseException as __h_e: __h_fail(i, __h_e)
-        # and `assert L op R` first evaluates L and R, so a failure can say what they were.
-        # Only the nodes made here get locations (walking big literal-laden tests is slow).
-        def made(node, ref):
-            node.lineno, node.col_offset = ref.lineno, ref.col_offset
-            node.end_lineno, node.end_col_offset = ref.end_lineno, ref.end_col_offset
-            return node
-
-        def name(text, ref, store=False):
-            return made(ast.Name(text, ast.Store() if store else ast.Load()), ref)
-
-        def call(function, args, ref):
-            return made(ast.Expr(made(ast.Call(name(function, ref), args, []), ref)), ref)
-
-        body, names, index = [], [], 0
-        for statement in units:
-            is_test = is_instance(statement, ast.Assert) or (
-                not is_instance(statement, (ast.Expr, ast.Assign, ast.Import, ast.ImportFrom))
-                and any(is_instance(node, ast.Assert) for node in ast.walk(statement))
-            )
-            if not is_test:
-                body.append(statement)
-                continue
-            first = lines[statement.lineno - 1].strip() if statement.lineno <= length(lines) else "?"
-            names.append(short(first + (" ..." if statement.end_lineno != statement.lineno else ""), 200))
-            test = statement.test if is_instance(statement, ast.Assert) else None
-            ref = statement
-            if is_instance(test, ast.Compare) and length(test.ops) == 1:
-                compare = made(ast.Compare(name("__h_l", ref), test.ops, [name("__h_r", ref)]), ref)
-                inner = [
-                    made(ast.Assign([name("__h_l", ref, True)], test.left), ref),
-                    made(ast.Assign([name("__h_r", ref, True)], test.comparators[0]), ref),
-                    made(
-                        ast.If(
-                            made(ast.UnaryOp(ast.Not(), compare), ref),
-                            [call("__h_wrong", [name("__h_l", ref), name("__h_r", ref)], ref)],
-                            [],
-                        ),
-                        ref,
-                    ),
-                ]
-            else:
-                inner = [statement]
-            handler = made(
-                ast.ExceptHandler(
-                    name("BaseException", ref),
-                    "__h_e",
-                    [call("__h_fail", [made(ast.Constant(index), ref), name("__h_e", ref)], ref)],
-                ),
-                ref,
-            )
-            passed = call("__h_pass", [made(ast.Constant(index), ref)], ref)
-            body.append(made(ast.Try(inner + [passed], [handler], [], []), ref))
-            index += 1
-        return compile(ast.Module(body, type_ignores=[]), "<test>", "exec"), names
-
-    def prepare_tests():
-        # Everything about the tests that does not depend on the candidate: parsed, instrumented
-        # and compiled once per task. The host keeps it (marshalled) for the task's later samples.
-        source = config["test_code"]
-        tree = ast.parse(source)
-        setup, units, parameter = test_units(tree)
-        setup_code = compile(ast.Module(setup, type_ignores=[]), "<test>", "exec")
-        test_code, names = instrument(units, source.splitlines())
-        imported = [m.group(2) for m in re.finditer(r"(?m)^[ \t]*(import|from)[ \t]+([\w.]+)", source)]
-        prefix_code = None
-        if config.get("prefix"):
-            try:
-                prefix_code = compile(config["prefix"], "<prefix>", "exec")
-            except base_exception:
-                pass  # a prompt that does not compile defines no trusted names
-        return setup_code, test_code, names, parameter, imported, prefix_code
-
-    def mode_assert():
-        prepared = config.get("prepared")
-        try:
-            if prepared:
-                setup_code, test_code, names, parameter, imported, prefix_code = marshal.loads(bytes.fromhex(prepared))
-            else:
-                parts = prepare_tests()
-                setup_code, test_code, names, parameter, imported, prefix_code = parts
-                if config.get("want_prepared"):
-                    # The first record of the run, written before the candidate's code exists in
-                    # this interpreter: the host accepts it only in that position.
-                    emit({"k": "prepared", "hex": marshal.dumps(parts).hex(), "names": names})
-        except base_exception as error:
-            emit({"k": "harness_error", "msg": "the test code does not compile: " + short(error, 300)})
-            return
-        # Import what the tests import before the candidate runs, and keep a copy to restore.
-        for name in imported:
-            try:
-                __import__(name)
-            except base_exception:
-                pass
-        protect_modules(["builtins"] + imported)
-        # With prepared tests the host already has their names.
-        emit({"k": "plan", "n": length(names)} if prepared else {"k": "plan", "n": length(names), "names": names})
-
-        # Names the task itself defines (the prompt's helpers) are trusted and win over the
-        # candidate's: a candidate must not pass by redefining `encode_cyclic` beside `decode_cyclic`.
-        trusted = {}
-        if prefix_code is not None:
-            try:
-                trusted = {"__name__": "__prefix__", "__builtins__": builtins_snapshot}
-                confined(lambda: exec(prefix_code, trusted))
-            except base_exception:
-                trusted = {}
-        if not load_candidate():
-            return
-        restore_world()
-        namespace = {"__builtins__": builtins_snapshot, "__name__": "__test__"}
-        # The candidate's functions (wrapped), plain classes and imported modules, for tests that
-        # name them (MBPP builds `Node(...)` trees, uses the solution's `import sys`).
-        for name, value in list(candidate_globals.items()):
-            if name in builtins_snapshot or name.startswith("__"):
-                continue
-            t = exact_type(value)
-            if t is function_type:
-                namespace[name] = guarded(value)
-            elif t is type or (t is module_type and sys.modules.get(name) is value):
-                namespace[name] = value
-        for name, value in trusted.items():
-            if not name.startswith("__"):
-                namespace[name] = value
-        entry_point = candidate_globals.get(config["entry_point"])
-        if exact_type(entry_point) is not function_type:
-            emit({"k": "load_error", "type": "NameError", "msg": "no function named " + short(config["entry_point"], 80)})
-            return
-        candidate = guarded(entry_point)
-        namespace[config["entry_point"]] = candidate
-        if parameter is not None:
-            namespace[parameter] = candidate
-        try:
-            exec(setup_code, namespace)
-        except base_exception as error:
-            emit({"k": "harness_error", "msg": "the test set-up failed: " + short(error, 300)})
-            return
-
-        progress = [0]
-
-        def passed(index):
-            emit({"k": "test", "i": index, "v": "pass"})
-            progress[0] = index + 1
-
-        def wrong(got, expected):
-            raise Wrong("expected " + short(repr_of(expected)) + ", got " + short(repr_of(got)))
-
-        def failed(index, error):
-            t = exact_type(error)
-            if t is Stop:
-                raise error
-            if t is Wrong or t is NotPlain:
-                emit({"k": "test", "i": index, "v": "fail", "msg": short(error, 300)})
-            elif t is AssertionError:
-                emit({"k": "test", "i": index, "v": "fail", "msg": short(error) or "assertion failed: " + names[index]})
-            else:
-                emit(dict({"k": "test", "i": index, "v": "error"}, **describe(error)))
-            progress[0] = index + 1
-            if config["early_stop"]:
-                raise Stop()
-
-        namespace["__h_pass"], namespace["__h_fail"], namespace["__h_wrong"] = passed, failed, wrong
-        try:
-            exec(test_code, namespace)
-        except Stop:
-            pass
-        except base_exception as error:
-            # A set-up statement between tests failed: the next test fails with its error.
-            if progress[0] < length(names):
-                emit(dict({"k": "test", "i": progress[0], "v": "error"}, **describe(error)))
-
     try:
         if config["mode"] == "call":
             mode_call()
         else:
-            mode_assert()
+            _trusted_assert(config, emit)
     except base_exception as error:
         emit({"k": "harness_error", "msg": short(repr_of(error), 300)})
     clear_atexit()
     emit({"k": "done"})
+
+
+# == `assert` tests: two instances ========================================================
+#
+# The tests run in the *trusted* instance (`_trusted_assert`, the run's main program); the
+# candidate's code runs in the run's *peer* instance (`_candidate_main`), which never sees the
+# tests, their expected values, the records or the nonce. Every name of the candidate's that the
+# tests use is a proxy here: a call sends its arguments as tagged plain data through the host
+# (`sandbox_peer.call`), the peer runs it, and the result comes back as plain data from which
+# fresh built-in objects are made, so the tests' own `==` compares values the candidate cannot
+# shape. Objects that are not plain values (instances of the candidate's classes) stay in the
+# peer: this side holds a handle whose attribute reads, writes and calls are forwarded.
+
+_BUILTIN_TYPES = {
+    t.__name__: t
+    for t in (int, float, str, bool, bytes, bytearray, complex, list, tuple, dict, set, frozenset, type, object)
+}
+
+
+_BUILTIN_EXCEPTIONS = {
+    name: value
+    for name, value in vars(_builtins).items()
+    if isinstance(value, type) and issubclass(value, Exception) and not issubclass(value, (StopIteration, StopAsyncIteration))
+}
+
+
+class _Tags:
+    """The tagged plain-data form of values, shared by both sides.
+
+    JSON has no tuples, sets, non-string keys, bytes, big integers (for the host's reader),
+    NaN or infinities: those travel as one-key objects whose key starts with `$`; a dict with a
+    key starting with `$` travels as `{"$dict": [[k, v], ...]}`, so no tag can be forged."""
+
+    @staticmethod
+    def plain(value, objects, depth=0):
+        # `objects(value)` returns the tagged form of a value that is not plain data, or raises.
+        if depth > 100:
+            raise _NotPlain("nested deeper than 100 levels")
+        t = type(value)
+        if value is None or t is bool or t is str:
+            return value
+        if t is int:
+            return value if -(2**53) < value < 2**53 else {"$int": int.__repr__(value)}
+        if t is float:
+            if value != value:
+                return {"$float": "nan"}
+            if value in (float("inf"), float("-inf")):
+                return {"$float": "inf" if value > 0 else "-inf"}
+            return value
+        if t is list:
+            return [_Tags.plain(v, objects, depth + 1) for v in value]
+        if t is tuple:
+            return {"$tuple": [_Tags.plain(v, objects, depth + 1) for v in value]}
+        if t is set or t is frozenset:
+            return {"$" + t.__name__: [_Tags.plain(v, objects, depth + 1) for v in value]}
+        if t is dict:
+            if all(type(k) is str and not k.startswith("$") for k in value):
+                return {k: _Tags.plain(v, objects, depth + 1) for k, v in value.items()}
+            return {"$dict": [[_Tags.plain(k, objects, depth + 1), _Tags.plain(v, objects, depth + 1)] for k, v in value.items()]}
+        if t is bytes or t is bytearray:
+            return {"$" + t.__name__: value.hex()}
+        if t is complex:
+            return {"$complex": [_Tags.plain(value.real, objects), _Tags.plain(value.imag, objects)]}
+        if t is type and _BUILTIN_TYPES.get(value.__name__) is value:
+            return {"$type": value.__name__}
+        return objects(value)
+
+    @staticmethod
+    def hook(handle):
+        # The JSON object hook that rebuilds values; `handle(fields)` makes what `$handle` names.
+        def untag(fields):
+            if len(fields) != 1:
+                return fields
+            (key, value), = fields.items()
+            if not key.startswith("$"):
+                return fields
+            if key == "$int":
+                return int(value)
+            if key == "$float":
+                return float(value)
+            if key == "$tuple":
+                return tuple(value)
+            if key == "$set":
+                return set(value)
+            if key == "$frozenset":
+                return frozenset(value)
+            if key == "$dict":
+                return {k: v for k, v in value}
+            if key == "$bytes":
+                return bytes.fromhex(value)
+            if key == "$bytearray":
+                return bytearray.fromhex(value)
+            if key == "$complex":
+                return complex(value[0], value[1])
+            if key == "$type":
+                return _BUILTIN_TYPES[value]
+            if key == "$handle":
+                return handle(value)
+            raise _NotPlain("unknown tag " + key[:40])
+
+        return untag
+
+
+# -- the candidate's side (the peer instance) -------------------------------------------------
+# Nothing here needs protecting from the candidate: this instance holds nothing but the
+# candidate's own code and the arguments the tests pass it.
+
+def _candidate_main(code):
+    import sandbox_peer
+
+    namespace = {"__name__": "__candidate__", "__builtins__": _builtins}
+    objects = []  # handles are indices into this list
+    loaded = {}
+
+    def as_handle(value):
+        objects.append(value)
+        return {"$handle": [len(objects) - 1, type(value).__name__[:60]]}
+
+    def plain(value):
+        # The candidate's values as plain data; subclasses of built-in types as their base type,
+        # as the tests' `==` would mostly see them; anything else stays here as a handle.
+        t = type(value)
+        for base in (bool, int, float, str, bytes, tuple, list, dict, set, frozenset):
+            if t is not base and isinstance(value, base):
+                return _Tags.plain(base(value), as_handle)
+        return as_handle(value)
+
+    decode = _json.JSONDecoder(object_hook=_Tags.hook(lambda ref: objects[ref[0]])).decode
+
+    def described(error):
+        try:
+            message = str(error)
+        except BaseException:
+            message = "(its message could not be read)"
+        return {"type": type(error).__name__[:80], "msg": message[:300]}
+
+    sink = _Sink()
+    _sys.stdout = _sys.stderr = sink
+    try:
+        compiled = compile(code, "<candidate>", "exec")
+    except BaseException as error:
+        loaded["failed"] = dict({"k": "syntax_error"}, **described(error))
+    else:
+        try:
+            exec(compiled, namespace)
+        except BaseException as error:
+            loaded["failed"] = dict({"k": "load_error"}, **described(error))
+
+    def names():
+        found = {}
+        for name, value in list(namespace.items()):
+            if name.startswith("__"):
+                continue
+            if isinstance(value, _types.ModuleType):
+                found[name] = "module:" + value.__name__
+            elif callable(value):
+                found[name] = "callable"
+        return found
+
+    def serve(message):
+        _sys.stdout = _sys.stderr = sink
+        request = decode(message)
+        op = request["op"]
+        if op == "load":
+            return _json.dumps({"value": loaded if loaded else {"names": names()}})
+        try:
+            target = objects[request["handle"]] if "handle" in request else namespace[request["name"]]
+            if op == "call":
+                value = target(*request["args"], **request["kwargs"])
+            elif op == "getattr":
+                value = getattr(target, request["attr"])
+            else:
+                setattr(target, request["attr"], request["value"])
+                value = None
+            return _json.dumps({"value": _Tags.plain(value, plain)})
+        except BaseException as error:
+            return _json.dumps({"raised": described(error)})
+
+    sandbox_peer.serve(serve)
+
+
+# -- the tests' side (the trusted instance) ---------------------------------------------------
+
+class _PeerFailed(Exception):
+    """The candidate's instance could not answer: it ran out of time or memory, exited, trapped."""
+
+
+class _Raised(Exception):
+    """An exception raised by the candidate's code, as its type name and message."""
+
+    def __init__(self, type_name, message):
+        Exception.__init__(self, type_name + ": " + message)
+        self.type_name = type_name
+
+
+class _Remote:
+    """The channel to the candidate's instance, and the count of calls made through it."""
+
+    def __init__(self, peer):
+        self.peer = peer
+        self.calls = 0
+        self.decode = _json.JSONDecoder(object_hook=_Tags.hook(lambda ref: _Handle(self, ref[0], ref[1]))).decode
+
+    def request(self, fields):
+        self.calls += 1
+        try:
+            answer = self.peer.call(_json.dumps(fields, allow_nan=False))
+        except self.peer.PeerError as failure:
+            raise _PeerFailed(str(failure.args[0])) from None
+        reply = self.decode(answer)
+        if type(reply) is not dict:
+            raise _NotPlain("the candidate's instance answered with no object")
+        if "raised" in reply:
+            raised = reply["raised"]
+            raised = raised if type(raised) is dict else {}
+            type_name, message = _short(raised.get("type", "?"), 80), _short(raised.get("msg", ""), 300)
+            # A built-in exception is raised as itself, so that a test's `except ValueError`
+            # works; the candidate's own classes (and exits) as `_Raised`.
+            builtin = _BUILTIN_EXCEPTIONS.get(type_name)
+            raise (builtin(message) if builtin else _Raised(type_name, message))
+        return reply.get("value")
+
+    @staticmethod
+    def argument(value):
+        def handle_of(other):
+            if type(other) is _Handle:
+                return {"$handle": [object.__getattribute__(other, "_ref"), ""]}
+            raise _NotPlain("cannot pass a " + type(other).__name__[:60] + " to the candidate's code")
+
+        return _Tags.plain(value, handle_of)
+
+    def call(self, target, args, kwargs):
+        fields = dict(target, op="call", args=[self.argument(a) for a in args])
+        fields["kwargs"] = {k: self.argument(v) for k, v in kwargs.items()}
+        return self.request(fields)
+
+
+class _Callable:
+    """A name the candidate's code defines (a function or a class)."""
+
+    __slots__ = ("_remote", "_name")
+
+    def __init__(self, remote, name):
+        self._remote, self._name = remote, name
+
+    def __call__(self, *args, **kwargs):
+        return self._remote.call({"name": self._name}, args, kwargs)
+
+    def __repr__(self):
+        return "<candidate's " + self._name + ">"
+
+
+class _Handle:
+    """An object that stays in the candidate's instance. Attribute reads, writes and calls are
+    forwarded; comparisons are by identity (an `__eq__` of the candidate's never sees the
+    tests' values)."""
+
+    __slots__ = ("_remote", "_ref", "_type")
+
+    def __init__(self, remote, ref, type_name):
+        object.__setattr__(self, "_remote", remote)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_type", type_name)
+
+    def __getattr__(self, attr):
+        remote = object.__getattribute__(self, "_remote")
+        return remote.request({"op": "getattr", "handle": object.__getattribute__(self, "_ref"), "attr": attr})
+
+    def __setattr__(self, attr, value):
+        remote = object.__getattribute__(self, "_remote")
+        ref = object.__getattribute__(self, "_ref")
+        remote.request({"op": "setattr", "handle": ref, "attr": attr, "value": remote.argument(value)})
+
+    def __call__(self, *args, **kwargs):
+        remote = object.__getattribute__(self, "_remote")
+        return remote.call({"handle": object.__getattribute__(self, "_ref")}, args, kwargs)
+
+    def __repr__(self):
+        return "<" + str(object.__getattribute__(self, "_type")) + " object of the candidate's>"
+
+
+def _short(text, limit=160):
+    try:
+        text = str(text)
+    except BaseException:
+        text = "(unreadable)"
+    return text if len(text) <= limit else text[: limit - 20] + "..." + text[-17:]
+
+
+def _test_units(tree):
+    # HumanEval style: the body of `check(candidate)`; MBPP style: top-level statements.
+    for statement in tree.body:
+        if isinstance(statement, _ast.FunctionDef) and statement.name == "check" and statement.args.args:
+            setup = [s for s in tree.body if s is not statement]
+            return setup, statement.body, statement.args.args[0].arg
+    return [], tree.body, None
+
+
+def _is_test(statement, asserting_functions):
+    # A test is an `assert`, a compound statement holding one, or a statement that calls a
+    # function of the test code that asserts. A definition is never a test by itself: defining a
+    # function that asserts passes nothing.
+    if isinstance(statement, _ast.Assert):
+        return True
+    if isinstance(statement, (_ast.FunctionDef, _ast.AsyncFunctionDef, _ast.ClassDef, _ast.Import, _ast.ImportFrom)):
+        return False
+    simple = isinstance(statement, (_ast.Expr, _ast.Assign))
+    if simple and not asserting_functions:
+        return False  # walking big literals is slow, and they hold no assert
+    for node in _ast.walk(statement):
+        if not simple and isinstance(node, _ast.Assert):
+            return True
+        if isinstance(node, _ast.Call) and isinstance(node.func, _ast.Name) and node.func.id in asserting_functions:
+            return True
+    return False
+
+
+def _instrument(units, lines):
+    # One module for all tests, compiled once: every test statement becomes
+    #   try: <statement>; __h_pass(i)
+    #   except BaseException as __h_e: __h_fail(i, __h_e)
+    # and `assert L op R` first evaluates L and R, so a failure can say what they were.
+    # Only the nodes made here get locations (walking big literal-laden tests is slow).
+    ast = _ast
+
+    def made(node, ref):
+        node.lineno, node.col_offset = ref.lineno, ref.col_offset
+        node.end_lineno, node.end_col_offset = ref.end_lineno, ref.end_col_offset
+        return node
+
+    def name(text, ref, store=False):
+        return made(ast.Name(text, ast.Store() if store else ast.Load()), ref)
+
+    def call(function, args, ref):
+        return made(ast.Expr(made(ast.Call(name(function, ref), args, []), ref)), ref)
+
+    asserting = {
+        s.name
+        for s in units
+        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(isinstance(n, ast.Assert) for n in ast.walk(s))
+    }
+    body, names, index = [], [], 0
+    for statement in units:
+        if not _is_test(statement, asserting):
+            body.append(statement)
+            continue
+        first = lines[statement.lineno - 1].strip() if statement.lineno <= len(lines) else "?"
+        names.append(_short(first + (" ..." if statement.end_lineno != statement.lineno else ""), 200))
+        test = statement.test if isinstance(statement, ast.Assert) else None
+        ref = statement
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            compare = made(ast.Compare(name("__h_l", ref), test.ops, [name("__h_r", ref)]), ref)
+            inner = [
+                made(ast.Assign([name("__h_l", ref, True)], test.left), ref),
+                made(ast.Assign([name("__h_r", ref, True)], test.comparators[0]), ref),
+                made(
+                    ast.If(
+                        made(ast.UnaryOp(ast.Not(), compare), ref),
+                        [call("__h_wrong", [name("__h_l", ref), name("__h_r", ref)], ref)],
+                        [],
+                    ),
+                    ref,
+                ),
+            ]
+        else:
+            inner = [statement]
+        handler = made(
+            ast.ExceptHandler(
+                name("BaseException", ref),
+                "__h_e",
+                [call("__h_fail", [made(ast.Constant(index), ref), name("__h_e", ref)], ref)],
+            ),
+            ref,
+        )
+        passed = call("__h_pass", [made(ast.Constant(index), ref)], ref)
+        body.append(made(ast.Try(inner + [passed], [handler], [], []), ref))
+        index += 1
+    return compile(ast.Module(body, type_ignores=[]), "<test>", "exec"), names
+
+
+def _prepare_tests(config):
+    # Everything about the tests that does not depend on the candidate: parsed, instrumented and
+    # compiled once per task. The host keeps it (marshalled) for the task's later samples.
+    source = config["test_code"]
+    tree = _ast.parse(source)
+    setup, units, parameter = _test_units(tree)
+    setup_code = compile(_ast.Module(setup, type_ignores=[]), "<test>", "exec")
+    test_code, names = _instrument(units, source.splitlines())
+    prefix_code = None
+    if config.get("prefix"):
+        try:
+            prefix_code = compile(config["prefix"], "<prefix>", "exec")
+        except BaseException:
+            pass  # a prompt that does not compile defines no trusted names
+    return setup_code, test_code, names, parameter, prefix_code
+
+
+def _failure(error):
+    # A test's failure as record fields. A failure of the candidate's instance is a limit or an
+    # exit of the candidate's; everything else an exception (the candidate's, or the tests').
+    t = type(error)
+    if t is _PeerFailed:
+        return {"v": "ended", "why": _short(error, 200)}
+    if t is _Wrong or t is _NotPlain:
+        return {"v": "fail", "msg": _short(error, 300)}
+    if t is AssertionError:
+        return {"v": "fail", "msg": _short(error)}
+    if t is _Raised:
+        return {"v": "error", "type": error.type_name, "msg": _short(error, 300)}
+    return {"v": "error", "type": t.__name__[:80], "msg": _short(error, 300)}
+
+
+def _trusted_assert(config, emit):
+    import sandbox_peer
+
+    prepared = config.get("prepared")
+    try:
+        if prepared:
+            setup_code, test_code, names, parameter, prefix_code = _marshal.loads(bytes.fromhex(prepared))
+        else:
+            parts = _prepare_tests(config)
+            setup_code, test_code, names, parameter, prefix_code = parts
+            if config.get("want_prepared"):
+                emit({"k": "prepared", "hex": _marshal.dumps(parts).hex(), "names": names})
+    except BaseException as error:
+        emit({"k": "harness_error", "msg": "the test code does not compile: " + _short(error, 300)})
+        return
+    emit({"k": "plan", "n": len(names)} if prepared else {"k": "plan", "n": len(names), "names": names})
+
+    remote = _Remote(sandbox_peer)
+    try:
+        loaded = remote.request({"op": "load"})
+    except BaseException as error:
+        # The candidate's instance died while loading its code (a limit, an exit) or answered
+        # nonsense: every test fails so.
+        emit(dict({"k": "load_error"}, **_failure(error)))
+        return
+    if loaded is None:
+        loaded = {}
+    failed = loaded.get("failed") if type(loaded) is dict else None
+    if failed is not None:
+        kind = "syntax_error" if failed.get("k") == "syntax_error" else "load_error"
+        emit({"k": kind, "v": "error", "type": _short(failed.get("type"), 80), "msg": _short(failed.get("msg"), 300)})
+        return
+    candidate_names = loaded.get("names") if type(loaded) is dict else None
+    if type(candidate_names) is not dict:
+        candidate_names = {}
+
+    namespace = {"__name__": "__test__"}
+    for name, kind in candidate_names.items():
+        if type(name) is not str or name.startswith("__"):
+            continue
+        if kind == "callable":
+            namespace[name] = _Callable(remote, name)
+        elif type(kind) is str and kind.startswith("module:"):
+            # The tests get the module itself, imported here (MBPP uses the solution's `import sys`).
+            try:
+                module = kind[len("module:"):]
+                __import__(module)
+                namespace[name] = _sys.modules[module]
+            except BaseException:
+                pass
+    # Names the task itself defines (the prompt's helpers) are trusted and win over the
+    # candidate's: a candidate must not pass by redefining `encode_cyclic` beside `decode_cyclic`.
+    if prefix_code is not None:
+        trusted = {"__name__": "__prefix__"}
+        try:
+            exec(prefix_code, trusted)
+        except BaseException:
+            trusted = {}
+        for name, value in trusted.items():
+            if not name.startswith("__"):
+                namespace[name] = value
+    entry_point = config["entry_point"]
+    if candidate_names.get(entry_point) != "callable":
+        emit({"k": "load_error", "v": "error", "type": "NameError", "msg": "no function named " + _short(entry_point, 80)})
+        return
+    candidate = _Callable(remote, entry_point)
+    namespace[entry_point] = candidate
+    if parameter is not None:
+        namespace[parameter] = candidate
+    try:
+        exec(setup_code, namespace)
+    except BaseException as error:
+        if remote.calls == 0:
+            emit({"k": "harness_error", "msg": "the test set-up failed: " + _short(error, 300)})
+        else:  # it failed in the candidate's code, or on what that returned
+            emit(dict({"k": "test", "i": 0}, **_failure(error)))
+        return
+
+    progress = [0, 0]  # the next test, and the calls made before it began
+
+    def passed(index):
+        # A test that made no call into the candidate's code tests nothing (`assert True`): it
+        # earns no credit.
+        emit({"k": "test", "i": index, "v": "pass" if remote.calls > progress[1] else "neutral"})
+        progress[0], progress[1] = index + 1, remote.calls
+
+    def wrong(got, expected):
+        raise _Wrong("expected " + _short(repr(expected)) + ", got " + _short(repr(got)))
+
+    def failed(index, error):
+        if type(error) is _Stop:
+            raise error
+        record = dict({"k": "test", "i": index}, **_failure(error))
+        if record["v"] == "fail" and type(error) is AssertionError and not record["msg"]:
+            record["msg"] = "assertion failed: " + names[index]
+        emit(record)
+        progress[0], progress[1] = index + 1, remote.calls
+        if config["early_stop"]:
+            raise _Stop()
+
+    namespace["__h_pass"], namespace["__h_fail"], namespace["__h_wrong"] = passed, failed, wrong
+    try:
+        exec(test_code, namespace)
+    except _Stop:
+        pass
+    except BaseException as error:
+        # A statement outside the tests failed: the next test fails with its error, or, after
+        # the last test, the run fails as a whole.
+        if progress[0] < len(names):
+            emit(dict({"k": "test", "i": progress[0]}, **_failure(error)))
+        else:
+            emit(dict({"k": "trailing_error"}, **_failure(error)))

@@ -27,8 +27,10 @@ impl Default for CodeGraderConfig {
     fn default() -> Self {
         CodeGraderConfig {
             default_time_limit_ms: 3_000,
-            python_slowdown: 3.5,
-            javascript_slowdown: 4.0,
+            // 3 s × 3 = 9 s: under the service's default 10 s deadline, so that a candidate
+            // that loops ends at its own time limit (`incorrect`), never at the deadline.
+            python_slowdown: 3.0,
+            javascript_slowdown: 3.0,
             max_run_time_ms: 60_000,
             default_memory_limit_mb: 256,
         }
@@ -75,8 +77,9 @@ mod tests {
     #[test]
     fn limits_scale_with_the_interpreter_and_are_capped() {
         let config = CodeGraderConfig::default();
-        assert_eq!(config.run_time_limit_ms(&task(Some(1000)), 1), 3500);
-        assert_eq!(config.run_time_limit_ms(&task(Some(1000)), 4), 14_000);
+        assert_eq!(config.run_time_limit_ms(&task(Some(1000)), 1), 3000);
+        assert_eq!(config.run_time_limit_ms(&task(Some(1000)), 4), 12_000);
+        assert!(config.run_time_limit_ms(&task(None), 1) < 10_000);
         assert_eq!(config.run_time_limit_ms(&task(None), 1000), 60_000);
         assert_eq!(config.memory_limit_mb(&task(None)), 256);
     }

@@ -52,7 +52,7 @@ pub mod verdict;
 
 use std::sync::{Arc, OnceLock};
 
-pub use executor::{Ending, ExecOutcome, ExecRequest, Executor};
+pub use executor::{Ending, ExecOutcome, ExecPeer, ExecRequest, Executor};
 pub use extract::extract_code;
 pub use limits::CodeGraderConfig;
 pub use verdict::{TestOutcome, TestResult};
@@ -104,6 +104,7 @@ impl CodeGrader {
             stdin: None,
             time_limit_ms: 30_000,
             memory_limit_mb: self.config.default_memory_limit_mb,
+            peer: None,
         });
         let known = match outcome.ending {
             Ending::Finished => Ok(()),
@@ -170,6 +171,7 @@ impl Grader for CodeGrader {
             ctx,
             program,
             prepared_tests: Some(&self.prepared_tests),
+            cut_by_deadline: Default::default(),
         };
         let report = match &task.tests {
             CodeTests::Assert {
@@ -182,8 +184,24 @@ impl Grader for CodeGrader {
                 float_tolerance,
             } => runner.stdio_tests(cases, *float_tolerance),
         };
+        let stopped_by_deadline = |report: &verdict::RunReport| {
+            let timed_out = report
+                .tests
+                .iter()
+                .any(|test| test.outcome == TestOutcome::TimeLimit);
+            runner.cut_by_deadline.get().filter(|_| timed_out)
+        };
         match report {
-            Ok(report) => verdict::score(report, task.scoring, code.chars().count()),
+            Ok(report) => match stopped_by_deadline(&report) {
+                // Only a deadline shorter than the tests' budget, which the client chose, makes
+                // a `timeout`; a candidate that runs out of its own time is `incorrect`.
+                Some((left_ms, budget_ms)) => Verdict::timeout(format!(
+                    "the sample's deadline left {left_ms} ms for a run the tests allow \
+                     {budget_ms} ms: the candidate was stopped by the deadline, not by its time \
+                     limit (raise `limits.timeout_ms` to grade it)"
+                )),
+                None => verdict::score(report, task.scoring, code.chars().count()),
+            },
             Err(RunError::Error(message)) => Verdict::error(message),
             Err(RunError::Timeout) => {
                 Verdict::timeout("the sample's deadline passed while its tests ran")
@@ -213,6 +231,7 @@ pub fn reference_values(
         ctx: &ctx,
         program: code.to_string(),
         prepared_tests: None,
+        cut_by_deadline: Default::default(),
     };
     runner
         .call_values(fn_name, cases)

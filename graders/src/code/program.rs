@@ -26,6 +26,12 @@ const PYTHON_BOOTSTRAP: &str = "import sys\n\
 from verifier_code_harness import _harness_main\n\
 _harness_main(sys.stdin.buffer.read().decode())\n";
 
+/// The candidate's instance of a Python `assert` run: the candidate's code (the whole of
+/// standard input) is loaded and answers the tests' calls (see `_candidate_main`).
+pub const PYTHON_CANDIDATE_BOOTSTRAP: &str = "import sys\n\
+from verifier_code_harness import _candidate_main\n\
+_candidate_main(sys.stdin.buffer.read().decode())\n";
+
 /// A program that only checks that the sandbox has the harness baked in.
 pub const PYTHON_HARNESS_PROBE: &str = "import verifier_code_harness\n";
 

@@ -111,6 +111,48 @@ pub fn exception_outcome(type_name: &str) -> TestOutcome {
     }
 }
 
+/// A test record of the harness as a test result: `v` is `pass`, `neutral` (passed without
+/// calling the candidate), `fail` (wrong answer), `ended` (the candidate's instance stopped:
+/// `why` says how, in the sandbox's words), or `error` (an exception, `type` and `msg`).
+pub fn record_result(record: &Map<String, Value>, name: &str) -> TestResult {
+    match text(record, "v") {
+        "pass" => TestResult::new(TestOutcome::Passed, name, ""),
+        "neutral" => TestResult::new(TestOutcome::Neutral, name, ""),
+        "fail" => TestResult::new(TestOutcome::WrongAnswer, name, text(record, "msg")),
+        "ended" => candidate_ended(text(record, "why"), name),
+        _ => error_result(record, name),
+    }
+}
+
+/// Why the candidate's instance could not answer (`call-peer`'s error texts) as a verdict: all
+/// of them are the candidate's failures.
+fn candidate_ended(why: &str, name: &str) -> TestResult {
+    let (outcome, message) = match why {
+        "time-limit" => (TestOutcome::TimeLimit, "time limit exceeded".to_string()),
+        "memory-limit" => (
+            TestOutcome::MemoryLimit,
+            "memory limit exceeded".to_string(),
+        ),
+        "too-long" => (
+            TestOutcome::OutputLimit,
+            "the candidate's value is larger than the output limit".to_string(),
+        ),
+        _ => {
+            let kind = match why.split_once(": ") {
+                Some(("exited", code)) => format!("exit({code})"),
+                Some(("raised", type_name)) => type_name.to_string(),
+                Some(("trap", _)) => "trap".to_string(),
+                _ => "ended".to_string(),
+            };
+            (
+                TestOutcome::RuntimeError(kind),
+                format!("the candidate's code stopped: {why}"),
+            )
+        }
+    };
+    TestResult::new(outcome, name, message)
+}
+
 /// A record's exception (`type`, `msg`) as a test result.
 pub fn error_result(record: &Map<String, Value>, name: &str) -> TestResult {
     let type_name = text(record, "type");

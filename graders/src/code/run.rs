@@ -5,17 +5,20 @@
 //! candidate's program as it is, one fresh run per case, with the case's input on stdin, and the
 //! host compares what it printed.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
 use super::compare::{stdout_matches, values_equal, Tolerance};
-use super::executor::{Ending, ExecOutcome, ExecRequest, Executor};
+use super::executor::{Ending, ExecOutcome, ExecPeer, ExecRequest, Executor};
 use super::limits::CodeGraderConfig;
 use super::nonce::fresh_nonce;
 use super::prepared::{PreparedCache, PreparedTests};
-use super::program::harness_program;
-use super::protocol::{error_result, exception_outcome, parse_records, text, unfinished, Records};
+use super::program::{harness_program, PYTHON_CANDIDATE_BOOTSTRAP};
+use super::protocol::{
+    error_result, exception_outcome, parse_records, record_result, text, unfinished, Records,
+};
 use super::verdict::{excerpt, RunReport, TestOutcome, TestResult};
 use crate::contract::{CallCase, CodeLanguage, CodeTask, Scoring, StdioCase};
 use crate::registry::GradeContext;
@@ -38,6 +41,10 @@ pub struct Runner<'a> {
     pub program: String,
     /// Where Python `assert` tests prepared by earlier samples of a task are kept.
     pub prepared_tests: Option<&'a PreparedCache>,
+    /// Set when a run's time limit was cut short by the sample's deadline: (the limit it got,
+    /// the limit the tests allow). A time limit hit then is the client's deadline, not the
+    /// candidate's budget.
+    pub cut_by_deadline: Cell<Option<(u64, u64)>>,
 }
 
 impl Runner<'_> {
@@ -51,8 +58,10 @@ impl Runner<'_> {
         program: String,
         stdin: Option<String>,
         tests: usize,
+        peer: Option<ExecPeer>,
     ) -> Result<ExecOutcome, RunError> {
-        let mut time_limit_ms = self.config.run_time_limit_ms(self.task, tests);
+        let budget_ms = self.config.run_time_limit_ms(self.task, tests);
+        let mut time_limit_ms = budget_ms;
         if let Some(deadline) = self.ctx.deadline {
             let left = deadline
                 .saturating_duration_since(Instant::now())
@@ -60,7 +69,10 @@ impl Runner<'_> {
             if left == 0 {
                 return Err(RunError::Timeout);
             }
-            time_limit_ms = time_limit_ms.min(left);
+            if left < budget_ms {
+                time_limit_ms = left;
+                self.cut_by_deadline.set(Some((left, budget_ms)));
+            }
         }
         let outcome = self.executor.execute(ExecRequest {
             language: self.task.language,
@@ -68,6 +80,7 @@ impl Runner<'_> {
             stdin,
             time_limit_ms,
             memory_limit_mb: self.config.memory_limit_mb(self.task),
+            peer,
         });
         match &outcome.ending {
             Ending::Error(message) => {
@@ -77,10 +90,15 @@ impl Runner<'_> {
         }
     }
 
-    fn harness_run(&self, config: Value, tests: usize) -> Result<(Records, ExecOutcome), RunError> {
+    fn harness_run(
+        &self,
+        config: Value,
+        tests: usize,
+        peer: Option<ExecPeer>,
+    ) -> Result<(Records, ExecOutcome), RunError> {
         let nonce = config["nonce"].as_str().unwrap_or_default().to_string();
         let run = harness_program(self.task.language, &config);
-        let outcome = self.execute(run.program, run.stdin, tests)?;
+        let outcome = self.execute(run.program, run.stdin, tests, peer)?;
         let records = parse_records(&outcome.stdout, &nonce);
         if let Some(record) = records.first("harness_error") {
             return Err(RunError::Error(format!(
@@ -100,10 +118,22 @@ impl Runner<'_> {
         let mut config = json!({
             "nonce": fresh_nonce(),
             "mode": "assert",
-            "code": self.program,
             "entry_point": entry_point,
             "early_stop": self.early_stop(),
         });
+        // Python: the candidate's code runs in an instance of its own, which the tests call
+        // through the host; the tests' instance never holds it (see the module's threat model).
+        // JavaScript: one instance for both.
+        let peer = match self.task.language {
+            CodeLanguage::Python => Some(ExecPeer {
+                program: PYTHON_CANDIDATE_BOOTSTRAP.to_string(),
+                stdin: self.program.clone(),
+            }),
+            CodeLanguage::Javascript => {
+                config["code"] = json!(self.program);
+                None
+            }
+        };
         // Compiled tests replace the sources, which the harness then never reads.
         match &prepared {
             Some(prepared) => config["prepared"] = json!(prepared.hex),
@@ -115,7 +145,7 @@ impl Runner<'_> {
                 }
             }
         }
-        let (records, outcome) = self.harness_run(config, 1)?;
+        let (records, outcome) = self.harness_run(config, 1, peer)?;
         if let (Some(cache), None) = (cache, &prepared) {
             // Only as the first record: see `prepared` for why.
             let first = records.list.first().filter(|r| text(r, "k") == "prepared");
@@ -142,20 +172,25 @@ impl Runner<'_> {
                 "the test code holds no assert statement".into(),
             ));
         }
-        let tests = whole_program_failure(&records, &names).unwrap_or_else(|| {
+        let mut tests = whole_program_failure(&records, &names).unwrap_or_else(|| {
             let slots = records.indexed("test", names.len());
-            fill_slots(
-                &slots,
-                &names,
-                &records,
-                &outcome,
-                |record, name| match text(record, "v") {
-                    "pass" => TestResult::new(TestOutcome::Passed, name, ""),
-                    "fail" => TestResult::new(TestOutcome::WrongAnswer, name, text(record, "msg")),
-                    _ => error_result(record, name),
-                },
-            )
+            fill_slots(&slots, &names, &records, &outcome, record_result)
         });
+        if let Some(record) = records.first("trailing_error") {
+            let mut failure = record_result(record, "after the last test");
+            failure.message = format!(
+                "a statement after the last test failed: {}",
+                failure.message
+            );
+            tests.push(failure);
+        }
+        // A test that never called the candidate's code (`assert True`) earns nothing.
+        tests.retain(|test| test.outcome != TestOutcome::Neutral);
+        if tests.is_empty() {
+            return Err(RunError::Error(
+                "no assert statement of the test code calls the candidate's code".into(),
+            ));
+        }
         Ok(RunReport {
             tests,
             ..report_of(&outcome)
@@ -193,7 +228,7 @@ impl Runner<'_> {
         let mut report = RunReport::default();
         loop {
             let config = self.call_config(fn_name, &cases[start..], early_stop);
-            let (records, outcome) = self.harness_run(config, cases.len() - start)?;
+            let (records, outcome) = self.harness_run(config, cases.len() - start, None)?;
             report.runs += 1;
             report.elapsed_ms += outcome.elapsed_ms;
             let reported = records
@@ -312,7 +347,24 @@ impl Runner<'_> {
                     .push(TestResult::new(TestOutcome::Skipped, name, ""));
                 continue;
             }
-            let outcome = self.execute(self.program.clone(), Some(case.input.clone()), 1)?;
+            let outcome =
+                match self.execute(self.program.clone(), Some(case.input.clone()), 1, None) {
+                    Err(RunError::Timeout) if self.candidate_ran_out_of_time(&report) => {
+                        // The candidate's own time limits used the sample's time up: the cases left
+                        // fail as it would have made them fail, and the sample is not a `timeout`.
+                        while report.tests.len() < cases.len() {
+                            let name = format!("case {}", report.tests.len());
+                            let message = "not run: earlier cases used up the sample's deadline";
+                            report.tests.push(TestResult::new(
+                                TestOutcome::TimeLimit,
+                                name,
+                                message,
+                            ));
+                        }
+                        break;
+                    }
+                    outcome => outcome?,
+                };
             report.elapsed_ms += outcome.elapsed_ms;
             report.runs += 1;
             let result = match &outcome.ending {
@@ -358,6 +410,17 @@ impl Runner<'_> {
     }
 }
 
+impl Runner<'_> {
+    /// Whether a test of `report` ended at a time limit that was the candidate's own budget.
+    fn candidate_ran_out_of_time(&self, report: &RunReport) -> bool {
+        self.cut_by_deadline.get().is_none()
+            && report
+                .tests
+                .iter()
+                .any(|test| test.outcome == TestOutcome::TimeLimit)
+    }
+}
+
 fn report_of(outcome: &ExecOutcome) -> RunReport {
     RunReport {
         tests: Vec::new(),
@@ -375,7 +438,10 @@ fn whole_program_failure(records: &Records, names: &[String]) -> Option<Vec<Test
     }
     if let Some(record) = records.first("load_error") {
         return all(&|name| {
-            let mut result = error_result(record, name);
+            let mut result = record_result(record, name);
+            if result.outcome == TestOutcome::Passed || result.outcome == TestOutcome::Neutral {
+                result = error_result(record, name);
+            }
             result.message = format!("while loading the code: {}", result.message);
             result
         });
@@ -383,8 +449,10 @@ fn whole_program_failure(records: &Records, names: &[String]) -> Option<Vec<Test
     None
 }
 
-/// Per-test results from indexed records: a missing record after the run stopped is the test that
-/// was running when it stopped; the ones after it never ran.
+/// Per-test results from indexed records. A missing record after a failure is a test that was
+/// skipped (all-or-nothing scoring stops at the first failure); before any failure it is the test
+/// that was running when the run stopped, or, in a run that says it finished, a test whose record
+/// went missing: a failure either way, never a pass.
 fn fill_slots(
     slots: &[Option<&serde_json::Map<String, Value>>],
     names: &[String],
@@ -392,14 +460,24 @@ fn fill_slots(
     outcome: &ExecOutcome,
     judge: impl Fn(&serde_json::Map<String, Value>, &str) -> TestResult,
 ) -> Vec<TestResult> {
-    let mut results = Vec::with_capacity(slots.len());
+    let mut results: Vec<TestResult> = Vec::with_capacity(slots.len());
     let mut stopped = false;
     for (slot, name) in slots.iter().zip(names) {
+        let failed_before = results.iter().any(|t| t.outcome.is_failure());
         match slot {
             Some(record) if !stopped => results.push(judge(record, name)),
-            _ if stopped || records.done => {
+            _ if stopped || failed_before => {
                 stopped = true;
                 results.push(TestResult::new(TestOutcome::Skipped, name.as_str(), ""));
+            }
+            _ if records.done => {
+                stopped = true;
+                let message = "the run finished without a verdict for this test";
+                results.push(TestResult::new(
+                    TestOutcome::RuntimeError("no_record".into()),
+                    name.as_str(),
+                    message,
+                ));
             }
             _ => {
                 stopped = true;

@@ -114,11 +114,15 @@ fn passes_only_on_nonce_records_and_builds_the_program() {
     assert_eq!((verdict.reward, verdict.status), (1.0, Status::Correct));
     let request = &executor.requests.lock().unwrap()[0];
     let config = config_of(request).unwrap();
-    assert_eq!(config["code"], "def f(x):\n    return x + 1\n");
+    // The candidate's code goes to its own instance, never into the tests' configuration.
+    assert!(config.get("code").is_none());
+    let peer = request.peer.as_ref().unwrap();
+    assert_eq!(peer.stdin, "def f(x):\n    return x + 1\n");
+    assert_eq!(peer.program, program::PYTHON_CANDIDATE_BOOTSTRAP);
     assert_eq!(config["entry_point"], "f");
     assert_eq!(config["early_stop"], true);
     // 1 s native-equivalent, scaled for the WebAssembly interpreter.
-    assert_eq!(request.time_limit_ms, 3500);
+    assert_eq!(request.time_limit_ms, 3000);
 }
 
 #[test]
@@ -131,7 +135,7 @@ fn tests_prepared_by_a_first_run_are_reused_and_only_from_the_first_record() {
         let plan = json!({"k":"plan","n":2,"names":["a","b"]});
         let mut records = match config.get("prepared") {
             Some(_) => vec![json!({"k":"plan","n":2})],
-            None if config["code"].as_str().unwrap().contains("late") => vec![plan, prepared],
+            None if request.peer.as_ref().unwrap().stdin.contains("late") => vec![plan, prepared],
             None => vec![prepared, plan],
         };
         records.extend([
@@ -386,7 +390,7 @@ fn call_values_are_compared_on_the_host_with_types() {
         !config_of(request).unwrap().to_string().contains("true"),
         "expected values leaked into the program"
     );
-    assert_eq!(request.time_limit_ms, 4 * 3500);
+    assert_eq!(request.time_limit_ms, 4 * 3000);
 }
 
 #[test]
@@ -593,4 +597,127 @@ fn a_harness_check_that_fails_for_another_reason_is_asked_again() {
     );
     g.grade(COMPLETION, &task, &GradeContext::default());
     assert_eq!(*executor.probes.lock().unwrap(), 2);
+}
+
+/// A run whose records are `records` (after a two-test plan), graded with `scoring`.
+fn graded_with(records: Vec<Value>, scoring: Scoring, ending: Ending) -> crate::Verdict {
+    let (g, _) = grader(move |_, nonce| {
+        let mut all = vec![json!({"k":"plan","n":2,"names":["a","b"]})];
+        all.extend(records.iter().cloned());
+        (ending.clone(), lines(nonce, &all))
+    });
+    g.grade(COMPLETION, &assert_task(scoring), &GradeContext::default())
+}
+
+#[test]
+fn a_test_that_never_calls_the_candidate_earns_nothing() {
+    // `assert True` passes without a call into the candidate: it is left out of the score.
+    let verdict = graded_with(
+        vec![
+            json!({"k":"test","i":0,"v":"fail","msg":"expected 1, got 2"}),
+            json!({"k":"test","i":1,"v":"neutral"}),
+            json!({"k":"done"}),
+        ],
+        Scoring::Fraction,
+        Ending::Finished,
+    );
+    assert_eq!(verdict.reward, 0.0);
+    assert_eq!(verdict.details["total"], 1);
+    // Only neutral tests: the task's tests test nothing, which is the task's fault.
+    let verdict = graded_with(
+        vec![
+            json!({"k":"test","i":0,"v":"neutral"}),
+            json!({"k":"test","i":1,"v":"neutral"}),
+            json!({"k":"done"}),
+        ],
+        Scoring::Fraction,
+        Ending::Finished,
+    );
+    assert_eq!(verdict.status, Status::Error);
+}
+
+#[test]
+fn a_failure_after_the_last_test_fails_the_run() {
+    let verdict = graded_with(
+        vec![
+            json!({"k":"test","i":0,"v":"pass"}),
+            json!({"k":"test","i":1,"v":"pass"}),
+            json!({"k":"trailing_error","v":"error","type":"ValueError","msg":"late"}),
+            json!({"k":"done"}),
+        ],
+        Scoring::All,
+        Ending::Finished,
+    );
+    assert_eq!(verdict.reward, 0.0);
+    assert_eq!(verdict.details["verdict"], "runtime_error");
+}
+
+#[test]
+fn a_missing_record_in_a_finished_run_is_a_failure_not_a_skip() {
+    let verdict = graded_with(
+        vec![json!({"k":"test","i":1,"v":"pass"}), json!({"k":"done"})],
+        Scoring::Fraction,
+        Ending::Finished,
+    );
+    assert_eq!(verdict.details["tests"][0], "runtime_error");
+    assert_ne!(verdict.details["verdict"], "passed");
+    assert_eq!(verdict.reward, 0.0);
+}
+
+#[test]
+fn the_candidates_instance_ending_is_the_candidates_failure() {
+    for (why, expected) in [
+        ("time-limit", "time_limit"),
+        ("memory-limit", "memory_limit"),
+        ("exited: 0", "runtime_error"),
+        ("trap: wasm trap: unreachable", "runtime_error"),
+        ("raised: KeyboardInterrupt", "runtime_error"),
+        ("too-long", "output_limit"),
+    ] {
+        let verdict = graded_with(
+            vec![
+                json!({"k":"test","i":0,"v":"ended","why":why}),
+                json!({"k":"done"}),
+            ],
+            Scoring::All,
+            Ending::Finished,
+        );
+        assert_eq!(verdict.status, Status::Incorrect, "{why}");
+        assert_eq!(
+            verdict.details["first_failure"]["verdict"], expected,
+            "{why}"
+        );
+        // And the same while the candidate's code loads.
+        let verdict = graded_with(
+            vec![
+                json!({"k":"load_error","v":"ended","why":why}),
+                json!({"k":"done"}),
+            ],
+            Scoring::All,
+            Ending::Finished,
+        );
+        assert_eq!(verdict.status, Status::Incorrect, "{why}");
+        assert_eq!(
+            verdict.details["first_failure"]["verdict"], expected,
+            "{why}"
+        );
+    }
+}
+
+#[test]
+fn a_time_limit_is_a_timeout_only_where_the_clients_deadline_cut_it() {
+    let (g, executor) = grader(|_, _| (Ending::TimeLimit, String::new()));
+    // Default limits: the run gets the full budget, and running out of it is the candidate's.
+    let ctx = GradeContext::with_deadline(Instant::now() + Duration::from_secs(10));
+    let verdict = g.grade(COMPLETION, &assert_task(Scoring::All), &ctx);
+    assert_eq!(verdict.status, Status::Incorrect);
+    assert_eq!(verdict.details["verdict"], "time_limit");
+    // A client deadline shorter than the budget: the run is cut to it, and the sample is a
+    // `timeout` that says why.
+    let ctx = GradeContext::with_deadline(Instant::now() + Duration::from_millis(500));
+    let verdict = g.grade(COMPLETION, &assert_task(Scoring::All), &ctx);
+    assert_eq!(verdict.status, Status::Timeout);
+    assert!(verdict.error.as_deref().unwrap().contains("deadline"));
+    let requests = executor.requests.lock().unwrap();
+    assert!(requests.last().unwrap().time_limit_ms <= 500);
 }

@@ -17,6 +17,9 @@ pub enum TestOutcome {
     SyntaxError,
     /// Not run, because an earlier test failed and scoring is all-or-nothing.
     Skipped,
+    /// Passed without calling the candidate's code (`assert True`): tests nothing, so it is
+    /// dropped before scoring.
+    Neutral,
 }
 
 impl TestOutcome {
@@ -31,7 +34,16 @@ impl TestOutcome {
             TestOutcome::OutputLimit => "output_limit",
             TestOutcome::SyntaxError => "syntax_error",
             TestOutcome::Skipped => "skipped",
+            TestOutcome::Neutral => "neutral",
         }
+    }
+
+    /// Whether the test failed (neither passed nor was left out).
+    pub fn is_failure(&self) -> bool {
+        !matches!(
+            self,
+            TestOutcome::Passed | TestOutcome::Skipped | TestOutcome::Neutral
+        )
     }
 }
 
@@ -95,8 +107,14 @@ pub fn score(report: RunReport, scoring: Scoring, code_chars: usize) -> Verdict 
         .tests
         .iter()
         .enumerate()
-        .find(|(_, t)| !matches!(t.outcome, TestOutcome::Passed | TestOutcome::Skipped));
-    let overall = first_failure.map_or("passed", |(_, failed)| failed.outcome.as_str());
+        .find(|(_, t)| t.outcome.is_failure());
+    // "passed" only when every test passed: a report with tests left out, or none, says so.
+    let overall = match first_failure {
+        Some((_, failed)) => failed.outcome.as_str(),
+        None if total > 0 && passed == total => "passed",
+        None if total == 0 => "no_tests",
+        None => "incomplete",
+    };
     verdict.details.insert("verdict".into(), overall.into());
     if let Some((index, failed)) = first_failure {
         verdict.details.insert(

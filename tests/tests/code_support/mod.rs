@@ -14,7 +14,8 @@ use graders::code::{CodeGrader, Ending, ExecOutcome, ExecRequest, Executor};
 use graders::contract::{CodeLanguage, CodeTask, CodeTests, Scoring, Task};
 use graders::{GradeContext, Grader, Verdict};
 use sandboxes::{
-    Language, Limits, Outcome, PoolConfig, PythonModule, RunRequest, SandboxPool, WorkerCommand,
+    Language, Limits, Outcome, PeerRequest, PoolConfig, PythonModule, RunRequest, SandboxPool,
+    WorkerCommand,
 };
 use serde_json::Value;
 
@@ -45,9 +46,16 @@ impl Executor for PoolExecutor {
             stdout_limit_bytes: 16 << 20,
             ..Limits::default()
         };
-        let run = RunRequest::new(language, request.program)
+        let mut run = RunRequest::new(language, request.program)
             .with_stdin(request.stdin.unwrap_or_default())
             .with_limits(limits);
+        if let Some(peer) = request.peer {
+            run = run.with_peer(PeerRequest {
+                program: peer.program,
+                stdin: peer.stdin,
+                limits,
+            });
+        }
         let pool = self.pool.clone();
         let result = self.runtime.block_on(async move { pool.run(run).await });
         let ending = match result.outcome {
