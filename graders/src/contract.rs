@@ -191,6 +191,26 @@ pub struct CodeTask {
     /// Tolerance for float return values of `call` tests: `|got - expected| <= tol * (1 + |expected|)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub float_tolerance: Option<f64>,
+    /// How `call` tests compare return values on the host.
+    #[serde(default, skip_serializing_if = "Comparison::is_strict")]
+    pub compare: Comparison,
+}
+
+/// The equality of `call` tests. `strict` (the default): types are checked, a boolean is never a
+/// number. `python`: Python's `==` between plain values, as evalplus compares (`True == 1`).
+/// Either way integers compare exactly, and a tolerance applies only to expected floats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    #[default]
+    Strict,
+    Python,
+}
+
+impl Comparison {
+    fn is_strict(&self) -> bool {
+        *self == Comparison::Strict
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

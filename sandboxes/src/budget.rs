@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 pub struct Budget {
     limit: Duration,
+    /// When the whole run must end, whoever is running (see `RunRequest::wall_limit_ms`).
+    wall_deadline: Option<Instant>,
     /// Time charged in earlier stretches of running.
     spent: Duration,
     /// When the current stretch began; `None` while paused.
@@ -21,8 +23,17 @@ impl Budget {
     pub fn started(limit: Duration) -> Budget {
         Budget {
             limit,
+            wall_deadline: None,
             spent: Duration::ZERO,
             running_since: Some(Instant::now()),
+        }
+    }
+
+    /// The same budget, also spent when the run's wall clock reaches `deadline`.
+    pub fn ending_by(self, deadline: Option<Instant>) -> Budget {
+        Budget {
+            wall_deadline: deadline,
+            ..self
         }
     }
 
@@ -42,11 +53,15 @@ impl Budget {
     }
 
     pub fn left(&self) -> Duration {
-        self.limit.saturating_sub(self.spent())
+        let own = self.limit.saturating_sub(self.spent());
+        match self.wall_deadline {
+            Some(deadline) => own.min(deadline.saturating_duration_since(Instant::now())),
+            None => own,
+        }
     }
 
     pub fn exhausted(&self) -> bool {
-        self.spent() >= self.limit
+        self.left().is_zero()
     }
 
     pub fn pause(&mut self) {
@@ -85,5 +100,14 @@ mod tests {
         std::thread::sleep(Duration::from_millis(25));
         assert!(budget.exhausted());
         assert_eq!(budget.left(), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_runs_wall_deadline_ends_a_paused_budget_too() {
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let budget = Budget::paused(Duration::from_secs(10)).ending_by(Some(deadline));
+        assert!(!budget.exhausted());
+        std::thread::sleep(Duration::from_millis(25));
+        assert!(budget.exhausted());
     }
 }

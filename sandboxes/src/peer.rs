@@ -8,7 +8,7 @@
 //! from inside the main instance's `call-peer` import: the main instance is suspended in that
 //! call, so the two never run at once and each budget is charged only while its instance runs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 
@@ -35,10 +35,15 @@ impl Peer {
     /// Instantiates the peer and runs its program (which registers its handler). A peer whose
     /// program fails is still returned: every call to it then fails with the reason. `Err` is a
     /// failure of the sandbox itself.
-    pub(crate) fn start(sandbox: &Sandbox, request: &PeerRequest) -> Result<Peer, String> {
+    pub(crate) fn start(
+        sandbox: &Sandbox,
+        request: &PeerRequest,
+        wall_deadline: Option<Instant>,
+    ) -> Result<Peer, String> {
         let output = OutputPipes::new(&request.limits);
         let wasi = isolated_wasi(&request.stdin, &output, None).build();
-        let budget = Budget::paused(Duration::from_millis(request.limits.time_limit_ms));
+        let budget = Budget::paused(Duration::from_millis(request.limits.time_limit_ms))
+            .ending_by(wall_deadline);
         let state = PythonState::new(wasi, &request.limits, budget);
         let mut store = sandbox.new_store(state, None, |state| &mut state.limiter);
         let instance = sandbox

@@ -184,7 +184,7 @@ async fn serve_jobs(
             }
         }
         let process = worker.as_mut().expect("a worker was just started");
-        let allowed = Duration::from_millis(job.request.limits.time_limit_ms) + slot.config.grace;
+        let allowed = Duration::from_millis(job.request.longest_ms()) + slot.config.grace;
         let result = match tokio::time::timeout(allowed, process.exchange(&job.request)).await {
             Ok(Ok(result)) => result,
             Ok(Err(error)) => {

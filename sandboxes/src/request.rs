@@ -74,6 +74,10 @@ pub struct RunRequest {
     /// may call (see [`PeerRequest`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<PeerRequest>,
+    /// Wall-clock bound of the whole run, the peer's time included: each instance's own clock
+    /// runs only while it runs, so without this a run with a peer may take both limits together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_limit_ms: Option<u64>,
 }
 
 /// The peer of a run: a program in its own fresh instance, loaded before the main program starts,
@@ -101,7 +105,24 @@ impl RunRequest {
             limits: Limits::default(),
             scratch_limit_bytes: None,
             peer: None,
+            wall_limit_ms: None,
         }
+    }
+
+    /// Bounds the whole run's wall time (see [`RunRequest::wall_limit_ms`]).
+    pub fn with_wall_limit(mut self, wall_limit_ms: u64) -> Self {
+        self.wall_limit_ms = Some(wall_limit_ms);
+        self
+    }
+
+    /// The longest this run can take: its wall limit, or both instances' time limits.
+    pub fn longest_ms(&self) -> u64 {
+        let both = self.limits.time_limit_ms.saturating_add(
+            self.peer
+                .as_ref()
+                .map_or(0, |peer| peer.limits.time_limit_ms),
+        );
+        self.wall_limit_ms.map_or(both, |wall| wall.min(both))
     }
 
     /// Runs `peer` beside the program (see [`PeerRequest`]).

@@ -224,7 +224,11 @@ impl Sandbox {
                 return RunResult::error(format!("creating the scratch directory: {error}"))
             }
         };
+        let wall_deadline = request
+            .wall_limit_ms
+            .map(|ms| started + Duration::from_millis(ms));
         let run = RunContext {
+            wall_deadline,
             request,
             output: OutputPipes::new(&request.limits),
             scratch,
@@ -272,7 +276,7 @@ impl Sandbox {
         let request = run.request;
         let peer = match &request.peer {
             None => None,
-            Some(peer) => match Peer::start(self, peer) {
+            Some(peer) => match Peer::start(self, peer, run.wall_deadline) {
                 Ok(peer) => Some(Box::new(peer)),
                 Err(message) => {
                     let verdict = Verdict {
@@ -284,7 +288,8 @@ impl Sandbox {
             },
         };
         let wasi = isolated_wasi(&request.stdin, &run.output, run.scratch.as_deref()).build();
-        let budget = Budget::started(Duration::from_millis(request.limits.time_limit_ms));
+        let budget = Budget::started(Duration::from_millis(request.limits.time_limit_ms))
+            .ending_by(run.wall_deadline);
         let mut state = PythonState::new(wasi, &request.limits, budget);
         state.peer = peer;
         let mut store = self.new_store(state, run.scratch.clone(), |state| &mut state.limiter);
@@ -306,7 +311,8 @@ impl Sandbox {
         let state = JavascriptState {
             wasi: builder.build_p1(),
             limiter: GuestLimiter::new(request.limits.memory_limit_bytes),
-            budget: Budget::started(Duration::from_millis(request.limits.time_limit_ms)),
+            budget: Budget::started(Duration::from_millis(request.limits.time_limit_ms))
+                .ending_by(run.wall_deadline),
         };
         let mut store = self.new_store(state, run.scratch.clone(), |state| &mut state.limiter);
         let ended = self
@@ -341,6 +347,7 @@ impl Sandbox {
 /// One run's request and what the host keeps for it while it runs.
 struct RunContext<'a> {
     request: &'a RunRequest,
+    wall_deadline: Option<Instant>,
     output: OutputPipes,
     scratch: Option<std::sync::Arc<ScratchDir>>,
 }

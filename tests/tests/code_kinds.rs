@@ -23,6 +23,7 @@ fn task(language: CodeLanguage, tests: CodeTests, scoring: Scoring) -> Task {
         time_limit_ms: Some(500),
         memory_limit_mb: None,
         float_tolerance: None,
+        compare: Default::default(),
     })
 }
 

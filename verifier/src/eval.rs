@@ -23,7 +23,9 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use graders::code::compare::tag_big_integers;
 use graders::code::{reference_values, CodeGrader, CodeGraderConfig, Executor};
-use graders::contract::{CallCase, CodeLanguage, CodeTask, CodeTests, Scoring, Status, Task};
+use graders::contract::{
+    CallCase, CodeLanguage, CodeTask, CodeTests, Comparison, Scoring, Status, Task,
+};
 use graders::{GradeContext, Grader};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -295,6 +297,7 @@ fn code_task(tests: CodeTests, prefix: Option<String>) -> CodeTask {
         time_limit_ms: None,
         memory_limit_mb: None,
         float_tolerance: None,
+        compare: Default::default(),
     }
 }
 
@@ -343,6 +346,9 @@ fn problem(benchmark: Benchmark, row: &Value) -> anyhow::Result<Problem> {
             );
             let atol = row["atol"].as_f64().unwrap_or(0.0);
             task.float_tolerance = Some(atol.max(1e-6));
+            // evalplus compares with Python's `==`: the original HumanEval solutions of /58
+            // and /114 return `True` or `1` where the reference returns the other.
+            task.compare = Comparison::Python;
             Ok(Problem {
                 task_id: field(row, "task_id")?.to_string(),
                 task,

@@ -61,38 +61,44 @@ pub fn tag_big_integers(json: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Float tolerance: `|got - expected| <= abs + rel * |expected|`, used when either side is a float.
+/// Float tolerance: `|got - expected| <= abs + rel * |expected|`, used where the expected value
+/// is a float; `bool_is_int` makes `true`/`false` equal `1`/`0` (Python's `==`, for
+/// [`Comparison::Python`](crate::contract::Comparison)).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Tolerance {
     pub abs: f64,
     pub rel: f64,
+    pub bool_is_int: bool,
 }
 
 impl Tolerance {
-    pub const EXACT: Tolerance = Tolerance { abs: 0.0, rel: 0.0 };
+    pub const EXACT: Tolerance = Tolerance {
+        abs: 0.0,
+        rel: 0.0,
+        bool_is_int: false,
+    };
 }
 
-/// A number in either of its wire shapes.
-enum Number<'a> {
-    Int(&'a str),
+/// A number in its wire shapes: an integer (exact, at any size, as its decimal digits) or a float.
+enum Number {
+    Int(String),
     Float(f64),
 }
 
-fn as_number(value: &Value) -> Option<(Number<'_>, bool)> {
+fn as_number(value: &Value) -> Option<Number> {
     match value {
-        Value::Number(n) => {
-            // `is_f64` is true for numbers written with a fraction or exponent.
-            let is_float = n.is_f64();
-            Some((Number::Float(n.as_f64()?), is_float))
-        }
+        // `is_f64` is true for numbers written with a fraction or exponent; serde keeps every
+        // other JSON number as an exact i64 or u64.
+        Value::Number(n) if n.is_f64() => Some(Number::Float(n.as_f64()?)),
+        Value::Number(n) => Some(Number::Int(n.to_string())),
         Value::Object(map) if map.len() == 1 => {
             if let Some(Value::String(digits)) = map.get("$int") {
-                return Some((Number::Int(digits), false));
+                return Some(Number::Int(canonical_digits(digits)));
             }
             match map.get("$float").and_then(Value::as_str)? {
-                "nan" => Some((Number::Float(f64::NAN), true)),
-                "inf" => Some((Number::Float(f64::INFINITY), true)),
-                "-inf" => Some((Number::Float(f64::NEG_INFINITY), true)),
+                "nan" => Some(Number::Float(f64::NAN)),
+                "inf" => Some(Number::Float(f64::INFINITY)),
+                "-inf" => Some(Number::Float(f64::NEG_INFINITY)),
                 _ => None,
             }
         }
@@ -100,41 +106,47 @@ fn as_number(value: &Value) -> Option<(Number<'_>, bool)> {
     }
 }
 
-fn numbers_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> Option<bool> {
-    let (e, e_float) = as_number(expected)?;
-    let (g, g_float) = as_number(got)?;
-    Some(match (e, g) {
-        (Number::Int(a), Number::Int(b)) => a == b,
-        // A big integer against a JSON integer that serde kept exact (e.g. a u64 in the task).
-        (Number::Int(digits), Number::Float(_)) => !g_float && same_digits(got, digits),
-        (Number::Float(_), Number::Int(digits)) => !e_float && same_digits(expected, digits),
-        (Number::Float(a), Number::Float(b)) => {
-            if a.is_nan() || b.is_nan() {
-                a.is_nan() && b.is_nan()
-            } else if a == b {
-                true
-            } else if e_float || g_float {
-                a.is_finite()
-                    && b.is_finite()
-                    && (a - b).abs() <= tolerance.abs + tolerance.rel * a.abs()
-            } else {
-                // Two integers that serde read as exact values: exact comparison only.
-                expected
-                    .as_i64()
-                    .zip(got.as_i64())
-                    .is_some_and(|(x, y)| x == y)
-                    || expected
-                        .as_u64()
-                        .zip(got.as_u64())
-                        .is_some_and(|(x, y)| x == y)
-            }
-        }
-    })
+/// Digits without a `+` or leading zeros (`-0` is `0`), so equal integers have equal text.
+fn canonical_digits(digits: &str) -> String {
+    let (negative, magnitude) = match digits.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, digits.strip_prefix('+').unwrap_or(digits)),
+    };
+    let magnitude = magnitude.trim_start_matches('0');
+    match (negative, magnitude.is_empty()) {
+        (_, true) => "0".into(),
+        (true, false) => format!("-{magnitude}"),
+        (false, false) => magnitude.into(),
+    }
 }
 
-/// A JSON integer written with exactly these digits.
-fn same_digits(number: &Value, digits: &str) -> bool {
-    number.as_number().map(ToString::to_string).as_deref() == Some(digits)
+/// The exact decimal digits of an integral, finite float (`2.0**60` is `1152921504606846976`).
+fn integral_digits(float: f64) -> Option<String> {
+    (float.is_finite() && float.fract() == 0.0).then(|| canonical_digits(&format!("{float:.0}")))
+}
+
+/// Numbers compare as Python's `==` does: an integer and a float exactly (a float `2**60` is
+/// not `2**60 + 1`), never through a float conversion. The tolerance applies only where the
+/// expected value is a float (evalplus's rule): an integer result is matched exactly.
+fn numbers_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> Option<bool> {
+    let as_number = |value: &Value| match value {
+        Value::Bool(b) if tolerance.bool_is_int => Some(Number::Int(u8::from(*b).to_string())),
+        _ => as_number(value),
+    };
+    let within = |a: f64, b: f64| {
+        a.is_finite() && b.is_finite() && (a - b).abs() <= tolerance.abs + tolerance.rel * a.abs()
+    };
+    Some(match (as_number(expected)?, as_number(got)?) {
+        (Number::Int(a), Number::Int(b)) => a == b,
+        (Number::Int(a), Number::Float(b)) => integral_digits(b).is_some_and(|b| a == b),
+        (Number::Float(a), Number::Int(b)) => {
+            integral_digits(a).is_some_and(|a| a == b)
+                || b.parse::<f64>().is_ok_and(|b| within(a, b))
+        }
+        (Number::Float(a), Number::Float(b)) => {
+            (a.is_nan() && b.is_nan()) || a == b || within(a, b)
+        }
+    })
 }
 
 /// True when the candidate's value `got` equals `expected`.
@@ -226,17 +238,21 @@ fn line_matches(expected: &str, got: &str, float_tolerance: Option<f64>) -> bool
     };
     let e: Vec<&str> = expected.split_whitespace().collect();
     let g: Vec<&str> = got.split_whitespace().collect();
+    // Only a token written as a float (`0.5`, `1e-3`) is matched within the tolerance; an
+    // integer token must match exactly.
+    let float_token = |token: &str| token.contains(['.', 'e', 'E']);
     e.len() == g.len()
         && e.iter().zip(&g).all(|(a, b)| {
             a == b
-                || match (a.parse::<f64>(), b.parse::<f64>()) {
-                    (Ok(x), Ok(y)) => {
-                        x.is_finite()
-                            && y.is_finite()
-                            && (x - y).abs() <= tolerance * x.abs().max(1.0)
+                || float_token(a)
+                    && match (a.parse::<f64>(), b.parse::<f64>()) {
+                        (Ok(x), Ok(y)) => {
+                            x.is_finite()
+                                && y.is_finite()
+                                && (x - y).abs() <= tolerance * x.abs().max(1.0)
+                        }
+                        _ => false,
                     }
-                    _ => false,
-                }
         })
 }
 
@@ -291,10 +307,41 @@ mod tests {
     }
 
     #[test]
+    fn integers_are_exact_before_any_float_path() {
+        // 2**60 + 1 against the float 2**60 (as Python's `==`: False), both ways.
+        let big = json!(1152921504606846977u64);
+        let float = json!(1.152921504606847e18);
+        assert!(!eq(big.clone(), float.clone()));
+        assert!(!eq(float.clone(), big));
+        assert!(eq(json!(1152921504606846976u64), float.clone()));
+        assert!(eq(json!({"$int": "1152921504606846976"}), float));
+        assert!(eq(json!(-0), json!({"$int": "-0"})));
+        // A tolerance applies where the expected value is a float, never to an integer.
+        let loose = Tolerance {
+            abs: 0.5,
+            ..Tolerance::EXACT
+        };
+        let python = Tolerance {
+            bool_is_int: true,
+            ..Tolerance::EXACT
+        };
+        assert!(values_equal(&json!([1, 0]), &json!([true, false]), python));
+        assert!(values_equal(&json!(1.0), &json!(true), python));
+        assert!(!values_equal(&json!(2), &json!(true), python));
+        assert!(!eq(json!(1), json!(true)));
+        assert!(!values_equal(&json!(3), &json!(3.2), loose));
+        assert!(!values_equal(&json!(3), &json!(4), loose));
+        assert!(values_equal(&json!(3.0), &json!(3.2), loose));
+        assert!(values_equal(&json!(3.0), &json!(3), loose));
+        assert!(stdout_matches("3\n", "3.0000001\n", Some(1e-3)).is_err());
+        assert!(stdout_matches("3.0\n", "3.0000001\n", Some(1e-3)).is_ok());
+    }
+
+    #[test]
     fn floats_within_tolerance() {
         let tol = Tolerance {
             abs: 1e-6,
-            rel: 0.0,
+            ..Tolerance::EXACT
         };
         assert!(values_equal(&json!(0.1), &json!(0.1000000001), tol));
         assert!(!values_equal(&json!(0.1), &json!(0.1001), tol));
@@ -304,7 +351,7 @@ mod tests {
             &json!([1.0000001, 2]),
             Tolerance {
                 abs: 1e-3,
-                rel: 0.0
+                ..Tolerance::EXACT
             }
         ));
     }

@@ -21,6 +21,8 @@ pub struct ExecRequest {
     /// A second program that runs beside `program` in an instance of its own and answers its
     /// calls (Python only; see [`ExecPeer`]).
     pub peer: Option<ExecPeer>,
+    /// Wall-clock bound of the whole run, the peer's time included (the sample's deadline).
+    pub wall_limit_ms: Option<u64>,
 }
 
 /// The peer of a run: loaded first in a fresh instance of its own, it registers a handler with

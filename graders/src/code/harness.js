@@ -78,6 +78,9 @@ function harnessMain(configText) {
   }
 
   function loadCandidate(name) {
+    // From here on the candidate's code is in this realm: the host trusts no harness_error
+    // record written after this one.
+    emit({ k: "loading" });
     let factory;
     try {
       factory = new FunctionCtor(config.code + "\n;return typeof " + name + " === 'undefined' ? undefined : " + name + ";");

@@ -7,10 +7,16 @@
 # candidate's code is compiled and run by this harness, after the harness has captured
 # everything it relies on.
 #
+# Two ways of running (see graders/src/code/mod.rs): `assert` tests run in the trusted instance
+# (`_trusted_assert`) and call the candidate's code in the run's peer instance
+# (`_candidate_main`); `call` tests run the candidate here, in one instance (`mode_call`), and
+# the host compares the values.
+#
 # Protocol: every record is one line `<nonce> <json>` written to the real standard output. The
 # nonce is fresh per run and never shown to the model. The candidate's own prints go to a sink.
-# Records: plan (assert tests, before the candidate runs), syntax_error, load_error, test
-# (assert mode), case (call mode), harness_error, and finally done.
+# Records: prepared and plan (assert tests), syntax_error, load_error, test (assert mode; `v` is
+# pass, neutral, fail, error or ended), trailing_error, case (call mode), harness_error, and
+# finally done.
 
 # Imported and defined once, at build time. `_harness_main` copies what it uses into its own
 # frame before the candidate's code exists, so rebinding these module globals later changes
@@ -193,6 +199,9 @@ def _harness_main(config_text):
     def mode_call():
         decode = json.JSONDecoder(object_hook=untag).decode
         all_args = [decode(text) for text in config["cases"]]
+        # From here on the candidate's code is in this interpreter: the host trusts no
+        # harness_error record written after this one.
+        emit({"k": "loading"})
         if not load_candidate():
             return
         function = candidate_globals.get(config["fn_name"])
@@ -375,6 +384,8 @@ def _candidate_main(code):
                 continue
             if isinstance(value, _types.ModuleType):
                 found[name] = "module:" + value.__name__
+            elif isinstance(value, type) and issubclass(value, BaseException):
+                found[name] = "exception"
             elif callable(value):
                 found[name] = "callable"
         return found
@@ -412,7 +423,7 @@ class _Raised(Exception):
 
     def __init__(self, type_name, message):
         Exception.__init__(self, type_name + ": " + message)
-        self.type_name = type_name
+        self.type_name, self.message = type_name, message
 
 
 class _Remote:
@@ -421,6 +432,9 @@ class _Remote:
     def __init__(self, peer):
         self.peer = peer
         self.calls = 0
+        # Stand-ins for the candidate's exception classes, so that a test's `except
+        # InvalidInput:` catches what the candidate raised under that name.
+        self.exceptions = {}
         self.decode = _json.JSONDecoder(object_hook=_Tags.hook(lambda ref: _Handle(self, ref[0], ref[1]))).decode
 
     def request(self, fields):
@@ -439,7 +453,10 @@ class _Remote:
             # A built-in exception is raised as itself, so that a test's `except ValueError`
             # works; the candidate's own classes (and exits) as `_Raised`.
             builtin = _BUILTIN_EXCEPTIONS.get(type_name)
-            raise (builtin(message) if builtin else _Raised(type_name, message))
+            if builtin is not None:
+                raise builtin(message)
+            own = self.exceptions.get(type_name)
+            raise (own(message) if own is not None else _Raised(type_name, message))
         return reply.get("value")
 
     @staticmethod
@@ -485,6 +502,10 @@ class _Handle:
         object.__setattr__(self, "_type", type_name)
 
     def __getattr__(self, attr):
+        # Protocol hooks (`__deepcopy__`, `__array__`, ...) are looked up this way by library
+        # code of the tests' side, which would then hand them the tests' own objects.
+        if attr.startswith("__"):
+            raise AttributeError(attr)
         remote = object.__getattribute__(self, "_remote")
         return remote.request({"op": "getattr", "handle": object.__getattribute__(self, "_ref"), "attr": attr})
 
@@ -628,8 +649,26 @@ def _failure(error):
     if t is AssertionError:
         return {"v": "fail", "msg": _short(error)}
     if t is _Raised:
-        return {"v": "error", "type": error.type_name, "msg": _short(error, 300)}
+        return {"v": "error", "type": error.type_name, "msg": _short(error.message, 300)}
     return {"v": "error", "type": t.__name__[:80], "msg": _short(error, 300)}
+
+
+_BUILTIN_NAMES = frozenset(vars(_builtins))
+
+
+def _loaded_names(answer):
+    # The load answer, checked: {"names": {str: str}}, or {"failed": {...}} raised as the
+    # candidate's exception. Anything else is nonsense from the candidate's instance.
+    if type(answer) is not dict:
+        raise _NotPlain("the candidate's instance answered the load with no object")
+    failed = answer.get("failed")
+    if failed is not None:
+        failed = failed if type(failed) is dict else {}
+        raise _Raised(_short(failed.get("type", "?"), 80), _short(failed.get("msg", ""), 300))
+    names = answer.get("names")
+    if type(names) is not dict or not all(type(k) is str and type(v) is str for k, v in names.items()):
+        raise _NotPlain("the candidate's instance answered the load with no names")
+    return names
 
 
 def _trusted_assert(config, emit):
@@ -651,29 +690,24 @@ def _trusted_assert(config, emit):
 
     remote = _Remote(sandbox_peer)
     try:
-        loaded = remote.request({"op": "load"})
+        candidate_names = _loaded_names(remote.request({"op": "load"}))
     except BaseException as error:
-        # The candidate's instance died while loading its code (a limit, an exit) or answered
-        # nonsense: every test fails so.
-        emit(dict({"k": "load_error"}, **_failure(error)))
+        # The candidate's instance died while loading its code (a limit, an exit), its code
+        # failed to load, or it answered nonsense: every test fails so.
+        kind = "syntax_error" if type(error) is _Raised and error.type_name == "SyntaxError" else "load_error"
+        emit(dict({"k": kind}, **_failure(error)))
         return
-    if loaded is None:
-        loaded = {}
-    failed = loaded.get("failed") if type(loaded) is dict else None
-    if failed is not None:
-        kind = "syntax_error" if failed.get("k") == "syntax_error" else "load_error"
-        emit({"k": kind, "v": "error", "type": _short(failed.get("type"), 80), "msg": _short(failed.get("msg"), 300)})
-        return
-    candidate_names = loaded.get("names") if type(loaded) is dict else None
-    if type(candidate_names) is not dict:
-        candidate_names = {}
 
     namespace = {"__name__": "__test__"}
     for name, kind in candidate_names.items():
-        if type(name) is not str or name.startswith("__"):
+        # A candidate's `range`, `abs` or `tuple` would replace the built-in in the tests: the
+        # tests keep their own built-ins (the entry point is bound below whatever its name).
+        if name.startswith("__") or name in _BUILTIN_NAMES:
             continue
         if kind == "callable":
             namespace[name] = _Callable(remote, name)
+        elif kind == "exception":
+            namespace[name] = remote.exceptions[name] = type(name, (Exception,), {})
         elif type(kind) is str and kind.startswith("module:"):
             # The tests get the module itself, imported here (MBPP uses the solution's `import sys`).
             try:

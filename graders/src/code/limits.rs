@@ -71,6 +71,7 @@ mod tests {
             time_limit_ms: limit,
             memory_limit_mb: None,
             float_tolerance: None,
+            compare: Default::default(),
         }
     }
 

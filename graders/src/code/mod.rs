@@ -9,35 +9,70 @@
 //! # Threat model
 //!
 //! The adversary is the policy being trained: it writes arbitrary code and is rewarded for
-//! passing, so anything that passes without solving the task will be found and amplified. Its code
-//! runs inside the sandbox (isolation from the host is the `sandboxes` crate's job, not ours), in
-//! the *same* interpreter as our harness. What it may try, and what stops it:
+//! passing, so anything that passes without solving the task will be found and amplified.
+//! Isolation from the host is the `sandboxes` crate's job; here the question is what decides the
+//! reward, and whether the candidate's code can reach it.
 //!
-//! | attack | defence |
-//! | --- | --- |
-//! | `sys.exit(0)`, `raise SystemExit`, `os._exit(0)`, `process.exit(0)` before or during the tests | The exit status is never evidence of success. A test passes only on a record from the harness saying so; exceptions including `SystemExit` are caught and reported as runtime errors; a run that ends before a test's record makes that test fail with the reason (`exit(0)`). |
-//! | an `atexit` hook or finaliser that prints "success" after the harness | The harness clears `atexit` before it finishes; the host ignores everything after the first `done` record. |
-//! | printing what the harness prints on success | Records are lines prefixed with a 128-bit nonce made fresh by the host for every run and never shown to the model; all other output is ignored. The candidate's `print`/`sys.stdout` go to a sink while it runs, so ordinary output cannot flood the real stdout either. |
-//! | an "always equal" object (`__eq__` returning True), a subclass of `int`/`str`/`list` with its own comparison | The harness converts every value the candidate returns into a fresh object of *exact* built-in types (or refuses it: wrong answer) before any test code sees it, so every comparison in the tests runs C code of built-in types. `call` tests go further: the value is serialised to tagged plain JSON and compared **on the host** with type checks (a bool is not a number, a tuple is an array, big integers exact); expected values never enter the sandbox. `stdio` output is compared on the host, line by line in full. |
-//! | redefining `check`, `candidate`, assert helpers, or the prompt's helper functions (`encode_cyclic` beside `decode_cyclic`) | The test code runs after the candidate, in its own namespace: it defines `check` itself, and names the task's prefix defines are taken from a separate, trusted execution of the prefix, not from the candidate's. |
-//! | redefining builtins (`abs`, `len`, `sum`, `__import__`) or patching modules the tests use (`math.fabs`, `random.Random.randint`) | The tests get a copy of the builtins taken before the candidate ran. The harness imports the modules the tests import before the candidate runs, snapshots their dictionaries and the dictionaries of the Python classes in them, and restores them (by identity, not `==`) after the candidate's code loads and after every call into it; `sys.settrace`/`setprofile` are reset too. |
-//! | reading the tests | The tests are not files and not in the candidate's namespace. For `call` and `stdio` tests the expected values are not in the sandbox at all. |
+//! **Python `assert` tests (HumanEval, MBPP, any `check(candidate)`): two instances.** The
+//! candidate's code and the tests never share an interpreter:
 //!
-//! Residual risk, stated plainly: within one interpreter, code that introspects the interpreter
-//! (`sys._getframe`, `gc.get_objects`, a traceback's `tb_frame.f_back`) can reach the harness's
-//! frame, read the nonce and the `assert` test code from it, or patch the harness's functions;
-//! and classes outside the modules the tests import are not restored. Such an attack needs
-//! knowledge of this harness, which the model never sees, but it is possible in principle for
-//! `assert` tests. For `call` and `stdio` tests it gains nothing: a forged record must still carry
-//! the right value, which the host checks. A task that must be proof against a white-box adversary
-//! should use `call` or `stdio` tests (HumanEval+ through `verifier eval` does).
+//! - The *candidate's instance* (the run's sandbox peer, `_candidate_main` in `harness.py`) holds
+//!   the task's prefix and the candidate's code, nothing else. It sees the arguments the tests
+//!   pass, one call at a time, as tagged plain JSON, and answers with its values. It never holds
+//!   the test code, the expected values, the records, the nonce, or anything of the tests'
+//!   instance: frames, `gc`, `sys.monitoring`, `dis`, tracebacks, RNG state and module state there
+//!   reach only the candidate's own objects. Whatever it does to its own instance (patching the
+//!   answering code, forging answers) changes only the values it returns, which it controls
+//!   anyway.
+//! - The *tests' instance* (trusted: the test code, the task's prefix and our harness) holds a
+//!   proxy for each name the candidate defines. A call crosses the host (`sandbox_peer.call`) and
+//!   its result comes back as plain data, rebuilt here as fresh objects of exact built-in types
+//!   (tuples stay tuples, sets, non-string keys, bytes, big integers, NaN and infinities, built-in
+//!   types such as `int`), so the tests' own `==` compares values no code of the candidate's can
+//!   shape. Objects of the candidate's classes stay in its instance behind handles: attribute
+//!   reads, writes and calls are forwarded; comparisons are by identity, and no special method
+//!   (`__eq__`, `__deepcopy__`) is forwarded, so no expected value is ever sent across.
+//! - Every answer is untrusted input to the tests' instance: malformed, deeply nested or huge
+//!   answers fail the test that asked (the answer size is capped like output); a name the
+//!   candidate claims does not reach anything of the tests' but a proxy; the tests' names and
+//!   the prompt's helpers (`encode_cyclic` beside `decode_cyclic`) are the task's, not the
+//!   candidate's.
+//! - Each instance has its own memory cap and its own clock; the host pauses the tests' clock
+//!   while the candidate runs. How the candidate's instance ended (time or memory limit, exit,
+//!   trap, `sys.exit` at load) reaches the tests as the failure of the test that was running.
+//!
+//! **`call` tests (HumanEval+ through `verifier eval`) and `stdio` tests** keep one instance:
+//! the expected values are never in the sandbox at all. Return values are serialised to tagged
+//! plain JSON there and compared on the host with type checks (strict by default; Python's `==`
+//! with `compare: "python"`, as evalplus); integers exactly, a tolerance only for expected
+//! floats. A forged record must still carry the right value. `stdio` output is compared on the
+//! host, line by line in full. Records are framed by a per-run nonce and the harness stops
+//! reading at the first `done`, so printed "success" markers and `atexit` hooks change nothing.
+//!
+//! **JavaScript `assert` tests** still run the tests and the candidate in one QuickJS instance
+//! (QuickJS runs as a WASI command without exports, so the peer mechanism needs a rebuilt
+//! QuickJS or two threads joined by pipes). There, realm attacks (a prototype `toJSON`, an
+//! overridden `JSON.stringify`, `Error.prepareStackTrace`) remain possible; tasks that must be
+//! proof against them should use `call` or `stdio` tests.
+//!
+//! **Failures the candidate causes are verdicts.** A trainer drops `error` and `timeout` samples
+//! from the group, so a candidate that could turn its failure into one would escape a negative
+//! advantage. Every failure the candidate's code causes (exceptions of any kind, exits, limits,
+//! hangs, `time.sleep`, answers the tests cannot read) is `incorrect` with its verdict; with the
+//! default limits a test's budget (3 s native × 3 = 9 s) ends before the sample's default 10 s
+//! deadline. A sample is `timeout` only where the client's deadline was shorter than the tests'
+//! budget (the message says so), and `error` only where our side failed (a test set-up that fails
+//! before any call into the candidate, a sandbox failure). A test that never called the
+//! candidate's code (`assert True`) earns no credit, and a failure after the last test fails the
+//! run.
 //!
 //! # Limits
 //!
 //! Time limits are per test, in native-equivalent milliseconds, scaled for the sandbox's slower
 //! interpreters ([`CodeGraderConfig`]); an `assert` test program gets one test's budget, as
-//! openai/human-eval gives `check` 3 s; a `call` run gets one budget per case (capped); every
-//! `stdio` case its own run. The sample's deadline caps them all.
+//! openai/human-eval gives `check` 3 s (each of its two instances on its own clock); a `call` run
+//! gets one budget per case (capped), and all of a sample's `call` runs together at most 64 MiB
+//! of output; every `stdio` case its own run. The sample's deadline caps them all.
 
 pub mod compare;
 pub mod executor;
@@ -105,6 +140,7 @@ impl CodeGrader {
             time_limit_ms: 30_000,
             memory_limit_mb: self.config.default_memory_limit_mb,
             peer: None,
+            wall_limit_ms: None,
         });
         let known = match outcome.ending {
             Ending::Finished => Ok(()),
@@ -164,15 +200,14 @@ impl Grader for CodeGrader {
                 return Verdict::error(message);
             }
         }
-        let runner = Runner {
-            executor: self.executor.as_ref(),
-            config: &self.config,
+        let runner = Runner::new(
+            self.executor.as_ref(),
+            &self.config,
             task,
             ctx,
             program,
-            prepared_tests: Some(&self.prepared_tests),
-            cut_by_deadline: Default::default(),
-        };
+            Some(&self.prepared_tests),
+        );
         let report = match &task.tests {
             CodeTests::Assert {
                 code: test_code,
@@ -203,9 +238,10 @@ impl Grader for CodeGrader {
                 None => verdict::score(report, task.scoring, code.chars().count()),
             },
             Err(RunError::Error(message)) => Verdict::error(message),
-            Err(RunError::Timeout) => {
-                Verdict::timeout("the sample's deadline passed while its tests ran")
-            }
+            Err(RunError::Timeout) => Verdict::timeout(
+                "the sample's deadline, shorter than one test's time budget, passed while its \
+                 tests ran (raise `limits.timeout_ms` to grade it)",
+            ),
         }
     }
 }
@@ -224,15 +260,7 @@ pub fn reference_values(
         return Err("reference values need a task with `call` tests".into());
     };
     let ctx = GradeContext::default();
-    let runner = Runner {
-        executor,
-        config,
-        task,
-        ctx: &ctx,
-        program: code.to_string(),
-        prepared_tests: None,
-        cut_by_deadline: Default::default(),
-    };
+    let runner = Runner::new(executor, config, task, &ctx, code.to_string(), None);
     runner
         .call_values(fn_name, cases)
         .map_err(|error| match error {

@@ -20,8 +20,12 @@ use super::protocol::{
     error_result, exception_outcome, parse_records, record_result, text, unfinished, Records,
 };
 use super::verdict::{excerpt, RunReport, TestOutcome, TestResult};
-use crate::contract::{CallCase, CodeLanguage, CodeTask, Scoring, StdioCase};
+use crate::contract::{CallCase, CodeLanguage, CodeTask, Comparison, Scoring, StdioCase};
 use crate::registry::GradeContext;
+
+/// Output all the runs of one sample's `call` tests may produce together (each run has its own
+/// 16 MiB cap): big honest values (HumanEval+ /15, /130) need two runs.
+const MAX_CALL_OUTPUT_BYTES: usize = 64 << 20;
 
 /// Why grading could not produce per-test verdicts.
 pub enum RunError {
@@ -41,13 +45,44 @@ pub struct Runner<'a> {
     pub program: String,
     /// Where Python `assert` tests prepared by earlier samples of a task are kept.
     pub prepared_tests: Option<&'a PreparedCache>,
-    /// Set when a run's time limit was cut short by the sample's deadline: (the limit it got,
-    /// the limit the tests allow). A time limit hit then is the client's deadline, not the
-    /// candidate's budget.
+    /// Whether the client's deadline left less than one test's budget when grading began:
+    /// only then is a run cut by the deadline the client's choice (a `timeout`). Otherwise the
+    /// candidate had a test's full budget, and whatever deadline its runs used up is its own
+    /// doing (`incorrect`, time limit): a policy must not escape to `timeout` by spending it.
+    client_deadline_short: bool,
+    /// Set when a run's time limit was cut short by a short client deadline: (the limit it got,
+    /// the limit the tests allow).
     pub cut_by_deadline: Cell<Option<(u64, u64)>>,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    pub fn new(
+        executor: &'a dyn Executor,
+        config: &'a CodeGraderConfig,
+        task: &'a CodeTask,
+        ctx: &'a GradeContext,
+        program: String,
+        prepared_tests: Option<&'a PreparedCache>,
+    ) -> Runner<'a> {
+        let one_test_ms = config.run_time_limit_ms(task, 1);
+        let client_deadline_short = ctx.deadline.is_some_and(|deadline| {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                < u128::from(one_test_ms)
+        });
+        Runner {
+            executor,
+            config,
+            task,
+            ctx,
+            program,
+            prepared_tests,
+            client_deadline_short,
+            cut_by_deadline: Cell::new(None),
+        }
+    }
+
     fn early_stop(&self) -> bool {
         self.task.scoring == Scoring::All
     }
@@ -62,6 +97,7 @@ impl Runner<'_> {
     ) -> Result<ExecOutcome, RunError> {
         let budget_ms = self.config.run_time_limit_ms(self.task, tests);
         let mut time_limit_ms = budget_ms;
+        let mut wall_limit_ms = None;
         if let Some(deadline) = self.ctx.deadline {
             let left = deadline
                 .saturating_duration_since(Instant::now())
@@ -69,9 +105,13 @@ impl Runner<'_> {
             if left == 0 {
                 return Err(RunError::Timeout);
             }
+            // Both instances of a run together end by the deadline.
+            wall_limit_ms = Some(left);
             if left < budget_ms {
                 time_limit_ms = left;
-                self.cut_by_deadline.set(Some((left, budget_ms)));
+                if self.client_deadline_short {
+                    self.cut_by_deadline.set(Some((left, budget_ms)));
+                }
             }
         }
         let outcome = self.executor.execute(ExecRequest {
@@ -81,6 +121,7 @@ impl Runner<'_> {
             time_limit_ms,
             memory_limit_mb: self.config.memory_limit_mb(self.task),
             peer,
+            wall_limit_ms,
         });
         match &outcome.ending {
             Ending::Error(message) => {
@@ -99,7 +140,18 @@ impl Runner<'_> {
         let nonce = config["nonce"].as_str().unwrap_or_default().to_string();
         let run = harness_program(self.task.language, &config);
         let outcome = self.execute(run.program, run.stdin, tests, peer)?;
-        let records = parse_records(&outcome.stdout, &nonce);
+        let mut records = parse_records(&outcome.stdout, &nonce);
+        // Once the candidate's code is in the instance (`loading`), a record may be its forgery
+        // (it can find the nonce in our frames): a harness error written after that point is
+        // the candidate's failure, not ours. (The tests' instance of an `assert` run never
+        // holds the candidate, and never writes `loading`.)
+        if let Some(loading) = records.list.iter().position(|r| text(r, "k") == "loading") {
+            let mut index = 0;
+            records.list.retain(|record| {
+                index += 1;
+                index <= loading || text(record, "k") != "harness_error"
+            });
+        }
         if let Some(record) = records.first("harness_error") {
             return Err(RunError::Error(format!(
                 "the test harness failed: {}",
@@ -226,9 +278,18 @@ impl Runner<'_> {
         let mut merged = Records::default();
         let mut start = 0;
         let mut report = RunReport::default();
+        let mut output_bytes = 0;
+        let mut last: Option<ExecOutcome> = None;
         loop {
             let config = self.call_config(fn_name, &cases[start..], early_stop);
-            let (records, outcome) = self.harness_run(config, cases.len() - start, None)?;
+            let (records, outcome) = match self.harness_run(config, cases.len() - start, None) {
+                // A run continued after the output cap found the deadline spent by the runs
+                // before it: the cases left have no record, and fail as those runs ended.
+                Err(RunError::Timeout) if start > 0 && !self.client_deadline_short => {
+                    return Ok((merged, last.expect("a run before this one"), report));
+                }
+                result => result?,
+            };
             report.runs += 1;
             report.elapsed_ms += outcome.elapsed_ms;
             let reported = records
@@ -246,9 +307,18 @@ impl Runner<'_> {
             merged.done = records.done;
             let next = start + reported;
             let cut_by_output = outcome.truncated || outcome.ending == Ending::OutputLimit;
-            if !cut_by_output || next == start || next == cases.len() {
+            output_bytes += outcome.stdout.len();
+            // The total is bounded too: a candidate that fills the cap on purpose gets no more
+            // than MAX_CALL_OUTPUT_BYTES of runs (the cases left fail at the output limit).
+            let spent = output_bytes >= MAX_CALL_OUTPUT_BYTES;
+            if !cut_by_output || next == start || next == cases.len() || spent {
                 return Ok((merged, outcome, report));
             }
+            // Its records are merged; how it ended is kept, its output is not needed again.
+            last = Some(ExecOutcome {
+                stdout: String::new(),
+                ..outcome
+            });
             start = next;
         }
     }
@@ -261,7 +331,15 @@ impl Runner<'_> {
         let tolerance = self
             .task
             .float_tolerance
-            .map_or(Tolerance::EXACT, |t| Tolerance { abs: t, rel: t });
+            .map_or(Tolerance::EXACT, |t| Tolerance {
+                abs: t,
+                rel: t,
+                ..Tolerance::EXACT
+            });
+        let tolerance = Tolerance {
+            bool_is_int: self.task.compare == Comparison::Python,
+            ..tolerance
+        };
         let names: Vec<String> = (0..cases.len()).map(|i| format!("case {i}")).collect();
         let tests = whole_program_failure(&records, &names).unwrap_or_else(|| {
             let slots = records.indexed("case", cases.len());
@@ -349,7 +427,7 @@ impl Runner<'_> {
             }
             let outcome =
                 match self.execute(self.program.clone(), Some(case.input.clone()), 1, None) {
-                    Err(RunError::Timeout) if self.candidate_ran_out_of_time(&report) => {
+                    Err(RunError::Timeout) if !self.client_deadline_short => {
                         // The candidate's own time limits used the sample's time up: the cases left
                         // fail as it would have made them fail, and the sample is not a `timeout`.
                         while report.tests.len() < cases.len() {
@@ -407,17 +485,6 @@ impl Runner<'_> {
             report.tests.push(result);
         }
         Ok(report)
-    }
-}
-
-impl Runner<'_> {
-    /// Whether a test of `report` ended at a time limit that was the candidate's own budget.
-    fn candidate_ran_out_of_time(&self, report: &RunReport) -> bool {
-        self.cut_by_deadline.get().is_none()
-            && report
-                .tests
-                .iter()
-                .any(|test| test.outcome == TestOutcome::TimeLimit)
     }
 }
 

@@ -73,6 +73,7 @@ fn task(tests: CodeTests, scoring: Scoring) -> Task {
         time_limit_ms: Some(1000),
         memory_limit_mb: None,
         float_tolerance: None,
+        compare: Default::default(),
     })
 }
 

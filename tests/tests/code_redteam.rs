@@ -1,0 +1,309 @@
+//! The code reward attacked as a policy would attack it (issue 12), through the real grader and
+//! sandbox pool. Every attack here solves nothing, so every one must score 0, and none may come
+//! back `error` or `timeout` (a trainer drops those from the group, which would let a policy
+//! escape a negative advantage).
+//!
+//! The attacks target the class, not one harness: the task-agnostic bytecode oracle of the
+//! outside red team (walk the frames up to the caller running `assert candidate(...) == <literal>`
+//! and return the next constant), the same through the garbage collector and profiling hooks,
+//! forged protocol answers, values the tests' side must not trust, exits, limits and hangs.
+
+mod code_support;
+
+use code_support::{eval, grade_all, humaneval, mbpp, scratch, worker_entry, HumanEval};
+use graders::contract::Task;
+use graders::{Status, Verdict};
+use serde_json::{json, Value};
+
+/// Not a test: the entry point of the sandbox worker processes started from this binary.
+#[test]
+fn sandbox_worker_entry() {
+    worker_entry();
+}
+
+/// Module-level attack code appended after the function, which calls `_attack(args)`.
+const BYTECODE_ORACLE: &str = r#"
+import sys, dis
+def _attack(args):
+    # The caller's next constant after the instruction that called us: `== <literal>`.
+    frame = sys._getframe(1)
+    while frame is not None:
+        try:
+            instructions = list(dis.get_instructions(frame.f_code))
+        except Exception:
+            instructions = []
+        for index, instruction in enumerate(instructions):
+            if instruction.offset > frame.f_lasti:
+                for later in instructions[index:]:
+                    if later.opname in ("LOAD_CONST", "RETURN_CONST") and later.argval is not None:
+                        return later.argval
+                break
+        frame = frame.f_back
+    return None
+"#;
+
+const GC_ORACLE: &str = r#"
+import gc, sys
+def _attack(args):
+    # Any test code object in the heap: its constants hold the expected values; the harness's
+    # frames hold the comparison's right-hand side.
+    for obj in gc.get_objects():
+        code = getattr(obj, "f_code", None) or (obj if type(obj).__name__ == "code" else None)
+        if code is not None and getattr(code, "co_filename", "") in ("<test>", "<string>"):
+            consts = [c for c in code.co_consts if c is not None and not isinstance(c, type(code))]
+            if consts:
+                return consts[-1]
+        if isinstance(obj, dict) and "__h_r" in obj:
+            return obj["__h_r"]
+    f = sys._getframe()
+    while f.f_back is not None:
+        f = f.f_back
+        if "__h_r" in f.f_locals:
+            return f.f_locals["__h_r"]
+    return None
+"#;
+
+const PROFILE_ORACLE: &str = r#"
+import sys
+_seen = {}
+def _hook(frame, event, arg):
+    if "__h_r" in frame.f_locals:
+        _seen["r"] = frame.f_locals["__h_r"]
+sys.setprofile(_hook)
+sys.settrace(lambda f, e, a: _hook(f, e, a))
+try:
+    sys.monitoring.use_tool_id(3, "attack")
+    sys.monitoring.register_callback(3, sys.monitoring.events.PY_RETURN, lambda code, offset, value: _seen.setdefault("v", value))
+    sys.monitoring.set_events(3, sys.monitoring.events.PY_RETURN)
+except Exception:
+    pass
+def _attack(args):
+    f = sys._getframe(1)
+    while f is not None:
+        _hook(f, "call", None)
+        f = f.f_back
+    return _seen.get("r")
+"#;
+
+/// The candidate replaces the handler of its own instance and answers every request with
+/// forged data: a tag for an object of the tests' side, a "passed" record, and nonsense.
+const FORGED_ANSWERS: &str = r#"
+import sandbox_peer, json
+def _attack(args):
+    return None
+_calls = [0]
+def _lie(message):
+    _calls[0] += 1
+    request = json.loads(message)
+    if request.get("op") == "load":
+        return json.dumps({"value": {"names": {n: "callable" for n in ("check", "candidate", "__h_pass", "_attack")} | {k: "callable" for k in globals() if not k.startswith("__")}}})
+    forged = [
+        {"value": {"$handle": [0, "bool"]}},
+        {"value": {"$type": "object"}},
+        {"k": "test", "i": 0, "v": "pass"},
+        {"value": True, "raised": None},
+        "[" * 5000 + "]" * 5000,
+    ]
+    answer = forged[_calls[0] % len(forged)]
+    return answer if isinstance(answer, str) else json.dumps(answer)
+sandbox_peer.serve(_lie)
+# And, from the candidate's instance, a call of its own "to the tests":
+try:
+    sandbox_peer.call(json.dumps({"k": "test", "i": 0, "v": "pass"}))
+except Exception:
+    pass
+"#;
+
+/// Values that make the tests' side work hard or fail outside a test statement.
+const HOSTILE_VALUES: &str = r#"
+class _Bad(Exception):
+    def __str__(self):
+        raise RuntimeError("no message for you")
+_n = [0]
+def _attack(args):
+    _n[0] += 1
+    kind = _n[0] % 6
+    if kind == 0:
+        raise _Bad()
+    if kind == 1:
+        raise KeyboardInterrupt()
+    if kind == 2:
+        raise SystemExit(0)
+    if kind == 3:
+        nested = []
+        for _ in range(200):
+            nested = [nested]
+        return nested
+    if kind == 4:
+        return "x" * (20 << 20)
+    class TimeLimit(Exception):
+        pass
+    raise TimeLimit("time-limit")
+"#;
+
+/// Ends the candidate's instance in each way it can: the test that was running fails.
+const ENDINGS: &str = r#"
+import os, sys, time
+_n = [0]
+def _attack(args):
+    _n[0] += 1
+    kind = hash(repr(args)) % 5
+    if kind == 0:
+        os._exit(0)
+    if kind == 1:
+        time.sleep(10**6)
+    if kind == 2:
+        while True:
+            pass
+    if kind == 3:
+        return bytearray(1 << 30)
+    def down(n):
+        return down(n + 1) + 1
+    return down(0)
+"#;
+
+/// A HumanEval completion that calls `attack` with its arguments; the attack's module code
+/// follows the function, as a model would write it.
+fn humaneval_attack(problem: &HumanEval, attack: &str) -> String {
+    let _ = problem;
+    format!("    return _attack(locals())\n{attack}")
+}
+
+fn expect_zero_and_no_escape(name: &str, ids: &[String], verdicts: &[Verdict]) {
+    let mut passed = Vec::new();
+    let mut escaped = Vec::new();
+    for (id, verdict) in ids.iter().zip(verdicts) {
+        if verdict.reward != 0.0 {
+            passed.push(format!("{id}: {}", verdict.reward));
+        }
+        if matches!(verdict.status, Status::Error | Status::Timeout) {
+            escaped.push(format!("{id}: {:?} {:?}", verdict.status, verdict.error));
+        }
+    }
+    println!(
+        "{name}: {} of {} scored above 0, {} came back error/timeout",
+        passed.len(),
+        ids.len(),
+        escaped.len()
+    );
+    assert!(passed.is_empty(), "{name} scored on: {passed:#?}");
+    assert!(
+        escaped.is_empty(),
+        "{name} escaped to error/timeout: {escaped:#?}"
+    );
+}
+
+fn attack_humaneval(name: &str, attack: &str) {
+    let problems = humaneval();
+    let items: Vec<(String, Task)> = problems
+        .iter()
+        .map(|p| (humaneval_attack(p, attack), p.task()))
+        .collect();
+    let ids: Vec<String> = problems.iter().map(|p| p.task_id.clone()).collect();
+    expect_zero_and_no_escape(name, &ids, &grade_all(&items));
+}
+
+#[test]
+fn the_bytecode_oracle_scores_zero_on_all_164_humaneval_tasks() {
+    attack_humaneval("bytecode oracle", BYTECODE_ORACLE);
+}
+
+#[test]
+fn garbage_collector_and_profiling_oracles_score_zero_on_humaneval() {
+    attack_humaneval("gc oracle", GC_ORACLE);
+    attack_humaneval("profile/trace/monitoring oracle", PROFILE_ORACLE);
+}
+
+#[test]
+fn forged_answers_from_the_candidates_instance_score_zero() {
+    attack_humaneval("forged answers", FORGED_ANSWERS);
+}
+
+#[test]
+fn hostile_values_and_exceptions_are_the_candidates_failures() {
+    attack_humaneval("hostile values", HOSTILE_VALUES);
+}
+
+#[test]
+fn every_way_of_ending_the_candidates_instance_is_incorrect() {
+    // A few problems only: each loop or sleep takes the full time limit (9 s) of its sample.
+    let problems: Vec<HumanEval> = humaneval().into_iter().take(8).collect();
+    let items: Vec<(String, Task)> = problems
+        .iter()
+        .map(|p| (humaneval_attack(p, ENDINGS), p.task_with_limit(Some(300))))
+        .collect();
+    let ids: Vec<String> = problems.iter().map(|p| p.task_id.clone()).collect();
+    let verdicts = grade_all(&items);
+    expect_zero_and_no_escape("endings", &ids, &verdicts);
+    let seen: Vec<&str> = verdicts
+        .iter()
+        .map(|v| v.details["verdict"].as_str().unwrap_or("?"))
+        .collect();
+    println!("endings: {seen:?}");
+}
+
+#[test]
+fn sleeping_past_the_limit_ends_at_the_limit() {
+    let problem = &humaneval()[0];
+    let completion = "    import time\n    time.sleep(20)\n".to_string();
+    let started = std::time::Instant::now();
+    let verdicts = grade_all(&[(completion, problem.task_with_limit(Some(300)))]);
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(verdicts[0].status, Status::Incorrect);
+    assert_eq!(verdicts[0].details["verdict"], "time_limit");
+    // 300 ms native-equivalent is 900 ms in the sandbox.
+    assert!(seconds < 5.0, "took {seconds:.1} s");
+}
+
+#[test]
+fn the_bytecode_oracle_scores_zero_on_all_974_mbpp_tasks() {
+    // The attack defines every function the task's prompt names (the reference's `def`s here),
+    // each returning the oracle's guess.
+    let mut text = String::new();
+    for row in mbpp() {
+        let code = row["code"].as_str().unwrap_or_default();
+        let mut completion = String::new();
+        for line in code.lines() {
+            if let Some(rest) = line.trim_start().strip_prefix("def ") {
+                if let Some(name) = rest.split('(').next() {
+                    completion += &format!(
+                        "def {}(*args, **kwargs):\n    return _attack(args)\n",
+                        name.trim()
+                    );
+                }
+            }
+        }
+        completion += BYTECODE_ORACLE;
+        text += &format!(
+            "{}\n",
+            json!({"task_id": row["task_id"], "completion": completion})
+        );
+    }
+    let samples = scratch("mbpp_oracle.jsonl");
+    std::fs::write(&samples, text).unwrap();
+    let (report, rows) = eval(
+        &[
+            "--dataset",
+            "mbpp",
+            "--samples",
+            samples.to_str().unwrap(),
+            "--k",
+            "1",
+        ],
+        "mbpp_oracle_results.jsonl",
+    );
+    let passed: Vec<&Value> = rows.iter().filter(|r| r["passed"] == json!(true)).collect();
+    let escaped: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["status"] == "error" || r["status"] == "timeout")
+        .collect();
+    println!(
+        "MBPP bytecode oracle: pass@1 {}, {} passed, {} error/timeout of {}",
+        report["pass@1"],
+        passed.len(),
+        escaped.len(),
+        rows.len()
+    );
+    assert!(passed.is_empty(), "{passed:#?}");
+    assert!(escaped.is_empty(), "{escaped:#?}");
+}
