@@ -18,9 +18,12 @@ function harnessMain(configText) {
   const FunctionCtor = Function, BigIntCtor = BigInt;
 
   function emit(record) {
-    // A `toJSON` the candidate put on a prototype would rewrite our records.
+    // A `toJSON` the candidate put on a prototype would rewrite our records (and may be
+    // non-configurable): the record itself is copied to an object with no prototype.
     try { delete ObjectProto.toJSON; delete ArrayProto.toJSON; } catch (_) {}
-    realPrint(nonce + " " + stringify(record));
+    const bare = Object.create(null);
+    for (const key of keys(record)) bare[key] = record[key];
+    realPrint(nonce + " " + stringify(bare));
   }
   function short(text, limit) {
     text = String(text);

@@ -86,7 +86,8 @@ def _harness_main(config_text):
         if t is bool:
             return "true" if value else "false"
         if t is str:
-            return quote(value)
+            # A lone surrogate (`"\ud800"`) would make the host's JSON reader drop the record.
+            return quote(value.encode("utf-8", "replace").decode("utf-8"))
         if t is int:
             return int_repr(value)
         if t is float:
@@ -631,11 +632,23 @@ def _prepare_tests(config):
     test_code, names = _instrument(units, source.splitlines())
     prefix_code = None
     if config.get("prefix"):
-        try:
-            prefix_code = compile(config["prefix"], "<prefix>", "exec")
-        except BaseException:
-            pass  # a prompt that does not compile defines no trusted names
+        prefix_code = _compile_prefix(config["prefix"])
     return setup_code, test_code, names, parameter, prefix_code
+
+
+def _compile_prefix(prefix):
+    # The task's prompt, whose names the tests trust over the candidate's. A prompt that ends in
+    # a header with no body yet (`def f(x):`, `class Solution:` ...) gets `pass` for one; one
+    # that still does not compile is the task's error, not a licence for the candidate to
+    # replace its helpers.
+    try:
+        return compile(prefix, "<prefix>", "exec")
+    except SyntaxError:
+        pass
+    lines = [line for line in prefix.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    indent = last[: len(last) - len(last.lstrip())]
+    return compile(prefix.rstrip() + "\n" + indent + "    pass\n", "<prefix>", "exec")
 
 
 def _failure(error):
@@ -671,6 +684,33 @@ def _loaded_names(answer):
     return names
 
 
+_MAX_CANDIDATE_NAMES = 10_000
+
+
+def _bind_candidate_names(namespace, candidate_names, remote):
+    # Proxies for the names the candidate's code defines. Any failure here is the candidate's
+    # (the caller makes it a load error): odd names, too many, memory.
+    if len(candidate_names) > _MAX_CANDIDATE_NAMES:
+        raise _NotPlain("the candidate's code defines more than 10,000 names")
+    for name, kind in candidate_names.items():
+        # A candidate's `range`, `abs` or `tuple` would replace the built-in in the tests: the
+        # tests keep their own built-ins (the entry point is bound later whatever its name).
+        if not name.isidentifier() or name.startswith("__") or name in _BUILTIN_NAMES:
+            continue
+        if kind == "callable":
+            namespace[name] = _Callable(remote, name)
+        elif kind == "exception":
+            namespace[name] = remote.exceptions[name] = type(name, (Exception,), {})
+        elif kind.startswith("module:"):
+            # The tests get the module itself, imported here (MBPP uses the solution's `import sys`).
+            try:
+                module = kind[len("module:"):]
+                __import__(module)
+                namespace[name] = _sys.modules[module]
+            except Exception:
+                pass
+
+
 def _trusted_assert(config, emit):
     import sandbox_peer
 
@@ -684,7 +724,7 @@ def _trusted_assert(config, emit):
             if config.get("want_prepared"):
                 emit({"k": "prepared", "hex": _marshal.dumps(parts).hex(), "names": names})
     except BaseException as error:
-        emit({"k": "harness_error", "msg": "the test code does not compile: " + _short(error, 300)})
+        emit({"k": "harness_error", "msg": "the test code or the task's prefix does not compile: " + _short(error, 300)})
         return
     emit({"k": "plan", "n": len(names)} if prepared else {"k": "plan", "n": len(names), "names": names})
 
@@ -699,25 +739,14 @@ def _trusted_assert(config, emit):
         return
 
     namespace = {"__name__": "__test__"}
-    for name, kind in candidate_names.items():
-        # A candidate's `range`, `abs` or `tuple` would replace the built-in in the tests: the
-        # tests keep their own built-ins (the entry point is bound below whatever its name).
-        if name.startswith("__") or name in _BUILTIN_NAMES:
-            continue
-        if kind == "callable":
-            namespace[name] = _Callable(remote, name)
-        elif kind == "exception":
-            namespace[name] = remote.exceptions[name] = type(name, (Exception,), {})
-        elif type(kind) is str and kind.startswith("module:"):
-            # The tests get the module itself, imported here (MBPP uses the solution's `import sys`).
-            try:
-                module = kind[len("module:"):]
-                __import__(module)
-                namespace[name] = _sys.modules[module]
-            except BaseException:
-                pass
-    # Names the task itself defines (the prompt's helpers) are trusted and win over the
-    # candidate's: a candidate must not pass by redefining `encode_cyclic` beside `decode_cyclic`.
+    try:
+        _bind_candidate_names(namespace, candidate_names, remote)
+    except BaseException as error:
+        emit(dict({"k": "load_error"}, **_failure(error)))
+        return
+    # Names the task itself defines
+    # (the prompt's helpers) are trusted and win over the candidate's: a candidate must not
+    # pass by redefining `encode_cyclic` beside `decode_cyclic`.
     if prefix_code is not None:
         trusted = {"__name__": "__prefix__"}
         try:

@@ -235,6 +235,10 @@ impl<'a> Runner<'a> {
                 failure.message
             );
             tests.push(failure);
+        } else if !records.done && !tests.iter().any(|test| test.outcome.is_failure()) {
+            // Every test passed, but the test program never got to its end (it ran out of
+            // time or memory after them, or a record was lost): the run fails.
+            tests.push(unfinished(&outcome, "the end of the test program"));
         }
         // A test that never called the candidate's code (`assert True`) earns nothing.
         tests.retain(|test| test.outcome != TestOutcome::Neutral);
