@@ -63,7 +63,11 @@ fn base_config() -> Config {
         .wasm_component_model(true)
         .cranelift_opt_level(OptLevel::Speed)
         .max_wasm_stack(MAX_WASM_STACK_BYTES)
-        .parallel_compilation(true);
+        .parallel_compilation(true)
+        // Every fresh CPython instance calls through most of its function table (type slots):
+        // initialising it up front costs less than a lazy check per `call_indirect`. Measured
+        // on HumanEval canonical ×10 through `verifier grade --jobs 2`: 120 → 140 samples/s.
+        .table_lazy_init(false);
     config
 }
 

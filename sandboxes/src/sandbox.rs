@@ -259,15 +259,27 @@ impl Sandbox {
     ) -> Store<T> {
         let mut store = Store::new(&self.engine, data);
         store.limiter(move |data| limiter(data) as &mut dyn wasmtime::ResourceLimiter);
-        store.set_epoch_deadline(1);
+        // Until the budget could be spent, the callback has nothing to do: it is next asked
+        // when that many ticks have passed (every tick with a scratch directory to watch).
+        let ticks_left = move |budget: &Budget, watching: bool| -> u64 {
+            let left = budget.left().as_micros() / EPOCH_TICK.as_micros().max(1);
+            if watching {
+                1
+            } else {
+                (left as u64).max(1)
+            }
+        };
+        let watching = scratch.is_some();
+        store.set_epoch_deadline(ticks_left(store.data().budget(), watching));
         store.epoch_deadline_callback(move |context| {
-            if context.data().budget().exhausted() {
+            let budget = context.data().budget();
+            if budget.exhausted() {
                 return Ok(UpdateDeadline::Interrupt);
             }
             if scratch.as_ref().is_some_and(|scratch| scratch.over_limit()) {
                 return Err(ScratchFull.into());
             }
-            Ok(UpdateDeadline::Continue(1))
+            Ok(UpdateDeadline::Continue(ticks_left(budget, watching)))
         });
         store
     }
