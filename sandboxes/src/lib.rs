@@ -18,6 +18,7 @@
 mod baked;
 mod budget;
 mod cache;
+mod capped_poll;
 mod engine;
 mod limiter;
 mod peer;

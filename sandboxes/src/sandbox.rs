@@ -196,6 +196,14 @@ impl Sandbox {
             &mut state.wasi
         })
         .map_err(wasmtime_error)?;
+        module_linker.allow_shadowing(true);
+        module_linker
+            .func_wrap(
+                "wasi_snapshot_preview1",
+                "poll_oneoff",
+                crate::capped_poll::poll_oneoff::<JavascriptState>,
+            )
+            .map_err(wasmtime_error)?;
         let javascript = module_linker
             .instantiate_pre(&module)
             .map_err(wasmtime_error)?;

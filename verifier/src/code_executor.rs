@@ -100,9 +100,10 @@ fn to_run_request(request: ExecRequest) -> RunRequest {
         stdout_limit_bytes: STDOUT_LIMIT_BYTES,
         ..Limits::default()
     };
-    let run = RunRequest::new(language, request.program)
+    let mut run = RunRequest::new(language, request.program)
         .with_stdin(request.stdin.unwrap_or_default())
         .with_limits(limits);
+    run.wall_limit_ms = request.wall_limit_ms;
     match request.peer {
         // Each instance gets the same limits, on its own clock and memory; the peer's answers
         // are capped like output.
@@ -219,10 +220,12 @@ mod tests {
             time_limit_ms: 1234,
             memory_limit_mb: 64,
             peer: None,
+            wall_limit_ms: Some(5000),
         });
         assert_eq!(run.language, Language::Javascript);
         assert_eq!(run.stdin, "in");
         assert_eq!(run.limits.time_limit_ms, 1234);
         assert_eq!(run.limits.memory_limit_bytes, 64 << 20);
+        assert_eq!(run.wall_limit_ms, Some(5000));
     }
 }

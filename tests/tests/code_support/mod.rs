@@ -49,6 +49,7 @@ impl Executor for PoolExecutor {
         let mut run = RunRequest::new(language, request.program)
             .with_stdin(request.stdin.unwrap_or_default())
             .with_limits(limits);
+        run.wall_limit_ms = request.wall_limit_ms;
         if let Some(peer) = request.peer {
             run = run.with_peer(PeerRequest {
                 program: peer.program,
