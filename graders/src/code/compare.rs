@@ -140,8 +140,9 @@ fn numbers_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> Option<
         (Number::Int(a), Number::Int(b)) => a == b,
         (Number::Int(a), Number::Float(b)) => integral_digits(b).is_some_and(|b| a == b),
         (Number::Float(a), Number::Int(b)) => {
+            let tolerant = tolerance.abs > 0.0 || tolerance.rel > 0.0;
             integral_digits(a).is_some_and(|a| a == b)
-                || b.parse::<f64>().is_ok_and(|b| within(a, b))
+                || tolerant && b.parse::<f64>().is_ok_and(|b| within(a, b))
         }
         (Number::Float(a), Number::Float(b)) => {
             (a.is_nan() && b.is_nan()) || a == b || within(a, b)
