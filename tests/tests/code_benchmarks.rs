@@ -118,14 +118,23 @@ fn original_humaneval_solutions_on_humaneval_plus_tests() {
     for line in &failed {
         println!("  {line}");
     }
-    // 21 originals are wrong on HumanEval+'s inputs (18 real bugs, 3 return 1/0 for booleans);
-    // a few more are exponential-time (/55, /63, /127, sometimes /96) and hit the time limit
-    // depending on machine load, so those verdicts are reported, not counted.
+    // 17 originals are wrong on HumanEval+'s inputs (real bugs); a few more are exponential-time
+    // (/55, /63, /127, sometimes /96) and hit the time limit depending on machine load, so those
+    // verdicts are reported, not counted. Those that return 1/0 where the reference returns a
+    // boolean (/58, /114) pass, as under evalplus's `==` (`compare: "python"`).
     let wrong: Vec<&String> = failed
         .iter()
         .filter(|line| !line.contains("\"verdict\":\"time_limit\""))
         .collect();
-    assert!(wrong.len() <= 21, "{wrong:#?}");
+    assert!(wrong.len() <= 17, "{wrong:#?}");
+    for id in ["HumanEval/58", "HumanEval/114"] {
+        assert!(
+            !failed
+                .iter()
+                .any(|line| line.contains(&format!("\"{id}\""))),
+            "{id} fails: {failed:#?}"
+        );
+    }
 }
 
 #[test]
