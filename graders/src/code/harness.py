@@ -3,9 +3,9 @@
 # This file is baked into the Python sandbox as the module `verifier_code_harness` (see
 # `PYTHON_HARNESS_MODULE`): imported when the sandbox is built, it is ready in every fresh
 # instance at no cost. A run's program is a bootstrap that calls `_harness_main` with the JSON
-# configuration it reads from standard input (the nonce, the candidate's code, the tests). The
-# candidate's code is compiled and run by this harness, after the harness has captured
-# everything it relies on.
+# configuration it reads from standard input (the nonce, the tests; in `call` mode the
+# candidate's code too), and, for `assert` tests, the run's peer instance is a bootstrap that
+# calls `_candidate_main` with the candidate's code.
 #
 # Two ways of running (see graders/src/code/mod.rs): `assert` tests run in the trusted instance
 # (`_trusted_assert`) and call the candidate's code in the run's peer instance
@@ -27,8 +27,6 @@ import builtins as _builtins
 import collections as _collections
 import json as _json
 import marshal as _marshal
-import operator as _operator
-import re as _re
 import sys as _sys
 import types as _types
 
@@ -59,10 +57,12 @@ class _Sink:
 
 
 def _harness_main(config_text):
-    sys, builtins, json, ast, atexit = _sys, _builtins, _json, _ast, _atexit
-    collections, types, operator, re, marshal = _collections, _types, _operator, _re, _marshal
+    # Bound here, before the candidate's code exists in `call` mode, so that rebinding module
+    # globals later changes nothing for the run in progress.
+    sys, builtins, json, atexit = _sys, _builtins, _json, _atexit
+    collections, types = _collections, _types
     quote = _quote
-    NotPlain, Wrong, Stop, Sink = _NotPlain, _Wrong, _Stop, _Sink
+    NotPlain, Sink = _NotPlain, _Sink
 
     config = json.loads(config_text)
     nonce = config.pop("nonce")
@@ -70,10 +70,10 @@ def _harness_main(config_text):
     real_flush = sys.stdout.flush
     settrace, setprofile = sys.settrace, sys.setprofile
     clear_atexit = atexit._clear
-    exact_type, is_instance, repr_of, length = type, isinstance, repr, len
+    exact_type, repr_of, length = type, repr, len
     int_repr, float_repr = int.__repr__, float.__repr__
     base_exception = BaseException
-    function_type, module_type = types.FunctionType, types.ModuleType
+    function_type = types.FunctionType
     dict_like = (collections.Counter, collections.OrderedDict, collections.defaultdict)
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)
