@@ -15,18 +15,38 @@ pub fn grade_sample(registry: &Registry, sample: &Sample, ctx: &GradeContext) ->
         .components
         .iter()
         .map(|c| (c.name.as_deref(), c.weight, &c.task));
-    let mut components = Vec::with_capacity(1 + sample.components.len());
-    for (name, weight, task) in std::iter::once(primary).chain(extra) {
-        let verdict = grade_component(registry, &sample.completion, task, weight, ctx);
-        components.push(ComponentResult {
-            name: name.map_or_else(|| task.component_name(), str::to_string),
+    let all: Vec<_> = std::iter::once(primary).chain(extra).collect();
+    // Sandboxed components (code) are graded last: a candidate whose code spends the deadline
+    // must not turn the quick components after it (format, math) into `timeout`s, which would
+    // make the whole sample a `timeout` that trainers drop. Results keep the sample's order.
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_by_key(|&index| matches!(all[index].2, Task::Code(_)));
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; all.len()];
+    for index in order {
+        let (_, weight, task) = all[index];
+        verdicts[index] = Some(grade_component(
+            registry,
+            &sample.completion,
+            task,
             weight,
-            reward: verdict.reward,
-            status: verdict.status,
-            details: verdict.details,
-            error: verdict.error,
-        });
+            ctx,
+        ));
     }
+    let components: Vec<ComponentResult> = all
+        .iter()
+        .zip(verdicts)
+        .map(|(&(name, weight, task), verdict)| {
+            let verdict = verdict.expect("every component was graded");
+            ComponentResult {
+                name: name.map_or_else(|| task.component_name(), str::to_string),
+                weight,
+                reward: verdict.reward,
+                status: verdict.status,
+                details: verdict.details,
+                error: verdict.error,
+            }
+        })
+        .collect();
 
     let mut result = GradeResult {
         id: sample.id.clone(),
@@ -137,6 +157,46 @@ mod tests {
         let r = grade_sample(&Registry::with_builtins(), &s, &past);
         assert_eq!(r.status, Status::Timeout);
         assert!(r.error.is_some());
+    }
+
+    /// A code grader whose candidate spends the whole deadline and fails at its time limit.
+    struct DeadlineSpender;
+
+    impl crate::Grader for DeadlineSpender {
+        fn info(&self) -> crate::GraderInfo {
+            crate::GraderInfo {
+                kind: "code".into(),
+                description: "test".into(),
+                available: true,
+                variants: Vec::new(),
+            }
+        }
+
+        fn grade(&self, _completion: &str, _task: &Task, ctx: &GradeContext) -> Verdict {
+            while !ctx.expired() {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Verdict::scored(0.0)
+        }
+    }
+
+    #[test]
+    fn code_that_spends_the_deadline_leaves_the_quick_components_graded() {
+        // R1's setup: code plus a format component. The code's candidate used up the deadline
+        // and failed: the format component, graded first, is not a `timeout`, and neither is
+        // the sample.
+        let mut registry = Registry::with_builtins();
+        registry.insert(std::sync::Arc::new(DeadlineSpender));
+        let s = sample(
+            r#"{"completion":"<think>x</think>\n<answer>y</answer>","task":{"kind":"code","language":"python",
+                "tests":{"type":"stdio","cases":[]}},
+                "components":[{"name":"format","weight":1.0,"task":{"kind":"format","style":"r1"}}]}"#,
+        );
+        let ctx = GradeContext::with_deadline(Instant::now() + Duration::from_millis(30));
+        let r = grade_sample(&registry, &s, &ctx);
+        assert_eq!(r.components[0].name, "code");
+        assert_eq!(r.components[1].status, Status::Correct);
+        assert_eq!(r.status, Status::Incorrect);
     }
 
     #[test]

@@ -307,3 +307,67 @@ fn the_bytecode_oracle_scores_zero_on_all_974_mbpp_tasks() {
     assert!(passed.is_empty(), "{passed:#?}");
     assert!(escaped.is_empty(), "{escaped:#?}");
 }
+
+/// Not an attack: the exception stand-ins must not fail honest code. The prompt defines the
+/// exception class, the candidate raises it, and the tests' `except` catches it; a candidate
+/// that raises a class of its own under another name does not pass.
+#[test]
+fn exceptions_of_the_prompts_and_the_candidates_classes_reach_the_tests() {
+    let task = |prefix: &str| -> Task {
+        serde_json::from_value(json!({
+            "kind": "code", "language": "python", "prefix": prefix,
+            "tests": {"type": "assert", "entry_point": "f", "code":
+                "assert f(2) == 4\ntry:\n    f(-1)\n    assert False\nexcept InvalidInput:\n    pass\n"}
+        }))
+        .unwrap()
+    };
+    let prompt_class = "class InvalidInput(Exception):\n    pass\n";
+    let raising =
+        "def f(x):\n    if x < 0:\n        raise InvalidInput('negative')\n    return 2 * x\n";
+    let own_class = "class InvalidInput(Exception):\n    pass\n".to_string() + raising;
+    let other = "class Other(Exception):\n    pass\ndef f(x):\n    if x < 0:\n        raise Other()\n    return 2 * x\n";
+    let verdicts = grade_all(&[
+        (format!("```python\n{raising}```"), task(prompt_class)),
+        (format!("```python\n{own_class}```"), task("")),
+        (format!("```python\n{other}```"), task("")),
+    ]);
+    assert_eq!(verdicts[0].status, Status::Correct, "{:?}", verdicts[0]);
+    assert_eq!(verdicts[1].status, Status::Correct, "{:?}", verdicts[1]);
+    assert_eq!(verdicts[2].status, Status::Incorrect, "{:?}", verdicts[2]);
+}
+
+/// A quick component graded beside code that spends the sample's deadline is not a `timeout`
+/// (R1's code-plus-format setup), so the sample is not either.
+#[test]
+fn code_that_spends_the_deadline_beside_a_format_component_is_incorrect() {
+    let sample: graders::contract::Sample = serde_json::from_value(json!({
+        "completion": "<think>x</think>\n<answer>\n```python\ndef f(x):\n    while True:\n        pass\n```\n</answer>",
+        "task": {"kind": "code", "language": "python", "time_limit_ms": 300,
+            "tests": {"type": "call", "fn_name": "f", "cases": [
+                {"args": [2], "expected": 4}, {"args": [3], "expected": 9}]}},
+        "components": [{"name": "format", "weight": 1.0, "task": {"kind": "format", "style": "r1"}}]
+    }))
+    .unwrap();
+    let mut registry = graders::Registry::with_builtins();
+    registry.insert(std::sync::Arc::new(ForwardingGrader));
+    // Each case may take 900 ms in the sandbox, the run 1.8 s; the deadline leaves 1.5 s, more
+    // than one test's budget, so spending it is the candidate's doing.
+    let ctx = graders::GradeContext::with_deadline(
+        std::time::Instant::now() + std::time::Duration::from_millis(1500),
+    );
+    let result = graders::grade_sample(&registry, &sample, &ctx);
+    assert_eq!(result.status, Status::Incorrect, "{result:?}");
+}
+
+/// The shared pool's code grader under the registry's name for it.
+struct ForwardingGrader;
+
+impl graders::Grader for ForwardingGrader {
+    fn info(&self) -> graders::GraderInfo {
+        code_support::grader().info()
+    }
+
+    fn grade(&self, completion: &str, task: &Task, ctx: &graders::GradeContext) -> Verdict {
+        code_support::grader().grade(completion, task, ctx)
+    }
+}

@@ -756,6 +756,10 @@ def _trusted_assert(config, emit):
         for name, value in trusted.items():
             if not name.startswith("__"):
                 namespace[name] = value
+                if name in remote.exceptions and isinstance(value, type) and issubclass(value, BaseException):
+                    # The prompt's own exception class: the candidate's raise of that name is
+                    # raised here as it, so the tests' `except` catches it.
+                    remote.exceptions[name] = value
     entry_point = config["entry_point"]
     if candidate_names.get(entry_point) != "callable":
         emit({"k": "load_error", "v": "error", "type": "NameError", "msg": "no function named " + _short(entry_point, 80)})
