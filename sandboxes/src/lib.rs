@@ -18,7 +18,6 @@
 mod baked;
 mod budget;
 mod cache;
-mod capped_poll;
 mod engine;
 mod limiter;
 mod peer;
@@ -28,6 +27,7 @@ mod request;
 mod sandbox;
 mod scratch;
 mod setup;
+mod waits;
 mod worker;
 
 pub use baked::PythonModule;

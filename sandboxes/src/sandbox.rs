@@ -4,13 +4,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{HasData, HasSelf, Resource, ResourceTable};
+use wasmtime::component::{HasSelf, ResourceTable};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::clocks::{WasiClocksCtxView, WasiClocksView};
+use wasmtime_wasi::clocks::WasiClocksView;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::baked::PythonModule;
@@ -21,6 +20,7 @@ use crate::peer::Peer;
 use crate::request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
 use crate::scratch::{ScratchDir, ScratchFull};
 use crate::setup::{prepare_runtimes, prepare_runtimes_with, RuntimeFiles, SetupError};
+use crate::waits::CappedClock;
 
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({ path: "guest/sandbox.wit", world: "sandbox" });
@@ -73,38 +73,6 @@ impl bindings::SandboxImports for PythonState {
         let answer = peer.call(&message);
         self.budget.resume();
         answer
-    }
-}
-
-/// WASI's monotonic clock with every wait cut to the instance's time left (plus a tick, so that
-/// the limit has passed when the guest wakes): the epoch interrupts only running code, so without
-/// this a `time.sleep(10**6)` would hold its worker long after the limit.
-struct CappedClock<'a> {
-    clocks: WasiClocksCtxView<'a>,
-    left: Duration,
-}
-
-impl HasData for CappedClock<'static> {
-    type Data<'a> = CappedClock<'a>;
-}
-
-impl monotonic_clock::Host for CappedClock<'_> {
-    fn now(&mut self) -> wasmtime::Result<u64> {
-        monotonic_clock::Host::now(&mut self.clocks)
-    }
-
-    fn resolution(&mut self) -> wasmtime::Result<u64> {
-        monotonic_clock::Host::resolution(&mut self.clocks)
-    }
-
-    fn subscribe_instant(&mut self, when: u64) -> wasmtime::Result<Resource<DynPollable>> {
-        let now = monotonic_clock::Host::now(&mut self.clocks)?;
-        self.subscribe_duration(when.saturating_sub(now))
-    }
-
-    fn subscribe_duration(&mut self, duration: u64) -> wasmtime::Result<Resource<DynPollable>> {
-        let cap = u64::try_from((self.left + EPOCH_TICK).as_nanos()).unwrap_or(u64::MAX);
-        monotonic_clock::Host::subscribe_duration(&mut self.clocks, duration.min(cap))
     }
 }
 
@@ -201,7 +169,7 @@ impl Sandbox {
             .func_wrap(
                 "wasi_snapshot_preview1",
                 "poll_oneoff",
-                crate::capped_poll::poll_oneoff::<JavascriptState>,
+                crate::waits::poll_oneoff::<JavascriptState>,
             )
             .map_err(wasmtime_error)?;
         let javascript = module_linker

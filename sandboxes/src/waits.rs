@@ -1,15 +1,22 @@
-//! WASI preview 1's `poll_oneoff` for QuickJS, with every wait cut to the run's time left.
+//! Waits cut to the time left. The epoch interrupts only running code: a guest blocked in the
+//! host (`time.sleep(10**6)`, `os.sleep(1e9)`, an `os.setTimeout` event loop waiting) would hold
+//! its worker past the limit until the pool's watchdog killed it, which reads as a sandbox
+//! failure. So every wait ends by the instance's budget:
 //!
-//! The epoch interrupts only running code: a guest blocked in the host (`os.sleep(1e9)`, an
-//! `os.setTimeout` event loop waiting) would hold its worker past the limit until the pool's
-//! watchdog killed it, which reads as a sandbox failure. wasmtime's preview-1 implementation
-//! offers no hook for its clock, so the call is replaced (QuickJS's waits are relative clock
-//! subscriptions): it sleeps until the earliest clock subscription or the budget's end, whichever
-//! comes first, and a wait the budget cut short ends the run at its time limit.
+//! - Python (WASI 0.2): [`CappedClock`], WASI's monotonic clock with every subscription cut to
+//!   the time left (plus a tick, so that the limit has passed when the guest wakes).
+//! - QuickJS (WASI preview 1): [`poll_oneoff`] replaces wasmtime's, which offers no hook for its
+//!   clock (QuickJS's waits are relative clock subscriptions): it sleeps until the earliest clock
+//!   subscription or the budget's end, whichever comes first, and a wait the budget cut short
+//!   ends the run at its time limit.
 
 use std::time::Duration;
 
+use wasmtime::component::{HasData, Resource};
 use wasmtime::{Caller, Trap};
+use wasmtime_wasi::clocks::WasiClocksCtxView;
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::DynPollable;
 
 use crate::budget::HasBudget;
 use crate::engine::EPOCH_TICK;
@@ -103,4 +110,34 @@ pub fn poll_oneoff<T: HasBudget>(
     };
     slot.copy_from_slice(&(due.len() as u32).to_le_bytes());
     Ok(ERRNO_SUCCESS)
+}
+
+/// WASI's monotonic clock with every wait cut to the instance's time left.
+pub struct CappedClock<'a> {
+    pub clocks: WasiClocksCtxView<'a>,
+    pub left: Duration,
+}
+
+impl HasData for CappedClock<'static> {
+    type Data<'a> = CappedClock<'a>;
+}
+
+impl monotonic_clock::Host for CappedClock<'_> {
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        monotonic_clock::Host::now(&mut self.clocks)
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<u64> {
+        monotonic_clock::Host::resolution(&mut self.clocks)
+    }
+
+    fn subscribe_instant(&mut self, when: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let now = monotonic_clock::Host::now(&mut self.clocks)?;
+        self.subscribe_duration(when.saturating_sub(now))
+    }
+
+    fn subscribe_duration(&mut self, duration: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        let cap = u64::try_from((self.left + EPOCH_TICK).as_nanos()).unwrap_or(u64::MAX);
+        monotonic_clock::Host::subscribe_duration(&mut self.clocks, duration.min(cap))
+    }
 }
