@@ -36,6 +36,19 @@ except ImportError:
     from json.encoder import py_encode_basestring_ascii as _quote
 
 
+def _plain_number(value):
+    # An exact `int` or `float` as JSON: integers beyond what a double holds exactly, NaN and
+    # the infinities as tags. (In `call` mode the candidate could rebind this; it would only
+    # change the values it reports, which it controls anyway: the host compares them.)
+    if type(value) is int:
+        return value if -(2**53) < value < 2**53 else {"$int": int.__repr__(value)}
+    if value != value:
+        return {"$float": "nan"}
+    if value in (float("inf"), float("-inf")):
+        return {"$float": "inf" if value > 0 else "-inf"}
+    return value
+
+
 class _NotPlain(Exception):
     pass
 
@@ -115,14 +128,8 @@ def _harness_main(config_text):
         t = exact_type(value)
         if value is None or t is bool or t is str:
             return value
-        if t is int:
-            return value if -(2**53) < value < 2**53 else {"$int": int_repr(value)}
-        if t is float:
-            if value != value:
-                return {"$float": "nan"}
-            if value in (float("inf"), float("-inf")):
-                return {"$float": "inf" if value > 0 else "-inf"}
-            return value
+        if t is int or t is float:
+            return _plain_number(value)
         if t is list or t is tuple:
             return [to_plain(v, depth + 1) for v in list(value)]
         if t is set or t is frozenset:
@@ -271,14 +278,8 @@ class _Tags:
         t = type(value)
         if value is None or t is bool or t is str:
             return value
-        if t is int:
-            return value if -(2**53) < value < 2**53 else {"$int": int.__repr__(value)}
-        if t is float:
-            if value != value:
-                return {"$float": "nan"}
-            if value in (float("inf"), float("-inf")):
-                return {"$float": "inf" if value > 0 else "-inf"}
-            return value
+        if t is int or t is float:
+            return _plain_number(value)
         if t is list:
             return [_Tags.plain(v, objects, depth + 1) for v in value]
         if t is tuple:

@@ -675,33 +675,19 @@ fn the_candidates_instance_ending_is_the_candidates_failure() {
         ("raised: KeyboardInterrupt", "runtime_error"),
         ("too-long", "output_limit"),
     ] {
-        let verdict = graded_with(
-            vec![
-                json!({"k":"test","i":0,"v":"ended","why":why}),
-                json!({"k":"done"}),
-            ],
-            Scoring::All,
-            Ending::Finished,
-        );
-        assert_eq!(verdict.status, Status::Incorrect, "{why}");
-        assert_eq!(
-            verdict.details["first_failure"]["verdict"], expected,
-            "{why}"
-        );
-        // And the same while the candidate's code loads.
-        let verdict = graded_with(
-            vec![
-                json!({"k":"load_error","v":"ended","why":why}),
-                json!({"k":"done"}),
-            ],
-            Scoring::All,
-            Ending::Finished,
-        );
-        assert_eq!(verdict.status, Status::Incorrect, "{why}");
-        assert_eq!(
-            verdict.details["first_failure"]["verdict"], expected,
-            "{why}"
-        );
+        // During a test, and while the candidate's code loads.
+        for ended in [
+            json!({"k":"test","i":0,"v":"ended","why":why}),
+            json!({"k":"load_error","v":"ended","why":why}),
+        ] {
+            let records = vec![ended, json!({"k":"done"})];
+            let verdict = graded_with(records, Scoring::All, Ending::Finished);
+            assert_eq!(verdict.status, Status::Incorrect, "{why}");
+            assert_eq!(
+                verdict.details["first_failure"]["verdict"], expected,
+                "{why}"
+            );
+        }
     }
 }
 
