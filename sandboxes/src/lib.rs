@@ -19,6 +19,8 @@ mod baked;
 mod budget;
 mod cache;
 mod engine;
+mod javascript;
+mod js_peer;
 mod limiter;
 mod peer;
 mod pins;

@@ -117,7 +117,7 @@ impl Peer {
 }
 
 /// Why a peer that ended cannot answer, as `call-peer` reports it.
-fn failure_text(outcome: &Outcome) -> String {
+pub(crate) fn failure_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::TimeLimit => "time-limit".into(),
         Outcome::MemoryLimit => "memory-limit".into(),

@@ -70,8 +70,8 @@ pub struct RunRequest {
     /// (the default) means no file system at all. Only for tests that need files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scratch_limit_bytes: Option<u64>,
-    /// Python only: a second program, run first in a fresh instance of its own, that `program`
-    /// may call (see [`PeerRequest`]).
+    /// A second program, in instances of its own, that `program` may call (see
+    /// [`PeerRequest`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<PeerRequest>,
     /// Wall-clock bound of the whole run, the peer's time included: each instance's own clock
@@ -80,11 +80,17 @@ pub struct RunRequest {
     pub wall_limit_ms: Option<u64>,
 }
 
-/// The peer of a run: a program in its own fresh instance, loaded before the main program starts,
-/// that registers a handler (`sandbox_peer.serve(handler)`); each `sandbox_peer.call(text)` of the
-/// main program is handed to that handler by the host and its answer (text) comes back. The two
-/// instances share nothing but those strings; each has its own memory cap and its own clock,
+/// The peer of a run: a program in its own fresh instance that registers a handler; each call of
+/// the main program is handed to that handler by the host and its answer (text) comes back. The
+/// two instances share nothing but those strings; each has its own memory cap and its own clock,
 /// which runs only while that instance runs. The peer gets no scratch directory.
+///
+/// - Python: the peer is loaded before the main program starts and stays loaded; its program
+///   calls `sandbox_peer.serve(handler)`, the main program `sandbox_peer.call(text)`.
+/// - JavaScript: the peer's program runs afresh for each call (QuickJS exports nothing to call
+///   back; see `js_peer.rs`) and calls `sandboxPeer.serve(handler)`; the main program calls
+///   `sandboxPeer.call(text)`. Its clock and memory peak carry over from call to call, nothing
+///   else. The main program of such a run gets no scratch directory either.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerRequest {
     pub program: String,

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, ResourceTable};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::clocks::WasiClocksView;
-use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -15,6 +14,8 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 use crate::baked::PythonModule;
 use crate::budget::{Budget, HasBudget};
 use crate::engine::{new_runtime_engine, EpochTicker, EPOCH_TICK};
+use crate::javascript::{JavascriptRuntime, Launch};
+use crate::js_peer::{take_peer, Channel, JsPeer};
 use crate::limiter::GuestLimiter;
 use crate::peer::Peer;
 use crate::request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
@@ -85,24 +86,11 @@ impl WasiView for PythonState {
     }
 }
 
-/// Store data of a JavaScript run (QuickJS-NG, a WASI preview-1 command module).
-struct JavascriptState {
-    wasi: WasiP1Ctx,
-    limiter: GuestLimiter,
-    budget: Budget,
-}
-
-impl HasBudget for JavascriptState {
-    fn budget(&self) -> &Budget {
-        &self.budget
-    }
-}
-
 /// Runs programs, one fresh instance each. Not `Sync`: use one per thread or worker process.
 pub struct Sandbox {
     engine: Engine,
     pub(crate) python: SandboxPre<PythonState>,
-    javascript: wasmtime::InstancePre<JavascriptState>,
+    javascript: JavascriptRuntime,
     _ticker: EpochTicker,
 }
 
@@ -155,26 +143,8 @@ impl Sandbox {
         )
         .map_err(wasmtime_error)?;
 
-        // SAFETY: as above.
-        let module =
-            unsafe { wasmtime::Module::deserialize_file(&engine, &files.javascript_cwasm) }
-                .map_err(wasmtime_error)?;
-        let mut module_linker = wasmtime::Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut module_linker, |state: &mut JavascriptState| {
-            &mut state.wasi
-        })
-        .map_err(wasmtime_error)?;
-        module_linker.allow_shadowing(true);
-        module_linker
-            .func_wrap(
-                "wasi_snapshot_preview1",
-                "poll_oneoff",
-                crate::waits::poll_oneoff::<JavascriptState>,
-            )
-            .map_err(wasmtime_error)?;
-        let javascript = module_linker
-            .instantiate_pre(&module)
-            .map_err(wasmtime_error)?;
+        let javascript =
+            JavascriptRuntime::load(&engine, &files.javascript_cwasm).map_err(wasmtime_error)?;
 
         let ticker = EpochTicker::start(&engine);
         Ok(Sandbox {
@@ -210,54 +180,30 @@ impl Sandbox {
             scratch,
         };
         let (verdict, limiter, peer) = match request.language {
-            Language::Python => self.run_python(&run),
+            Language::Python => {
+                let (verdict, limiter, peer) = self.run_python(&run);
+                (verdict, limiter, peer.map(|peer| peer.into_result()))
+            }
             Language::Javascript => {
-                let (verdict, limiter) = self.run_javascript(&run);
-                (verdict, limiter, None)
+                let (verdict, limiter, peer) = self.run_javascript(&run);
+                (verdict, limiter, peer.map(|peer| peer.into_result()))
             }
         };
         let output = run.output;
         let wall = started.elapsed();
         let cpu = thread_cpu_time().saturating_sub(cpu_started);
         let mut result = output.into_result(verdict, &limiter, &request.limits, wall, cpu);
-        result.peer = peer.map(|peer| Box::new(peer.into_result()));
+        result.peer = peer.map(Box::new);
         result
     }
 
-    /// A store whose epoch callback ends the run when its [`Budget`] is spent (and, for a run
-    /// with a scratch directory, when that outgrows its cap). The callback runs on every tick,
-    /// so a paused budget (an instance waiting for its peer) is never charged.
     pub(crate) fn new_store<T: HasBudget + 'static>(
         &self,
         data: T,
         scratch: Option<std::sync::Arc<ScratchDir>>,
         limiter: fn(&mut T) -> &mut GuestLimiter,
     ) -> Store<T> {
-        let mut store = Store::new(&self.engine, data);
-        store.limiter(move |data| limiter(data) as &mut dyn wasmtime::ResourceLimiter);
-        // Until the budget could be spent, the callback has nothing to do: it is next asked
-        // when that many ticks have passed (every tick with a scratch directory to watch).
-        let ticks_left = move |budget: &Budget, watching: bool| -> u64 {
-            let left = budget.left().as_micros() / EPOCH_TICK.as_micros().max(1);
-            if watching {
-                1
-            } else {
-                (left as u64).max(1)
-            }
-        };
-        let watching = scratch.is_some();
-        store.set_epoch_deadline(ticks_left(store.data().budget(), watching));
-        store.epoch_deadline_callback(move |context| {
-            let budget = context.data().budget();
-            if budget.exhausted() {
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            if scratch.as_ref().is_some_and(|scratch| scratch.over_limit()) {
-                return Err(ScratchFull.into());
-            }
-            Ok(UpdateDeadline::Continue(ticks_left(budget, watching)))
-        });
-        store
+        budgeted_store(&self.engine, data, scratch, limiter)
     }
 
     fn run_python(&self, run: &RunContext) -> (Verdict, GuestLimiter, Option<Box<Peer>>) {
@@ -290,46 +236,82 @@ impl Sandbox {
         (verdict, limiter, state.peer.take())
     }
 
-    fn run_javascript(&self, run: &RunContext) -> (Verdict, GuestLimiter) {
-        let (request, output) = (run.request, &run.output);
-        let mut builder = isolated_wasi(&request.stdin, output, run.scratch.as_deref());
-        // `--std` exposes QuickJS's `std` and `os` objects (e.g. `std.in.readAsString()` for
-        // stdin); with no preopens and no sockets they reach nothing outside the instance.
-        builder.args(&["qjs", "--std", "-e", request.program.as_str()]);
-        let state = JavascriptState {
-            wasi: builder.build_p1(),
-            limiter: GuestLimiter::new(request.limits.memory_limit_bytes),
+    fn run_javascript(&self, run: &RunContext) -> (Verdict, GuestLimiter, Option<Box<JsPeer>>) {
+        let request = run.request;
+        // A run with a peer: both programs get the channel's JavaScript side.
+        let (program, channel) = match &request.peer {
+            None => (std::borrow::Cow::Borrowed(request.program.as_str()), None),
+            Some(peer) => (
+                std::borrow::Cow::Owned(format!(
+                    "{}\n{}",
+                    crate::js_peer::PRELUDE,
+                    request.program
+                )),
+                Some(Channel::Main {
+                    peer: Box::new(JsPeer::new(
+                        self.javascript.clone(),
+                        peer,
+                        run.wall_deadline,
+                    )),
+                    outgoing: Vec::new(),
+                    reply: None,
+                }),
+            ),
+        };
+        let (outcome, mut state) = self.javascript.run(Launch {
+            program: &program,
+            stdin: &request.stdin,
+            output: &run.output,
+            scratch: run.scratch.clone(),
+            memory_limit_bytes: request.limits.memory_limit_bytes,
             budget: Budget::started(Duration::from_millis(request.limits.time_limit_ms))
                 .ending_by(run.wall_deadline),
+            channel,
+        });
+        let peer = take_peer(&mut state);
+        let limiter = std::mem::replace(&mut state.limiter, GuestLimiter::new(0));
+        let verdict = Verdict {
+            outcome,
+            part: None,
         };
-        let mut store = self.new_store(state, run.scratch.clone(), |state| &mut state.limiter);
-        let ended = self
-            .javascript
-            .instantiate(&mut store)
-            .and_then(|instance| {
-                let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-                start.call(&mut store, ())
-            });
-        let outcome = match ended {
-            Ok(()) => Outcome::Finished,
-            Err(error) => match error.downcast_ref::<I32Exit>() {
-                Some(I32Exit(0)) => Outcome::Exited { code: 0 },
-                Some(I32Exit(code)) => match javascript_exception_type(&output.stderr.contents()) {
-                    Some(type_name) if *code == 1 => Outcome::Exception { type_name },
-                    _ => Outcome::Exited { code: *code },
-                },
-                None => outcome_of_error(&error),
-            },
-        };
-        let limiter = std::mem::replace(&mut store.data_mut().limiter, GuestLimiter::new(0));
-        (
-            Verdict {
-                outcome,
-                part: None,
-            },
-            limiter,
-        )
+        (verdict, limiter, peer)
     }
+}
+
+/// A store whose epoch callback ends the run when its [`Budget`] is spent (and, for a run
+/// with a scratch directory, when that outgrows its cap). The callback runs on every tick,
+/// so a paused budget (an instance waiting for its peer) is never charged.
+pub(crate) fn budgeted_store<T: HasBudget + 'static>(
+    engine: &Engine,
+    data: T,
+    scratch: Option<std::sync::Arc<ScratchDir>>,
+    limiter: fn(&mut T) -> &mut GuestLimiter,
+) -> Store<T> {
+    let mut store = Store::new(engine, data);
+    store.limiter(move |data| limiter(data) as &mut dyn wasmtime::ResourceLimiter);
+    // Until the budget could be spent, the callback has nothing to do: it is next asked
+    // when that many ticks have passed (every tick with a scratch directory to watch).
+    let ticks_left = move |budget: &Budget, watching: bool| -> u64 {
+        let left = budget.left().as_micros() / EPOCH_TICK.as_micros().max(1);
+        if watching {
+            1
+        } else {
+            (left as u64).max(1)
+        }
+    };
+    let watching = scratch.is_some();
+    store.set_epoch_deadline(ticks_left(store.data().budget(), watching));
+    store.epoch_deadline_callback(move |context| {
+        let budget = context.data().budget();
+        if budget.exhausted() {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        if scratch.as_ref().is_some_and(|scratch| scratch.over_limit()) {
+            return Err(ScratchFull.into());
+        }
+        Ok(UpdateDeadline::Continue(ticks_left(budget, watching)))
+    });
+    store
 }
 
 /// One run's request and what the host keeps for it while it runs.
@@ -433,33 +415,6 @@ pub(crate) fn outcome_of_error(error: &wasmtime::Error) -> Outcome {
     }
 }
 
-/// QuickJS prints an uncaught exception as its first stderr line, `TypeError: ...` (some builds
-/// prefix `Uncaught `). Returns the error type's name when the line names one; a thrown value
-/// that is not an error (`throw 42`) is reported as `Error` where the prefix shows it was thrown.
-fn javascript_exception_type(stderr: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(stderr);
-    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
-    let (uncaught, rest) = match line.strip_prefix("Uncaught ") {
-        Some(rest) => (true, rest),
-        None => (false, line),
-    };
-    let name: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '$')
-        .collect();
-    let after_name = &rest[name.len()..];
-    let names_an_error = name.starts_with(|c: char| c.is_ascii_uppercase())
-        && (name.ends_with("Error") || name.ends_with("Exception"))
-        && (after_name.is_empty() || after_name.starts_with(':'));
-    if names_an_error {
-        Some(name)
-    } else if uncaught {
-        Some("Error".to_string())
-    } else {
-        None
-    }
-}
-
 pub(crate) struct OutputPipes {
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
@@ -471,6 +426,24 @@ impl OutputPipes {
             stdout: MemoryOutputPipe::new(limits.stdout_limit_bytes),
             stderr: MemoryOutputPipe::new(limits.stderr_limit_bytes),
         }
+    }
+
+    /// Handles on both pipes (they share the buffers).
+    pub(crate) fn pipes(&self) -> (MemoryOutputPipe, MemoryOutputPipe) {
+        (self.stdout.clone(), self.stderr.clone())
+    }
+
+    pub(crate) fn stderr_len(&self) -> usize {
+        self.stderr.contents().len()
+    }
+
+    /// What was written to stderr after its first `offset` bytes.
+    pub(crate) fn stderr_since(&self, offset: usize) -> Vec<u8> {
+        self.stderr
+            .contents()
+            .get(offset..)
+            .unwrap_or_default()
+            .to_vec()
     }
 
     pub(crate) fn into_result(
@@ -511,27 +484,4 @@ pub(crate) fn thread_cpu_time() -> Duration {
         return Duration::ZERO;
     }
     Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::javascript_exception_type;
-
-    #[test]
-    fn javascript_exception_names_are_read_from_stderr() {
-        assert_eq!(
-            javascript_exception_type(b"Uncaught TypeError: x is not a function\n    at <eval>\n"),
-            Some("TypeError".to_string())
-        );
-        assert_eq!(
-            javascript_exception_type(b"Uncaught 42\n"),
-            Some("Error".to_string())
-        );
-        assert_eq!(
-            javascript_exception_type(b"RangeError: bad\n"),
-            Some("RangeError".to_string())
-        );
-        assert_eq!(javascript_exception_type(b"hello\n"), None);
-        assert_eq!(javascript_exception_type(b"Note: fine\n"), None);
-    }
 }

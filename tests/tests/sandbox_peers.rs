@@ -134,3 +134,135 @@ fn sleeping_ends_at_the_time_limit_in_both_languages() {
     );
     assert_eq!(result.stdout, "woke\n");
 }
+
+/// A JavaScript peer answering each message with its upper-case form, after spinning `spin_ms`.
+fn javascript_echo_peer(spin_ms: u64, time_limit_ms: u64) -> PeerRequest {
+    PeerRequest {
+        program: format!(
+            "sandboxPeer.serve((message) => {{\n\
+             \x20 const end = Date.now() + {spin_ms};\n\
+             \x20 while (Date.now() < end) {{}}\n\
+             \x20 return message.toUpperCase();\n\
+             }});\n"
+        ),
+        stdin: String::new(),
+        limits: limits(time_limit_ms),
+    }
+}
+
+#[test]
+fn a_javascript_program_calls_its_peer_and_is_not_charged_for_its_time() {
+    // Text crosses both ways as UTF-8, whatever it holds.
+    let program = "const out = ['a', 'é€𝄞', '%41\\n\\u0000x'].map((m) => sandboxPeer.call(m));\n\
+                   console.log(JSON.stringify(out));\n";
+    let request = RunRequest::new(Language::Javascript, program)
+        .with_limits(limits(400))
+        .with_peer(javascript_echo_peer(200, 5_000));
+    let result = run_with(request);
+    assert_eq!(result.outcome, Outcome::Finished, "{result:?}");
+    assert_eq!(result.stdout.trim(), r#"["A","É€𝄞","%41\n\u0000X"]"#);
+    let peer = result.peer.expect("the peer's result");
+    assert_eq!(peer.outcome, Outcome::Finished);
+    assert!(peer.wall_ms >= 600.0, "peer charged {} ms", peer.wall_ms);
+}
+
+#[test]
+fn a_javascript_peer_runs_afresh_for_each_call_and_a_large_message_crosses_whole() {
+    let peer = PeerRequest {
+        program: "globalThis.calls = (globalThis.calls || 0) + 1;\n\
+                  sandboxPeer.serve((m) => calls + ':' + m.length);\n"
+            .into(),
+        stdin: String::new(),
+        limits: limits(5_000),
+    };
+    let program = "const big = 'x'.repeat(300000) + 'ü';\n\
+                   console.log(sandboxPeer.call(big), sandboxPeer.call(''));\n";
+    let result = run_with(
+        RunRequest::new(Language::Javascript, program)
+            .with_limits(limits(5_000))
+            .with_peer(peer),
+    );
+    assert_eq!(result.outcome, Outcome::Finished, "{result:?}");
+    assert_eq!(result.stdout.trim(), "1:300001 1:0");
+}
+
+#[test]
+fn a_javascript_peer_that_ends_fails_every_later_call_with_the_reason() {
+    let cases = [
+        ("sandboxPeer.serve(() => { for (;;) {} });", "time-limit"),
+        ("sandboxPeer.serve(() => { std.exit(3); });", "exited: 3"),
+        (
+            "sandboxPeer.serve(() => { const s = 'x'.repeat(1 << 20), a = []; for (;;) a.push(s + a.length); });",
+            "memory-limit",
+        ),
+    ];
+    for (peer_program, why) in cases {
+        let program = "for (const m of ['a', 'b']) {\n\
+                       \x20 try { sandboxPeer.call(m); } catch (e) { console.log(e.name + ' ' + e.message); }\n\
+                       }\n";
+        let peer = PeerRequest {
+            program: peer_program.into(),
+            stdin: String::new(),
+            limits: Limits {
+                time_limit_ms: 300,
+                memory_limit_bytes: 64 << 20,
+                ..Limits::default()
+            },
+        };
+        let result = run_with(
+            RunRequest::new(Language::Javascript, program)
+                .with_limits(limits(2_000))
+                .with_peer(peer),
+        );
+        assert_eq!(result.outcome, Outcome::Finished, "{why}: {result:?}");
+        assert_eq!(
+            result.stdout,
+            format!("PeerError {why}\nPeerError {why}\n"),
+            "{why}"
+        );
+    }
+}
+
+#[test]
+fn a_javascript_peer_that_throws_or_never_answers_is_told_apart_and_can_answer_again() {
+    let peer = PeerRequest {
+        program: "sandboxPeer.serve((m) => { if (m === 'throw') throw new RangeError('no'); \
+                  if (m === 'number') return 5; return 'ok ' + m; });\n\
+                  if (false) sandboxPeer.serve(() => '');\n"
+            .into(),
+        stdin: String::new(),
+        limits: limits(2_000),
+    };
+    let program = "for (const m of ['throw', 'number', 'x']) {\n\
+                   \x20 try { console.log(sandboxPeer.call(m)); } catch (e) { console.log(e.message); }\n\
+                   }\n";
+    let result = run_with(
+        RunRequest::new(Language::Javascript, program)
+            .with_limits(limits(2_000))
+            .with_peer(peer),
+    );
+    assert_eq!(result.outcome, Outcome::Finished, "{result:?}");
+    assert_eq!(
+        result.stdout,
+        "raised: RangeError\nraised: the handler returned no string\nok x\n"
+    );
+    let silent = PeerRequest {
+        program: "console.log('no serve here');".into(),
+        stdin: String::new(),
+        limits: limits(2_000),
+    };
+    let result = run_with(
+        RunRequest::new(
+            Language::Javascript,
+            "try { sandboxPeer.call('x') } catch (e) { console.log(e.message) }",
+        )
+        .with_peer(silent),
+    );
+    assert_eq!(result.stdout, "no-handler\n", "{result:?}");
+    // Without a peer there is no channel: the descriptor is just a bad one.
+    let result = run_with(RunRequest::new(
+        Language::Javascript,
+        "console.log(os.write(1073741824, new ArrayBuffer(1), 0, 1))",
+    ));
+    assert_eq!(result.stdout, "-8\n", "{result:?}");
+}

@@ -1,0 +1,295 @@
+//! The JavaScript runtime: QuickJS-NG, a WASI preview-1 command module, run once per instance
+//! from `_start` to its end (a run's main program, or one call of a run's peer).
+//!
+//! WASI is wasmtime's, with our own `poll_oneoff` in front of it (waits end at the time limit,
+//! see [`crate::waits`]). An instance with a peer channel (see [`crate::js_peer`]) is linked
+//! with our own `fd_read` and `fd_write` too: they answer the channel's descriptor, standard
+//! input from memory and the two capped outputs, and nothing else (wasmtime's own functions
+//! cannot be called from ours: they need the calling instance's memory), so such an instance
+//! has no scratch directory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wasmtime::{Caller, Engine, InstancePre, Linker};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::OutputStream;
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+
+use crate::budget::{Budget, HasBudget};
+use crate::js_peer::{guest_memory, iovecs, store_count, Channel, PEER_FD};
+use crate::limiter::GuestLimiter;
+use crate::request::Outcome;
+use crate::sandbox::{budgeted_store, isolated_wasi, outcome_of_error, OutputPipes};
+use crate::scratch::ScratchDir;
+
+/// Store data of one QuickJS instance.
+pub(crate) struct JavascriptState {
+    wasi: WasiP1Ctx,
+    pub(crate) limiter: GuestLimiter,
+    pub(crate) budget: Budget,
+    /// The host's end of the peer channel, in a run that has a peer; such an instance's
+    /// standard streams are these, answered by [`standard_read`] and [`standard_write`].
+    pub(crate) channel: Option<Channel>,
+    stdin: Vec<u8>,
+    stdin_read: usize,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl HasBudget for JavascriptState {
+    fn budget(&self) -> &Budget {
+        &self.budget
+    }
+}
+
+/// What one instance runs with.
+pub(crate) struct Launch<'a> {
+    pub program: &'a str,
+    pub stdin: &'a str,
+    pub output: &'a OutputPipes,
+    pub scratch: Option<Arc<ScratchDir>>,
+    pub memory_limit_bytes: u64,
+    pub budget: Budget,
+    pub channel: Option<Channel>,
+}
+
+/// QuickJS, compiled and linked: cheap to clone (a peer holds one to start its instances).
+#[derive(Clone)]
+pub(crate) struct JavascriptRuntime {
+    engine: Engine,
+    /// Linked with WASI's own file functions.
+    plain: InstancePre<JavascriptState>,
+    /// Linked with ours, for instances with a peer channel.
+    channelled: InstancePre<JavascriptState>,
+}
+
+impl JavascriptRuntime {
+    pub(crate) fn load(engine: &Engine, cwasm: &Path) -> wasmtime::Result<JavascriptRuntime> {
+        // SAFETY: the file is our own cache entry, written by `setup` for this engine's
+        // settings; wasmtime still checks the version and settings recorded inside it.
+        let module = unsafe { wasmtime::Module::deserialize_file(engine, cwasm) }?;
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, wasi_of)?;
+        linker.allow_shadowing(true);
+        linker.func_wrap(
+            "wasi_snapshot_preview1",
+            "poll_oneoff",
+            crate::waits::poll_oneoff::<JavascriptState>,
+        )?;
+        let plain = linker.instantiate_pre(&module)?;
+        linker.func_wrap("wasi_snapshot_preview1", "fd_write", standard_write)?;
+        linker.func_wrap("wasi_snapshot_preview1", "fd_read", standard_read)?;
+        Ok(JavascriptRuntime {
+            engine: engine.clone(),
+            plain,
+            channelled: linker.instantiate_pre(&module)?,
+        })
+    }
+
+    /// Runs one fresh instance to its end. Returns how it ended (limits not yet considered)
+    /// and its state, which holds the budget, the memory peak and the channel.
+    pub(crate) fn run(&self, launch: Launch<'_>) -> (Outcome, JavascriptState) {
+        let stderr_before = launch.output.stderr_len();
+        let pre = match launch.channel {
+            Some(_) if launch.scratch.is_some() => {
+                let message = "a JavaScript run with a peer has no scratch directory".to_string();
+                let state = self.state(launch, WasiCtxBuilder::new().build_p1());
+                return (Outcome::Error { message }, state);
+            }
+            Some(_) => &self.channelled,
+            None => &self.plain,
+        };
+        let mut builder = isolated_wasi(launch.stdin, launch.output, launch.scratch.as_deref());
+        // `--std` exposes QuickJS's `std` and `os` objects (e.g. `std.in.readAsString()` for
+        // stdin); with no preopens and no sockets they reach nothing outside the instance.
+        builder.args(&["qjs", "--std", "-e", launch.program]);
+        let scratch = launch.scratch.clone();
+        let output = launch.output;
+        let state = self.state(launch, builder.build_p1());
+        let mut store = budgeted_store(&self.engine, state, scratch, |state| &mut state.limiter);
+        let ended = pre.instantiate(&mut store).and_then(|instance| {
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            start.call(&mut store, ())
+        });
+        let outcome = match ended {
+            Ok(()) => Outcome::Finished,
+            Err(error) => match error.downcast_ref::<I32Exit>() {
+                Some(I32Exit(0)) => Outcome::Exited { code: 0 },
+                Some(I32Exit(code)) => {
+                    let stderr = output.stderr_since(stderr_before);
+                    match javascript_exception_type(&stderr) {
+                        Some(type_name) if *code == 1 => Outcome::Exception { type_name },
+                        _ => Outcome::Exited { code: *code },
+                    }
+                }
+                None => outcome_of_error(&error),
+            },
+        };
+        (outcome, store.into_data())
+    }
+
+    fn state(&self, launch: Launch<'_>, wasi: WasiP1Ctx) -> JavascriptState {
+        let (stdout, stderr) = launch.output.pipes();
+        JavascriptState {
+            wasi,
+            limiter: GuestLimiter::new(launch.memory_limit_bytes),
+            budget: launch.budget,
+            channel: launch.channel,
+            stdin: launch.stdin.as_bytes().to_vec(),
+            stdin_read: 0,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+fn wasi_of(state: &mut JavascriptState) -> &mut WasiP1Ctx {
+    &mut state.wasi
+}
+
+const STDIN: i32 = 0;
+const STDOUT: i32 = 1;
+const STDERR: i32 = 2;
+const ERRNO_BADF: i32 = 8;
+const ERRNO_FAULT: i32 = 21;
+const ERRNO_PIPE: i32 = 64;
+
+/// `fd_write` of an instance with a peer channel: the channel, or a capped output. Past the
+/// cap, output is dropped; a write that fits nothing fails, as WASI's own does.
+fn standard_write(
+    mut caller: Caller<'_, JavascriptState>,
+    fd: i32,
+    list: i32,
+    count: i32,
+    written: i32,
+) -> i32 {
+    if fd == PEER_FD {
+        return crate::js_peer::write(&mut caller, list, count, written);
+    }
+    if fd != STDOUT && fd != STDERR {
+        return ERRNO_BADF;
+    }
+    let Some(memory) = guest_memory(&mut caller) else {
+        return ERRNO_FAULT;
+    };
+    let (data, state) = memory.data_and_store_mut(&mut caller);
+    let Some(iovecs) = iovecs(data, list, count) else {
+        return ERRNO_FAULT;
+    };
+    let pipe = if fd == STDOUT {
+        &mut state.stdout
+    } else {
+        &mut state.stderr
+    };
+    let mut total = 0;
+    for (at, len) in iovecs {
+        let Some(bytes) = at.checked_add(len).and_then(|end| data.get(at..end)) else {
+            return ERRNO_FAULT;
+        };
+        let room = pipe.check_write().unwrap_or(0);
+        let fits = bytes.len().min(room);
+        if fits > 0 && pipe.write(Bytes::copy_from_slice(&bytes[..fits])).is_err() {
+            break;
+        }
+        total += fits;
+        if fits < bytes.len() {
+            break;
+        }
+    }
+    if total == 0 && iovecs_len(data, list, count) > 0 {
+        return ERRNO_PIPE;
+    }
+    store_count(data, written, total)
+}
+
+/// `fd_read` of an instance with a peer channel: the channel, or standard input.
+fn standard_read(
+    mut caller: Caller<'_, JavascriptState>,
+    fd: i32,
+    list: i32,
+    count: i32,
+    done: i32,
+) -> i32 {
+    if fd == PEER_FD {
+        return crate::js_peer::read(&mut caller, list, count, done);
+    }
+    if fd != STDIN {
+        return ERRNO_BADF;
+    }
+    let Some(memory) = guest_memory(&mut caller) else {
+        return ERRNO_FAULT;
+    };
+    let (data, state) = memory.data_and_store_mut(&mut caller);
+    let Some(iovecs) = iovecs(data, list, count) else {
+        return ERRNO_FAULT;
+    };
+    let mut total = 0;
+    for (at, len) in iovecs {
+        let Some(target) = at.checked_add(len).and_then(|end| data.get_mut(at..end)) else {
+            return ERRNO_FAULT;
+        };
+        let left = &state.stdin[state.stdin_read..];
+        let n = target.len().min(left.len());
+        target[..n].copy_from_slice(&left[..n]);
+        state.stdin_read += n;
+        total += n;
+    }
+    store_count(data, done, total)
+}
+
+fn iovecs_len(data: &[u8], list: i32, count: i32) -> usize {
+    iovecs(data, list, count).map_or(0, |iovecs| iovecs.iter().map(|(_, len)| len).sum())
+}
+
+/// QuickJS prints an uncaught exception as its first stderr line, `TypeError: ...` (some builds
+/// prefix `Uncaught `). Returns the error type's name when the line names one; a thrown value
+/// that is not an error (`throw 42`) is reported as `Error` where the prefix shows it was thrown.
+fn javascript_exception_type(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
+    let (uncaught, rest) = match line.strip_prefix("Uncaught ") {
+        Some(rest) => (true, rest),
+        None => (false, line),
+    };
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '$')
+        .collect();
+    let after_name = &rest[name.len()..];
+    let names_an_error = name.starts_with(|c: char| c.is_ascii_uppercase())
+        && (name.ends_with("Error") || name.ends_with("Exception"))
+        && (after_name.is_empty() || after_name.starts_with(':'));
+    if names_an_error {
+        Some(name)
+    } else if uncaught {
+        Some("Error".to_string())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::javascript_exception_type;
+
+    #[test]
+    fn javascript_exception_names_are_read_from_stderr() {
+        assert_eq!(
+            javascript_exception_type(b"Uncaught TypeError: x is not a function\n    at <eval>\n"),
+            Some("TypeError".to_string())
+        );
+        assert_eq!(
+            javascript_exception_type(b"Uncaught 42\n"),
+            Some("Error".to_string())
+        );
+        assert_eq!(
+            javascript_exception_type(b"RangeError: bad\n"),
+            Some("RangeError".to_string())
+        );
+        assert_eq!(javascript_exception_type(b"hello\n"), None);
+        assert_eq!(javascript_exception_type(b"Note: fine\n"), None);
+    }
+}
