@@ -147,9 +147,10 @@ impl JsPeer {
         }
         // The answer is the peer's own writing: invalid UTF-8 is replaced, never refused.
         let answer = String::from_utf8_lossy(&answer);
-        // QuickJS throws when it runs out of memory: a handler that threw after this call hit
-        // the cap ran out of memory, which ends the peer as it would end a program.
-        if state.limiter.memory_limit_hit && answer.starts_with('r') {
+        // QuickJS throws when it runs out of memory, which the program may catch and answer
+        // anyway: a call that hit the cap ran out of memory, which ends the peer as it would
+        // end a program.
+        if state.limiter.memory_limit_hit {
             self.ended = Some(Outcome::MemoryLimit);
             return Err(failure_text(&Outcome::MemoryLimit));
         }

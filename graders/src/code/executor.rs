@@ -19,15 +19,16 @@ pub struct ExecRequest {
     pub time_limit_ms: u64,
     pub memory_limit_mb: u64,
     /// A second program that runs beside `program` in an instance of its own and answers its
-    /// calls (Python only; see [`ExecPeer`]).
+    /// calls (see [`ExecPeer`]).
     pub peer: Option<ExecPeer>,
     /// Wall-clock bound of the whole run, the peer's time included (the sample's deadline).
     pub wall_limit_ms: Option<u64>,
 }
 
-/// The peer of a run: loaded first in a fresh instance of its own, it registers a handler with
-/// `sandbox_peer.serve`, and each `sandbox_peer.call(text)` of the main program is answered by
-/// it. The instances share only those strings. Each has its own memory cap and its own clock
+/// The peer of a run, in an instance of its own: it registers a handler (Python:
+/// `sandbox_peer.serve`, loaded first and kept; JavaScript: `sandboxPeer.serve`, run afresh for
+/// each call), and each call of the main program (`sandbox_peer.call(text)`,
+/// `sandboxPeer.call(text)`) is answered by it. The instances share only those strings. Each has its own memory cap and its own clock
 /// (paused while the other runs), both set by the request's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecPeer {

@@ -1,57 +1,77 @@
 // The code grader's trusted JavaScript harness (QuickJS; see graders/src/code/mod.rs for the
-// threat model). The host appends `harnessMain(<config JSON as a string literal>);`.
+// threat model). The host appends `harnessMain(<config JSON as a string literal>);`, or, for
+// the candidate's instance of an `assert` run, `candidateMain(<config>);`.
 //
 // Same protocol as harness.py: records are lines `<nonce> <json>` on the real standard output;
-// the candidate's console output goes to a sink; values it returns are checked to be plain data
-// (exact prototypes only) and, for `call` tests, compared on the host.
+// the candidate's console output goes to a sink.
+// - `call` tests: the candidate runs here; values it returns are checked to be plain data (exact
+//   prototypes only) and compared on the host, which alone knows the expected values.
+// - `assert` tests: `check(candidate)` runs here and the candidate's code in the run's peer (an
+//   instance of its own, run afresh for each call; see sandboxes' js_peer.rs). `candidate` is a
+//   proxy: its arguments and results cross as tagged plain data, its exceptions come back as
+//   errors of the same type. Nothing of the candidate's ever runs in this realm.
 
-function harnessMain(configText) {
+const harnessLib = (function () {
   "use strict";
+  // Taken before any other code runs: a candidate's replacements (call mode) cannot reach them.
   const parse = JSON.parse, stringify = JSON.stringify;
-  const config = parse(configText);
-  const nonce = config.nonce;
-  const realConsole = globalThis.console;
-  const realLog = realConsole.log.bind(realConsole);
-  const realPrint = typeof globalThis.print === "function" ? globalThis.print : realLog;
   const getPrototypeOf = Object.getPrototypeOf, keys = Object.keys, isArray = Array.isArray;
+  const defineProperty = Object.defineProperty, hasOwn = Object.prototype.hasOwnProperty;
   const ObjectProto = Object.prototype, ArrayProto = Array.prototype;
-  const FunctionCtor = Function, BigIntCtor = BigInt;
+  const FunctionCtor = Function, BigIntCtor = BigInt, StringCtor = String;
+  const INTEGER = /^-?[0-9]+$/;
 
-  function emit(record) {
-    // A `toJSON` the candidate put on a prototype would rewrite our records (and may be
-    // non-configurable): the record itself is copied to an object with no prototype.
-    try { delete ObjectProto.toJSON; delete ArrayProto.toJSON; } catch (_) {}
-    const bare = Object.create(null);
-    for (const key of keys(record)) bare[key] = record[key];
-    realPrint(nonce + " " + stringify(bare));
-  }
   function short(text, limit) {
-    text = String(text);
+    text = StringCtor(text);
     limit = limit || 160;
     return text.length <= limit ? text : text.slice(0, limit - 20) + "..." + text.slice(-17);
   }
+
+  // An error's type and message, whatever was thrown (its own `name` first: an error that
+  // crossed from the candidate's instance carries its type there).
   function describe(error) {
     let type = "Error";
     try {
-      type = error && error.constructor && typeof error.constructor.name === "string" ? error.constructor.name : typeof error;
+      if (error !== null && typeof error === "object" && hasOwn.call(error, "name") && typeof error.name === "string") {
+        type = error.name;
+      } else {
+        type = error && error.constructor && typeof error.constructor.name === "string" ? error.constructor.name : typeof error;
+      }
     } catch (_) {}
     let message = "";
     try { message = short(error && error.message !== undefined ? error.message : error); } catch (_) {}
     return { type: short(type, 60), msg: message };
   }
 
-  // Plain data only: primitives, arrays and plain objects with exact prototypes.
-  function toPlain(value, depth) {
+  function notPlain(message) {
+    const error = new TypeError(message);
+    error.notPlain = true;
+    return error;
+  }
+
+  function setOwn(target, key, value) {
+    // Never `target[key] = ...`: a key `__proto__` would set the prototype.
+    defineProperty(target, key, { value: value, writable: true, enumerable: true, configurable: true });
+  }
+
+  // Plain data only: primitives, arrays and plain objects with exact prototypes. Where JSON has
+  // no exact form the value is tagged: `{"$int": "digits"}` (BigInt), `{"$float": "nan"}`
+  // (NaN, ±inf). With `exact` (values crossing between the instances), also `{"$undef": 1}`,
+  // `{"$float": "-0"}`, and `{"$obj": [[key, value]]}` for an object whose one key starts with
+  // `$`, so that no value reads as a tag it is not. `call` mode leaves those out: the host
+  // compares JSON, where `undefined` is `null`.
+  function toWire(value, exact, depth) {
     depth = depth || 0;
-    if (depth > 64) throw new TypeError("nested deeper than 64 levels");
+    if (depth > 64) throw notPlain("nested deeper than 64 levels");
     if (value === null) return null;
     const t = typeof value;
     if (t === "boolean" || t === "string") return value;
-    if (t === "undefined") return null;
+    if (t === "undefined") return exact ? { $undef: 1 } : null;
     if (t === "number") {
       if (value !== value) return { $float: "nan" };
       if (value === Infinity) return { $float: "inf" };
       if (value === -Infinity) return { $float: "-inf" };
+      if (exact && value === 0 && 1 / value < 0) return { $float: "-0" };
       return value;
     }
     if (t === "bigint") return { $int: value.toString() };
@@ -59,18 +79,54 @@ function harnessMain(configText) {
       const proto = getPrototypeOf(value);
       if (isArray(value) && proto === ArrayProto) {
         const out = [];
-        for (let i = 0; i < value.length; i++) out.push(toPlain(value[i], depth + 1));
+        for (let i = 0; i < value.length; i++) out.push(toWire(value[i], exact, depth + 1));
         return out;
       }
       if (proto === ObjectProto || proto === null) {
+        const own = keys(value);
+        if (exact && own.length === 1 && own[0][0] === "$") {
+          return { $obj: [[own[0], toWire(value[own[0]], exact, depth + 1)]] };
+        }
         const out = {};
-        for (const key of keys(value)) out[key] = toPlain(value[key], depth + 1);
+        for (const key of own) setOwn(out, key, toWire(value[key], exact, depth + 1));
         return out;
       }
     }
-    const error = new TypeError("returned a value of type " + t + ", not plain data");
-    error.notPlain = true;
-    throw error;
+    throw notPlain("a value of type " + t + " is not plain data");
+  }
+
+  // The inverse of `toWire` (exact), building fresh objects of this realm. Anything odd (the
+  // other side may be the candidate's) is refused as not plain.
+  function fromWire(value, depth) {
+    depth = depth || 0;
+    if (depth > 66) throw notPlain("nested deeper than 64 levels");
+    if (value === null || typeof value !== "object") return value;
+    if (isArray(value)) {
+      const out = [];
+      for (let i = 0; i < value.length; i++) out.push(fromWire(value[i], depth + 1));
+      return out;
+    }
+    const own = keys(value);
+    if (own.length === 1 && own[0][0] === "$") {
+      const tag = own[0], body = value[tag];
+      if (tag === "$int" && typeof body === "string" && INTEGER.test(body)) return BigIntCtor(body);
+      if (tag === "$float") {
+        if (body === "nan") return NaN;
+        if (body === "inf") return Infinity;
+        if (body === "-inf") return -Infinity;
+        if (body === "-0") return -0;
+      }
+      if (tag === "$undef") return undefined;
+      if (tag === "$obj" && isArray(body) && body.length === 1 && isArray(body[0]) && typeof body[0][0] === "string") {
+        const out = {};
+        setOwn(out, body[0][0], fromWire(body[0][1], depth + 1));
+        return out;
+      }
+      throw notPlain("an unknown tag " + short(tag, 40));
+    }
+    const out = {};
+    for (const key of own) setOwn(out, key, fromWire(value[key], depth + 1));
+    return out;
   }
 
   const sink = { log() {}, error() {}, warn() {}, info() {}, debug() {} };
@@ -80,59 +136,83 @@ function harnessMain(configText) {
     return action();
   }
 
-  function loadCandidate(name) {
-    // From here on the candidate's code is in this realm: the host trusts no harness_error
-    // record written after this one.
-    emit({ k: "loading" });
+  // The candidate's function `name`: `{ fn }`, or `{ failed }` with the load error's fields.
+  function loadCandidate(code, name) {
     let factory;
     try {
-      factory = new FunctionCtor(config.code + "\n;return typeof " + name + " === 'undefined' ? undefined : " + name + ";");
+      factory = new FunctionCtor(code + "\n;return typeof " + name + " === 'undefined' ? undefined : " + name + ";");
     } catch (error) {
       const d = describe(error);
-      if (d.type === "SyntaxError") emit({ k: "syntax_error", msg: d.msg });
-      else emit({ k: "load_error", type: d.type, msg: d.msg });
-      return undefined;
+      if (d.type === "SyntaxError") return { failed: { k: "syntax_error", msg: d.msg } };
+      return { failed: { k: "load_error", type: d.type, msg: d.msg } };
     }
     let fn;
     try {
       fn = confined(() => factory());
     } catch (error) {
       const d = describe(error);
-      emit({ k: "load_error", type: d.type, msg: d.msg });
-      return undefined;
+      return { failed: { k: "load_error", type: d.type, msg: d.msg } };
     }
     if (typeof fn !== "function") {
-      emit({ k: "load_error", type: "ReferenceError", msg: "no function named " + short(name, 80) });
-      return undefined;
+      return { failed: { k: "load_error", type: "ReferenceError", msg: "no function named " + short(name, 80) } };
     }
-    return fn;
+    return { fn: fn };
   }
 
-  // Arguments use the tags of `toPlain` where JSON has no exact form: `{"$int": "digits"}`.
+  return Object.freeze({ parse, stringify, keys, isArray, hasOwn, defineProperty, short, describe, notPlain, toWire, fromWire, confined, loadCandidate });
+})();
+
+function harnessMain(configText) {
+  "use strict";
+  const lib = harnessLib;
+  const config = lib.parse(configText);
+  const nonce = config.nonce;
+  const realConsole = globalThis.console;
+  const realLog = realConsole.log.bind(realConsole);
+  const realPrint = typeof globalThis.print === "function" ? globalThis.print : realLog;
+  const ObjectProto = Object.prototype, ArrayProto = Array.prototype;
+
+  function emit(record) {
+    // A `toJSON` the candidate (call mode) put on a prototype would rewrite our records (and
+    // may be non-configurable): the record itself is copied to an object with no prototype.
+    try { delete ObjectProto.toJSON; delete ArrayProto.toJSON; } catch (_) {}
+    const bare = Object.create(null);
+    for (const key of lib.keys(record)) bare[key] = record[key];
+    realPrint(nonce + " " + lib.stringify(bare));
+  }
+
+  // Arguments use the tags of `toWire` where JSON has no exact form: `{"$int": "digits"}`.
   function untag(_key, value) {
-    if (value !== null && typeof value === "object" && !isArray(value)) {
-      const own = keys(value);
+    if (value !== null && typeof value === "object" && !lib.isArray(value)) {
+      const own = lib.keys(value);
       if (own.length === 1 && own[0] === "$int" && typeof value.$int === "string") {
-        return BigIntCtor(value.$int);
+        return BigInt(value.$int);
       }
     }
     return value;
   }
 
   function modeCall() {
-    const fn = loadCandidate(config.fn_name);
-    if (fn === undefined) return;
+    // From here on the candidate's code is in this realm: the host trusts no harness_error
+    // record written after this one.
+    emit({ k: "loading" });
+    const loaded = lib.loadCandidate(config.code, config.fn_name);
+    if (loaded.failed) {
+      emit(loaded.failed);
+      return;
+    }
+    const fn = loaded.fn;
     for (let i = 0; i < config.cases.length; i++) {
       // Parsed afresh for each case, so a call that mutates its arguments cannot touch the next.
-      const args = parse(config.cases[i], untag);
+      const args = lib.parse(config.cases[i], untag);
       try {
-        const value = toPlain(confined(() => fn(...args)));
+        const value = lib.toWire(lib.confined(() => fn(...args)), false);
         emit({ k: "case", i: i, value: value });
       } catch (error) {
         if (error && error.notPlain === true) {
-          emit({ k: "case", i: i, type: "NotPlain", msg: short(error.message) });
+          emit({ k: "case", i: i, type: "NotPlain", msg: lib.short(error.message) });
         } else {
-          const d = describe(error);
+          const d = lib.describe(error);
           emit({ k: "case", i: i, type: d.type, msg: d.msg });
           if (config.early_stop) return;
         }
@@ -140,40 +220,128 @@ function harnessMain(configText) {
     }
   }
 
-  // `assert` tests in JavaScript: the test code defines `check(candidate)`, which throws on a
-  // failure; the whole of it is one test.
+  // Errors of the candidate's instance are thrown here as errors of these types (any other
+  // type as an `Error` named so), so that the test code's own checks of them work.
+  const errorTypes = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+  function rethrown(raised) {
+    const type = raised !== null && typeof raised === "object" && typeof raised.type === "string" ? lib.short(raised.type, 60) : "Error";
+    const msg = raised !== null && typeof raised === "object" && typeof raised.msg === "string" ? lib.short(raised.msg, 300) : "";
+    const Type = lib.hasOwn.call(errorTypes, type) ? errorTypes[type] : Error;
+    const error = new Type(msg);
+    lib.defineProperty(error, "name", { value: type, writable: true, configurable: true });
+    return error;
+  }
+
+  // `assert` tests: the test code defines `check(candidate)`, which throws on a failure; the
+  // whole of it is one test. The candidate's code is in the peer; `candidate` calls it there.
   function modeAssert() {
     let check;
     try {
-      check = new FunctionCtor("candidate", config.test_code + "\n;return check;")();
+      check = new Function("candidate", config.test_code + "\n;return check;")();
     } catch (error) {
-      emit({ k: "harness_error", msg: "the test code does not compile: " + describe(error).msg });
+      emit({ k: "harness_error", msg: "the test code does not compile: " + lib.describe(error).msg });
       return;
     }
     emit({ k: "plan", n: 1, names: ["check(" + config.entry_point + ")"] });
-    const fn = loadCandidate(config.entry_point);
-    if (fn === undefined) return;
+    const PeerError = sandboxPeer.PeerError;
+    let calls = 0;
+    let ended = null; // why the candidate's instance stopped answering, once it has
+
+    // One request to the candidate's instance; its answer, an object. A failure there is the
+    // candidate's: it ends the test whatever the test code does with the error.
+    function ask(request) {
+      if (ended !== null) throw new PeerError(ended);
+      let reply;
+      try {
+        reply = sandboxPeer.call(lib.stringify(request));
+      } catch (error) {
+        if (error instanceof PeerError) ended = lib.short(error.message, 200);
+        throw error;
+      }
+      let answer;
+      try { answer = lib.parse(reply); } catch (_) { answer = null; }
+      if (answer === null || typeof answer !== "object" || lib.isArray(answer)) {
+        throw lib.notPlain("the candidate's instance answered with no object");
+      }
+      return answer;
+    }
+
+    let loaded;
+    try {
+      loaded = ask({ op: "load" });
+    } catch (error) {
+      if (ended !== null) emit({ k: "load_error", v: "ended", why: ended });
+      else emit({ k: "load_error", type: "NotPlain", msg: lib.describe(error).msg });
+      return;
+    }
+    if (loaded.ok !== true) {
+      const failed = loaded.failed !== null && typeof loaded.failed === "object" ? loaded.failed : {};
+      const msg = typeof failed.msg === "string" ? lib.short(failed.msg, 300) : "";
+      if (failed.k === "syntax_error") emit({ k: "syntax_error", msg: msg });
+      else emit({ k: "load_error", type: typeof failed.type === "string" ? lib.short(failed.type, 60) : "Error", msg: msg });
+      return;
+    }
+
     const candidate = function (...args) {
-      return parse(stringify(toPlain(confined(() => fn(...args)))));
+      let wire;
+      try {
+        wire = args.map((arg) => lib.toWire(arg, true));
+      } catch (error) {
+        throw new TypeError("an argument cannot cross to the candidate's instance: " + lib.describe(error).msg);
+      }
+      calls++;
+      const answer = ask({ op: "call", args: wire });
+      if (answer.ok === true) return lib.fromWire(answer.value);
+      if (answer.failed !== undefined || answer.raised !== undefined) throw rethrown(answer.failed || answer.raised);
+      throw lib.notPlain(typeof answer.notPlain === "string" ? lib.short(answer.notPlain) : "the candidate's instance answered nonsense");
     };
+    let record;
     try {
       check(candidate);
-      emit({ k: "test", i: 0, v: "pass" });
+      record = { k: "test", i: 0, v: calls > 0 ? "pass" : "neutral" };
     } catch (error) {
-      const d = describe(error);
+      const d = lib.describe(error);
       if (d.type === "AssertionError" || (error && error.notPlain === true)) {
-        emit({ k: "test", i: 0, v: "fail", msg: d.msg || "assertion failed" });
+        record = { k: "test", i: 0, v: "fail", msg: d.msg || "assertion failed" };
       } else {
-        emit({ k: "test", i: 0, v: "error", type: d.type, msg: d.msg });
+        record = { k: "test", i: 0, v: "error", type: d.type, msg: d.msg };
       }
     }
+    // A candidate that stopped answering fails, whatever the test code made of the error (an
+    // `assert.throws` around a call that ran out of time must not pass).
+    if (ended !== null) record = { k: "test", i: 0, v: "ended", why: ended };
+    emit(record);
   }
 
   try {
     if (config.mode === "call") modeCall();
     else modeAssert();
   } catch (error) {
-    emit({ k: "harness_error", msg: describe(error).msg });
+    emit({ k: "harness_error", msg: lib.describe(error).msg });
   }
   emit({ k: "done" });
+}
+
+// The candidate's instance of an `assert` run: each run answers one request of the tests'
+// instance, `{"op": "load"}` or `{"op": "call", "args": [...]}`, with `{"ok": true, "value"}`,
+// `{"failed": {...}}` (the code did not load), `{"raised": {type, msg}}` or `{"notPlain": msg}`.
+// It knows no nonce and writes no records: nothing it could do here decides a test.
+function candidateMain(configText) {
+  "use strict";
+  const lib = harnessLib;
+  const config = lib.parse(configText);
+  sandboxPeer.serve(function (message) {
+    const request = lib.parse(message);
+    const loaded = lib.loadCandidate(config.code, config.entry_point);
+    if (loaded.failed) return lib.stringify({ failed: loaded.failed });
+    if (request.op === "load") return lib.stringify({ ok: true });
+    const args = lib.fromWire(request.args);
+    try {
+      const value = lib.toWire(lib.confined(() => loaded.fn(...args)), true);
+      return lib.stringify({ ok: true, value: value });
+    } catch (error) {
+      if (error && error.notPlain === true) return lib.stringify({ notPlain: lib.short(error.message) });
+      return lib.stringify({ raised: lib.describe(error) });
+    }
+  });
 }

@@ -49,12 +49,22 @@
 //! host, line by line in full. Records are framed by a per-run nonce and the harness stops
 //! reading at the first `done`, so printed "success" markers and `atexit` hooks change nothing.
 //!
-//! **JavaScript `assert` tests** still run the tests and the candidate in one QuickJS instance
-//! (QuickJS runs as a WASI command without exports, so the peer mechanism needs a rebuilt
-//! QuickJS or two threads joined by pipes). There, realm attacks (a prototype `toJSON`, an
-//! overridden `JSON.stringify`, `Error.prepareStackTrace`) remain possible; tasks that must be
-//! proof against them should use `call` or `stdio` tests.
-//!
+//! **JavaScript `assert` tests (`check(candidate)`): two instances too.** The tests' instance
+//! runs `check` with `candidate` a proxy (`harnessMain` in `harness.js`); the candidate's code
+//! runs in the run's peer (`candidateMain`), which the sandbox runs *afresh for each call*
+//! (QuickJS exports nothing to call back; see sandboxes' `js_peer.rs`): it loads the candidate's
+//! code, answers one call, and ends. It never holds the test code, the records or the nonce, so
+//! the caller chain, stack traces, globals, `toJSON` on prototypes and a replaced
+//! `JSON.stringify` reach only the candidate's own realm. Arguments and results cross as tagged
+//! plain data (BigInt, NaN/±inf/-0, `undefined`, objects whose one key looks like a tag) and are
+//! rebuilt in the tests' realm, with own keys only (a `__proto__` key stays a key); functions and
+//! objects of other prototypes do not cross (the test that tried fails, saying so). The
+//! candidate's errors are thrown in the tests' realm as the built-in error type of the same name
+//! (others as `Error` named so), so `instanceof RangeError` works. Once the candidate's instance
+//! stops answering (time or memory limit, exit), the test fails with that reason whatever the
+//! test code did with the error: an `assert.throws` around a call that ran out of time does not
+//! pass. Nothing persists in the candidate's instance between calls.
+
 //! **Failures the candidate causes are verdicts.** A trainer drops `error` and `timeout` samples
 //! from the group, so a candidate that could turn its failure into one would escape a negative
 //! advantage. Every failure the candidate's code causes (exceptions of any kind, exits, limits,

@@ -32,6 +32,16 @@ pub const PYTHON_CANDIDATE_BOOTSTRAP: &str = "import sys\n\
 from verifier_code_harness import _candidate_main\n\
 _candidate_main(sys.stdin.buffer.read().decode())\n";
 
+/// The candidate's instance of a JavaScript `assert` run: our harness, whose `candidateMain`
+/// loads the candidate's code and answers the tests' calls, run afresh for each call.
+pub fn javascript_candidate_program(code: &str, entry_point: &str) -> String {
+    let config = serde_json::json!({"code": code, "entry_point": entry_point}).to_string();
+    format!(
+        "{JAVASCRIPT_HARNESS}\ncandidateMain({});\n",
+        Value::String(config)
+    )
+}
+
 /// A program that only checks that the sandbox has the harness baked in.
 pub const PYTHON_HARNESS_PROBE: &str = "import verifier_code_harness\n";
 

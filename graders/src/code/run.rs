@@ -15,7 +15,7 @@ use super::executor::{Ending, ExecOutcome, ExecPeer, ExecRequest, Executor};
 use super::limits::CodeGraderConfig;
 use super::nonce::fresh_nonce;
 use super::prepared::{PreparedCache, PreparedTests};
-use super::program::{harness_program, PYTHON_CANDIDATE_BOOTSTRAP};
+use super::program::{harness_program, javascript_candidate_program, PYTHON_CANDIDATE_BOOTSTRAP};
 use super::protocol::{
     error_result, exception_outcome, parse_records, record_result, text, unfinished, Records,
 };
@@ -173,19 +173,18 @@ impl<'a> Runner<'a> {
             "entry_point": entry_point,
             "early_stop": self.early_stop(),
         });
-        // Python: the candidate's code runs in an instance of its own, which the tests call
-        // through the host; the tests' instance never holds it (see the module's threat model).
-        // JavaScript: one instance for both.
-        let peer = match self.task.language {
-            CodeLanguage::Python => Some(ExecPeer {
+        // The candidate's code runs in an instance of its own, which the tests call through the
+        // host; the tests' instance never holds it (see the module's threat model).
+        let peer = Some(match self.task.language {
+            CodeLanguage::Python => ExecPeer {
                 program: PYTHON_CANDIDATE_BOOTSTRAP.to_string(),
                 stdin: self.program.clone(),
-            }),
-            CodeLanguage::Javascript => {
-                config["code"] = json!(self.program);
-                None
-            }
-        };
+            },
+            CodeLanguage::Javascript => ExecPeer {
+                program: javascript_candidate_program(&self.program, entry_point),
+                stdin: String::new(),
+            },
+        });
         // Compiled tests replace the sources, which the harness then never reads.
         match &prepared {
             Some(prepared) => config["prepared"] = json!(prepared.hex),

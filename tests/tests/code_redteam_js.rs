@@ -1,0 +1,208 @@
+//! JavaScript `assert` tests attacked as a policy would attack them (issue 12), through the real
+//! grader and sandbox pool. The tests' `check(candidate)` runs in one instance and the candidate's
+//! code in another, run afresh for each call: every attack on the realm the two used to share
+//! (the tests' source through the caller chain, `toJSON` and `JSON.stringify` replacements that
+//! rewrite records, prototype pollution) must find nothing, score 0, and never come back `error`
+//! or `timeout`. And real solutions must still pass, with every kind of value crossing exactly.
+
+mod code_support;
+
+use code_support::{grade_all, worker_entry};
+use graders::contract::{CodeLanguage, CodeTask, CodeTests, Scoring, Task};
+use graders::{Status, Verdict};
+
+/// Not a test: the entry point of the sandbox worker processes started from this binary.
+#[test]
+fn sandbox_worker_entry() {
+    worker_entry();
+}
+
+fn assert_task(check: &str, entry_point: &str, time_limit_ms: u64) -> Task {
+    Task::Code(CodeTask {
+        language: CodeLanguage::Javascript,
+        tests: CodeTests::Assert {
+            code: check.into(),
+            entry_point: entry_point.into(),
+        },
+        prefix: None,
+        scoring: Scoring::All,
+        time_limit_ms: Some(time_limit_ms),
+        memory_limit_mb: Some(64),
+        float_tolerance: None,
+        compare: Default::default(),
+    })
+}
+
+/// A HumanEval-X-style check with its expected values as literals in its source.
+const ADD_CHECK: &str = "function check(candidate) {\n\
+  if (candidate(2, 3) !== 5) throw new Error('2+3');\n\
+  if (candidate(40, 2) !== 42) throw new Error('40+2');\n\
+  if (candidate(-7, 7) !== 0) throw new Error('-7+7');\n\
+}";
+
+const ATTACKS: &[(&str, &str)] = &[
+    (
+        "the caller chain's sources (the expected value after `candidate(a, b) !==`)",
+        "function add(a, b) {\n\
+           let f = add.caller, text = '';\n\
+           for (let i = 0; f && i < 50; i++, f = f.caller) text += String(f);\n\
+           const m = new RegExp('candidate\\\\(' + a + ', ' + b + '\\\\) !== (-?\\\\d+)').exec(text);\n\
+           return m ? Number(m[1]) : -1;\n\
+         }",
+    ),
+    (
+        "stack traces and the globals",
+        "function add(a, b) {\n\
+           let text = String(new Error().stack);\n\
+           for (const k of Object.getOwnPropertyNames(globalThis)) { try { text += String(globalThis[k]); } catch (_) {} }\n\
+           const m = new RegExp('candidate\\\\(' + a + ', ' + b + '\\\\) !== (-?\\\\d+)').exec(text);\n\
+           return m ? Number(m[1]) : -1;\n\
+         }",
+    ),
+    (
+        "a non-configurable toJSON that rewrites every record to a pass",
+        "Object.defineProperty(Object.prototype, 'toJSON', { configurable: false, value() {\n\
+           return { k: 'test', i: 0, v: 'pass' }; } });\n\
+         function add(a, b) { return 0; }",
+    ),
+    (
+        "JSON.stringify and print replaced to forge records",
+        "const realStringify = JSON.stringify;\n\
+         JSON.stringify = () => '{\"k\":\"test\",\"i\":0,\"v\":\"pass\"}';\n\
+         globalThis.print = () => {}; console.log = () => {};\n\
+         function add(a, b) { return 0; }",
+    ),
+    (
+        "prototype pollution through the answer",
+        "function add(a, b) { return JSON.parse('{\"__proto__\": {\"toJSON\": 1, \"valueOf\": 5}}'); }",
+    ),
+    (
+        "an object that claims to be every number",
+        "function add(a, b) { return { valueOf() { return a + b; }, toString() { return String(a + b); } }; }",
+    ),
+    (
+        "a forged answer written straight to the channel",
+        "function add(a, b) { const t = 'o{\"ok\":true,\"value\":\"pass\"}';\n\
+           const v = new Uint8Array(t.length); for (let i = 0; i < t.length; i++) v[i] = t.charCodeAt(i);\n\
+           os.write(1073741824, v.buffer, 0, v.length); std.exit(0); }",
+    ),
+    ("an exit in the call", "function add(a, b) { std.exit(0); }"),
+    ("an exit while loading", "std.exit(0);\nfunction add(a, b) { return a + b; }"),
+    ("a loop while loading", "for (;;) {}\nfunction add(a, b) { return a + b; }"),
+    ("a loop in the call", "function add(a, b) { for (;;) {} }"),
+    (
+        "a thrown object whose getters loop",
+        "function add(a, b) { throw { get name() { for (;;) {} }, get message() { for (;;) {} } }; }",
+    ),
+    (
+        "memory exhaustion",
+        "function add(a, b) { const s = 'x'.repeat(1 << 20), a2 = []; for (;;) a2.push(s + a2.length); }",
+    ),
+    ("a value nested past any limit", "function add(a, b) { let v = []; for (let i = 0; i < 1e5; i++) v = [v]; return v; }"),
+];
+
+fn expect_zero_and_no_escape(name: &str, verdict: &Verdict) {
+    assert_eq!(verdict.reward, 0.0, "{name}: {verdict:?}");
+    assert_eq!(verdict.status, Status::Incorrect, "{name}: {verdict:?}");
+}
+
+#[test]
+fn attacks_on_the_realm_the_tests_used_to_share_score_zero() {
+    let items: Vec<(String, Task)> = ATTACKS
+        .iter()
+        .map(|(_, code)| (code.to_string(), assert_task(ADD_CHECK, "add", 300)))
+        .collect();
+    let verdicts = grade_all(&items);
+    for ((name, _), verdict) in ATTACKS.iter().zip(&verdicts) {
+        println!(
+            "{name}: {} {}",
+            verdict.status.as_str(),
+            verdict.details["verdict"]
+        );
+        expect_zero_and_no_escape(name, verdict);
+    }
+    // The same attacks' target, solved honestly, passes.
+    let right = grade_all(&[(
+        "function add(a, b) { return a + b; }".to_string(),
+        assert_task(ADD_CHECK, "add", 300),
+    )]);
+    assert_eq!(right[0].reward, 1.0, "{:?}", right[0]);
+}
+
+#[test]
+fn a_call_that_fails_inside_the_tests_own_try_still_fails_the_test() {
+    // The test expects an exception for -1, and catches whatever comes: a candidate that loops
+    // or exits there must not pass because the test caught the failure.
+    let check = "function check(candidate) {\n\
+      let threw = false;\n\
+      try { candidate(-1); } catch (e) { threw = true; }\n\
+      if (!threw) throw new Error('no error for -1');\n\
+    }";
+    for code in [
+        "function root(x) { if (x < 0) for (;;) {} return Math.sqrt(x); }",
+        "function root(x) { if (x < 0) std.exit(1); return Math.sqrt(x); }",
+    ] {
+        let verdict = grade_all(&[(code.to_string(), assert_task(check, "root", 300))]).remove(0);
+        expect_zero_and_no_escape(code, &verdict);
+    }
+    let right =
+        "function root(x) { if (x < 0) throw new RangeError('negative'); return Math.sqrt(x); }";
+    let verdict = grade_all(&[(right.to_string(), assert_task(check, "root", 300))]).remove(0);
+    assert_eq!(verdict.reward, 1.0, "{verdict:?}");
+}
+
+#[test]
+fn every_kind_of_plain_value_and_the_candidates_errors_cross_exactly() {
+    let check = r#"function check(candidate) {
+  const same = (a, b) => Object.is(a, b) || (typeof a === "object" && a !== null && typeof b === "object" && b !== null
+    && Array.isArray(a) === Array.isArray(b) && Object.keys(a).length === Object.keys(b).length
+    && Object.keys(a).every((k) => Object.prototype.hasOwnProperty.call(b, k) && same(a[k], b[k])));
+  const cases = [
+    [1n << 80n], [NaN], [-0], [Infinity], [undefined], ["é€𝄞\u0000\n"], [[1, [2, [3]]]],
+    [{ $int: "5" }], [{ $obj: 1 }], [JSON.parse('{"__proto__": {"x": 1}}')], [{ a: null, b: [true, 2.5] }],
+  ];
+  for (const [value] of cases) {
+    const back = candidate(value);
+    if (!same(back, value)) throw new Error("did not cross exactly: " + String(value));
+  }
+  if (({}).x !== undefined) throw new Error("polluted");
+  try { candidate("boom"); throw new Error("no error"); }
+  catch (e) { if (!(e instanceof RangeError) || e.message !== "boom") throw e; }
+  try { candidate("custom"); throw new Error("no error"); }
+  catch (e) { if (e.name !== "ValidationError" || e.message !== "custom") throw e; }
+  let calledBack = false;
+  try { candidate(() => 1); } catch (e) { calledBack = e instanceof TypeError; }
+  if (!calledBack) throw new Error("a function crossed");
+}"#;
+    let code = r#"class ValidationError extends Error {}
+function echo(value) {
+  if (value === "boom") throw new RangeError("boom");
+  if (value === "custom") throw new ValidationError("custom");
+  return value;
+}"#;
+    let verdict = grade_all(&[(code.to_string(), assert_task(check, "echo", 2_000))]).remove(0);
+    assert_eq!(verdict.reward, 1.0, "{verdict:?}");
+}
+
+#[test]
+fn load_failures_and_tests_that_never_call_the_candidate_earn_nothing() {
+    let syntax = grade_all(&[(
+        "function add(a, b) { return a +; }".to_string(),
+        assert_task(ADD_CHECK, "add", 300),
+    )])
+    .remove(0);
+    assert_eq!(syntax.details["verdict"], "syntax_error", "{syntax:?}");
+    let missing = grade_all(&[(
+        "function plus(a, b) { return a + b; }".to_string(),
+        assert_task(ADD_CHECK, "add", 300),
+    )])
+    .remove(0);
+    assert_eq!(missing.status, Status::Incorrect, "{missing:?}");
+    let idle = "function check(candidate) { if (1 + 1 !== 2) throw new Error('math'); }";
+    let verdict = grade_all(&[(
+        "function add(a, b) { return a + b; }".to_string(),
+        assert_task(idle, "add", 300),
+    )])
+    .remove(0);
+    assert_eq!(verdict.status, Status::Error, "{verdict:?}");
+}
