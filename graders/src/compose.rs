@@ -97,7 +97,10 @@ fn grade_component(
             "component weight must be a finite number, got {weight}"
         ));
     }
-    if ctx.expired() {
+    // A code component decides for itself: when earlier components' runs spent the deadline,
+    // its tests end at their time limit (`incorrect`), unless the client chose a deadline too
+    // short for them (see `code::run`).
+    if ctx.expired() && !matches!(task, Task::Code(_)) {
         return Verdict::timeout("the sample's deadline passed before this component was graded");
     }
     // A verdict that arrives after the deadline is kept: each grader keeps its own deadline

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -40,12 +40,25 @@ pub struct GraderInfo {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GradeContext {
     pub deadline: Option<Instant>,
+    /// The whole time the client itself gave this sample (its `limits.timeout_ms`), if it chose
+    /// one. Only a deadline the client chose, shorter than what a grader needs, is the client's
+    /// doing; a default deadline, or one that earlier work on the same sample used up, is not.
+    pub client_allowance: Option<Duration>,
 }
 
 impl GradeContext {
     pub fn with_deadline(deadline: Instant) -> GradeContext {
         GradeContext {
             deadline: Some(deadline),
+            client_allowance: None,
+        }
+    }
+
+    /// A deadline `allowance` from now that the client chose.
+    pub fn with_client_deadline(allowance: Duration) -> GradeContext {
+        GradeContext {
+            deadline: Some(Instant::now() + allowance),
+            client_allowance: Some(allowance),
         }
     }
 

@@ -371,3 +371,39 @@ impl graders::Grader for ForwardingGrader {
         code_support::grader().grade(completion, task, ctx)
     }
 }
+
+/// A looping candidate against two code components of one sample: the first spends its own
+/// budget, the second finds the deadline nearly (or wholly) spent. Neither the default deadline
+/// nor the time earlier work took is the client's choice: both are `incorrect`, never `timeout`.
+#[test]
+fn code_components_that_share_a_spent_deadline_are_incorrect() {
+    let tests = json!({"type": "assert", "entry_point": "f",
+        "code": "def check(candidate):\n    assert candidate(2) == 4\n"});
+    let code_task =
+        json!({"kind": "code", "language": "python", "time_limit_ms": 300, "tests": tests});
+    let sample: graders::contract::Sample = serde_json::from_value(json!({
+        "completion": "```python\ndef f(x):\n    while True:\n        pass\n```",
+        "task": code_task,
+        "components": [{"name": "hidden", "weight": 1.0, "task": code_task}]
+    }))
+    .unwrap();
+    let mut registry = graders::Registry::with_builtins();
+    registry.insert(std::sync::Arc::new(ForwardingGrader));
+    // One test may take 900 ms in the sandbox: the first component spends it, leaving the
+    // second 300 ms (then none) of a server-default deadline.
+    for deadline_ms in [1200, 900] {
+        let ctx = graders::GradeContext::with_deadline(
+            std::time::Instant::now() + std::time::Duration::from_millis(deadline_ms),
+        );
+        let result = graders::grade_sample(&registry, &sample, &ctx);
+        assert_eq!(
+            result.status,
+            Status::Incorrect,
+            "{deadline_ms}: {result:?}"
+        );
+    }
+    // A deadline the client chose, shorter than one test's budget, is the client's: `timeout`.
+    let ctx = graders::GradeContext::with_client_deadline(std::time::Duration::from_millis(400));
+    let result = graders::grade_sample(&registry, &sample, &ctx);
+    assert_eq!(result.status, Status::Timeout, "{result:?}");
+}

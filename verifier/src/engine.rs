@@ -159,12 +159,12 @@ impl Engine {
     }
 
     fn grade_one(&self, sample: &Sample) -> GradeResult {
-        let timeout = sample
-            .limits
-            .timeout_ms
-            .map_or(self.default_timeout, Duration::from_millis)
-            .min(self.max_timeout);
-        let ctx = GradeContext::with_deadline(Instant::now() + timeout);
+        let ctx = match sample.limits.timeout_ms {
+            Some(ms) => {
+                GradeContext::with_client_deadline(Duration::from_millis(ms).min(self.max_timeout))
+            }
+            None => GradeContext::with_deadline(Instant::now() + self.default_timeout),
+        };
         graders::grade_sample(&self.registry, sample, &ctx)
     }
 

@@ -45,10 +45,11 @@ pub struct Runner<'a> {
     pub program: String,
     /// Where Python `assert` tests prepared by earlier samples of a task are kept.
     pub prepared_tests: Option<&'a PreparedCache>,
-    /// Whether the client's deadline left less than one test's budget when grading began:
-    /// only then is a run cut by the deadline the client's choice (a `timeout`). Otherwise the
-    /// candidate had a test's full budget, and whatever deadline its runs used up is its own
-    /// doing (`incorrect`, time limit): a policy must not escape to `timeout` by spending it.
+    /// Whether the client chose a deadline for the sample shorter than one test's budget: only
+    /// then is a run cut by the deadline the client's choice (a `timeout`). Otherwise the
+    /// candidate had a test's full budget or the server's default deadline, and whatever of it
+    /// its runs used up (in this component or an earlier one of the sample) is its own doing
+    /// (`incorrect`, time limit): a policy must not escape to `timeout` by spending it.
     client_deadline_short: bool,
     /// Set when a run's time limit was cut short by a short client deadline: (the limit it got,
     /// the limit the tests allow).
@@ -65,12 +66,9 @@ impl<'a> Runner<'a> {
         prepared_tests: Option<&'a PreparedCache>,
     ) -> Runner<'a> {
         let one_test_ms = config.run_time_limit_ms(task, 1);
-        let client_deadline_short = ctx.deadline.is_some_and(|deadline| {
-            deadline
-                .saturating_duration_since(Instant::now())
-                .as_millis()
-                < u128::from(one_test_ms)
-        });
+        let client_deadline_short = ctx
+            .client_allowance
+            .is_some_and(|allowance| allowance.as_millis() < u128::from(one_test_ms));
         Runner {
             executor,
             config,
@@ -103,7 +101,18 @@ impl<'a> Runner<'a> {
                 .saturating_duration_since(Instant::now())
                 .as_millis() as u64;
             if left == 0 {
-                return Err(RunError::Timeout);
+                if self.client_deadline_short {
+                    return Err(RunError::Timeout);
+                }
+                // Earlier runs of the sample (this component's or another's) spent its time:
+                // this run ends as it would have, at its time limit, without starting.
+                return Ok(ExecOutcome {
+                    ending: Ending::TimeLimit,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                    truncated: false,
+                    elapsed_ms: 0.0,
+                });
             }
             // Both instances of a run together end by the deadline.
             wall_limit_ms = Some(left);

@@ -484,11 +484,20 @@ fn stdio_cases_run_one_by_one_and_stop_early() {
 }
 
 #[test]
-fn a_passed_deadline_is_a_timeout() {
+fn a_passed_deadline_is_a_timeout_only_if_the_client_chose_it() {
     let (g, executor) = grader(|_, _| (Ending::Finished, String::new()));
-    let past = GradeContext::with_deadline(Instant::now() - Duration::from_millis(5));
+    let past = GradeContext {
+        deadline: Some(Instant::now() - Duration::from_millis(5)),
+        client_allowance: Some(Duration::from_millis(100)),
+    };
     let verdict = g.grade(COMPLETION, &assert_task(Scoring::All), &past);
     assert_eq!(verdict.status, Status::Timeout);
+    // The server's default deadline, spent by earlier work on the sample: the tests end at
+    // their time limit without running.
+    let past = GradeContext::with_deadline(Instant::now() - Duration::from_millis(5));
+    let verdict = g.grade(COMPLETION, &assert_task(Scoring::All), &past);
+    assert_eq!(verdict.status, Status::Incorrect, "{verdict:?}");
+    assert_eq!(verdict.details["verdict"], "time_limit");
     assert!(executor.requests.lock().unwrap().is_empty());
 }
 
@@ -695,13 +704,13 @@ fn the_candidates_instance_ending_is_the_candidates_failure() {
 fn a_time_limit_is_a_timeout_only_where_the_clients_deadline_cut_it() {
     let (g, executor) = grader(|_, _| (Ending::TimeLimit, String::new()));
     // Default limits: the run gets the full budget, and running out of it is the candidate's.
-    let ctx = GradeContext::with_deadline(Instant::now() + Duration::from_secs(10));
+    let ctx = GradeContext::with_client_deadline(Duration::from_secs(10));
     let verdict = g.grade(COMPLETION, &assert_task(Scoring::All), &ctx);
     assert_eq!(verdict.status, Status::Incorrect);
     assert_eq!(verdict.details["verdict"], "time_limit");
     // A client deadline shorter than the budget: the run is cut to it, and the sample is a
     // `timeout` that says why.
-    let ctx = GradeContext::with_deadline(Instant::now() + Duration::from_millis(500));
+    let ctx = GradeContext::with_client_deadline(Duration::from_millis(500));
     let verdict = g.grade(COMPLETION, &assert_task(Scoring::All), &ctx);
     assert_eq!(verdict.status, Status::Timeout);
     assert!(verdict.error.as_deref().unwrap().contains("deadline"));
