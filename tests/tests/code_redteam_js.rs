@@ -206,3 +206,60 @@ fn load_failures_and_tests_that_never_call_the_candidate_earn_nothing() {
     .remove(0);
     assert_eq!(verdict.status, Status::Error, "{verdict:?}");
 }
+
+#[test]
+fn arguments_the_candidate_changes_change_in_the_tests_and_identity_holds() {
+    // Must not mutate its input, must return a new array: a candidate that sorts in place and
+    // returns its input fails both, as it would in one realm.
+    let pure = "function check(candidate) {\n\
+      const a = [3, 1, 2]; const r = candidate(a);\n\
+      if (a.join() !== '3,1,2') throw new Error('mutated input');\n\
+      if (r === a) throw new Error('must return a new array');\n\
+      if (r.join() !== '1,2,3') throw new Error('wrong');\n\
+    }";
+    let in_place = "function sorted(a) { a.sort((x, y) => x - y); return a; }";
+    let copy = "function sorted(a) { return [...a].sort((x, y) => x - y); }";
+    let verdicts = grade_all(&[
+        (in_place.to_string(), assert_task(pure, "sorted", 300)),
+        (copy.to_string(), assert_task(pure, "sorted", 300)),
+    ]);
+    assert_eq!(verdicts[0].reward, 0.0, "{:?}", verdicts[0]);
+    assert_eq!(verdicts[1].reward, 1.0, "{:?}", verdicts[1]);
+    // An in-place update is seen by the tests, nested objects included.
+    let update = "function check(candidate) {\n\
+      const a = [3, 1, 2], o = { n: 1, inner: { k: [] } };\n\
+      if (candidate(a, o) !== a) throw new Error('not the same array');\n\
+      if (a.join() !== '1,2,3' || o.n !== 2 || o.inner.k.length !== 1 || 'gone' in o) throw new Error('not updated');\n\
+    }";
+    let right = "function sortInPlace(a, o) { a.sort(); o.n += 1; o.inner.k.push(1); delete o.gone; return a; }";
+    let verdict =
+        grade_all(&[(right.to_string(), assert_task(update, "sortInPlace", 300))]).remove(0);
+    assert_eq!(verdict.reward, 1.0, "{verdict:?}");
+}
+
+#[test]
+fn the_prompts_helpers_run_on_the_tests_side_from_the_prompt() {
+    let prefix = "function encodeShift(s) {\n\
+      return [...s].map((c) => String.fromCharCode(((c.charCodeAt(0) + 5 - 97) % 26) + 97)).join('');\n\
+    }\n\
+    function decodeShift(s) {\n";
+    let check = "function check(candidate) {\n\
+      for (const s of ['hello', 'xyz', 'abc']) if (candidate(encodeShift(s)) !== s) throw new Error(s);\n\
+      if (decodeShift(encodeShift('q')) !== 'q') throw new Error('by name');\n\
+    }";
+    let task = |code: &str| {
+        let mut task = assert_task(check, "decodeShift", 300);
+        if let Task::Code(code_task) = &mut task {
+            code_task.prefix = Some(prefix.into());
+        }
+        (code.to_string(), task)
+    };
+    let right = "  return [...s].map((c) => String.fromCharCode(((c.charCodeAt(0) - 5 - 97 + 26) % 26) + 97)).join('');\n}";
+    // Redefining the helper as the identity (so that `candidate(x) = x` passes) changes only the
+    // candidate's own instance.
+    let hack = "  return s;\n}\nfunction encodeShift(s) { return s; }";
+    let verdicts = grade_all(&[task(right), task(hack)]);
+    assert_eq!(verdicts[0].reward, 1.0, "{:?}", verdicts[0]);
+    assert_eq!(verdicts[1].reward, 0.0, "{:?}", verdicts[1]);
+    assert_eq!(verdicts[1].status, Status::Incorrect, "{:?}", verdicts[1]);
+}

@@ -63,7 +63,12 @@
 //! (others as `Error` named so), so `instanceof RangeError` works. Once the candidate's instance
 //! stops answering (time or memory limit, exit), the test fails with that reason whatever the
 //! test code did with the error: an `assert.throws` around a call that ran out of time does not
-//! pass. Nothing persists in the candidate's instance between calls.
+//! pass. No state of the candidate's instance survives a call (only the wall clock is shared,
+//! which tells it nothing of the tests). Arguments the call changed are changed the same way on
+//! the tests' side, and a call that returns one of its arguments returns the tests' own object,
+//! so tests of in-place updates, and of inputs left alone, hold as in one realm. The prompt's
+//! definitions run on the tests' side from the prompt, so helpers the tests call
+//! (`encodeShift`) are the task's, not the candidate's.
 
 //! **Failures the candidate causes are verdicts.** A trainer drops `error` and `timeout` samples
 //! from the group, so a candidate that could turn its failure into one would escape a negative
