@@ -407,3 +407,31 @@ fn code_components_that_share_a_spent_deadline_are_incorrect() {
     let result = graders::grade_sample(&registry, &sample, &ctx);
     assert_eq!(result.status, Status::Timeout, "{result:?}");
 }
+
+/// Arguments cross as copies: what a call does to them is done to the tests' own objects too,
+/// so a test that its input is left alone (or updated in place) holds as in one interpreter.
+#[test]
+fn arguments_the_candidate_changes_change_in_the_tests_and_identity_holds() {
+    let task = |check: &str, entry_point: &str| -> Task {
+        serde_json::from_value(
+            json!({"kind": "code", "language": "python", "time_limit_ms": 300,
+            "tests": {"type": "assert", "code": check, "entry_point": entry_point}}),
+        )
+        .unwrap()
+    };
+    let pure = "def check(candidate):\n    a = [3, 1, 2]\n    r = candidate(a)\n    assert a == [3, 1, 2], 'mutated input'\n    assert r is not a\n    assert r == [1, 2, 3]\n";
+    let update = "def check(candidate):\n    a, d, s = [3, 1, 2], {'n': 1, 'gone': 0}, {1}\n    inner = a\n    assert candidate(a, d, s) is a\n    assert inner == [1, 2, 3] and d == {'n': 2} and s == {1, 2}\n";
+    let items = vec![
+        ("def f(a):\n    a.sort()\n    return a\n".to_string(), task(pure, "f")),
+        ("def f(a):\n    return sorted(a)\n".to_string(), task(pure, "f")),
+        (
+            "def g(a, d, s):\n    a.sort()\n    d['n'] += 1\n    del d['gone']\n    s.add(2)\n    return a\n".to_string(),
+            task(update, "g"),
+        ),
+    ];
+    let verdicts = grade_all(&items);
+    assert_eq!(verdicts[0].reward, 0.0, "{:?}", verdicts[0]);
+    assert_eq!(verdicts[0].status, Status::Incorrect, "{:?}", verdicts[0]);
+    assert_eq!(verdicts[1].reward, 1.0, "{:?}", verdicts[1]);
+    assert_eq!(verdicts[2].reward, 1.0, "{:?}", verdicts[2]);
+}

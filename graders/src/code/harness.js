@@ -311,12 +311,12 @@ function harnessMain(configText) {
         if (lib.isArray(answer.args) && answer.args.length === args.length) {
           for (let i = 0; i < args.length; i++) updateInPlace(args[i], wire[i], answer.args[i]);
         }
-        const value = answer.value;
-        if (value !== null && typeof value === "object" && lib.keys(value).length === 1
-            && typeof value.$arg === "number" && value.$arg >= 0 && value.$arg < args.length) {
-          return args[value.$arg];
+        const same = answer.arg;
+        if (typeof same === "number" && same >= 0 && same < args.length
+            && args[same] !== null && typeof args[same] === "object") {
+          return args[same];
         }
-        return lib.fromWire(value);
+        return lib.fromWire(answer.value);
       }
       if (answer.failed !== undefined || answer.raised !== undefined) throw rethrown(answer.failed || answer.raised);
       throw lib.notPlain(typeof answer.notPlain === "string" ? lib.short(answer.notPlain) : "the candidate's instance answered nonsense");
@@ -383,11 +383,11 @@ function candidateMain(configText) {
       // One of the arguments itself (an in-place update that returns its input) is named as
       // such, so that the tests' `r === a` holds there as it would in one realm.
       const at = result !== null && typeof result === "object" ? args.indexOf(result) : -1;
-      const value = at >= 0 ? { $arg: at } : lib.toWire(result, true);
       // The arguments as the call left them, for the tests' side to update its own.
       let after;
       try { after = args.map((arg) => lib.toWire(arg, true)); } catch (_) { after = undefined; }
-      return lib.stringify({ ok: true, value: value, args: after });
+      if (at >= 0) return lib.stringify({ ok: true, arg: at, args: after });
+      return lib.stringify({ ok: true, value: lib.toWire(result, true), args: after });
     } catch (error) {
       if (error && error.notPlain === true) return lib.stringify({ notPlain: lib.short(error.message) });
       return lib.stringify({ raised: lib.describe(error) });

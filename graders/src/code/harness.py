@@ -401,7 +401,17 @@ def _candidate_main(code):
         try:
             target = objects[request["handle"]] if "handle" in request else namespace[request["name"]]
             if op == "call":
-                value = target(*request["args"], **request["kwargs"])
+                args = request["args"]
+                value = target(*args, **request["kwargs"])
+                # The mutable arguments as the call left them, for the tests' side to update
+                # its own; one of them returned is named as such (`r is a` holds there too).
+                answer = {"args": {str(i): _Tags.plain(a, plain) for i, a in enumerate(args) if type(a) in _MUTABLE}}
+                same = [i for i, a in enumerate(args) if a is value and type(a) in _MUTABLE]
+                if same:
+                    answer["arg"] = same[0]
+                else:
+                    answer["value"] = _Tags.plain(value, plain)
+                return _json.dumps(answer)
             elif op == "getattr":
                 value = getattr(target, request["attr"])
             else:
@@ -440,6 +450,9 @@ class _Remote:
         self.decode = _json.JSONDecoder(object_hook=_Tags.hook(lambda ref: _Handle(self, ref[0], ref[1]))).decode
 
     def request(self, fields):
+        return self.exchange(fields).get("value")
+
+    def exchange(self, fields):
         self.calls += 1
         try:
             answer = self.peer.call(_json.dumps(fields, allow_nan=False))
@@ -459,7 +472,7 @@ class _Remote:
                 raise builtin(message)
             own = self.exceptions.get(type_name)
             raise (own(message) if own is not None else _Raised(type_name, message))
-        return reply.get("value")
+        return reply
 
     @staticmethod
     def argument(value):
@@ -473,7 +486,34 @@ class _Remote:
     def call(self, target, args, kwargs):
         fields = dict(target, op="call", args=[self.argument(a) for a in args])
         fields["kwargs"] = {k: self.argument(v) for k, v in kwargs.items()}
-        return self.request(fields)
+        reply = self.exchange(fields)
+        # Arguments the call changed are changed here the same way (a test may check an
+        # in-place update, or that its input was left alone).
+        changed = reply.get("args")
+        if type(changed) is dict:
+            for key, new in changed.items():
+                if type(key) is str and key.isdigit() and int(key) < len(args):
+                    _update_in_place(args[int(key)], new)
+        same = reply.get("arg")
+        if type(same) is int and 0 <= same < len(args) and type(args[same]) in _MUTABLE:
+            return args[same]
+        return reply.get("value")
+
+
+# Argument types a call can change in place.
+_MUTABLE = (list, dict, set, bytearray)
+
+
+def _update_in_place(original, new):
+    # Left alone where the call did not change it, so that objects inside keep their identity.
+    t = type(original)
+    if t is not type(new) or t not in _MUTABLE or original == new:
+        return
+    if t is list or t is bytearray:
+        original[:] = new
+    else:
+        original.clear()
+        original.update(new)
 
 
 class _Callable:
