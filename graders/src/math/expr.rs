@@ -38,6 +38,8 @@ pub enum Func {
     Root,
     Abs,
     Factorial,
+    /// `n!!`: n (n-2) (n-4) ... down to 1 or 2.
+    DoubleFactorial,
     Binom,
     Gamma,
     Floor,
