@@ -170,6 +170,7 @@ fn parse_case(case: &Value) -> bool {
             boxed_priority: Some(0),
             without_anchor: true,
             whole_text: true,
+            whole_text_is_answer: false,
         };
         let Some(want) = extract_answer(&expected_expr(text), &targets, false).answer else {
             return false;

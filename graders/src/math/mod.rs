@@ -47,27 +47,53 @@ pub struct Extracted {
 pub struct Extraction {
     pub answer: Option<Extracted>,
     pub first_raw: Option<String>,
+    /// The best candidate that did not parse, and why: what an unparseable gold is reported as.
+    pub failure: Option<(String, parser::ParseError)>,
 }
 
 /// Finds the answer in `text` (the whole text: callers strip `<think>` first if they need to).
 ///
-/// At most 64 candidates are tried (1 with `first_match`), best first; the walk over the text
-/// stops at the first that parses.
+/// At most 64 candidates are looked at (1 with `first_match`), best first; the walk over the
+/// text stops at the first that parses. A candidate never stands in for a bigger one that did
+/// not parse: one inside a failed candidate's span is passed over, and a failed box ends the
+/// search (see [`extract::Role`]).
 pub fn extract_answer(text: &str, targets: &Targets, first_match: bool) -> Extraction {
     let limit = if first_match { 1 } else { 64 };
     let mut out = Extraction::default();
     let mut tried = 0;
+    // Spans of the candidates that did not parse (at most `limit`).
+    let mut failed: Vec<(usize, usize)> = Vec::new();
     extract::walk(text, targets, limit, |candidate| {
+        tried += 1;
+        if failed.iter().any(|span| candidate.inside(*span)) {
+            return if tried == limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            };
+        }
         if out.first_raw.is_none() {
             out.first_raw = Some(candidate.text.trim().to_string());
         }
-        tried += 1;
-        if let Some(expr) = parser::parse(&candidate.text) {
-            out.answer = Some(Extracted {
-                text: candidate.text.trim().to_string(),
-                expr,
-            });
-            return ControlFlow::Break(());
+        match parser::parse_detailed(&candidate.text) {
+            Ok(expr) => {
+                out.answer = Some(Extracted {
+                    text: candidate.text.trim().to_string(),
+                    expr,
+                });
+                return ControlFlow::Break(());
+            }
+            Err(error) => {
+                if out.failure.is_none() {
+                    out.failure = Some((candidate.text.clone(), error));
+                }
+                if candidate.role == extract::Role::Declared {
+                    return ControlFlow::Break(());
+                }
+                if candidate.role != extract::Role::Container {
+                    failed.push(candidate.span);
+                }
+            }
         }
         // Stopping here, not at the next candidate, spares the walk from producing it (which
         // can mean scanning a whole further level of the text).
@@ -107,11 +133,14 @@ pub fn grade_answer(
                 return verdict(Status::Correct, Some(p), Some(g));
             }
         }
-        return Verdict::error(format!(
+        let mut message = format!(
             "the gold answer `{}` could not be parsed as a math answer",
             truncate(gold, 200)
-        ))
-        .with_detail("gold", truncate(gold, 200));
+        );
+        if let Some((text, error)) = &gold_found.failure {
+            message.push_str(&stopped_at(text, error));
+        }
+        return Verdict::error(message).with_detail("gold", truncate(gold, 200));
     };
     let Some(pred_answer) = pred_found.answer else {
         if let Some(p) = &pred_found.first_raw {
@@ -144,6 +173,30 @@ pub fn grade_answer(
         Err(equiv::Expired) => Verdict::timeout("deadline passed while comparing answers")
             .with_detail("extracted", truncate(&pred_answer.text, 500))
             .with_detail("gold", truncate(&gold_answer.text, 500)),
+    }
+}
+
+/// `: parsing `text` stopped at byte N (`rest`): reason`, for an error a user must act on.
+fn stopped_at(text: &str, error: &parser::ParseError) -> String {
+    let at = error.at.min(text.len());
+    let at = (0..=at)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    let shown = if text.trim() == text {
+        String::new()
+    } else {
+        format!(" in `{}`", truncate(text.trim(), 200))
+    };
+    let rest = &text[at..];
+    if rest.trim().is_empty() {
+        format!(": it ends too early{shown} ({})", error.reason)
+    } else {
+        format!(
+            ": parsing{shown} stopped at byte {at}, `{}` ({})",
+            truncate(rest, 40),
+            error.reason
+        )
     }
 }
 
@@ -248,6 +301,60 @@ mod tests {
             grade(r"\boxed{1}, \boxed{2}, \boxed{3}", "2").status,
             Status::Incorrect
         );
+    }
+
+    #[test]
+    fn a_gold_is_never_read_as_a_fragment_of_itself() {
+        // Issue 13: `n(n+1)2^{n-2}` was read as `2`, so `\boxed{2}` scored and every right
+        // answer did not.
+        let gold = "n(n+1)2^{n-2}";
+        for right in [
+            r"\boxed{n(n+1)2^{n-2}}",
+            r"\boxed{n(n+1) \cdot 2^{n-2}}",
+            r"\boxed{2^{n-2}n(n+1)}",
+            r"\boxed{(n^2+n)2^{n-2}}",
+            r"So the sum is $n(n+1)2^{n-2}$.",
+        ] {
+            assert_eq!(grade(right, gold).status, Status::Correct, "{right}");
+        }
+        assert_eq!(grade(r"\boxed{2}", gold).status, Status::Incorrect);
+        assert_eq!(grade(r"\boxed{2}", "(n+1)2^{n}").status, Status::Incorrect);
+        assert_eq!(grade(r"\boxed{5}", "5!5!").status, Status::Incorrect);
+        assert_eq!(grade(r"\boxed{14400}", "5!5!").status, Status::Correct);
+        assert_eq!(
+            grade(r"\boxed{(n+1)2^n}", "$(n+1)2^{n}$").status,
+            Status::Correct
+        );
+    }
+
+    #[test]
+    fn an_unparseable_gold_is_an_error_that_says_where() {
+        // Not shrunk to a number inside it, whatever the completion says.
+        for (gold, answer, stop) in [
+            ("n(n+1)2^{n-2", r"\boxed{2}", "ends too early"),
+            ("2 3", r"\boxed{3}", "stopped at byte 2, `3`"),
+            (r"x^2 7 + 1", r"\boxed{7}", "stopped at byte 4, `7 + 1`"),
+            (r"$\frac{1}{2} ) $", r"\boxed{2}", "stopped at byte"),
+        ] {
+            let v = grade(answer, gold);
+            assert_eq!(v.status, Status::Error, "{gold}: {v:?}");
+            let message = v.error.unwrap_or_default();
+            println!("{message}");
+            assert!(message.contains(gold), "{message}");
+            assert!(message.contains(stop), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_box_that_does_not_parse_is_not_replaced_by_another_number() {
+        let v = grade(r"Step one gives 12, so the answer is \boxed{12 +}.", "12");
+        assert_eq!(v.status, Status::Incorrect, "{v:?}");
+        assert_eq!(v.details["extracted"], "12 +");
+        // A fragment of an anchored sentence that does not parse is not its answer either.
+        let v = grade(r"The answer is 3x + ) 12.", "12");
+        assert_ne!(v.status, Status::Correct, "{v:?}");
+        // Without a box, the last value still counts.
+        assert_eq!(grade("4 4/9 2", "2").status, Status::Correct);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::numbers::{
 use super::search::{
     find_ascii_case_insensitive, find_pair, find_triple, floor_boundary, NextFinder,
 };
-use super::{whole_text_candidate, Candidate, Targets, MAX_NUMBERS};
+use super::{whole_text_candidate, Candidate, Role, Targets, MAX_NUMBERS};
 use crate::math::parser::{MAX_ANSWER_BYTES, MAX_DIGITS};
 
 /// Anchored phrases looked at per kind of phrase: the last ones.
@@ -308,12 +308,8 @@ pub(super) fn minerva(text: &str, targets: &Targets, out: &mut Vec<Candidate>) {
         if let Some(hope) = find_ascii_case_insensitive(window, "i hope") {
             let content = window[..hope].trim_end();
             let content = content.strip_suffix('.').unwrap_or(content);
-            if let Some(text) = anchors.content(end, end + content.len(), targets) {
-                out.push(Candidate {
-                    text,
-                    priority: 0,
-                    end: end + hope,
-                });
+            if let Some(candidate) = anchors.content(end, end + content.len(), targets) {
+                out.push(candidate.at(0, end + hope));
             }
         }
     }
@@ -361,19 +357,16 @@ impl<'t> Anchors<'t> {
         out: &mut Vec<Candidate>,
     ) {
         for &end in ends {
-            if let Some(text) = self.content(end, self.text.len(), targets) {
-                out.push(Candidate {
-                    text,
-                    priority,
-                    end,
-                });
+            if let Some(candidate) = self.content(end, self.text.len(), targets) {
+                out.push(candidate.at(priority, end));
             }
         }
     }
 
     /// What follows an anchor (`text[start..limit]`): a math environment if one starts there,
-    /// else the sentence (the whole sentence as an expression, or its first number).
-    fn content(&mut self, start: usize, limit: usize, targets: &Targets) -> Option<String> {
+    /// else the sentence (the whole sentence as an expression, or its first number). The
+    /// candidate's priority and end are the caller's to set.
+    fn content(&mut self, start: usize, limit: usize, targets: &Targets) -> Option<Candidate> {
         let text = self.text;
         let rest = &text[start..limit];
         let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '*' || c == ':');
@@ -385,8 +378,12 @@ impl<'t> Anchors<'t> {
             if starts_math {
                 let window =
                     &trimmed[..floor_boundary(trimmed, trimmed.len().min(ANCHOR_MATH_WINDOW))];
-                if let Some(content) = first_environment_group(window) {
-                    return Some(content);
+                if let Some((content, end, parts)) = first_environment_group(window) {
+                    let mut candidate = Candidate::new(content, 0, 0, (from, from + end));
+                    if parts > 1 {
+                        candidate.role = Role::Container;
+                    }
+                    return Some(candidate);
                 }
                 if trimmed.starts_with("\\boxed") {
                     return None; // the box itself is a candidate already
@@ -399,15 +396,17 @@ impl<'t> Anchors<'t> {
         let (sentence_start, sentence_end) = self.sentence(from, limit);
         let sentence = &text[sentence_start..sentence_end];
         if let Some(whole) = whole_text_candidate(sentence) {
-            return Some(whole);
+            return Some(Candidate::new(whole, 0, 0, (sentence_start, sentence_end)));
         }
-        if sentence.len() <= SHORT_SENTENCE {
+        let (number, start, end) = if sentence.len() <= SHORT_SENTENCE {
             // `numbers(sentence)`'s first, without normalising the spans after it.
             let (start, _) = *last_kept_spans(sentence).first()?;
-            Some(scan_numeric_expression(sentence, start).0)
+            let (number, end) = scan_numeric_expression(sentence, start);
+            (number, sentence_start + start, sentence_start + end)
         } else {
-            self.first_number(sentence_start, sentence_end)
-        }
+            self.first_number(sentence_start, sentence_end)?
+        };
+        Some(Candidate::new(number, 0, 0, (start, end)))
     }
 
     /// The sentence that starts at `from` and runs to the end of the line, a ". ", "I hope" or
@@ -450,7 +449,7 @@ impl<'t> Anchors<'t> {
     /// from the first position both examine with the same left context; an anchor starts at
     /// such a position (the shared scan is not inside a number there), or else one comes right
     /// after the next byte that no number holds, which every anchor phrase has.
-    fn first_number(&mut self, from: usize, end: usize) -> Option<String> {
+    fn first_number(&mut self, from: usize, end: usize) -> Option<(String, usize, usize)> {
         let text = self.text;
         let bytes = text.as_bytes();
         let reusable = self
@@ -513,7 +512,8 @@ impl<'t> Anchors<'t> {
         } else {
             *spans.last.get(first_shared + index - own.count)?
         };
-        Some(scan_numeric_expression(sentence, start - from).0)
+        let (number, end) = scan_numeric_expression(sentence, start - from);
+        Some((number, start, from + end))
     }
 }
 
@@ -761,7 +761,10 @@ mod tests {
                         .trim_start_matches(|c: char| c.is_whitespace() || c == '*' || c == ':')
                         .len();
                 let (start, stop) = anchors.sentence(from, text.len());
-                let own = numbers(&text[start..stop]).into_iter().next().map(|n| n.0);
+                let own = numbers(&text[start..stop])
+                    .into_iter()
+                    .next()
+                    .map(|(n, s, e)| (n, start + s, start + e));
                 assert_eq!(
                     anchors.first_number(start, stop),
                     own,

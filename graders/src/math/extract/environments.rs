@@ -5,8 +5,8 @@ use super::search::{find_pair, has_prefix, NextFinder};
 use super::MAX_ENVIRONMENTS;
 
 /// The first group that [`environment_groups`] would form from the environments of `text`,
-/// found without scanning past it.
-pub(super) fn first_environment_group(text: &str) -> Option<String> {
+/// found without scanning past it: (content, end, how many environments it joins).
+pub(super) fn first_environment_group(text: &str) -> Option<(String, usize, usize)> {
     let mut envs = Environments::new(text);
     let (first, _, mut prev_end) = envs.next()?;
     let mut items = vec![first];
@@ -31,7 +31,7 @@ pub(super) fn first_environment_group(text: &str) -> Option<String> {
         items.push(content);
         prev_end = end;
     }
-    Some(items.join(" , "))
+    Some((items.join(" , "), prev_end, items.len()))
 }
 
 /// Whether the text between two environments makes them one list ("," / "and" / "or").
@@ -45,7 +45,10 @@ fn joins(between: &str) -> bool {
 
 /// Math environments, with runs joined by "," / "and" / "or" gathered into one (as a list).
 /// Returns (content, start, end), in text order.
-fn environment_groups(text: &str, envs: &[(&str, usize, usize)]) -> Vec<(String, usize, usize)> {
+fn environment_groups(
+    text: &str,
+    envs: &[(&str, usize, usize)],
+) -> Vec<(String, usize, usize, usize)> {
     let mut groups: Vec<(Vec<&str>, usize, usize)> = Vec::new();
     for &(content, start, end) in envs {
         let joined = groups
@@ -62,24 +65,23 @@ fn environment_groups(text: &str, envs: &[(&str, usize, usize)]) -> Vec<(String,
     }
     groups
         .into_iter()
-        .map(|(items, s, e)| (items.join(" , "), s, e))
+        .map(|(items, s, e)| (items.join(" , "), s, e, items.len()))
         .collect()
 }
 
 /// Environment candidates: each group, then (when a group joins several) each member, so that
-/// one member that does not parse does not hide the others.
+/// one member that does not parse does not hide the others. (content, start, end, members).
 pub(super) fn environment_candidates(
     text: &str,
     envs: &[(&str, usize, usize)],
-) -> Vec<(String, usize, usize)> {
+) -> Vec<(String, usize, usize, usize)> {
     let groups = environment_groups(text, envs);
     let mut out = Vec::with_capacity(groups.len());
-    for (content, start, end) in groups {
-        let joined = content.contains(" , ");
-        out.push((content, start, end));
-        if joined {
+    for (content, start, end, members) in groups {
+        out.push((content, start, end, members));
+        if members > 1 {
             for (member, s, e) in Environments::new(&text[start..end]).take(MAX_ENVIRONMENTS) {
-                out.push((member.to_string(), start + s, start + e));
+                out.push((member.to_string(), start + s, start + e, 1));
             }
         }
     }
