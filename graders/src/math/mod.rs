@@ -328,6 +328,46 @@ mod tests {
     }
 
     #[test]
+    fn notation_of_issue_13_grades_end_to_end() {
+        for (completion, gold, expected) in [
+            (r"\boxed{\frac{10!}{5!\,5!}}", "252", true),
+            (r"\boxed{252}", r"\frac{10!}{5!\,5!}", true),
+            (r"\boxed{36}", r"\binom{4}{2}3!", true),
+            (r"\boxed{3\binom{4}{2}}", "18", true),
+            (r"\boxed{\binom42}", "6", true),
+            (r"\boxed{2\sqrt{3}\pi}", r"2\pi\sqrt3", true),
+            (r"\boxed{{n \choose 2}}", r"\frac{n(n-1)}{2}", true),
+            (r"\boxed{\binom{n}{2}}", r"{n \choose 2}", true),
+            (r"\boxed{(2n-1)!!}", r"\frac{(2n)!}{2^n n!}", true),
+            (r"\boxed{105}", "7!!", true),
+            (r"\boxed{5040}", "7!!", false),
+            (r"\boxed{1\,234}", "1234", true),
+            (r"\boxed{2\,001\,000}", "2001000", true),
+            (r"\boxed{12\ 345}", "12345", true),
+            (r"\boxed{2\,001\,000}", "2001", false),
+            (r"\boxed{0.\overline{6}}", r"\frac{2}{3}", true),
+            (r"\boxed{0.0\overline{5}}", r"\frac{1}{18}", true),
+            (r"\boxed{0.1(6)}", r"\frac{1}{6}", true),
+            (r"\boxed{0.\overline{6}}", "0.67", false),
+            (r"\boxed{\frac{5}{14}\approx 0.357}", r"\frac{5}{14}", true),
+            (r"\boxed{\frac{5}{13}\approx 0.357}", r"\frac{5}{14}", false),
+            (r"\boxed{x=6, y=5}", "(6, 5)", true),
+            (r"\boxed{x = y = 0}", "(0, 0)", true),
+            (r"\boxed{(x, y) = (6, 5)}", "(6, 5)", true),
+            (r"\boxed{x=5, y=6}", "(6, 5)", false),
+            (r"\boxed{\{1,2\}\cup\{3\}}", r"\{1,2,3\}", true),
+            (r"\boxed{\{1,2\}\cup\{4\}}", r"\{1,2,3\}", false),
+        ] {
+            let v = grade(completion, gold);
+            assert_eq!(
+                v.status == Status::Correct,
+                expected,
+                "{completion} vs {gold}: {v:?}"
+            );
+        }
+    }
+
+    #[test]
     fn an_unparseable_gold_is_an_error_that_says_where() {
         // Not shrunk to a number inside it, whatever the completion says.
         for (gold, answer, stop) in [
