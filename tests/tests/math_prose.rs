@@ -12,10 +12,7 @@ use graders::contract::{MathTask, Status, Task};
 use graders::{GradeContext, Registry};
 use serde_json::Value;
 
-const CASES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/data/math_prose_cases.jsonl"
-);
+const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/math_prose_cases.jsonl");
 
 /// Bars: measured with the grader of issue 13 (see its closing note), rounded down.
 const MIN_ACCURACY: f64 = 0.0;
@@ -38,7 +35,12 @@ fn prose_endings_are_read_as_a_careful_reader_reads_them() {
             options: Default::default(),
         });
         let verdict = registry.grade(&field("completion"), &task, &ctx);
-        assert_ne!(verdict.status, Status::Error, "{}: {verdict:?}", field("id"));
+        assert_ne!(
+            verdict.status,
+            Status::Error,
+            "{}: {verdict:?}",
+            field("id")
+        );
         let correct = verdict.status == Status::Correct;
         let entry = by_class.entry(field("class")).or_default();
         entry.1 += 1;

@@ -227,6 +227,21 @@ fn eval_func(f: Func, args: &[Expr], at: &Point) -> EvalResult {
             }
             double_factorial(&x)
         }
+        Func::Mod => {
+            let n = eval(args.get(1).ok_or(EvalError::Unsupported)?, at)?;
+            match (&x, &n) {
+                (Value::Exact(a), Value::Exact(m))
+                    if a.is_integer() && m.is_integer() && !m.is_zero() =>
+                {
+                    let m = m.numer().abs();
+                    Ok(Value::Exact(BigRational::from_integer(
+                        a.numer().mod_floor(&m),
+                    )))
+                }
+                // At a probe point that is not an integer: no value, on either side alike.
+                _ => Err(EvalError::Unsupported),
+            }
+        }
         Func::Binom => binomial(&x, &eval(args.get(1).ok_or(EvalError::Unsupported)?, at)?),
         Func::Gamma => {
             let r = x.real().ok_or(EvalError::Unsupported)?;

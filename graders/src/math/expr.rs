@@ -40,6 +40,8 @@ pub enum Func {
     Factorial,
     /// `n!!`: n (n-2) (n-4) ... down to 1 or 2.
     DoubleFactorial,
+    /// `a \bmod n`: args (a, n); the remainder of integers, 0 <= r < |n|.
+    Mod,
     Binom,
     Gamma,
     Floor,

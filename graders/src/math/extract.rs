@@ -10,6 +10,7 @@
 //! | 0 | "final answer is X. I hope it is correct" (Minerva) |
 //! | 50 | "final answer ... is X", "final answer: X" |
 //! | 100 | "answer: X", "answer is X", "#### X" (GSM8K) |
+//! | 200 | the concluding sentence: the last one near the end that states a value, read for its answer (`reading.rs`) |
 //! | 300 | a bare `$..$`, `$$..$$`, `\(..\)`, `\[..\]` (or several joined by "and"/","), a number |
 //!
 //! Only the text after the last `</think>` is searched; a completion that opens `<think>` and
@@ -30,6 +31,7 @@
 mod anchors;
 mod environments;
 mod numbers;
+mod reading;
 mod search;
 
 use std::borrow::Cow;
@@ -162,6 +164,8 @@ enum Source {
     Minerva,
     FinalIs,
     Answer,
+    /// The concluding sentence of a text without an anchored answer (priority 200).
+    Conclusion,
     Environments,
     Numbers,
     ChoiceAnchors,
@@ -176,6 +180,7 @@ impl Source {
             Source::Minerva => &[0],
             Source::FinalIs | Source::ChoiceAnchors => &[50],
             Source::Answer => &[100],
+            Source::Conclusion => &[200],
             Source::Environments | Source::Numbers => &[300],
             Source::ChoiceLetters => &[100, 300],
         }
@@ -218,6 +223,9 @@ pub fn walk(
         sources.extend([Source::Minerva, Source::FinalIs, Source::Answer]);
     }
     if targets.without_anchor {
+        if targets.latex || targets.expr {
+            sources.push(Source::Conclusion);
+        }
         if targets.latex {
             sources.push(Source::Environments);
         }
@@ -301,6 +309,17 @@ impl<'t> Scan<'t> {
             Source::Minerva => anchors::minerva(text, targets, &mut out),
             Source::FinalIs => anchors::final_is(text, targets, &mut out),
             Source::Answer => anchors::answer(text, targets, &mut out),
+            Source::Conclusion => {
+                if let Some((start, end)) = reading::conclusion(text) {
+                    let mut anchors = anchors::Anchors::new(text);
+                    if let Some(mut candidate) = anchors.read_sentence(start, end, targets, true) {
+                        // A reading of prose, not an answer the text declares: if it does not
+                        // parse, the values inside it are still candidates of their own.
+                        candidate.role = Role::Container;
+                        out.push(candidate.at(200, end));
+                    }
+                }
+            }
             Source::Environments => {
                 for (content, start, end, parts) in
                     environment_candidates(text, self.environments())
@@ -370,6 +389,7 @@ fn is_known_word(w: &str) -> bool {
     matches!(
         w,
         "sin"
+            | "mod"
             | "cos"
             | "tan"
             | "cot"

@@ -508,12 +508,13 @@ impl<'a> Parser<'a> {
     /// Whether the next token can begin a factor multiplied by juxtaposition.
     fn starts_implicit_factor(&self) -> bool {
         match self.peek() {
-            Some(Tok::Word(w)) => !is_separator_word(w) && !is_percent_word(w),
+            Some(Tok::Word(w)) => !is_separator_word(w) && !is_percent_word(w) && *w != "mod",
             Some(Tok::Cmd(c)) => {
                 !matches!(
                     c.as_ref(),
                     "pm" | "mp"
                         | "choose"
+                        | "bmod"
                         | "cup"
                         | "in"
                         | "}"
@@ -562,6 +563,19 @@ impl<'a> Parser<'a> {
                     let denominator = self.power_or_signed()?;
                     let numerator = collapse_product(std::mem::take(&mut factors));
                     factors.push(Expr::Div(Box::new(numerator), Box::new(denominator)));
+                }
+                // `2^{10} \bmod 7`, `105 mod 7`: the remainder, as tight as a product.
+                Some(Tok::Cmd(c)) if c == "bmod" => {
+                    self.pos += 1;
+                    let modulus = self.power_or_signed()?;
+                    let value = collapse_product(std::mem::take(&mut factors));
+                    factors.push(Expr::Func(Func::Mod, vec![value, modulus]));
+                }
+                Some(Tok::Word("mod")) => {
+                    self.pos += 1;
+                    let modulus = self.power_or_signed()?;
+                    let value = collapse_product(std::mem::take(&mut factors));
+                    factors.push(Expr::Func(Func::Mod, vec![value, modulus]));
                 }
                 Some(Tok::Text(t)) if is_unit_text(t) => {
                     self.pos += 1;
@@ -980,7 +994,7 @@ impl<'a> Parser<'a> {
             // Operators we do not evaluate: an answer using them does not parse.
             "sum" | "prod" | "int" | "iint" | "oint" | "lim" | "limsup" | "liminf" | "max"
             | "min" | "sup" | "inf" | "det" | "partial" | "nabla" | "cap" | "setminus" | "}"
-            | "circ" | "cup" | "in" | "pm" | "mp" | "choose" => None,
+            | "circ" | "cup" | "in" | "pm" | "mp" | "choose" | "bmod" => None,
             _ if c.starts_with("end:") => None,
             // Any other command is a name (`\zzz`, `\alpha`), as Math-Verify reads it.
             _ if c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(Expr::Sym(format!("\\{c}"))),
@@ -1264,6 +1278,9 @@ mod tests {
         assert_eq!(value("(2*4-1)!!"), ratio(105, 1));
         assert_eq!(value("8!!"), ratio(384, 1));
         assert_eq!(value("0!!"), ratio(1, 1));
+        assert_eq!(value(r"2^{10} \bmod 7"), ratio(2, 1));
+        assert_eq!(value("3^105 + 4^105 mod 7"), value("3^105 + 1"));
+        assert_eq!(value("-7 mod 3"), ratio(-1, 1));
         p("(2n-1)!!");
     }
 

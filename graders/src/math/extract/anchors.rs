@@ -19,6 +19,7 @@ use super::environments::first_environment_group;
 use super::numbers::{
     is_barrier, last_kept_spans, left_ok, scan_numeric_expression, scan_spans_stepwise,
 };
+use super::reading::focus;
 use super::search::{
     find_ascii_case_insensitive, find_pair, find_triple, floor_boundary, NextFinder,
 };
@@ -36,6 +37,14 @@ pub const ANCHOR_MATH_WINDOW: usize = MAX_ANSWER_BYTES + 64;
 /// Sentences after an anchor up to this long are scanned for numbers directly; longer ones share
 /// one scan between the anchors that end in the same place.
 const SHORT_SENTENCE: usize = 2048;
+
+/// The last anchors of a kind whose sentences are read for their answer ([`focus`]), and how
+/// long such a sentence may be: the reading costs a few passes per pattern over the sentence,
+/// so it is bounded to the anchors that are tried first (the rightmost) and to sentences that
+/// real answers fit in. Earlier anchors and longer sentences give the whole sentence or its
+/// first number.
+const FOCUSED_ANCHORS: usize = 8;
+pub(super) const MAX_FOCUSED_SENTENCE: usize = 600;
 
 // The phrases, as the regular expressions that the matchers below implement by hand (and that
 // the unit tests compare them with).
@@ -302,13 +311,16 @@ pub(super) fn answer(text: &str, targets: &Targets, out: &mut Vec<Candidate>) {
 /// Minerva's "final answer is X. I hope it is correct": X up to "I hope", within 2000 bytes.
 pub(super) fn minerva(text: &str, targets: &Targets, out: &mut Vec<Candidate>) {
     let mut anchors = Anchors::new(text);
-    for end in last_match_ends(text, resync_any, find_minerva) {
+    let ends = last_match_ends(text, resync_any, find_minerva);
+    let first_focused = ends.len().saturating_sub(FOCUSED_ANCHORS);
+    for (index, end) in ends.into_iter().enumerate() {
         let window_end = floor_boundary(text, (end + 2000).min(text.len()));
         let window = &text[end..window_end];
         if let Some(hope) = find_ascii_case_insensitive(window, "i hope") {
             let content = window[..hope].trim_end();
             let content = content.strip_suffix('.').unwrap_or(content);
-            if let Some(candidate) = anchors.content(end, end + content.len(), targets) {
+            let focused = index >= first_focused;
+            if let Some(candidate) = anchors.content(end, end + content.len(), targets, focused) {
                 out.push(candidate.at(0, end + hope));
             }
         }
@@ -318,7 +330,7 @@ pub(super) fn minerva(text: &str, targets: &Targets, out: &mut Vec<Candidate>) {
 /// What follows the anchored phrases of one text. The searches that would otherwise run from
 /// every anchor to the end of the text (the end of the sentence, its numbers) are remembered
 /// between anchors, which come in text order.
-struct Anchors<'t> {
+pub(super) struct Anchors<'t> {
     text: &'t str,
     newline: NextFinder,
     period: NextFinder,
@@ -338,7 +350,7 @@ struct SentenceSpans {
 }
 
 impl<'t> Anchors<'t> {
-    fn new(text: &'t str) -> Anchors<'t> {
+    pub(super) fn new(text: &'t str) -> Anchors<'t> {
         Anchors {
             text,
             newline: NextFinder::new("\n", 0),
@@ -356,8 +368,10 @@ impl<'t> Anchors<'t> {
         targets: &Targets,
         out: &mut Vec<Candidate>,
     ) {
-        for &end in ends {
-            if let Some(candidate) = self.content(end, self.text.len(), targets) {
+        let first_focused = ends.len().saturating_sub(FOCUSED_ANCHORS);
+        for (index, &end) in ends.iter().enumerate() {
+            let focused = index >= first_focused;
+            if let Some(candidate) = self.content(end, self.text.len(), targets, focused) {
                 out.push(candidate.at(priority, end));
             }
         }
@@ -366,7 +380,16 @@ impl<'t> Anchors<'t> {
     /// What follows an anchor (`text[start..limit]`): a math environment if one starts there,
     /// else the sentence (the whole sentence as an expression, or its first number). The
     /// candidate's priority and end are the caller's to set.
-    fn content(&mut self, start: usize, limit: usize, targets: &Targets) -> Option<Candidate> {
+    ///
+    /// `focused`: read the sentence for its answer ([`focus`]) when it is short enough; else
+    /// take it whole or its first number.
+    fn content(
+        &mut self,
+        start: usize,
+        limit: usize,
+        targets: &Targets,
+        focused: bool,
+    ) -> Option<Candidate> {
         let text = self.text;
         let rest = &text[start..limit];
         let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '*' || c == ':');
@@ -395,6 +418,9 @@ impl<'t> Anchors<'t> {
         }
         let (sentence_start, sentence_end) = self.sentence(from, limit);
         let sentence = &text[sentence_start..sentence_end];
+        if focused && sentence.len() <= MAX_FOCUSED_SENTENCE {
+            return self.read_sentence(sentence_start, sentence_end, targets, false);
+        }
         if let Some(whole) = whole_text_candidate(sentence) {
             return Some(Candidate::new(whole, 0, 0, (sentence_start, sentence_end)));
         }
@@ -407,6 +433,58 @@ impl<'t> Anchors<'t> {
             self.first_number(sentence_start, sentence_end)?
         };
         Some(Candidate::new(number, 0, 0, (start, end)))
+    }
+
+    /// The answer a sentence (`text[start..end]`, short) states: the part [`focus`] picks, read
+    /// as a math environment if it starts with one, else as one expression, else its first
+    /// number.
+    ///
+    /// `prose`: the sentence is a reading of prose, not what follows an anchor. There a part
+    /// that starts with a digit is read as a number (with its separators, units and percent
+    /// sign, as [`numbers`](super::numbers) reads them): in running text `2,74 $ a` is 2.74,
+    /// not the list {2, 74a}.
+    pub(super) fn read_sentence(
+        &mut self,
+        start: usize,
+        end: usize,
+        targets: &Targets,
+        prose: bool,
+    ) -> Option<Candidate> {
+        let text = self.text;
+        let (s, e) = focus(&text[start..end]);
+        let (a, b) = (start + s, start + e);
+        let part = &text[a..b];
+        if targets.latex
+            && ["$", "\\(", "\\[", "\\begin{"]
+                .iter()
+                .any(|p| part.starts_with(p))
+        {
+            let window = &text[a..floor_boundary(text, (a + ANCHOR_MATH_WINDOW).min(text.len()))];
+            if let Some((content, group_end, parts)) = first_environment_group(window) {
+                let mut candidate = Candidate::new(content, 0, 0, (a, a + group_end));
+                if parts > 1 {
+                    candidate.role = Role::Container;
+                }
+                return Some(candidate);
+            }
+        }
+        if !targets.expr {
+            return None;
+        }
+        let digit_first = part.bytes().next().is_some_and(|c| c.is_ascii_digit());
+        if !(prose && digit_first) {
+            if let Some(whole) = whole_text_candidate(part) {
+                return Some(Candidate::new(whole, 0, 0, (a, b)));
+            }
+        }
+        let (number_start, _) = *last_kept_spans(part).first()?;
+        let (number, number_end) = scan_numeric_expression(part, number_start);
+        Some(Candidate::new(
+            number,
+            0,
+            0,
+            (a + number_start, a + number_end),
+        ))
     }
 
     /// The sentence that starts at `from` and runs to the end of the line, a ". ", "I hope" or
