@@ -214,14 +214,60 @@ ENDINGS = [
 ]
 
 
+# Written after the rules of issue 13 were designed against ENDINGS above, and labelled before
+# the grader ran on them: a check that the rules hold on endings they were not tuned to.
+HOLDOUT = [
+    ("gpt4", "h_result", "Multiplying everything out, the result is {A}.", "84", "84", "48"),
+    ("gpt4", "h_result", "We find that the integer $n$ must equal {A}.", "19", "19", "91"),
+    ("gpt4", "h_result", "Therefore the sought quantity equals $\\frac{{A}}{9}$, which is already in lowest terms.", "\\frac{4}{9}", "4", "5"),
+    ("gpt4", "h_therefore", "$\\therefore x = {A}$", "12", "12", "21"),
+    ("gpt4", "h_bold", "After simplifying, we get **{A}**.", "256", "256", "128"),
+    ("gpt4", "h_bold", "**Result:** {A} marbles were left in the jar.", "17", "17", "71"),
+    ("gpt4", "h_list", "To summarize:\n- First step: 5 apples\n- Second step: 8 apples\n- Total: {A} apples", "13", "13", "8"),
+    ("gpt4", "h_when", "The function attains its maximum of {A} at $x = 3$.", "10", "10", "3"),
+    ("gpt4", "h_when", "The least value of $n$ is {A}, because for $n = 6$ the sum exceeds 100.", "7", "7", "6"),
+    ("gpt4", "h_when", "So the maximum possible area is ${A}$, attained when the rectangle is a square of side $5$.", "25", "25", "5"),
+    ("gpt4", "h_subject", "Thus {A} different committees can be formed from the 10 members.", "210", "210", "10"),
+    ("gpt4", "h_subject", "Consequently, there are exactly {A} lattice points inside the circle of radius 3.", "29", "29", "28"),
+    ("gpt4", "h_subject", "So Maria needs {A} more dollars to buy the 3 books.", "14", "14", "3"),
+    ("gpt4", "h_chain", "This gives $V = \\frac{4}{3}\\pi (3)^3 = {A}\\pi$.", "36\\pi", "36", "27"),
+    ("gpt4", "h_chain", "Summing, 120 + 45 + 35 = {A} students in total.", "200", "200", "199"),
+    ("gpt4", "h_chain", "So $P(\\text{at least one}) = 1 - \\left(\\frac{5}{6}\\right)^2 = \\frac{{A}}{36}$.", "\\frac{11}{36}", "11", "25"),
+    ("gpt4", "h_align", "Therefore,\n\\begin{align*}\nT &= 2\\cdot 15 + 3 \\cdot 4 \\\\\n  &= 30 + 12 \\\\\n  &= {A}.\n\\end{align*}", "42", "42", "40"),
+    ("gpt4", "h_align", "\\[\\begin{aligned} a_5 &= a_4 + a_3 \\\\ &= 5 + 3 \\\\ &= {A} \\end{aligned}\\]", "8", "8", "5"),
+    ("gpt4", "h_approx", "The probability is $\\frac{{A}}{21} \\approx 0.048$.", "\\frac{1}{21}", "1", "2"),
+    ("gpt4", "h_approx", "So the side length is $2\\sqrt{{A}} \\approx 4.47$ units.", "2\\sqrt{5}", "5", "6"),
+    ("gpt4", "h_tuple", "The point of intersection is therefore $x = {A}$, $y = 7$.", "(3, 7)", "3", "7"),
+    ("gpt4", "h_tuple", "Solving the system gives $a = {A}$ and $b = 2$.", "(-1, 2)", "-1", "1"),
+    ("gpt4", "h_set", "The solutions are $x = {A}$, $x = 0$ and $x = 2$.", "-2, 0, 2", "-2", "-1"),
+    ("gpt4", "h_percent", "That is an increase of {A}\\%.", "20", "20", "25"),
+    ("gpt4", "h_money", "In total, Tom spent $\\${A}$ on the trip.", "1200", "1,200", "1,020"),
+    ("gpt4", "h_remark", "Hence the answer is {A}.\n\nI hope this helps! Let me know if you have any other questions about step 2.", "64", "64", "2"),
+    ("gpt4", "h_remark", "So the perimeter is {A} cm. (Note that each side is 4 cm.)", "16", "16", "4"),
+    ("gpt4", "h_changed", "It is tempting to say 15, but the correct count is {A} because the corner is shared.", "14", "14", "15"),
+    ("gpt4", "h_changed", "My first attempt gave 48, which is wrong. Recomputing carefully, the number of paths is {A}.", "35", "35", "48"),
+    ("gpt4", "h_structure", "Thus the solution set is $({A}, 3]$.", "(-2, 3]", "-2", "2"),
+    ("gpt4", "h_structure", "The inverse matrix is $\\begin{pmatrix} 2 & -1 \\\\ -5 & {A} \\end{pmatrix}$.", "\\begin{pmatrix} 2 & -1 \\\\ -5 & 3 \\end{pmatrix}", "3", "-3"),
+    ("gpt4", "h_structure", "So the general term is $a_n = {A} \\cdot 2^{n-1}$.", "3 \\cdot 2^{n-1}", "3", "2"),
+    ("r1", "h_r1", "<think>\nThe perimeter: 2*(7+5)=24.\n</think>\n\nThe rectangle's perimeter is $2(7 + 5) = {A}$.", "24", "24", "35"),
+    ("r1", "h_r1", "<think>\n9 choose 2 = 36\n</think>\n\nThere are {A} ways to pick the pair.\n\n**Final Answer**\nThe number of ways is {A}.", "36", "36", "72"),
+    ("r1", "h_r1", "<think>\nhmm 2^8 = 256, minus 1 = 255\n</think>\n\nSo the answer should be 255 — wait, the empty set is allowed, so it is {A}.", "256", "256", "255"),
+    ("r1", "h_r1", "<think>\nok so the remainder is 4\n</think>\n\n**Answer: {A}**", "4", "4", "3"),
+    ("r1", "h_r1", "<think>\nsum of digits of 2^10 = 1024 -> 7\n</think>\n\nSince $2^{10} = 1024$, the digit sum is $1 + 0 + 2 + 4 = {A}$.", "7", "7", "8"),
+    ("r1", "h_r1", "<think>\nx=3 works.\n</think>\n\nChecking $x = {A}$: $2(3) + 1 = 7$ ✓. So $x = {A}$.", "3", "3", "4"),
+    ("gpt4", "h_none", "Unfortunately, the problem statement seems to be missing the value of the 2nd angle, so it cannot be solved.", "45", None, None),
+    ("gpt4", "h_text", "Therefore, the triangle is \\textbf{obtuse}... more precisely, the answer is $\\text{{A}}$.", "\\text{obtuse}", "obtuse", "acute"),
+]
+
+
 def render(text, answer):
     # Templates use `{A}` only; every other brace is LaTeX's.
     return text.replace("{A}", answer)
 
 
-def main():
+def cases(endings):
     out = []
-    for n, (style, cls, text, gold, right, wrong, *rest) in enumerate(ENDINGS):
+    for n, (style, cls, text, gold, right, wrong, *rest) in enumerate(endings):
         right_expected = rest[0] if rest else True
         if right is None:
             out.append({"id": f"{n:03d}-none", "style": style, "class": cls,
@@ -231,7 +277,16 @@ def main():
                     "completion": render(text, right), "gold": gold, "expected": right_expected})
         out.append({"id": f"{n:03d}-wrong", "style": style, "class": cls,
                     "completion": render(text, wrong), "gold": gold, "expected": False})
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "math_prose_cases.jsonl")
+    return out
+
+
+def main():
+    write("math_prose_cases.jsonl", cases(ENDINGS))
+    write("math_prose_holdout_cases.jsonl", cases(HOLDOUT))
+
+
+def write(name, out):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
     with open(path, "w") as f:
         for case in out:
             f.write(json.dumps(case, ensure_ascii=False) + "\n")
