@@ -111,6 +111,7 @@ const TRAILING: &[&str] = &[
     " if ",
     " provided ",
     ", i.e.",
+    " at ",
 ];
 
 /// Words after which the answer is stated ("is 8", "are 2,001,000 terms", "get 6").
@@ -324,8 +325,23 @@ pub(super) fn focus(sentence: &str) -> (usize, usize) {
     let lo_trimmed = lo + (sentence[lo..hi].len() - sentence[lo..hi].trim_start().len());
     lo = lo_trimmed;
     hi = lo + sentence[lo..hi].trim_end().len();
-    // 5. What remains as one expression.
-    if whole_text_candidate(&sentence[lo..hi]).is_some() {
+    // "is X": the value after the last copula.
+    let mut after_copula = None;
+    for copula in COPULAS {
+        for at in s.occurrences(copula, lo, hi) {
+            if !s.word_at(at, copula) {
+                continue;
+            }
+            if let Some(v) = s.value_starts(at + copula.len(), hi) {
+                if after_copula.is_none_or(|best| v > best) {
+                    after_copula = Some(v);
+                }
+            }
+        }
+    }
+    // 5. What remains as one expression (unless it says "is X": `it is 256` is a statement,
+    // not the product of the letters and 256).
+    if after_copula.is_none() && whole_text_candidate(&sentence[lo..hi]).is_some() {
         return (lo, hi);
     }
     // 6. An equation: the last `=` in prose, or the last math span holding one (or the run of
@@ -341,20 +357,6 @@ pub(super) fn focus(sentence: &str) -> (usize, usize) {
         .iter()
         .rfind(|(ms, me)| *ms >= lo && *me <= hi && sentence[*ms..*me].contains('='))
         .copied();
-    // "is X": the value after the last copula.
-    let mut after_copula = None;
-    for copula in COPULAS {
-        for at in s.occurrences(copula, lo, hi) {
-            if !s.word_at(at, copula) {
-                continue;
-            }
-            if let Some(v) = s.value_starts(at + copula.len(), hi) {
-                if after_copula.is_none_or(|best| v > best) {
-                    after_copula = Some(v);
-                }
-            }
-        }
-    }
     // A copula whose value is a run of math spans (`are $x = 2$ and $x = -5$`) states the
     // whole run, whose last span may hold the last `=`.
     let math_eq = match (math_eq, after_copula) {
