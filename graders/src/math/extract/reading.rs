@@ -156,8 +156,10 @@ impl<'s> Sentence<'s> {
         }
     }
 
+    /// Whether `at` is inside a math span (the spans are in text order and do not overlap).
     fn in_math(&self, at: usize) -> bool {
-        self.math.iter().any(|(s, e)| *s <= at && at < *e)
+        let after = self.math.partition_point(|(s, _)| *s <= at);
+        after > 0 && at < self.math[after - 1].1
     }
 
     /// Occurrences of `pattern` (lower-case ASCII; matched case-insensitively) in `[lo, hi)`
@@ -466,7 +468,7 @@ pub(super) fn conclusion(text: &str) -> Option<(usize, usize)> {
         }
         // Run-on text (`$y = 6$ So, the pair is ...`): a capitalised connective after a space
         // starts a sentence.
-        if b == b' ' && !whole.in_math(i) {
+        if b == b' ' && bytes.get(i + 1).is_some_and(u8::is_ascii_uppercase) && !whole.in_math(i) {
             let rest = &bytes[i + 1..];
             let opens = SENTENCE_OPENERS.iter().any(|w| {
                 rest.starts_with(w.as_bytes())
