@@ -368,6 +368,31 @@ mod tests {
     }
 
     #[test]
+    fn prose_examples_of_issue_13() {
+        for (completion, gold) in [
+            ("So the final answer is: 3^105 + 4^105 mod 7 = 0", "0"),
+            (
+                r"By AM-GM the minimum is 8, and this is achieved when \(a=b=c\).",
+                "8",
+            ),
+            (
+                "Counting monomials, 2,001,000 terms in the expansion of (x+y+z)^1999.",
+                "2001000",
+            ),
+            (
+                "\\begin{align*}\nS &= \\frac{1}{4} \\cdot 2 \\\\\n&= \\frac12.\n\\end{align*}",
+                r"\frac{1}{2}",
+            ),
+            // Short prose is not a product of letters and a number.
+            ("So 5.", "5"),
+            ("It is 5", "5"),
+        ] {
+            let v = grade(completion, gold);
+            assert_eq!(v.status, Status::Correct, "{completion}: {v:?}");
+        }
+    }
+
+    #[test]
     fn an_unparseable_gold_is_an_error_that_says_where() {
         // Not shrunk to a number inside it, whatever the completion says.
         for (gold, answer, stop) in [

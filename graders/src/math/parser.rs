@@ -531,11 +531,15 @@ impl<'a> Parser<'a> {
             }
             Some(Tok::Op('(' | '{')) => true,
             // A number multiplies what closes before it (`(n+1)2^n`, `\binom{4}{2}3!`, `5!5!`,
-            // `n2^n`), never another number (`2 3` stays malformed: a typo or a list).
-            Some(Tok::Num(_) | Tok::Repeating { .. }) => matches!(
-                self.pos.checked_sub(1).and_then(|i| self.toks.get(i)),
-                Some(Tok::Op(')' | '}' | '!') | Tok::Word(_))
-            ),
+            // `n2^n`), never another number (`2 3` stays malformed: a typo or a list), nor a
+            // word (`So 5`, `it is 5` are prose, not products of letters).
+            Some(Tok::Num(_) | Tok::Repeating { .. }) => {
+                match self.pos.checked_sub(1).and_then(|i| self.toks.get(i)) {
+                    Some(Tok::Op(')' | '}' | '!')) => true,
+                    Some(Tok::Word(w)) => w.len() == 1,
+                    _ => false,
+                }
+            }
             _ => false,
         }
     }

@@ -218,6 +218,24 @@ impl<'s> Sentence<'s> {
         }
     }
 
+    /// Where the value after the last copula in `[lo, hi)` starts ("is 8", "are 2,001,000").
+    fn copula_value(&self, lo: usize, hi: usize) -> Option<usize> {
+        let mut best = None;
+        for copula in COPULAS {
+            for at in self.occurrences(copula, lo, hi) {
+                if !self.word_at(at, copula) {
+                    continue;
+                }
+                if let Some(v) = self.value_starts(at + copula.len(), hi) {
+                    if best.is_none_or(|b| v > b) {
+                        best = Some(v);
+                    }
+                }
+            }
+        }
+        best
+    }
+
     /// Whether the math spans from the one at `from` to the one at `to` are a run joined only
     /// by `,`, "and" and "or".
     fn joined_math(&self, from: usize, to: usize) -> bool {
@@ -302,10 +320,11 @@ pub(super) fn focus(sentence: &str) -> (usize, usize) {
     }
     // 3. A leading subordinate clause, up to its comma (one a space follows: `1,000` is a
     // number).
+    // A clause that states a value ("By AM-GM the minimum is 8, and ...") is the main one.
     let start_word = LEADING.iter().find(|w| s.word_at(lo, w));
     if start_word.is_some() {
-        if let Some(comma) = s.occurrences(", ", lo, hi).first() {
-            if s.first_value(comma + 1, hi).is_some() {
+        if let Some(&comma) = s.occurrences(", ", lo, hi).first() {
+            if s.first_value(comma + 1, hi).is_some() && s.copula_value(lo, comma).is_none() {
                 lo = comma + 1;
             }
         }
@@ -328,19 +347,7 @@ pub(super) fn focus(sentence: &str) -> (usize, usize) {
     lo = lo_trimmed;
     hi = lo + sentence[lo..hi].trim_end().len();
     // "is X": the value after the last copula.
-    let mut after_copula = None;
-    for copula in COPULAS {
-        for at in s.occurrences(copula, lo, hi) {
-            if !s.word_at(at, copula) {
-                continue;
-            }
-            if let Some(v) = s.value_starts(at + copula.len(), hi) {
-                if after_copula.is_none_or(|best| v > best) {
-                    after_copula = Some(v);
-                }
-            }
-        }
-    }
+    let after_copula = s.copula_value(lo, hi);
     // 5. What remains as one expression (unless it says "is X": `it is 256` is a statement,
     // not the product of the letters and 256).
     if after_copula.is_none() && whole_text_candidate(&sentence[lo..hi]).is_some() {
