@@ -3,8 +3,9 @@
 //! One lexer serves both notations: LaTeX commands become [`Tok::Cmd`], `**` becomes `^`, letter
 //! runs become [`Tok::Word`] (the parser decides whether a word is a function, a unit, a text
 //! answer or a product of one-letter symbols). Layout-only LaTeX (`\left`, `\,`, `\displaystyle`,
-//! `\!`) is dropped here so the parser never sees it. The lexer is a single forward pass, so a
-//! 1 MB input costs one linear scan.
+//! `\!`) is dropped here so the parser never sees it, except where it separates thousands
+//! (`2\,001\,000`); a repeating decimal (`0.\overline{6}`, `0.1(6)`) is one token. The lexer is
+//! a single forward pass, so a 1 MB input costs one linear scan.
 
 use std::borrow::Cow;
 

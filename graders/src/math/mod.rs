@@ -1,13 +1,15 @@
 //! The `math` grader: extract the final answer, parse it, decide equivalence with the gold answer.
 //!
 //! Pipeline (DESIGN.md §5): [`extract`] ranks the places an answer may be (boxes first, then
-//! anchored phrases, then bare math and numbers); [`lexer`] and [`parser`] turn the best one that
-//! parses into our own [`expr::Expr`] tree; [`equiv`] decides equivalence with exact big-integer
+//! anchored phrases, then the concluding sentence, then bare math and numbers); [`lexer`] and
+//! [`parser`] turn the best one that parses, all of it, into our own [`expr::Expr`] tree (a
+//! candidate that does not parse is never replaced by a part of itself: see
+//! [`extract::Role`]); [`equiv`] decides equivalence with exact big-integer
 //! and rational arithmetic ([`number`], [`eval`]), structural rules for sets, intervals, matrices
 //! and relations, and numeric probing for free variables. Per-task options are in [`options`].
 //!
 //! Results: `correct` (reward 1), `incorrect`, `no_answer` (nothing extractable), `error` (the
-//! gold answer does not parse, or an option is wrong), `timeout` (the deadline passed). Details:
+//! gold answer does not parse, named with where parsing stopped, or an option is wrong), `timeout` (the deadline passed). Details:
 //! `extracted` (the answer text found) and `gold` (the gold answer text used).
 //!
 //! Everything is bounded: answers longer than [`parser::MAX_ANSWER_BYTES`] or nested deeper than

@@ -1,10 +1,11 @@
 //! A recursive-descent parser from [`Tok`]ens to an [`Expr`], for LaTeX and plain notation alike.
 //!
 //! Precedence, loosest first: lists (`,` `;` "and" "or"), relations (`=` `<` `\le` `\in`, chains),
-//! unions (`\cup`), ratios (`:`), sums (`+ - \pm`), products (`* / \cdot`, juxtaposition), unary
-//! signs, powers (right-associative), postfix (`!` `%` `_`), atoms. Malformed input returns
-//! `None` (never a panic), and nesting deeper than [`MAX_DEPTH`] is malformed by definition, so a
-//! 10,000-level tower is rejected in one linear pass.
+//! unions (`\cup`), ratios (`:`) and `\choose`, sums (`+ - \pm`), products (`* / \cdot \bmod`,
+//! juxtaposition), unary signs, powers (right-associative), postfix (`!` `!!` `%` `_`), atoms.
+//! The whole input is read or the parse fails ([`parse_detailed`] says where): malformed input
+//! returns `None` (never a panic), and nesting deeper than [`MAX_DEPTH`] is malformed by
+//! definition, so a 10,000-level tower is rejected in one linear pass.
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
