@@ -536,7 +536,13 @@ impl<'a> Parser<'a> {
             // word (`So 5`, `it is 5` are prose, not products of letters).
             Some(Tok::Num(_) | Tok::Repeating { .. }) => {
                 match self.pos.checked_sub(1).and_then(|i| self.toks.get(i)) {
-                    Some(Tok::Op(')' | '}' | '!')) => true,
+                    // `(a) 5`, `(2) 3`: a label, not a factor.
+                    Some(Tok::Op(')')) => {
+                        !(self.pos >= 3
+                            && self.toks[self.pos - 3] == Tok::Op('(')
+                            && matches!(self.toks[self.pos - 2], Tok::Word(_) | Tok::Num(_)))
+                    }
+                    Some(Tok::Op('}' | '!')) => true,
                     Some(Tok::Word(w)) => w.len() == 1,
                     _ => false,
                 }
@@ -1273,6 +1279,8 @@ mod tests {
         // Two numbers side by side stay malformed.
         assert!(parse("2 3").is_none());
         assert!(parse(r"x^2 3").is_none());
+        assert!(parse("(a) 5").is_none());
+        assert!(parse("(2) 3").is_none());
     }
 
     #[test]
