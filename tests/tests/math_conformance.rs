@@ -3,7 +3,7 @@
 //! Each case's `config` (Math-Verify's extraction targets, boxed priority, float rounding,
 //! strictness, relation-vs-set comparison) is mapped onto the grader's own task options; nothing
 //! is special-cased. Agreement is printed per category and per source; the test fails below the
-//! bars of issue 3: 98% on `math_verify_cases.jsonl`, 20 of 21 on the issue reproducers.
+//! bars of issues 3 and 13: 98% on `math_verify_cases.jsonl`, all 21 issue reproducers.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -170,6 +170,7 @@ fn parse_case(case: &Value) -> bool {
             boxed_priority: Some(0),
             without_anchor: true,
             whole_text: true,
+            whole_text_is_answer: false,
         };
         let Some(want) = extract_answer(&expected_expr(text), &targets, false).answer else {
             return false;
@@ -312,10 +313,10 @@ fn math_verify_issue_cases_agree() {
     }
     tally.print("math_verify_issue_cases.jsonl");
     let (passed, total) = tally.total();
+    // Issue 13 raised the bar from 20 to all 21 (what was measured when it was filed).
     assert!(
-        passed + 1 >= total,
-        "{passed}/{total} issue cases, the bar is {}",
-        total - 1
+        passed >= 21 && passed == total,
+        "{passed}/{total} issue cases, the bar is all of them (21)"
     );
 }
 

@@ -106,5 +106,36 @@ pub fn hostile_inputs() -> Vec<(&'static str, String)> {
             format!("{} \\boxed{{42}}", "the answer is 7. ".repeat(60_000)),
         ),
         ("1 MB of 1 1 1", "1 ".repeat(1 << 19)),
+        // Issue 13's readings: display blocks, concluding sentences, answers read for their
+        // clauses, the notation it added.
+        (
+            "1 MB of \\begin{align*}",
+            "\\begin{align*}".repeat((1 << 20) / 14),
+        ),
+        (
+            "1 MB of closed align blocks",
+            "\\begin{align*}x &= 1 \\\\ &= 2\\end{align*}".repeat((1 << 20) / 40),
+        ),
+        (
+            "1 MB of concluding sentences",
+            "So the minimum is 8, and this is achieved when $a=b=c$. ".repeat((1 << 20) / 56),
+        ),
+        (
+            "1 MB of answer is, when",
+            "the answer is 7, which is when x = 3 since y is 3 ".repeat((1 << 20) / 50),
+        ),
+        ("1 MB of So, So,", "So, ".repeat(1 << 18)),
+        ("1 MB of is is", "is ".repeat((1 << 20) / 3)),
+        ("1 MB of =", "= ".repeat(1 << 19)),
+        ("1 MB of 0.(", "0.(".repeat((1 << 20) / 3)),
+        ("1 MB of thin spaces", "1\\,000".repeat((1 << 20) / 7)),
+        (
+            "1 MB of 5!5!",
+            format!("\\boxed{{{}}}", "5!".repeat(1 << 19)),
+        ),
+        (
+            "1 MB of n(n+1)2",
+            format!("\\boxed{{{}}}", "n(n+1)2".repeat((1 << 20) / 7)),
+        ),
     ]
 }

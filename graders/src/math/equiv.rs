@@ -81,6 +81,20 @@ impl Checker<'_> {
         if gold == pred {
             return Ok(true);
         }
+        // `x = 6, y = 5` or `x = y = 0` against a tuple `(6, 5)`: the values as a tuple.
+        match (gold, pred) {
+            (Expr::Tuple(g), other) => {
+                if let Some(values) = assigned_tuple(other, g.len()) {
+                    return self.ordered(g, &values);
+                }
+            }
+            (other, Expr::Tuple(p)) => {
+                if let Some(values) = assigned_tuple(other, p.len()) {
+                    return self.ordered(&values, p);
+                }
+            }
+            _ => {}
+        }
         // A chain `a = b = c` as gold, against a plain answer: the last side is the answer.
         if let Expr::Relation { operands, ops } = gold {
             let chain = ops.len() > 1 && ops.iter().all(|op| *op == RelOp::Eq);
@@ -537,12 +551,87 @@ fn is_collection(e: &Expr) -> bool {
     )
 }
 
+/// Values assigned to distinct names, as a tuple of `arity`: `x = 6, y = 5` (a list of
+/// equations), `x = y = 0` (a chain), or both mixed. The order is alphabetical when every name
+/// is one letter (the convention of tuples: `(x, y)`, `(a, b, c)`), else the order of first
+/// mention (`x_1`, `p_{10}`, `\alpha`). `None` unless every item is such an assignment of a
+/// value that uses none of the names.
+fn assigned_tuple(e: &Expr, arity: usize) -> Option<Vec<Expr>> {
+    let items: &[Expr] = match e {
+        Expr::Set(items) => items,
+        Expr::Relation { .. } => std::slice::from_ref(e),
+        _ => return None,
+    };
+    let mut pairs: Vec<(String, &Expr)> = Vec::new();
+    for item in items {
+        let Expr::Relation { operands, ops } = item else {
+            return None;
+        };
+        if !ops.iter().all(|op| *op == RelOp::Eq) {
+            return None;
+        }
+        let (value, names) = operands.split_last()?;
+        for name in names {
+            let name = name_key(name)?;
+            if pairs.iter().any(|(n, _)| *n == name) {
+                return None;
+            }
+            pairs.push((name, value));
+        }
+    }
+    if pairs.len() != arity || arity < 2 {
+        return None;
+    }
+    let uses_a_name = pairs.iter().any(|(_, value)| {
+        let mut found = false;
+        value.visit(&mut |x| {
+            if let Some(key) = name_key(x) {
+                found |= pairs.iter().any(|(n, _)| *n == key);
+            }
+        });
+        found
+    });
+    if uses_a_name {
+        return None;
+    }
+    if pairs.iter().all(|(n, _)| n.chars().count() == 1) {
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    Some(pairs.into_iter().map(|(_, v)| v.clone()).collect())
+}
+
+/// A variable's name: a symbol, or a subscripted name (`x_1`) as written.
+fn name_key(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Sym(n) => Some(n.clone()),
+        Expr::Indexed(..) => Some(format!("{e:?}")),
+        _ => None,
+    }
+}
+
 /// Rewrites that do not change meaning: `x \in S` is `S`; `\pm` outside arithmetic is a set;
-/// a chain `x = a = b` keeps its first and last sides; `≈` after an `=` is a remark. Borrowed
-/// when nothing changes (the usual case), so comparing costs no copy of the trees.
+/// a chain `x = a = b` keeps its first and last sides; `≈` after an `=` is a remark, and so is
+/// `≈` after a value (`\frac{5}{14} \approx 0.357` is `\frac{5}{14}`: the exact side is the
+/// answer); a union of finite sets is their union. Borrowed when nothing changes (the usual
+/// case), so comparing costs no copy of the trees.
 fn normalise(e: &Expr) -> Cow<'_, Expr> {
     match e {
         Expr::ElementOf(_, set) => normalise(set),
+        Expr::Relation { operands, ops }
+            if ops.first() == Some(&RelOp::Approx)
+                && operands.first().is_some_and(|lhs| !is_name_like(lhs)) =>
+        {
+            normalise(&operands[0])
+        }
+        Expr::Union(parts) if parts.iter().all(|p| matches!(p, Expr::Set(_))) => {
+            let mut items = Vec::new();
+            for part in parts {
+                if let Expr::Set(xs) = part {
+                    items.extend(xs.iter().cloned());
+                }
+            }
+            Cow::Owned(Expr::Set(items))
+        }
         Expr::Relation { operands, ops } => {
             let approx_cut = ops
                 .iter()
@@ -877,6 +966,39 @@ mod tests {
         assert!(eq(r"(x+2)^2 + (y-3)^2", "x^2 + y^2 + 4x - 6y + 13"));
         assert!(eq(r"\tan^2(y)+1", r"\sec^2(y)"));
         assert!(!eq("x+2n+1", "x+1"));
+    }
+
+    #[test]
+    fn approximations_after_a_value_are_remarks() {
+        assert!(eq(r"\frac{5}{14}", r"\frac{5}{14}\approx 0.357"));
+        assert!(eq(r"\frac{5}{14}", r"x = \frac{5}{14} \approx 0.357"));
+        assert!(!eq(r"\frac{5}{14}", r"\frac{5}{13}\approx 0.357"));
+        // A name approximately equal to a value: the value is the answer.
+        assert!(eq("0.357", r"p \approx 0.357"));
+        assert!(!eq(r"\frac{5}{14}", r"p \approx 0.357"));
+    }
+
+    #[test]
+    fn assignments_answer_a_tuple() {
+        assert!(eq("(6, 5)", "x=6, y=5"));
+        assert!(eq("(6, 5)", "x = 6 and y = 5"));
+        assert!(eq("(6, 5)", "y=5, x=6"));
+        assert!(eq("(0, 0)", "x = y = 0"));
+        assert!(eq("(1, 2, 2)", "a = 1, b = c = 2"));
+        assert!(eq("x=6, y=5", "(6, 5)"));
+        assert!(eq("(2, 3)", "x_1 = 2, x_2 = 3"));
+        assert!(!eq("(6, 5)", "x=5, y=6"));
+        assert!(!eq("(6, 5)", "x=6, y=5, z=1"));
+        assert!(!eq("(6, 5)", "x=6, x=5"));
+        assert!(!eq("(6, 6)", "x=6, y=x"));
+    }
+
+    #[test]
+    fn a_union_of_finite_sets_is_their_union() {
+        assert!(eq(r"\{1,2,3\}", r"\{1,2\}\cup\{3\}"));
+        assert!(eq(r"\{1,2\}\cup\{2, 3\}", r"\{3,2,1\}"));
+        assert!(!eq(r"\{1,2,4\}", r"\{1,2\}\cup\{3\}"));
+        assert!(!eq(r"[1,2] \cup [3, 4]", r"\{1,2,3,4\}"));
     }
 
     #[test]

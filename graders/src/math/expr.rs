@@ -38,6 +38,10 @@ pub enum Func {
     Root,
     Abs,
     Factorial,
+    /// `n!!`: n (n-2) (n-4) ... down to 1 or 2.
+    DoubleFactorial,
+    /// `a \bmod n`: args (a, n); the remainder of integers, 0 <= r < |n|.
+    Mod,
     Binom,
     Gamma,
     Floor,

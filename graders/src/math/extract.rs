@@ -10,6 +10,7 @@
 //! | 0 | "final answer is X. I hope it is correct" (Minerva) |
 //! | 50 | "final answer ... is X", "final answer: X" |
 //! | 100 | "answer: X", "answer is X", "#### X" (GSM8K) |
+//! | 200 | the concluding sentence: the last one near the end that states a value, read for its answer (`reading.rs`) |
 //! | 300 | a bare `$..$`, `$$..$$`, `\(..\)`, `\[..\]` (or several joined by "and"/","), a number |
 //!
 //! Only the text after the last `</think>` is searched; a completion that opens `<think>` and
@@ -30,6 +31,7 @@
 mod anchors;
 mod environments;
 mod numbers;
+mod reading;
 mod search;
 
 use std::borrow::Cow;
@@ -63,6 +65,10 @@ pub struct Targets {
     pub without_anchor: bool,
     /// Try the whole text as one expression first.
     pub whole_text: bool,
+    /// A whole text that reads as one expression is the answer, all of it: if it does not
+    /// parse, nothing in it is taken instead. True for gold answers, which are one answer by
+    /// definition; a completion's line of values (`4 4/9 2`) may end in its answer.
+    pub whole_text_is_answer: bool,
 }
 
 /// One place an answer may be.
@@ -73,6 +79,54 @@ pub struct Candidate {
     pub priority: i32,
     /// Byte offset where the candidate ends (rightmost first within a priority).
     pub end: usize,
+    /// The bytes the text was read from. A later candidate that lies inside the span of one
+    /// that did not parse is a fragment of it and is never taken (see [`Role`]).
+    pub span: (usize, usize),
+    pub role: Role,
+}
+
+/// What a candidate's failure to parse means for the candidates after it.
+///
+/// The rule that keeps a gold such as `n(n+1)2^{n-2}` from being read as `2`: an answer that
+/// does not parse is not an answer, and no part of it is one either. So every failed candidate
+/// hides the candidates inside its span (numbers inside a line that did not parse, inside an
+/// anchored sentence, inside a box), except a [`Role::Container`], whose parts are whole
+/// answers of their own; and a failed [`Role::Declared`] answer (a box) ends the search: the
+/// text's own final answer is unreadable, and some other number of the reasoning is not it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Plain,
+    /// A box: the answer the text declares.
+    Declared,
+    /// Holds answers of its own, so its failure says nothing of its parts: environments joined
+    /// by "," / "and" / "or" into one list, a completion's whole text (`4 4/9 2`).
+    Container,
+}
+
+impl Candidate {
+    /// The same candidate at another rank.
+    fn at(self, priority: i32, end: usize) -> Candidate {
+        Candidate {
+            priority,
+            end,
+            ..self
+        }
+    }
+
+    fn new(text: String, priority: i32, end: usize, span: (usize, usize)) -> Candidate {
+        Candidate {
+            text,
+            priority,
+            end,
+            span,
+            role: Role::Plain,
+        }
+    }
+
+    /// Whether this candidate lies inside `span`.
+    pub fn inside(&self, span: (usize, usize)) -> bool {
+        span.0 <= self.span.0 && self.span.1 <= span.1
+    }
 }
 
 const MAX_BOXES: usize = 64;
@@ -110,6 +164,8 @@ enum Source {
     Minerva,
     FinalIs,
     Answer,
+    /// The concluding sentence of a text without an anchored answer (priority 200).
+    Conclusion,
     Environments,
     Numbers,
     ChoiceAnchors,
@@ -124,6 +180,7 @@ impl Source {
             Source::Minerva => &[0],
             Source::FinalIs | Source::ChoiceAnchors => &[50],
             Source::Answer => &[100],
+            Source::Conclusion => &[200],
             Source::Environments | Source::Numbers => &[300],
             Source::ChoiceLetters => &[100, 300],
         }
@@ -166,6 +223,9 @@ pub fn walk(
         sources.extend([Source::Minerva, Source::FinalIs, Source::Answer]);
     }
     if targets.without_anchor {
+        if targets.latex || targets.expr {
+            sources.push(Source::Conclusion);
+        }
         if targets.latex {
             sources.push(Source::Environments);
         }
@@ -236,24 +296,39 @@ impl<'t> Scan<'t> {
         match source {
             Source::Whole => {
                 if let Some(whole) = whole_text_candidate(text) {
-                    out.push(Candidate {
-                        text: whole,
-                        priority: -100,
-                        end: text.len(),
-                    });
+                    let mut candidate = Candidate::new(whole, -100, text.len(), (0, text.len()));
+                    candidate.role = if targets.whole_text_is_answer {
+                        Role::Declared
+                    } else {
+                        Role::Container
+                    };
+                    out.push(candidate);
                 }
             }
             Source::Boxes([priority]) => group_boxes(text, self.boxes(), priority, &mut out),
             Source::Minerva => anchors::minerva(text, targets, &mut out),
             Source::FinalIs => anchors::final_is(text, targets, &mut out),
             Source::Answer => anchors::answer(text, targets, &mut out),
+            Source::Conclusion => {
+                if let Some((start, end)) = reading::conclusion(text) {
+                    let mut anchors = anchors::Anchors::new(text);
+                    if let Some(mut candidate) = anchors.read_sentence(start, end, targets, true) {
+                        // A reading of prose, not an answer the text declares: if it does not
+                        // parse, the values inside it are still candidates of their own.
+                        candidate.role = Role::Container;
+                        out.push(candidate.at(200, end));
+                    }
+                }
+            }
             Source::Environments => {
-                for (content, _, end) in environment_candidates(text, self.environments()) {
-                    out.push(Candidate {
-                        text: content,
-                        priority: 300,
-                        end,
-                    });
+                for (content, start, end, parts) in
+                    environment_candidates(text, self.environments())
+                {
+                    let mut candidate = Candidate::new(content, 300, end, (start, end));
+                    if parts > 1 {
+                        candidate.role = Role::Container;
+                    }
+                    out.push(candidate);
                 }
             }
             Source::Numbers => {
@@ -272,12 +347,8 @@ impl<'t> Scan<'t> {
                     .into_iter()
                     .filter(|(_, start, _)| !inside(*start))
                     .collect();
-                for (span, _, end) in outside.into_iter().rev().take(MAX_NUMBERS) {
-                    out.push(Candidate {
-                        text: span,
-                        priority: 300,
-                        end,
-                    });
+                for (span, start, end) in outside.into_iter().rev().take(MAX_NUMBERS) {
+                    out.push(Candidate::new(span, 300, end, (start, end)));
                 }
             }
             Source::ChoiceAnchors => choice_anchors(text, &targets.choices, &mut out),
@@ -318,6 +389,7 @@ fn is_known_word(w: &str) -> bool {
     matches!(
         w,
         "sin"
+            | "mod"
             | "cos"
             | "tan"
             | "cot"
@@ -485,10 +557,10 @@ fn group_boxes(
             }
         }
         let end = group.last().map_or(0, |b| b.1);
+        let start = group.first().map_or(0, |b| b.0);
         out.push(Candidate {
-            text: contents.join(" , "),
-            priority,
-            end,
+            role: Role::Declared,
+            ..Candidate::new(contents.join(" , "), priority, end, (start, end))
         });
     }
 }
@@ -511,11 +583,12 @@ fn choice_anchors(text: &str, letters: &[String], out: &mut Vec<Candidate>) {
         if let Some(m) = caps.get(1) {
             let letter = m.as_str().as_bytes()[0];
             if is_choice(letters, letter) && letter.is_ascii_uppercase() {
-                out.push(Candidate {
-                    text: m.as_str().to_uppercase(),
-                    priority: 50,
-                    end: m.end(),
-                });
+                out.push(Candidate::new(
+                    m.as_str().to_uppercase(),
+                    50,
+                    m.end(),
+                    (m.start(), m.end()),
+                ));
             }
         }
     }
@@ -536,11 +609,7 @@ fn choice_letters(text: &str, letters: &[String], limit: usize, out: &mut Vec<Ca
         if !(left && right) {
             continue;
         }
-        let candidate = Candidate {
-            text: (c as char).to_string(),
-            priority: 300,
-            end: i + 1,
-        };
+        let candidate = Candidate::new((c as char).to_string(), 300, i + 1, (i, i + 1));
         // Only the first letter can be the one at the start.
         if first && text[..i].trim_start_matches(['(', ' ', '*']).is_empty() {
             out.push(Candidate {
@@ -570,6 +639,7 @@ mod tests {
             boxed_priority: Some(0),
             without_anchor: true,
             whole_text: false,
+            whole_text_is_answer: false,
         }
     }
 

@@ -3,8 +3,9 @@
 //! One lexer serves both notations: LaTeX commands become [`Tok::Cmd`], `**` becomes `^`, letter
 //! runs become [`Tok::Word`] (the parser decides whether a word is a function, a unit, a text
 //! answer or a product of one-letter symbols). Layout-only LaTeX (`\left`, `\,`, `\displaystyle`,
-//! `\!`) is dropped here so the parser never sees it. The lexer is a single forward pass, so a
-//! 1 MB input costs one linear scan.
+//! `\!`) is dropped here so the parser never sees it, except where it separates thousands
+//! (`2\,001\,000`); a repeating decimal (`0.\overline{6}`, `0.1(6)`) is one token. The lexer is
+//! a single forward pass, so a 1 MB input costs one linear scan.
 
 use std::borrow::Cow;
 
@@ -16,6 +17,12 @@ pub enum Tok<'a> {
     Num(Cow<'a, str>),
     /// A run of ASCII letters.
     Word(&'a str),
+    /// A decimal with a repeating part: `digits` as [`Tok::Num`] (ending in `.` when no digit
+    /// precedes the repeating part), `period` the digits that repeat (`0.1(6)`: `0.1`, `6`).
+    Repeating {
+        digits: Cow<'a, str>,
+        period: &'a str,
+    },
     /// A LaTeX command without its backslash (`frac`, `pi`, `{` for `\{`).
     Cmd(Cow<'a, str>),
     /// The text of `\text{...}` (and its aliases), verbatim.
@@ -88,14 +95,23 @@ const TEXT_COMMANDS: &[&str] = &[
 /// Splits `input` into tokens. Returns `None` for input the lexer cannot make sense of (an
 /// unbalanced `\text{`), which the caller treats as "does not parse".
 pub fn tokenize(input: &str) -> Option<Vec<Tok<'_>>> {
+    tokenize_spans(input).ok().map(|(toks, _)| toks)
+}
+
+/// Tokens with the byte offset where each starts, so that a parser that stops can say where;
+/// on failure, the byte offset where the lexer gave up.
+pub fn tokenize_spans(input: &str) -> Result<(Vec<Tok<'_>>, Vec<usize>), usize> {
     let bytes = input.as_bytes();
     let mut toks = Vec::with_capacity(input.len() / 2 + 1);
+    let mut offsets: Vec<usize> = Vec::with_capacity(input.len() / 2 + 1);
     let mut i = 0;
     // Bracket depth: a bare `10,455` is a number only outside brackets, where `(1,000)` would
     // be a pair.
     let mut depth = 0i32;
     while i < bytes.len() {
         let c = bytes[i];
+        // Every token pushed in this step starts here.
+        let step = i;
         match c {
             b'(' | b'[' => depth += 1,
             b')' | b']' => depth -= 1,
@@ -104,41 +120,9 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok<'_>>> {
         match c {
             b' ' | b'\t' | b'\n' | b'\r' | b'~' | 0x0c => i += 1,
             b'0'..=b'9' | b'.' if c != b'.' || bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                // The digits as written, borrowed until a separator has to be dropped.
-                let start = i;
-                let mut owned: Option<String> = None;
-                let mut seen_dot = false;
-                let mut group = 0usize; // digits since the start or the last separator
-                while i < bytes.len() {
-                    match bytes[i] {
-                        b'0'..=b'9' => {
-                            if let Some(o) = owned.as_mut() {
-                                o.push(bytes[i] as char);
-                            }
-                            group += 1;
-                            i += 1;
-                        }
-                        b'.' if !seen_dot && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                            seen_dot = true;
-                            if let Some(o) = owned.as_mut() {
-                                o.push('.');
-                            }
-                            i += 1;
-                        }
-                        _ => match thousands_separator(bytes, i, depth == 0) {
-                            Some(width) if !seen_dot && (1..=3).contains(&group) => {
-                                owned.get_or_insert_with(|| input[start..i].to_string());
-                                i += width;
-                                group = 0;
-                            }
-                            _ => break,
-                        },
-                    }
-                }
-                toks.push(Tok::Num(match owned {
-                    Some(o) => Cow::Owned(o),
-                    None => Cow::Borrowed(&input[start..i]),
-                }));
+                let (tok, after) = lex_number(input, i, depth == 0);
+                toks.push(tok);
+                i = after;
             }
             b'a'..=b'z' | b'A'..=b'Z' => {
                 let start = i;
@@ -147,7 +131,7 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok<'_>>> {
                 }
                 toks.push(Tok::Word(&input[start..i]));
             }
-            b'\\' => i = lex_command(input, i, &mut toks)?,
+            b'\\' => i = lex_command(input, i, &mut toks).ok_or(step)?,
             b'*' if bytes.get(i + 1) == Some(&b'*') => {
                 toks.push(Tok::Op('^'));
                 i += 2;
@@ -172,7 +156,7 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok<'_>>> {
                 i += 1;
             }
             _ if c >= 0x80 => {
-                let ch = input[i..].chars().next()?;
+                let ch = input[i..].chars().next().ok_or(step)?;
                 i += ch.len_utf8();
                 match ch {
                     '≤' | '≥' | '≠' | '≈' => toks.push(Tok::Rel(ch)),
@@ -187,19 +171,118 @@ pub fn tokenize(input: &str) -> Option<Vec<Tok<'_>>> {
                     '²' => toks.extend([Tok::Op('^'), Tok::Num(Cow::Borrowed("2"))]),
                     '³' => toks.extend([Tok::Op('^'), Tok::Num(Cow::Borrowed("3"))]),
                     '€' | '£' | '¥' | '₹' | '\u{a0}' | '\u{2009}' | '\u{202f}' => {}
-                    _ => return None,
+                    _ => return Err(step),
                 }
             }
-            _ => return None,
+            _ => return Err(step),
+        }
+        offsets.resize(toks.len(), step);
+    }
+    Ok((toks, offsets))
+}
+
+/// A number at `start`: digits with at most one `.`, thousands separators dropped (see
+/// [`thousands_separator`]), and a repeating part if one is written (`0.\overline{6}`,
+/// `0.1(6)`). Returns the token and the index after it.
+fn lex_number(input: &str, start: usize, bare_comma: bool) -> (Tok<'_>, usize) {
+    let bytes = input.as_bytes();
+    let mut i = start;
+    // The digits as written, borrowed until a separator has to be dropped.
+    let mut owned: Option<String> = None;
+    let mut seen_dot = false;
+    let mut group = 0usize; // digits since the start or the last separator
+    while i < bytes.len() {
+        match bytes[i] {
+            b'0'..=b'9' => {
+                if let Some(o) = owned.as_mut() {
+                    o.push(bytes[i] as char);
+                }
+                group += 1;
+                i += 1;
+            }
+            b'.' if !seen_dot && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                seen_dot = true;
+                if let Some(o) = owned.as_mut() {
+                    o.push('.');
+                }
+                i += 1;
+            }
+            _ => match thousands_separator(bytes, i, bare_comma) {
+                Some(width) if !seen_dot && (1..=3).contains(&group) => {
+                    owned.get_or_insert_with(|| input[start..i].to_string());
+                    i += width;
+                    group = 0;
+                }
+                _ => break,
+            },
         }
     }
-    Some(toks)
+    let digits = match owned {
+        Some(o) => Cow::Owned(o),
+        None => Cow::Borrowed(&input[start..i]),
+    };
+    // A repeating part needs a decimal point: `0.\overline{6}` (the point with no digit after
+    // it), `0.0\overline{5}`, `0.1(6)`, `0.(3)`.
+    let point = !seen_dot && bytes.get(i) == Some(&b'.');
+    if seen_dot || point {
+        let at = if point { i + 1 } else { i };
+        if let Some((period, after)) = repeating_part(input, at) {
+            let mut digits = digits.into_owned();
+            if point {
+                digits.push('.');
+            }
+            return (
+                Tok::Repeating {
+                    digits: Cow::Owned(digits),
+                    period,
+                },
+                after,
+            );
+        }
+    }
+    (Tok::Num(digits), i)
+}
+
+/// The repeating digits written at `i` right after a decimal's digits: `\overline{dd}`,
+/// `\bar{dd}`, `\dot{d}` or `(dd)`, with no space before; (digits, index after).
+fn repeating_part(input: &str, i: usize) -> Option<(&str, usize)> {
+    let rest = &input[i..];
+    let (content, after) = if rest.starts_with('(') {
+        let close = rest.find(')')?;
+        (&rest[1..close], i + close + 1)
+    } else {
+        let name = ["\\overline", "\\bar", "\\dot"]
+            .into_iter()
+            .find(|n| rest.starts_with(n))?;
+        braced(input, i + name.len())?
+    };
+    let content = content.trim();
+    let digits =
+        !content.is_empty() && content.len() <= 32 && content.bytes().all(|b| b.is_ascii_digit());
+    digits.then_some((content, after))
 }
 
 /// Width of a thousands separator at `i` that is followed by exactly three digits: `{,}`, `,\!`
-/// (LaTeX's ways to write one) or, when `bare_comma` allows it, a plain `,`.
+/// (LaTeX's ways to write one), a TeX space (`\,` `\ ` `\;` `\:` `~`, as in `2\,001\,000`), a
+/// plain space, or, when `bare_comma` allows it, a plain `,`. A space before three digits and
+/// a `/` starts the fraction of a mixed number (`4 444/999`), not a group.
 fn thousands_separator(bytes: &[u8], i: usize, bare_comma: bool) -> Option<usize> {
     let rest = &bytes[i..];
+    let spacing = match rest {
+        [b'\\', b',' | b' ' | b';' | b':', ..] => Some(2),
+        [b'~' | b' ', ..] => Some(1),
+        _ => None,
+    };
+    if let Some(width) = spacing {
+        let after = &rest[width..];
+        let three = after.len() >= 3 && after[..3].iter().all(u8::is_ascii_digit);
+        let ends = !after
+            .get(3)
+            .is_some_and(|b| b.is_ascii_digit() || *b == b'/');
+        if three && ends {
+            return Some(width);
+        }
+    }
     // `14 {, }916`: spaces around a braced comma are layout.
     let lead = rest.iter().take_while(|b| **b == b' ').count();
     let braced = &rest[lead..];

@@ -33,7 +33,10 @@ impl Default for MathOptions {
     fn default() -> MathOptions {
         MathOptions {
             answer: targets(true, true, Vec::new(), Some(0), true),
-            gold: targets(true, true, Vec::new(), Some(0), true),
+            gold: Targets {
+                whole_text_is_answer: true,
+                ..targets(true, true, Vec::new(), Some(0), true)
+            },
             first_match: false,
             rules: Rules::default(),
         }
@@ -54,6 +57,7 @@ fn targets(
         boxed_priority,
         without_anchor,
         whole_text: true,
+        whole_text_is_answer: false,
     }
 }
 
@@ -120,9 +124,9 @@ impl MathOptions {
                 Vec::new()
             }
         };
-        for (kinds, slot, anchorless) in [
-            (&answer_kinds, &mut out.answer, without_anchor),
-            (&gold_kinds, &mut out.gold, true),
+        for (kinds, slot, anchorless, is_gold) in [
+            (&answer_kinds, &mut out.answer, without_anchor, false),
+            (&gold_kinds, &mut out.gold, true, true),
         ] {
             if let Some(bad) = kinds
                 .iter()
@@ -135,6 +139,7 @@ impl MathOptions {
             let has = |k: &str| kinds.contains(&k);
             *slot = targets(has("latex"), has("expr"), letters(kinds), boxed, anchorless);
             slot.whole_text = anchorless && (has("latex") || has("expr"));
+            slot.whole_text_is_answer = is_gold;
         }
         Ok(out)
     }

@@ -1,10 +1,11 @@
 //! A recursive-descent parser from [`Tok`]ens to an [`Expr`], for LaTeX and plain notation alike.
 //!
 //! Precedence, loosest first: lists (`,` `;` "and" "or"), relations (`=` `<` `\le` `\in`, chains),
-//! unions (`\cup`), ratios (`:`), sums (`+ - \pm`), products (`* / \cdot`, juxtaposition), unary
-//! signs, powers (right-associative), postfix (`!` `%` `_`), atoms. Malformed input returns
-//! `None` (never a panic), and nesting deeper than [`MAX_DEPTH`] is malformed by definition, so a
-//! 10,000-level tower is rejected in one linear pass.
+//! unions (`\cup`), ratios (`:`) and `\choose`, sums (`+ - \pm`), products (`* / \cdot \bmod`,
+//! juxtaposition), unary signs, powers (right-associative), postfix (`!` `!!` `%` `_`), atoms.
+//! The whole input is read or the parse fails ([`parse_detailed`] says where): malformed input
+//! returns `None` (never a panic), and nesting deeper than [`MAX_DEPTH`] is malformed by
+//! definition, so a 10,000-level tower is rejected in one linear pass.
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -12,8 +13,9 @@ use num_traits::{One, Zero};
 
 use super::expr::{Constant, Expr, Func, RelOp};
 use std::borrow::Cow;
+use std::cell::Cell;
 
-use super::lexer::{tokenize, Tok};
+use super::lexer::{tokenize_spans, Tok};
 use super::number::ratio_i128;
 
 /// Deepest nesting a real answer needs, with room to spare.
@@ -189,12 +191,30 @@ fn is_separator_text(t: &str) -> bool {
     matches!(t.trim(), "and" | "or" | "," | ", and" | "and/or")
 }
 
+/// Why an answer did not parse, and where: the byte offset in the input where parsing
+/// stopped (the first token that could not be read, or the first one left over).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub at: usize,
+    pub reason: &'static str,
+}
+
 /// Parses one answer. `None` when it is not a well-formed expression.
 pub fn parse(input: &str) -> Option<Expr> {
+    parse_detailed(input).ok()
+}
+
+/// Parses one answer, all of it: an expression that reads only a prefix of its input is a
+/// failure (with the place where reading stopped), never a shorter answer.
+pub fn parse_detailed(input: &str) -> Result<Expr, ParseError> {
+    let fail = |at: usize, reason: &'static str| Err(ParseError { at, reason });
     if input.len() > MAX_ANSWER_BYTES {
-        return None;
+        return fail(0, "the answer is too long");
     }
-    let mut toks = tokenize(input)?;
+    let (mut toks, offsets) = match tokenize_spans(input) {
+        Ok(lexed) => lexed,
+        Err(at) => return fail(at, "unreadable character or unclosed group"),
+    };
     // Trailing punctuation belongs to the sentence, not the answer.
     while matches!(toks.last(), Some(Tok::Op('.' | ',' | ';' | ':'))) {
         // `...` is an ellipsis, part of the answer.
@@ -205,30 +225,45 @@ pub fn parse(input: &str) -> Option<Expr> {
         toks.pop();
     }
     if toks.is_empty() {
-        return None;
+        return fail(0, "empty answer");
     }
     if let [Tok::Word(w)] = toks.as_slice() {
         if w.len() >= 2 && function_named(w).is_none() && !matches!(*w, "pi" | "inf") {
-            return Some(Expr::Text(w.to_string()));
+            return Ok(Expr::Text(w.to_string()));
         }
     }
     let mut parser = Parser {
         toks,
         pos: 0,
         depth: 0,
+        furthest: Cell::new(0),
+        too_deep: false,
     };
-    let expr = parser.list()?;
-    (parser.pos == parser.toks.len()).then_some(expr)
+    let expr = parser.list();
+    let at = |index: usize| offsets.get(index).copied().unwrap_or(input.len());
+    match expr {
+        Some(expr) if parser.pos == parser.toks.len() => Ok(expr),
+        Some(_) => fail(
+            at(parser.pos),
+            "unexpected text after a complete expression",
+        ),
+        None if parser.too_deep => fail(at(parser.furthest.get()), "nested too deeply"),
+        None => fail(at(parser.furthest.get()), "malformed expression"),
+    }
 }
 
 struct Parser<'a> {
     toks: Vec<Tok<'a>>,
     pos: usize,
     depth: usize,
+    /// The furthest token looked at: where a failed parse stopped.
+    furthest: Cell<usize>,
+    too_deep: bool,
 }
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<&Tok<'a>> {
+        self.furthest.set(self.furthest.get().max(self.pos));
         self.toks.get(self.pos)
     }
 
@@ -237,6 +272,7 @@ impl<'a> Parser<'a> {
     }
 
     fn next(&mut self) -> Option<Tok<'a>> {
+        self.furthest.set(self.furthest.get().max(self.pos));
         let tok = self.toks.get(self.pos).cloned();
         self.pos += 1;
         tok
@@ -266,6 +302,7 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> Option<()> {
         self.depth += 1;
+        self.too_deep |= self.depth > MAX_DEPTH;
         (self.depth <= MAX_DEPTH).then_some(())
     }
 
@@ -406,6 +443,11 @@ impl<'a> Parser<'a> {
 
     fn ratio(&mut self) -> Option<Expr> {
         let first = self.sum()?;
+        // `{n \choose k}`: TeX's infix binomial, whose group is the braces around it.
+        if self.eat_cmd("choose") {
+            let k = self.sum()?;
+            return Some(Expr::Func(Func::Binom, vec![first, k]));
+        }
         if self.peek() != Some(&Tok::Op(':')) || self.peek_at(1).is_none() {
             return Some(first);
         }
@@ -467,11 +509,13 @@ impl<'a> Parser<'a> {
     /// Whether the next token can begin a factor multiplied by juxtaposition.
     fn starts_implicit_factor(&self) -> bool {
         match self.peek() {
-            Some(Tok::Word(w)) => !is_separator_word(w) && !is_percent_word(w),
+            Some(Tok::Word(w)) => !is_separator_word(w) && !is_percent_word(w) && *w != "mod",
             Some(Tok::Cmd(c)) => {
                 !matches!(
                     c.as_ref(),
                     "pm" | "mp"
+                        | "choose"
+                        | "bmod"
                         | "cup"
                         | "in"
                         | "}"
@@ -487,6 +531,22 @@ impl<'a> Parser<'a> {
                 ) && !c.starts_with("end:")
             }
             Some(Tok::Op('(' | '{')) => true,
+            // A number multiplies what closes before it (`(n+1)2^n`, `\binom{4}{2}3!`, `5!5!`,
+            // `n2^n`), never another number (`2 3` stays malformed: a typo or a list), nor a
+            // word (`So 5`, `it is 5` are prose, not products of letters).
+            Some(Tok::Num(_) | Tok::Repeating { .. }) => {
+                match self.pos.checked_sub(1).and_then(|i| self.toks.get(i)) {
+                    // `(a) 5`, `(2) 3`: a label, not a factor.
+                    Some(Tok::Op(')')) => {
+                        !(self.pos >= 3
+                            && self.toks[self.pos - 3] == Tok::Op('(')
+                            && matches!(self.toks[self.pos - 2], Tok::Word(_) | Tok::Num(_)))
+                    }
+                    Some(Tok::Op('}' | '!')) => true,
+                    Some(Tok::Word(w)) => w.len() == 1,
+                    _ => false,
+                }
+            }
             _ => false,
         }
     }
@@ -514,6 +574,19 @@ impl<'a> Parser<'a> {
                     let denominator = self.power_or_signed()?;
                     let numerator = collapse_product(std::mem::take(&mut factors));
                     factors.push(Expr::Div(Box::new(numerator), Box::new(denominator)));
+                }
+                // `2^{10} \bmod 7`, `105 mod 7`: the remainder, as tight as a product.
+                Some(Tok::Cmd(c)) if c == "bmod" => {
+                    self.pos += 1;
+                    let modulus = self.power_or_signed()?;
+                    let value = collapse_product(std::mem::take(&mut factors));
+                    factors.push(Expr::Func(Func::Mod, vec![value, modulus]));
+                }
+                Some(Tok::Word("mod")) => {
+                    self.pos += 1;
+                    let modulus = self.power_or_signed()?;
+                    let value = collapse_product(std::mem::take(&mut factors));
+                    factors.push(Expr::Func(Func::Mod, vec![value, modulus]));
                 }
                 Some(Tok::Text(t)) if is_unit_text(t) => {
                     self.pos += 1;
@@ -654,7 +727,13 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(Tok::Op('!')) => {
                     self.pos += 1;
-                    expr = Expr::Func(Func::Factorial, vec![expr]);
+                    // `(2n-1)!!` is the double factorial, as it is conventionally read.
+                    let func = if self.eat_op('!') {
+                        Func::DoubleFactorial
+                    } else {
+                        Func::Factorial
+                    };
+                    expr = Expr::Func(func, vec![expr]);
                 }
                 Some(Tok::Op('%')) => {
                     self.pos += 1;
@@ -713,7 +792,7 @@ impl<'a> Parser<'a> {
                 self.toks[self.pos] = Tok::Word(&w[1..]);
                 Some(letter(&w[..1]))
             }
-            Tok::Cmd(_) => self.atom(),
+            Tok::Cmd(_) | Tok::Repeating { .. } => self.atom(),
             Tok::Op('(') => self.atom(),
             _ => None,
         }
@@ -729,6 +808,7 @@ impl<'a> Parser<'a> {
     fn atom_inner(&mut self) -> Option<Expr> {
         match self.next()? {
             Tok::Num(n) => number(&n),
+            Tok::Repeating { digits, period } => repeating(&digits, period),
             Tok::Word(w) => self.word(w),
             Tok::Text(t) => self.text(t),
             Tok::Cmd(c) => self.command(&c),
@@ -877,7 +957,7 @@ impl<'a> Parser<'a> {
                 let radicand = self.argument()?;
                 Some(Expr::Func(Func::Root, vec![radicand, index]))
             }
-            "binom" | "dbinom" | "tbinom" | "choose" => {
+            "binom" | "dbinom" | "tbinom" => {
                 let n = self.argument()?;
                 let k = self.argument()?;
                 Some(Expr::Func(Func::Binom, vec![n, k]))
@@ -925,7 +1005,7 @@ impl<'a> Parser<'a> {
             // Operators we do not evaluate: an answer using them does not parse.
             "sum" | "prod" | "int" | "iint" | "oint" | "lim" | "limsup" | "liminf" | "max"
             | "min" | "sup" | "inf" | "det" | "partial" | "nabla" | "cap" | "setminus" | "}"
-            | "circ" | "cup" | "in" | "pm" | "mp" => None,
+            | "circ" | "cup" | "in" | "pm" | "mp" | "choose" | "bmod" => None,
             _ if c.starts_with("end:") => None,
             // Any other command is a name (`\zzz`, `\alpha`), as Math-Verify reads it.
             _ if c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(Expr::Sym(format!("\\{c}"))),
@@ -1005,6 +1085,33 @@ pub fn number(text: &str) -> Option<Expr> {
     Some(Expr::Num {
         value: BigRational::new(numerator, denominator),
         decimals: frac.map(|_| places),
+    })
+}
+
+/// A repeating decimal, exactly: `digits` (`0.1`, or `0.` with no digit before the period)
+/// followed by `period` repeated forever (`0.1(6)` is 1/6). Not a decimal approximation, so it
+/// compares exactly, like a fraction.
+fn repeating(digits: &str, period: &str) -> Option<Expr> {
+    let (whole, frac) = digits.split_once('.')?;
+    if whole.len() + frac.len() + period.len() > MAX_DIGITS {
+        return None;
+    }
+    let int = |s: &str| -> Option<BigInt> {
+        if s.is_empty() {
+            Some(BigInt::zero())
+        } else {
+            s.parse().ok()
+        }
+    };
+    // x = W.F(P): 10^|F| (10^|P| - 1) x = WFP - WF.
+    let prefix = int(&format!("{whole}{frac}"))?;
+    let all = int(&format!("{whole}{frac}{period}"))?;
+    let ten = BigInt::from(10);
+    let denominator = num_traits::pow(ten.clone(), frac.len())
+        * (num_traits::pow(ten, period.len()) - BigInt::one());
+    Some(Expr::Num {
+        value: BigRational::new(all - prefix, denominator),
+        decimals: None,
     })
 }
 
@@ -1144,6 +1251,88 @@ mod tests {
             panic!()
         };
         assert_eq!(value, BigRational::new(5.into(), 2.into()));
+    }
+
+    fn value(s: &str) -> BigRational {
+        let v = crate::math::eval::eval(&p(s), &crate::math::eval::Point::new(&[], 1))
+            .unwrap_or_else(|e| panic!("{s}: {e:?}"));
+        v.exact()
+            .unwrap_or_else(|| panic!("{s} is not exact"))
+            .clone()
+    }
+
+    fn ratio(n: i64, d: i64) -> BigRational {
+        BigRational::new(n.into(), d.into())
+    }
+
+    #[test]
+    fn implied_multiplication_before_numbers() {
+        assert_eq!(value(r"\frac{10!}{5!\,5!}"), ratio(252, 1));
+        assert_eq!(value("5!5!"), ratio(14400, 1));
+        assert_eq!(value(r"\binom{4}{2}3!"), ratio(36, 1));
+        assert_eq!(value(r"3\binom{4}{2}"), ratio(18, 1));
+        assert_eq!(value(r"\binom42"), ratio(6, 1));
+        assert_eq!(value(r"(2+1)2^{3}"), ratio(24, 1));
+        p(r"n(n+1)2^{n-2}");
+        p(r"(n+1)2^{n}");
+        p(r"2\sqrt{3}\pi");
+        // Two numbers side by side stay malformed.
+        assert!(parse("2 3").is_none());
+        assert!(parse(r"x^2 3").is_none());
+        assert!(parse("(a) 5").is_none());
+        assert!(parse("(2) 3").is_none());
+    }
+
+    #[test]
+    fn choose_and_double_factorial() {
+        assert_eq!(value(r"{6 \choose 2}"), ratio(15, 1));
+        assert_eq!(value(r"\binom{6}{2}"), value(r"{6 \choose 2}"));
+        assert_eq!(value("7!!"), ratio(105, 1));
+        assert_eq!(value("(2*4-1)!!"), ratio(105, 1));
+        assert_eq!(value("8!!"), ratio(384, 1));
+        assert_eq!(value("0!!"), ratio(1, 1));
+        assert_eq!(value(r"2^{10} \bmod 7"), ratio(2, 1));
+        assert_eq!(value("3^105 + 4^105 mod 7"), value("3^105 + 1"));
+        assert_eq!(value("-7 mod 3"), ratio(-1, 1));
+        p("(2n-1)!!");
+    }
+
+    #[test]
+    fn tex_spaces_separate_thousands() {
+        assert_eq!(value(r"1\,234"), ratio(1234, 1));
+        assert_eq!(value(r"2\,001\,000"), ratio(2_001_000, 1));
+        assert_eq!(value(r"12\ 345"), ratio(12345, 1));
+        assert_eq!(value("1 000 000"), ratio(1_000_000, 1));
+        assert_eq!(value(r"1\,234.5"), ratio(12345, 10));
+        // Not three digits, or the fraction of a mixed number: no separator.
+        assert!(parse(r"12\,34").is_none());
+        assert_eq!(value("4 444/999"), ratio(4 * 999 + 444, 999));
+    }
+
+    #[test]
+    fn repeating_decimals_are_exact() {
+        assert_eq!(value(r"0.\overline{6}"), ratio(2, 3));
+        assert_eq!(value(r"0.0\overline{5}"), ratio(1, 18));
+        assert_eq!(value("0.1(6)"), ratio(1, 6));
+        assert_eq!(value(r"1.\overline{142857}"), ratio(8, 7));
+        assert_eq!(value(r"0.\bar{3}"), ratio(1, 3));
+        assert_eq!(value(r"\frac{1}{0.\overline{3}}"), ratio(3, 1));
+        assert!(matches!(
+            p(r"0.\overline{6}"),
+            Expr::Num { decimals: None, .. }
+        ));
+    }
+
+    #[test]
+    fn errors_say_where_parsing_stopped() {
+        let e = parse_detailed(r"\frac{1}{2} )").unwrap_err();
+        assert_eq!(e.at, r"\frac{1}{2} ".len(), "{e:?}");
+        let e = parse_detailed(r"2x + \frac{1}{").unwrap_err();
+        assert!(e.at >= "2x + ".len(), "{e:?}");
+        let e = parse_detailed("2 3").unwrap_err();
+        assert_eq!(e.at, 2, "{e:?}");
+        let e = parse_detailed("1 + \u{1F600}").unwrap_err();
+        assert_eq!(e.at, 4, "{e:?}");
     }
 
     #[test]

@@ -19,10 +19,11 @@ use super::environments::first_environment_group;
 use super::numbers::{
     is_barrier, last_kept_spans, left_ok, scan_numeric_expression, scan_spans_stepwise,
 };
+use super::reading::focus;
 use super::search::{
     find_ascii_case_insensitive, find_pair, find_triple, floor_boundary, NextFinder,
 };
-use super::{whole_text_candidate, Candidate, Targets, MAX_NUMBERS};
+use super::{whole_text_candidate, Candidate, Role, Targets, MAX_NUMBERS};
 use crate::math::parser::{MAX_ANSWER_BYTES, MAX_DIGITS};
 
 /// Anchored phrases looked at per kind of phrase: the last ones.
@@ -36,6 +37,14 @@ pub const ANCHOR_MATH_WINDOW: usize = MAX_ANSWER_BYTES + 64;
 /// Sentences after an anchor up to this long are scanned for numbers directly; longer ones share
 /// one scan between the anchors that end in the same place.
 const SHORT_SENTENCE: usize = 2048;
+
+/// The last anchors of a kind whose sentences are read for their answer ([`focus`]), and how
+/// long such a sentence may be: the reading costs a few passes per pattern over the sentence,
+/// so it is bounded to the anchors that are tried first (the rightmost) and to sentences that
+/// real answers fit in. Earlier anchors and longer sentences give the whole sentence or its
+/// first number.
+const FOCUSED_ANCHORS: usize = 8;
+pub(super) const MAX_FOCUSED_SENTENCE: usize = 600;
 
 // The phrases, as the regular expressions that the matchers below implement by hand (and that
 // the unit tests compare them with).
@@ -302,18 +311,17 @@ pub(super) fn answer(text: &str, targets: &Targets, out: &mut Vec<Candidate>) {
 /// Minerva's "final answer is X. I hope it is correct": X up to "I hope", within 2000 bytes.
 pub(super) fn minerva(text: &str, targets: &Targets, out: &mut Vec<Candidate>) {
     let mut anchors = Anchors::new(text);
-    for end in last_match_ends(text, resync_any, find_minerva) {
+    let ends = last_match_ends(text, resync_any, find_minerva);
+    let first_focused = ends.len().saturating_sub(FOCUSED_ANCHORS);
+    for (index, end) in ends.into_iter().enumerate() {
         let window_end = floor_boundary(text, (end + 2000).min(text.len()));
         let window = &text[end..window_end];
         if let Some(hope) = find_ascii_case_insensitive(window, "i hope") {
             let content = window[..hope].trim_end();
             let content = content.strip_suffix('.').unwrap_or(content);
-            if let Some(text) = anchors.content(end, end + content.len(), targets) {
-                out.push(Candidate {
-                    text,
-                    priority: 0,
-                    end: end + hope,
-                });
+            let focused = index >= first_focused;
+            if let Some(candidate) = anchors.content(end, end + content.len(), targets, focused) {
+                out.push(candidate.at(0, end + hope));
             }
         }
     }
@@ -322,7 +330,7 @@ pub(super) fn minerva(text: &str, targets: &Targets, out: &mut Vec<Candidate>) {
 /// What follows the anchored phrases of one text. The searches that would otherwise run from
 /// every anchor to the end of the text (the end of the sentence, its numbers) are remembered
 /// between anchors, which come in text order.
-struct Anchors<'t> {
+pub(super) struct Anchors<'t> {
     text: &'t str,
     newline: NextFinder,
     period: NextFinder,
@@ -342,7 +350,7 @@ struct SentenceSpans {
 }
 
 impl<'t> Anchors<'t> {
-    fn new(text: &'t str) -> Anchors<'t> {
+    pub(super) fn new(text: &'t str) -> Anchors<'t> {
         Anchors {
             text,
             newline: NextFinder::new("\n", 0),
@@ -360,20 +368,28 @@ impl<'t> Anchors<'t> {
         targets: &Targets,
         out: &mut Vec<Candidate>,
     ) {
-        for &end in ends {
-            if let Some(text) = self.content(end, self.text.len(), targets) {
-                out.push(Candidate {
-                    text,
-                    priority,
-                    end,
-                });
+        let first_focused = ends.len().saturating_sub(FOCUSED_ANCHORS);
+        for (index, &end) in ends.iter().enumerate() {
+            let focused = index >= first_focused;
+            if let Some(candidate) = self.content(end, self.text.len(), targets, focused) {
+                out.push(candidate.at(priority, end));
             }
         }
     }
 
     /// What follows an anchor (`text[start..limit]`): a math environment if one starts there,
-    /// else the sentence (the whole sentence as an expression, or its first number).
-    fn content(&mut self, start: usize, limit: usize, targets: &Targets) -> Option<String> {
+    /// else the sentence (the whole sentence as an expression, or its first number). The
+    /// candidate's priority and end are the caller's to set.
+    ///
+    /// `focused`: read the sentence for its answer ([`focus`]) when it is short enough; else
+    /// take it whole or its first number.
+    fn content(
+        &mut self,
+        start: usize,
+        limit: usize,
+        targets: &Targets,
+        focused: bool,
+    ) -> Option<Candidate> {
         let text = self.text;
         let rest = &text[start..limit];
         let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '*' || c == ':');
@@ -385,8 +401,12 @@ impl<'t> Anchors<'t> {
             if starts_math {
                 let window =
                     &trimmed[..floor_boundary(trimmed, trimmed.len().min(ANCHOR_MATH_WINDOW))];
-                if let Some(content) = first_environment_group(window) {
-                    return Some(content);
+                if let Some((content, end, parts)) = first_environment_group(window) {
+                    let mut candidate = Candidate::new(content, 0, 0, (from, from + end));
+                    if parts > 1 {
+                        candidate.role = Role::Container;
+                    }
+                    return Some(candidate);
                 }
                 if trimmed.starts_with("\\boxed") {
                     return None; // the box itself is a candidate already
@@ -398,16 +418,73 @@ impl<'t> Anchors<'t> {
         }
         let (sentence_start, sentence_end) = self.sentence(from, limit);
         let sentence = &text[sentence_start..sentence_end];
-        if let Some(whole) = whole_text_candidate(sentence) {
-            return Some(whole);
+        if focused && sentence.len() <= MAX_FOCUSED_SENTENCE {
+            return self.read_sentence(sentence_start, sentence_end, targets, false);
         }
-        if sentence.len() <= SHORT_SENTENCE {
+        if let Some(whole) = whole_text_candidate(sentence) {
+            return Some(Candidate::new(whole, 0, 0, (sentence_start, sentence_end)));
+        }
+        let (number, start, end) = if sentence.len() <= SHORT_SENTENCE {
             // `numbers(sentence)`'s first, without normalising the spans after it.
             let (start, _) = *last_kept_spans(sentence).first()?;
-            Some(scan_numeric_expression(sentence, start).0)
+            let (number, end) = scan_numeric_expression(sentence, start);
+            (number, sentence_start + start, sentence_start + end)
         } else {
-            self.first_number(sentence_start, sentence_end)
+            self.first_number(sentence_start, sentence_end)?
+        };
+        Some(Candidate::new(number, 0, 0, (start, end)))
+    }
+
+    /// The answer a sentence (`text[start..end]`, short) states: the part [`focus`] picks, read
+    /// as a math environment if it starts with one, else as one expression, else its first
+    /// number.
+    ///
+    /// `prose`: the sentence is a reading of prose, not what follows an anchor. There a part
+    /// that starts with a digit is read as a number (with its separators, units and percent
+    /// sign, as [`numbers`](super::numbers) reads them): in running text `2,74 $ a` is 2.74,
+    /// not the list {2, 74a}.
+    pub(super) fn read_sentence(
+        &mut self,
+        start: usize,
+        end: usize,
+        targets: &Targets,
+        prose: bool,
+    ) -> Option<Candidate> {
+        let text = self.text;
+        let (s, e) = focus(&text[start..end]);
+        let (a, b) = (start + s, start + e);
+        let part = &text[a..b];
+        if targets.latex
+            && ["$", "\\(", "\\[", "\\begin{"]
+                .iter()
+                .any(|p| part.starts_with(p))
+        {
+            let window = &text[a..floor_boundary(text, (a + ANCHOR_MATH_WINDOW).min(text.len()))];
+            if let Some((content, group_end, parts)) = first_environment_group(window) {
+                let mut candidate = Candidate::new(content, 0, 0, (a, a + group_end));
+                if parts > 1 {
+                    candidate.role = Role::Container;
+                }
+                return Some(candidate);
+            }
         }
+        if !targets.expr {
+            return None;
+        }
+        let digit_first = part.bytes().next().is_some_and(|c| c.is_ascii_digit());
+        if !(prose && digit_first) {
+            if let Some(whole) = whole_text_candidate(part) {
+                return Some(Candidate::new(whole, 0, 0, (a, b)));
+            }
+        }
+        let (number_start, _) = *last_kept_spans(part).first()?;
+        let (number, number_end) = scan_numeric_expression(part, number_start);
+        Some(Candidate::new(
+            number,
+            0,
+            0,
+            (a + number_start, a + number_end),
+        ))
     }
 
     /// The sentence that starts at `from` and runs to the end of the line, a ". ", "I hope" or
@@ -450,7 +527,7 @@ impl<'t> Anchors<'t> {
     /// from the first position both examine with the same left context; an anchor starts at
     /// such a position (the shared scan is not inside a number there), or else one comes right
     /// after the next byte that no number holds, which every anchor phrase has.
-    fn first_number(&mut self, from: usize, end: usize) -> Option<String> {
+    fn first_number(&mut self, from: usize, end: usize) -> Option<(String, usize, usize)> {
         let text = self.text;
         let bytes = text.as_bytes();
         let reusable = self
@@ -513,7 +590,8 @@ impl<'t> Anchors<'t> {
         } else {
             *spans.last.get(first_shared + index - own.count)?
         };
-        Some(scan_numeric_expression(sentence, start - from).0)
+        let (number, end) = scan_numeric_expression(sentence, start - from);
+        Some((number, start, from + end))
     }
 }
 
@@ -761,7 +839,10 @@ mod tests {
                         .trim_start_matches(|c: char| c.is_whitespace() || c == '*' || c == ':')
                         .len();
                 let (start, stop) = anchors.sentence(from, text.len());
-                let own = numbers(&text[start..stop]).into_iter().next().map(|n| n.0);
+                let own = numbers(&text[start..stop])
+                    .into_iter()
+                    .next()
+                    .map(|(n, s, e)| (n, start + s, start + e));
                 assert_eq!(
                     anchors.first_number(start, stop),
                     own,
