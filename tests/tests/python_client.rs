@@ -77,7 +77,13 @@ fn python_client_tests_pass_against_the_real_service() {
     assert!(output.status.success(), "the Python client's tests failed");
     let ran: usize = report
         .lines()
-        .find_map(|l| l.strip_prefix("Ran ")?.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .expect("unittest's `Ran N tests` line");
     assert!(ran >= 40, "only {ran} Python tests ran");
     assert!(
@@ -85,7 +91,10 @@ fn python_client_tests_pass_against_the_real_service() {
         "some Python tests were skipped although VERIFIER_BIN was set"
     );
     let imported = run(Command::new(&venv_python)
-        .args(["-c", "import verifier_client; print(verifier_client.__file__)"])
+        .args([
+            "-c",
+            "import verifier_client; print(verifier_client.__file__)",
+        ])
         .current_dir(&venv));
     let path = String::from_utf8_lossy(&imported.stdout);
     assert!(

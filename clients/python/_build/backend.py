@@ -29,7 +29,7 @@ def _project() -> dict:
 
         return tomllib.loads(text)["project"]
     except ImportError:
-        # Older Pythons: the `[project]` table's plain `key = "value"` lines are all we read.
+        # Python 3.10: the `[project]` table's plain `key = "value"` lines are all we read.
         project, inside = {}, False
         for line in text.splitlines():
             if line.startswith("["):
