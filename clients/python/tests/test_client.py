@@ -237,6 +237,26 @@ class SyncClientTest(unittest.TestCase):
         client.close()
         copy.close()
 
+    @unittest.skipUnless(hasattr(os, "fork"), "needs fork")
+    def test_a_forked_child_makes_its_own_connections_and_threads(self):
+        client = Client(service.url, batch_size=5)
+        self.assert_graded_in_order(client.grade(mixed_samples(20)), 20)  # threads, a connection
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's worker threads do not exist here
+            import signal
+
+            signal.alarm(20)
+            try:
+                results = client.grade(mixed_samples(20))
+                good = [r.status for r in results] == [expected_status(i) for i in range(20)]
+                os._exit(0 if good else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, "the forked child could not grade")
+        self.assert_graded_in_order(client.grade(mixed_samples(20)), 20)
+        client.close()
+
     def test_endpoints_from_the_environment(self):
         with mock.patch.dict(os.environ, {"VERIFIER_URL": f" {dead_url()} , {service.url} "}):
             client = Client(initial_backoff=0.01)

@@ -268,6 +268,14 @@ class _Base:
     def _init_runtime(self) -> None:
         self._lock = threading.Lock()
         self._down_until = [0.0] * len(self._endpoints)
+        self._pid = os.getpid()
+
+    def _after_fork(self) -> None:
+        """In a forked child (a DataLoader worker, a multiprocessing pool), the parent's
+        connections, threads and locks are not ours to use: start afresh. Inherited sockets are
+        dropped, not shut down, so the parent's connections stay as they were."""
+        if self._pid != os.getpid():
+            self._init_runtime()
 
     @property
     def endpoints(self) -> list[str]:
@@ -376,6 +384,8 @@ class Client(_Base):
         self._executor: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
+        if self._pid != os.getpid():
+            return  # a forked child's copy: the connections are the parent's
         with self._lock:
             idle, self._idle = self._idle, [[] for _ in self._endpoints]
             executor, self._executor = self._executor, None
@@ -398,6 +408,7 @@ class Client(_Base):
             pass
 
     def grade(self, samples: Sequence[dict]) -> list[Result]:
+        self._after_fork()
         encoded = [_prepare(s, i) for i, s in enumerate(samples)]
         if not encoded:
             return []
@@ -564,6 +575,7 @@ class AsyncClient(_Base):
         await self.aclose()
 
     async def grade(self, samples: Sequence[dict]) -> list[Result]:
+        self._after_fork()
         encoded = [_prepare(s, i) for i, s in enumerate(samples)]
         if not encoded:
             return []
