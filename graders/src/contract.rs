@@ -19,8 +19,12 @@ pub struct Sample {
     pub completion: String,
     /// What correct means; the primary reward component.
     pub task: Task,
-    /// Weight of `task` in the total reward (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Weight of `task` in the total reward (default 1; magnitude at most [`MAX_WEIGHT`]).
+    #[serde(
+        default,
+        deserialize_with = "optional_weight",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub weight: Option<f64>,
     /// Further weighted reward components (e.g. R1's format reward next to accuracy).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -39,13 +43,40 @@ pub struct ComponentSpec {
     /// Name shown in the result (defaults to the task's kind, or `kind:style` for format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "weight")]
     pub weight: f64,
     pub task: Task,
 }
 
 fn one() -> f64 {
     1.0
+}
+
+/// The largest magnitude of a weight (and of a shaping grader's reward bounds): far above any
+/// real use, and small enough that no weighted sum of rewards can overflow a double, so a
+/// reward is always a finite number.
+pub const MAX_WEIGHT: f64 = 1e6;
+
+/// Checks that `value` is a finite number of magnitude at most [`MAX_WEIGHT`].
+pub fn check_magnitude(value: f64) -> Result<f64, String> {
+    if value.is_finite() && value.abs() <= MAX_WEIGHT {
+        Ok(value)
+    } else {
+        Err(format!(
+            "must be a finite number of magnitude at most {MAX_WEIGHT:e}, got {value:e}"
+        ))
+    }
+}
+
+fn weight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    check_magnitude(f64::deserialize(deserializer)?).map_err(D::Error::custom)
+}
+
+fn optional_weight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    Option::<f64>::deserialize(deserializer)?
+        .map(check_magnitude)
+        .transpose()
+        .map_err(D::Error::custom)
 }
 
 /// Per-sample limits.

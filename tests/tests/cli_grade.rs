@@ -293,3 +293,40 @@ fn run_grade_measured(args: &[&str], stdin: Vec<u8>) -> (Vec<Value>, String, boo
         .collect();
     (results, err_reader.join().unwrap(), status.success(), peak)
 }
+
+#[test]
+fn a_reward_is_never_non_finite_and_an_overflowing_field_is_named() {
+    let format = json!({"kind": "format", "style": "think_answer"});
+    let lines = [
+        // Each weight is a finite double; their weighted sum is not.
+        json!({"id": "w", "completion": GOOD, "task": format, "weight": 1.7e308,
+               "components": [{"weight": 1.7e308, "task": format}]}),
+        json!({"id": "cw", "completion": GOOD, "task": format,
+               "components": [{"weight": -1.7e308, "task": format}, {"weight": -1.7e308, "task": format}]}),
+        // A length task whose bounds span more than a double: cosine's (hi - lo) overflows.
+        json!({"id": "len", "completion": GOOD, "task": {"kind": "length", "style": "cosine",
+               "correct": true, "length": 500, "min_value_correct": -1.7e308, "max_value_correct": 1.7e308}}),
+        json!({"id": "rep", "completion": "a a a a a a", "task": format,
+               "components": [{"weight": 2.0, "task": {"kind": "repetition", "ngram_size": 1, "max_penalty": -1.7e308}}]}),
+        json!({"id": "ok", "completion": GOOD, "task": format, "weight": 2.5}),
+    ];
+    let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+    let (results, stderr, ok) = run_grade(&[], &text);
+    assert!(ok, "{stderr}");
+    assert_eq!(results.len(), lines.len());
+    for result in &results {
+        assert!(result["reward"].is_f64(), "reward is a number: {result}");
+        assert!(result["reward"].as_f64().unwrap().is_finite(), "{result}");
+    }
+    let expect_error = |i: usize, field: &str| {
+        assert_eq!(results[i]["status"], json!("error"), "{}", results[i]);
+        let message = results[i]["error"].as_str().unwrap();
+        assert!(message.contains(field), "{field} not named: {message}");
+    };
+    expect_error(0, "`weight`");
+    expect_error(1, "`components[0].weight`");
+    expect_error(2, "min_value_correct");
+    expect_error(3, "max_penalty");
+    assert_eq!(results[4]["status"], json!("correct"));
+    assert_eq!(results[4]["reward"], json!(2.5));
+}

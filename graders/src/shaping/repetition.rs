@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use super::params::{parse, shaped};
-use crate::contract::{Task, Verdict};
+use crate::contract::{check_magnitude, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
 
 pub const KIND: &str = "repetition";
@@ -61,9 +61,10 @@ impl Grader for RepetitionGrader {
             Ok(params) => params,
             Err(verdict) => return verdict,
         };
-        if params.max_penalty > 0.0 || !params.max_penalty.is_finite() {
+        if params.max_penalty > 0.0 || check_magnitude(params.max_penalty).is_err() {
             return Verdict::error(format!(
-                "repetition.max_penalty: must be a number <= 0, got {}",
+                "repetition.max_penalty: must be a number <= 0 of magnitude at most {:e}, got {:e}",
+                crate::contract::MAX_WEIGHT,
                 params.max_penalty
             ));
         }
