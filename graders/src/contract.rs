@@ -81,6 +81,7 @@ fn optional_weight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
 
 /// Per-sample limits.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Deadline for grading the whole sample, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,7 +159,9 @@ impl Task {
 
 impl<'de> Deserialize<'de> for Task {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut map = Map::<String, Value>::deserialize(deserializer)?;
+        // A task's keys are unique, as a sample's are: `{"kind": "format", "kind": "math"}` is
+        // an error, not whichever came last.
+        let mut map = deserializer.deserialize_map(UniqueKeys)?;
         let kind = match map.get("kind") {
             Some(Value::String(kind)) => kind.clone(),
             Some(other) => {
@@ -181,6 +184,11 @@ impl<'de> Deserialize<'de> for Task {
                 }
             })
         }
+        let builtin = matches!(kind.as_str(), "math" | "code" | "format" | "instructions");
+        if builtin {
+            // Built-in tasks reject unknown fields; `kind` has been read.
+            map.remove("kind");
+        }
         Ok(match kind.as_str() {
             "math" => Task::Math(typed(map)?),
             "code" => Task::Code(typed(map)?),
@@ -194,8 +202,35 @@ impl<'de> Deserialize<'de> for Task {
     }
 }
 
+/// Reads a JSON object into a map, refusing a key that appears twice.
+struct UniqueKeys;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut access: A,
+    ) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(A::Error::custom(format!("duplicate field `{key}`")));
+            }
+            let value: Value = access.next_value()?;
+            map.insert(key, value);
+        }
+        Ok(map)
+    }
+}
+
 /// `math`: the gold answer, plain, LaTeX, `$...$` or `\boxed{}`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct MathTask {
     pub answer: String,
     /// Grader options (extraction targets, rounding); the math grader documents them.
@@ -205,6 +240,7 @@ pub struct MathTask {
 
 /// `code`: the candidate's code is run against tests in a sandbox.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct CodeTask {
     pub language: CodeLanguage,
     pub tests: CodeTests,
@@ -253,7 +289,7 @@ pub enum CodeLanguage {
 
 /// The three kinds of code tests.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CodeTests {
     /// HumanEval/MBPP style: the test code defines `check(candidate)`.
     Assert { code: String, entry_point: String },
@@ -271,6 +307,7 @@ pub enum CodeTests {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct StdioCase {
     pub input: String,
     pub output: String,
@@ -279,6 +316,7 @@ pub struct StdioCase {
 /// One call of the candidate's function. Values are plain JSON; an integer beyond 64 bits is
 /// written `{"$int": "digits"}` (in `args` and `expected`), as the harness reports such values.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallCase {
     pub args: Vec<Value>,
     pub expected: Value,
@@ -297,6 +335,7 @@ pub enum Scoring {
 
 /// `format`: a rule about the completion's layout.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct FormatTask {
     pub style: FormatStyle,
     /// The chat template already emitted `<think>`: grade as if the completion began with it.
@@ -337,6 +376,7 @@ impl FormatStyle {
 
 /// `instructions`: IFEval-style verifiable instructions.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct InstructionsTask {
     pub instruction_id_list: Vec<String>,
     /// One kwargs object per instruction (IFEval's own field names); may be shorter or absent.

@@ -330,3 +330,47 @@ fn a_reward_is_never_non_finite_and_an_overflowing_field_is_named() {
     assert_eq!(results[4]["status"], json!("correct"));
     assert_eq!(results[4]["reward"], json!(2.5));
 }
+
+#[test]
+fn a_full_disk_error_names_the_file() {
+    // A 64 KiB tmpfs stands in for a full disk (mounting needs root; elsewhere this is skipped).
+    let mount = std::env::temp_dir().join(format!("verifier-full-disk-{}", std::process::id()));
+    std::fs::create_dir_all(&mount).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mount)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        let _ = std::fs::remove_dir(&mount);
+        eprintln!("SKIPPED: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let output_path = mount.join("results.jsonl");
+    let text: String = (0..5_000)
+        .map(|i| format_sample(i, GOOD, "think_answer").to_string() + "\n")
+        .collect();
+    let mut child = Command::new(verifier_bin())
+        .args(["grade", "--quiet", "-o"])
+        .arg(&output_path)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let _ = Command::new("umount").arg(&mount).status();
+    let _ = std::fs::remove_dir(&mount);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&output_path.display().to_string()) && stderr.contains("No space left"),
+        "{stderr}"
+    );
+}

@@ -155,10 +155,14 @@ fn last_line(stderr: &str) -> String {
 /// grade only math, format or instructions never set up runtimes or start worker processes.
 /// If set-up fails, code tasks get an `error` that says why, and the set-up is tried again
 /// once [`SETUP_RETRY`] has passed (a fixed cache directory or network needs no restart).
-pub fn lazy_sandbox_code_grader(workers: Option<usize>) -> Arc<dyn graders::Grader> {
+pub fn lazy_sandbox_code_grader(
+    workers: Option<usize>,
+    max_memory_mb: u64,
+) -> Arc<dyn graders::Grader> {
     Arc::new(CodeGrader::with_config(
         Arc::new(LazySandboxExecutor {
             workers,
+            max_memory_mb,
             state: std::sync::Mutex::new(Started::NotYet),
         }),
         CodeGraderConfig::default(),
@@ -170,6 +174,8 @@ pub const SETUP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct LazySandboxExecutor {
     workers: Option<usize>,
+    /// The operator's cap on a run's memory, whatever a task asks for.
+    max_memory_mb: u64,
     state: std::sync::Mutex<Started>,
 }
 
@@ -224,7 +230,8 @@ impl Executor for LazySandboxExecutor {
         let _ = self.started();
     }
 
-    fn execute(&self, request: ExecRequest) -> ExecOutcome {
+    fn execute(&self, mut request: ExecRequest) -> ExecOutcome {
+        request.memory_limit_mb = request.memory_limit_mb.min(self.max_memory_mb.max(1));
         match self.started() {
             Ok(executor) => executor.execute(request),
             Err(message) => ExecOutcome::failed(message),

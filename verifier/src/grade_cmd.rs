@@ -68,6 +68,11 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
     };
 
+    // Named in write errors (a full disk says which file it could not write).
+    let destination = args
+        .output
+        .as_ref()
+        .map_or_else(|| "stdout".to_string(), |path| path.display().to_string());
     let progress = progress_bar(total_bytes, args.quiet);
     let started = Instant::now();
     let mut tally = Tally::default();
@@ -150,7 +155,8 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         });
         for (result, line) in results.iter().zip(&encoded) {
             tally.add(result);
-            out.write_all(line)?;
+            out.write_all(line)
+                .with_context(|| format!("cannot write results to {destination}"))?;
         }
         progress.inc(if total_bytes.is_some() {
             bytes
@@ -158,7 +164,8 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
             results.len() as u64
         });
     }
-    out.flush().context("cannot write results")?;
+    out.flush()
+        .with_context(|| format!("cannot write results to {destination}"))?;
     progress.finish_and_clear();
 
     if !args.quiet {

@@ -215,17 +215,23 @@ fn shutting_down(request: &GradeRequest) -> Response {
 }
 
 pub async fn graders(State(state): State<Arc<AppState>>) -> Response {
-    count(&state, "/v1/graders");
-    axum::Json(serde_json::json!({ "graders": state.engine.registry().infos() })).into_response()
+    let response = axum::Json(serde_json::json!({ "graders": state.engine.registry().infos() }))
+        .into_response();
+    count(&state, "/v1/graders", response)
 }
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    count(&state, "/healthz");
-    axum::Json(serde_json::json!({ "status": "ok" })).into_response()
+    let response = axum::Json(serde_json::json!({ "status": "ok" })).into_response();
+    count(&state, "/healthz", response)
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    count(&state, "/metrics");
+    // Counted before rendering, so a scrape sees itself.
+    state
+        .metrics
+        .requests
+        .with_label_values(&["/metrics", StatusCode::OK.as_str()])
+        .inc();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
@@ -233,22 +239,27 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-pub async fn not_found(uri: Uri) -> Response {
-    error(
+/// Any path without a route: 404, counted under one label (`route="unmatched"`) so that
+/// clients cannot grow the metrics with paths of their choosing.
+pub async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
+    let response = error(
         StatusCode::NOT_FOUND,
         format!(
             "no route {}; routes: POST /v1/grade, GET /v1/graders, GET /healthz, GET /metrics",
             uri.path()
         ),
-    )
+    );
+    count(&state, "unmatched", response)
 }
 
-fn count(state: &AppState, route: &str) {
+/// Counts a response under its route and its real status code.
+fn count(state: &AppState, route: &str, response: Response) -> Response {
     state
         .metrics
         .requests
-        .with_label_values(&[route, "200"])
+        .with_label_values(&[route, response.status().as_str()])
         .inc();
+    response
 }
 
 fn error(status: StatusCode, message: String) -> Response {
