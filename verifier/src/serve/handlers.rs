@@ -127,7 +127,9 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
     queue_gauge.add(n as i64);
     let request = Arc::new(request);
     let samples = request.clone();
-    state.engine.spawn(move || {
+    // Grading blocks its caller: a thread of tokio's blocking pool (at most --max-requests
+    // at once, one per request slot), never an event-loop thread or one of the engine's.
+    tokio::task::spawn_blocking(move || {
         // The permits and the gauges are released only when grading is over, even if the client
         // has gone away, so the queue bound holds for work actually in progress; and before the
         // results go out, so a client that reads /metrics after its answer sees them released.
