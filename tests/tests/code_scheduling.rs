@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tests::{format_sample, Service};
 
-/// A JavaScript sample that passes after about a second of work; `id` makes its code distinct.
-fn busy_sample(id: &str, timeout_ms: Option<u64>) -> Value {
-    let mut sample = json!({"id": id, "completion": format!("```javascript\nfunction f(x) {{ let s = 0; for (let i = 0; i < 10000000; i++) {{ s += i % 7; }} /* {id} */ return x + 1 + (s < 0 ? 1 : 0); }}\n```"),
+/// A JavaScript sample that passes after `turns` loop turns (10M: about a second); `id` makes
+/// its code distinct.
+fn busy_sample(id: &str, timeout_ms: Option<u64>, turns: u64) -> Value {
+    let mut sample = json!({"id": id, "completion": format!("```javascript\nfunction f(x) {{ let s = 0; for (let i = 0; i < {turns}; i++) {{ s += i % 7; }} /* {id} */ return x + 1 + (s < 0 ? 1 : 0); }}\n```"),
            "task": {"kind": "code", "language": "javascript",
                     "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}}});
     if let Some(timeout_ms) = timeout_ms {
@@ -26,7 +27,7 @@ fn grade(service: &Service, samples: &[Value]) -> Vec<Value> {
 }
 
 fn warm(service: &Service) {
-    let warm = grade(service, &[busy_sample("warm", None)]);
+    let warm = grade(service, &[busy_sample("warm", None, 10_000_000)]);
     assert_eq!(warm[0]["status"], json!("correct"), "{}", warm[0]);
 }
 
@@ -36,7 +37,7 @@ fn a_small_code_batch_runs_on_every_worker() {
     let service = Service::start(&[]);
     warm(&service);
     let samples: Vec<Value> = (0..4)
-        .map(|i| busy_sample(&format!("b{i}"), None))
+        .map(|i| busy_sample(&format!("b{i}"), None, 10_000_000))
         .collect();
     let started = Instant::now();
     let results = grade(&service, &samples);
@@ -58,15 +59,22 @@ fn a_small_code_batch_runs_on_every_worker() {
 
 #[test]
 fn a_code_sample_deadline_starts_when_a_worker_is_free() {
-    // Many grading threads, two sandbox workers: eight one-second samples sent at once, each
-    // with a 2.5 s deadline. Waiting for a worker must not count against it.
-    let service = Service::start(&["--jobs", "8"]);
+    // Many grading threads, two sandbox workers, 24 samples sent at once, each with two code
+    // components of about a quarter of a second and a 4 s deadline. Served two at a time they
+    // take about 6 s in all; the time a sample waits for a worker, before or between its
+    // components, must not count against its deadline (which leaves it eight times its work).
+    let service = Service::start(&["--jobs", "24"]);
     warm(&service);
+    let sample = |i: usize| {
+        let mut sample = busy_sample(&format!("d{i}"), Some(4000), 2_500_000);
+        sample["components"] = json!([{ "task": sample["task"].clone() }]);
+        sample
+    };
     let results: Vec<Value> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
+        let handles: Vec<_> = (0..24)
             .map(|i| {
                 let service = &service;
-                scope.spawn(move || grade(service, &[busy_sample(&format!("d{i}"), Some(2500))]))
+                scope.spawn(move || grade(service, &[sample(i)]))
             })
             .collect();
         handles
