@@ -250,14 +250,16 @@ fn log_lines_carry_no_colours_when_stderr_is_not_a_terminal() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // The log line follows the stdout line; read up to it before stopping the service.
+    let mut log = BufReader::new(child.stderr.take().unwrap());
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    while !stderr.contains("listening") {
+        if log.read_line(&mut stderr).unwrap() == 0 {
+            break;
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    log.read_to_string(&mut stderr).unwrap();
     child.wait().unwrap();
     assert!(stderr.contains("listening"), "{stderr}");
     assert!(
