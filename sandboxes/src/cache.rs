@@ -163,10 +163,14 @@ pub fn write_with_digest(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Checks that `path` is a file of this user's that no one else can write, whose SHA-256 is the
 /// one recorded when it was written. The error says which check failed.
 pub fn verify_digest(path: &Path) -> Result<(), CacheError> {
-    let bytes = std::fs::read(path)
-        .map_err(|error| CacheError(format!("reading {}: {error}", path.display())))?;
-    let metadata = std::fs::metadata(path)
-        .map_err(|error| CacheError(format!("reading {}: {error}", path.display())))?;
+    use std::io::Read;
+    let read_error =
+        |error: std::io::Error| CacheError(format!("reading {}: {error}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let metadata = file.metadata().map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(CacheError(format!("{} is not a file", path.display())));
+    }
     let euid = unsafe { libc::geteuid() };
     if metadata.uid() != euid || metadata.mode() & 0o022 != 0 {
         return Err(CacheError(format!(
@@ -182,14 +186,29 @@ pub fn verify_digest(path: &Path) -> Result<(), CacheError> {
             path.display()
         ))
     })?;
-    let actual = sha256_hex(&bytes);
+    // Streamed, so that checking a 40 MB module does not hold it in memory.
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut length = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(read_error)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        length += n as u64;
+    }
+    let actual: String = hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     if recorded.trim() != actual {
         return Err(CacheError(format!(
             "{} is corrupt or truncated: its sha256 is {actual}, {} was recorded when it was \
-             written ({} bytes now)",
+             written ({length} bytes now)",
             path.display(),
             recorded.trim(),
-            bytes.len()
         )));
     }
     Ok(())
