@@ -67,10 +67,33 @@ pub fn grade_sample(registry: &Registry, sample: &Sample, ctx: &GradeContext) ->
 /// the primary component's status, unless a component failed (then `error`, or `timeout`, with
 /// reward 0 and the component's message). Shaping that fills components in later calls it too.
 pub fn recompose(result: &mut GradeResult) {
+    // A reward is always a finite number: a grader's non-finite reward is that component's
+    // error, and a weighted sum that overflows is the sample's (weights and reward bounds are
+    // capped when parsed, so this is a backstop, never a path a valid request takes).
+    for c in result.components.iter_mut() {
+        if !c.reward.is_finite() {
+            c.error = Some(format!(
+                "the grader produced a non-finite reward ({})",
+                c.reward
+            ));
+            c.reward = 0.0;
+            c.status = Status::Error;
+        }
+    }
     let components = &result.components;
     result.reward = components.iter().map(|c| c.weight * c.reward).sum();
     result.status = components.first().map_or(Status::Error, |c| c.status);
     result.error = None;
+    if !result.reward.is_finite() {
+        result.reward = 0.0;
+        result.status = Status::Error;
+        result.error = Some(
+            "the weighted sum of the components' rewards is not a finite number: lower the \
+             fields `weight` and `components[].weight`"
+                .to_string(),
+        );
+        return;
+    }
     for bad in [Status::Error, Status::Timeout] {
         if let Some(c) = components.iter().find(|c| c.status == bad) {
             result.status = bad;
@@ -135,6 +158,46 @@ mod tests {
         assert_eq!(r.reward, 2.75);
         assert_eq!(r.status, Status::Correct);
         assert_eq!(r.id, serde_json::json!("s1"));
+    }
+
+    /// A plugin grader that answers one fixed reward.
+    struct Fixed(f64);
+
+    impl crate::registry::Grader for Fixed {
+        fn info(&self) -> crate::registry::GraderInfo {
+            crate::registry::GraderInfo {
+                kind: "fixed".into(),
+                description: "test".into(),
+                available: true,
+                variants: Vec::new(),
+            }
+        }
+
+        fn grade(&self, _: &str, _: &Task, _: &GradeContext) -> Verdict {
+            Verdict::scored(self.0)
+        }
+    }
+
+    #[test]
+    fn a_reward_is_never_non_finite() {
+        let mut registry = Registry::with_builtins();
+        registry.insert(std::sync::Arc::new(Fixed(f64::INFINITY)));
+        let s = sample(r#"{"completion":"x","task":{"kind":"fixed"}}"#);
+        let r = grade_sample(&registry, &s, &GradeContext::default());
+        assert_eq!((r.reward, r.status), (0.0, Status::Error));
+        assert!(r.error.unwrap().contains("non-finite"));
+
+        // Weights past the parse-time cap (set directly here) overflow the sum: an error too.
+        let mut registry = Registry::with_builtins();
+        registry.insert(std::sync::Arc::new(Fixed(1.0)));
+        let mut s = sample(
+            r#"{"completion":"x","task":{"kind":"fixed"},"components":[{"task":{"kind":"fixed"}}]}"#,
+        );
+        s.weight = Some(f64::MAX);
+        s.components[0].weight = f64::MAX;
+        let r = grade_sample(&registry, &s, &GradeContext::default());
+        assert_eq!((r.reward, r.status), (0.0, Status::Error));
+        assert!(r.error.unwrap().contains("`weight`"));
     }
 
     #[test]

@@ -19,8 +19,12 @@ pub struct Sample {
     pub completion: String,
     /// What correct means; the primary reward component.
     pub task: Task,
-    /// Weight of `task` in the total reward (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Weight of `task` in the total reward (default 1; magnitude at most [`MAX_WEIGHT`]).
+    #[serde(
+        default,
+        deserialize_with = "optional_weight",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub weight: Option<f64>,
     /// Further weighted reward components (e.g. R1's format reward next to accuracy).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -39,7 +43,7 @@ pub struct ComponentSpec {
     /// Name shown in the result (defaults to the task's kind, or `kind:style` for format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "weight")]
     pub weight: f64,
     pub task: Task,
 }
@@ -48,8 +52,36 @@ fn one() -> f64 {
     1.0
 }
 
+/// The largest magnitude of a weight (and of a shaping grader's reward bounds): far above any
+/// real use, and small enough that no weighted sum of rewards can overflow a double, so a
+/// reward is always a finite number.
+pub const MAX_WEIGHT: f64 = 1e6;
+
+/// Checks that `value` is a finite number of magnitude at most [`MAX_WEIGHT`].
+pub fn check_magnitude(value: f64) -> Result<f64, String> {
+    if value.is_finite() && value.abs() <= MAX_WEIGHT {
+        Ok(value)
+    } else {
+        Err(format!(
+            "must be a finite number of magnitude at most {MAX_WEIGHT:e}, got {value:e}"
+        ))
+    }
+}
+
+fn weight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    check_magnitude(f64::deserialize(deserializer)?).map_err(D::Error::custom)
+}
+
+fn optional_weight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    Option::<f64>::deserialize(deserializer)?
+        .map(check_magnitude)
+        .transpose()
+        .map_err(D::Error::custom)
+}
+
 /// Per-sample limits.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Deadline for grading the whole sample, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,7 +159,9 @@ impl Task {
 
 impl<'de> Deserialize<'de> for Task {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut map = Map::<String, Value>::deserialize(deserializer)?;
+        // A task's keys are unique, as a sample's are: `{"kind": "format", "kind": "math"}` is
+        // an error, not whichever came last.
+        let mut map = deserializer.deserialize_map(UniqueKeys)?;
         let kind = match map.get("kind") {
             Some(Value::String(kind)) => kind.clone(),
             Some(other) => {
@@ -150,6 +184,11 @@ impl<'de> Deserialize<'de> for Task {
                 }
             })
         }
+        let builtin = matches!(kind.as_str(), "math" | "code" | "format" | "instructions");
+        if builtin {
+            // Built-in tasks reject unknown fields; `kind` has been read.
+            map.remove("kind");
+        }
         Ok(match kind.as_str() {
             "math" => Task::Math(typed(map)?),
             "code" => Task::Code(typed(map)?),
@@ -163,8 +202,35 @@ impl<'de> Deserialize<'de> for Task {
     }
 }
 
+/// Reads a JSON object into a map, refusing a key that appears twice.
+struct UniqueKeys;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut access: A,
+    ) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(A::Error::custom(format!("duplicate field `{key}`")));
+            }
+            let value: Value = access.next_value()?;
+            map.insert(key, value);
+        }
+        Ok(map)
+    }
+}
+
 /// `math`: the gold answer, plain, LaTeX, `$...$` or `\boxed{}`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct MathTask {
     pub answer: String,
     /// Grader options (extraction targets, rounding); the math grader documents them.
@@ -174,6 +240,7 @@ pub struct MathTask {
 
 /// `code`: the candidate's code is run against tests in a sandbox.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct CodeTask {
     pub language: CodeLanguage,
     pub tests: CodeTests,
@@ -222,7 +289,7 @@ pub enum CodeLanguage {
 
 /// The three kinds of code tests.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CodeTests {
     /// HumanEval/MBPP style: the test code defines `check(candidate)`.
     Assert { code: String, entry_point: String },
@@ -240,6 +307,7 @@ pub enum CodeTests {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct StdioCase {
     pub input: String,
     pub output: String,
@@ -248,6 +316,7 @@ pub struct StdioCase {
 /// One call of the candidate's function. Values are plain JSON; an integer beyond 64 bits is
 /// written `{"$int": "digits"}` (in `args` and `expected`), as the harness reports such values.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallCase {
     pub args: Vec<Value>,
     pub expected: Value,
@@ -266,6 +335,7 @@ pub enum Scoring {
 
 /// `format`: a rule about the completion's layout.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct FormatTask {
     pub style: FormatStyle,
     /// The chat template already emitted `<think>`: grade as if the completion began with it.
@@ -306,6 +376,7 @@ impl FormatStyle {
 
 /// `instructions`: IFEval-style verifiable instructions.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct InstructionsTask {
     pub instruction_id_list: Vec<String>,
     /// One kwargs object per instruction (IFEval's own field names); may be shorter or absent.

@@ -33,9 +33,12 @@ mod waits;
 mod worker;
 
 pub use baked::PythonModule;
-pub use cache::{default_cache_dir, CACHE_DIR_ENV};
+pub use cache::{default_cache_dir, ensure_private_dir, CacheError, CACHE_DIR_ENV};
 pub use pool::{PoolConfig, SandboxPool, WorkerCommand};
 pub use request::{Language, Limits, Outcome, Part, PeerRequest, RunRequest, RunResult};
 pub use sandbox::Sandbox;
-pub use setup::{prepare_runtimes, prepare_runtimes_with, RuntimeFiles, SetupError, PYTHON_ENV};
+pub use setup::{
+    prepare_runtimes, prepare_runtimes_with, verify_runtime_files, RuntimeFiles, SetupError,
+    PYTHON_ENV,
+};
 pub use worker::{worker_main, WORKER_ARG, WORKER_ENV};

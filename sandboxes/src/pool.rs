@@ -16,7 +16,12 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use crate::baked::PythonModule;
 use crate::request::{RunRequest, RunResult};
 use crate::setup::{prepare_runtimes_with, RuntimeFiles, SetupError};
-use crate::worker::{MAX_FRAME_BYTES, READY_MAGIC, WORKER_ARG, WORKER_ENV};
+use crate::worker::{JOB_TAKEN, MAX_FRAME_BYTES, READY_MAGIC, WORKER_ARG, WORKER_ENV};
+
+/// How long a worker has to say it took a job ([`JOB_TAKEN`]; a healthy one does at once).
+/// One that does not was stopped or wedged while idle: it is replaced and the job, which never
+/// started, goes to a fresh worker.
+const TAKE_WAIT: Duration = Duration::from_secs(2);
 
 /// How to start a worker process: a program that calls [`worker_main`](crate::worker_main).
 #[derive(Debug, Clone)]
@@ -172,44 +177,93 @@ async fn serve_jobs(
     loop {
         let job = { jobs.lock().await.recv().await };
         let Some(job) = job else { break };
-        if worker.is_none() {
-            match WorkerProcess::start(&slot).await {
-                Ok(started) => worker = Some(started),
-                Err(error) => {
-                    let _ = job.reply.send(RunResult::error(format!(
-                        "starting a sandbox worker: {error}"
-                    )));
-                    continue;
+        // A worker that died while idle (killed, out of memory) never saw this job: replace it
+        // before sending, and once more if it turns out dead while the job is being sent.
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            if worker.as_mut().is_some_and(|process| process.has_exited()) {
+                worker = None;
+            }
+            if worker.is_none() {
+                match start_or_repair(&slot).await {
+                    Ok(started) => worker = Some(started),
+                    Err(error) => break RunResult::error(error),
                 }
             }
-        }
-        let process = worker.as_mut().expect("a worker was just started");
-        let allowed = Duration::from_millis(job.request.longest_ms()) + slot.config.grace;
-        let result = match tokio::time::timeout(allowed, process.exchange(&job.request)).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(error)) => {
-                worker = None; // dropping kills it
-                RunResult::error(format!(
-                    "the sandbox worker failed and was replaced: {error}"
-                ))
-            }
-            Err(_) => {
-                worker = None;
-                RunResult::error(format!(
-                    "the sandbox worker did not answer within {} ms and was replaced",
-                    allowed.as_millis()
-                ))
+            let process = worker.as_mut().expect("a worker was just started");
+            let allowed = Duration::from_millis(job.request.longest_ms()) + slot.config.grace;
+            match tokio::time::timeout(allowed, process.exchange(&job.request)).await {
+                Ok(Ok(result)) => break result,
+                Ok(Err(Exchange::NotSent(error))) if attempts < 2 => {
+                    tracing_note(&format!(
+                        "a sandbox worker was gone before it took a job ({error}); retrying the job on a fresh one"
+                    ));
+                    worker = None;
+                }
+                Ok(Err(Exchange::NotSent(error) | Exchange::Failed(error))) => {
+                    worker = None; // dropping kills it
+                    break RunResult::error(format!(
+                        "the sandbox worker failed and was replaced: {error}"
+                    ));
+                }
+                Err(_) => {
+                    worker = None;
+                    break RunResult::error(format!(
+                        "the sandbox worker did not answer within {} ms and was replaced",
+                        allowed.as_millis()
+                    ));
+                }
             }
         };
         let _ = job.reply.send(result);
     }
 }
 
+/// Notes an event on stderr (this crate does not log otherwise).
+fn tracing_note(message: &str) {
+    eprintln!("sandboxes: {message}");
+}
+
+/// Starts a worker; if it cannot start, sets the runtimes up again (which rebuilds a compiled
+/// file that no longer matches its digest) and tries once more. The error says what the worker
+/// itself reported.
+async fn start_or_repair(slot: &Arc<WorkerSlotConfig>) -> Result<WorkerProcess, String> {
+    let first = match WorkerProcess::start(slot).await {
+        Ok(process) => return Ok(process),
+        Err(error) => error,
+    };
+    let config = slot.config.clone();
+    let repaired = tokio::task::spawn_blocking(move || SandboxPool::runtimes(&config)).await;
+    match repaired {
+        Ok(Ok(_)) => WorkerProcess::start(slot)
+            .await
+            .map_err(|error| format!("starting a sandbox worker: {error}")),
+        Ok(Err(setup)) => Err(format!(
+            "starting a sandbox worker: {first}; setting the runtimes up again: {setup}"
+        )),
+        Err(join) => Err(format!(
+            "starting a sandbox worker: {first}; set-up task failed: {join}"
+        )),
+    }
+}
+
+/// How an exchange with a worker failed.
+enum Exchange {
+    /// The request could not be written, or the worker did not take it: it never started.
+    NotSent(std::io::Error),
+    /// The request went out and no valid reply came back: the job may have run.
+    Failed(std::io::Error),
+}
+
 struct WorkerProcess {
-    _child: Child,
+    child: Child,
     input: ChildStdin,
     output: BufReader<ChildStdout>,
 }
+
+/// The last bytes a worker wrote on stderr, kept to explain a failed start.
+const STDERR_TAIL_BYTES: usize = 2048;
 
 impl WorkerProcess {
     async fn start(slot: &WorkerSlotConfig) -> std::io::Result<Self> {
@@ -219,45 +273,117 @@ impl WorkerProcess {
             .env(WORKER_ENV, &slot.runtimes_json)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()?;
         let input = child.stdin.take().expect("stdin is piped");
         let mut output = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        tokio::time::timeout(
+        // The worker's stderr still reaches ours, line by line; its tail is kept so that a
+        // failed start can say why (file, path, cause) in the job's result.
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tail_sender, tail) = oneshot::channel();
+        tokio::spawn(forward_stderr(stderr, tail_sender));
+        let started = tokio::time::timeout(
             slot.config.startup_timeout,
             skip_to_ready_magic(&mut output),
         )
-        .await
-        .map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::TimedOut, "worker did not become ready")
-        })??;
-        Ok(WorkerProcess {
-            _child: child,
-            input,
-            output,
-        })
+        .await;
+        let failure = match started {
+            Ok(Ok(())) => {
+                return Ok(WorkerProcess {
+                    child,
+                    input,
+                    output,
+                })
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => "the worker did not become ready in time".to_string(),
+        };
+        let _ = child.start_kill();
+        let said = tokio::time::timeout(Duration::from_secs(2), tail)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let said = said.trim();
+        Err(std::io::Error::other(if said.is_empty() {
+            failure
+        } else {
+            format!("{failure}; the worker said: {said}")
+        }))
     }
 
-    async fn exchange(&mut self, request: &RunRequest) -> std::io::Result<RunResult> {
-        let frame = serde_json::to_vec(request)?;
-        let length = u32::try_from(frame.len()).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "request too large")
-        })?;
-        self.input.write_all(&length.to_le_bytes()).await?;
-        self.input.write_all(&frame).await?;
-        self.input.flush().await?;
-        let length = self.output.read_u32_le().await? as usize;
-        if length > MAX_FRAME_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "reply too large",
-            ));
-        }
-        let mut reply = vec![0; length];
-        self.output.read_exact(&mut reply).await?;
-        Ok(serde_json::from_slice(&reply)?)
+    /// Whether the process has ended (it died while idle, for instance).
+    fn has_exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
     }
+
+    async fn exchange(&mut self, request: &RunRequest) -> Result<RunResult, Exchange> {
+        let frame = serde_json::to_vec(request).map_err(|e| Exchange::NotSent(e.into()))?;
+        let length = u32::try_from(frame.len()).map_err(|_| {
+            Exchange::NotSent(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "request too large",
+            ))
+        })?;
+        let sent = async {
+            self.input.write_all(&length.to_le_bytes()).await?;
+            self.input.write_all(&frame).await?;
+            self.input.flush().await
+        };
+        sent.await.map_err(Exchange::NotSent)?;
+        match tokio::time::timeout(TAKE_WAIT, self.output.read_u8()).await {
+            Ok(Ok(JOB_TAKEN)) => {}
+            Ok(Ok(other)) => {
+                return Err(Exchange::Failed(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("the worker answered {other:#04x} instead of taking the job"),
+                )))
+            }
+            Ok(Err(error)) => return Err(Exchange::NotSent(error)),
+            Err(_) => {
+                return Err(Exchange::NotSent(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the worker did not take the job within {} s",
+                        TAKE_WAIT.as_secs()
+                    ),
+                )))
+            }
+        }
+        let received = async {
+            let length = self.output.read_u32_le().await? as usize;
+            if length > MAX_FRAME_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "reply too large",
+                ));
+            }
+            let mut reply = vec![0; length];
+            self.output.read_exact(&mut reply).await?;
+            Ok(serde_json::from_slice(&reply)?)
+        };
+        received.await.map_err(Exchange::Failed)
+    }
+}
+
+/// Copies a worker's stderr to ours as it comes (bytes, whatever they are, so the worker never
+/// blocks on a full pipe) and, when it ends, sends its last [`STDERR_TAIL_BYTES`] as text.
+async fn forward_stderr(mut stderr: tokio::process::ChildStderr, tail: oneshot::Sender<String>) {
+    use std::io::Write;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut buffer).await {
+        if n == 0 {
+            break;
+        }
+        let _ = std::io::stderr().write_all(&buffer[..n]);
+        kept.extend_from_slice(&buffer[..n]);
+        if kept.len() > STDERR_TAIL_BYTES {
+            kept.drain(..kept.len() - STDERR_TAIL_BYTES);
+        }
+    }
+    let _ = tail.send(String::from_utf8_lossy(&kept).into_owned());
 }
 
 /// Discards whatever the worker printed before it became ready (e.g. a test harness banner).

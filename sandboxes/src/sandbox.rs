@@ -114,6 +114,7 @@ impl Sandbox {
 
     /// Loads already compiled runtimes (memory-mapped from the cache).
     pub fn load(files: &RuntimeFiles) -> Result<Self, SetupError> {
+        crate::setup::verify_runtime_files(files)?;
         let wasmtime_error = |error: wasmtime::Error| SetupError::Wasmtime(format!("{error:#}"));
         let engine = new_runtime_engine().map_err(wasmtime_error)?;
 

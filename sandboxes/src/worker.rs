@@ -4,7 +4,8 @@
 //! Protocol: the worker writes [`READY_MAGIC`] when it can take work (anything before it, such
 //! as a test harness's banner, is skipped by the pool). Then each request and each reply is a
 //! frame: a little-endian `u32` length and that many bytes of JSON ([`RunRequest`] in,
-//! [`RunResult`] out). End of input ends the worker.
+//! [`RunResult`] out); the worker answers [`JOB_TAKEN`] as soon as it has read a request, before
+//! running it. End of input ends the worker.
 
 use std::io::{Read, Write};
 
@@ -20,6 +21,9 @@ pub const WORKER_ENV: &str = "SANDBOXES_WORKER_RUNTIMES";
 
 /// Written by a worker once it is ready to serve.
 pub const READY_MAGIC: &[u8] = b"\n\0sandboxes-worker-ready-v1\0\n";
+
+/// Written by a worker as soon as it has read a request, before running it.
+pub const JOB_TAKEN: u8 = 0x06;
 
 /// Largest request frame a worker accepts; guards against a corrupted length prefix.
 pub const MAX_FRAME_BYTES: usize = 256 << 20;
@@ -48,6 +52,10 @@ fn serve() -> anyhow::Result<()> {
     output.write_all(READY_MAGIC)?;
     output.flush()?;
     while let Some(frame) = read_frame(&mut input)? {
+        // Says "taken" before running, so the pool can tell a job that never started (a worker
+        // stopped or wedged while idle) from one that ran, and retry only the first.
+        output.write_all(&[JOB_TAKEN])?;
+        output.flush()?;
         let result = match serde_json::from_slice::<RunRequest>(&frame) {
             Ok(request) => sandbox.run(&request),
             Err(error) => RunResult::error(format!("malformed request to the worker: {error}")),

@@ -50,10 +50,16 @@ pub struct Service {
 
 impl Service {
     pub fn start(extra_args: &[&str]) -> Service {
+        Service::start_with_env(extra_args, &[])
+    }
+
+    /// As [`Service::start`], with extra environment variables.
+    pub fn start_with_env(extra_args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Service {
         let mut child = Command::new(verifier_bin())
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(extra_args)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -152,4 +158,121 @@ pub fn format_sample(
     style: &str,
 ) -> serde_json::Value {
     serde_json::json!({"id": id.into(), "completion": completion, "task": {"kind": "format", "style": style}})
+}
+
+/// A private copy of the default sandbox cache (`$VERIFIER_CACHE_DIR` or `~/.cache/verifier`),
+/// made complete first by grading one Python and one JavaScript code sample with it: a folder
+/// to pass as `VERIFIER_CACHE_DIR`, whose `sandboxes/` holds hard links to the cached files
+/// (copies where links fail), so it costs no disk. Replace a file (remove, then write) rather
+/// than writing through it, or the original changes too. Removed when dropped.
+pub struct CacheCopy {
+    pub root: PathBuf,
+}
+
+impl CacheCopy {
+    pub fn new(name: &str) -> CacheCopy {
+        static WARM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        let source = WARM.get_or_init(|| {
+            let output = Command::new(verifier_bin())
+                .args(["grade", "--quiet"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .and_then(|mut child| {
+                    use std::io::Write;
+                    let mut stdin = child.stdin.take().unwrap();
+                    for sample in [python_code_sample("warm"), javascript_code_sample("warm")] {
+                        writeln!(stdin, "{sample}")?;
+                    }
+                    drop(stdin);
+                    child.wait_with_output()
+                })
+                .expect("run verifier grade");
+            let text = String::from_utf8_lossy(&output.stdout);
+            let correct = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|r| r["status"] == "correct")
+                .count();
+            assert_eq!(
+                correct, 2,
+                "the default sandbox cache could not be set up: {text}"
+            );
+            let root = std::env::var_os("VERIFIER_CACHE_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    let home = std::env::var_os("HOME").expect("HOME");
+                    PathBuf::from(home).join(".cache").join("verifier")
+                });
+            root.join("sandboxes")
+        });
+        let root =
+            std::env::temp_dir().join(format!("verifier-cache-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        link_tree(source, &root.join("sandboxes")).expect("copy the sandbox cache");
+        CacheCopy { root }
+    }
+
+    pub fn sandboxes(&self) -> PathBuf {
+        self.root.join("sandboxes")
+    }
+
+    /// The compiled runtimes (`compiled/<prefix>*.cwasm`) that have a recorded digest.
+    pub fn compiled(&self, prefix: &str) -> Vec<PathBuf> {
+        let dir = self.sandboxes().join("compiled");
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("compiled dir")
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with(prefix)
+                    && name.ends_with(".cwasm")
+                    && dir.join(format!("{name}.sha256")).exists()
+            })
+            .collect();
+        found.sort();
+        found
+    }
+}
+
+impl Drop for CacheCopy {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(self.sandboxes(), std::fs::Permissions::from_mode(0o700));
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn link_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            link_tree(&entry.path(), &target)?;
+        } else if std::fs::hard_link(entry.path(), &target).is_err() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// A Python code sample (`call` test) whose completion passes.
+pub fn python_code_sample(id: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "completion": "```python\ndef f(x):\n    return x + 1\n```",
+        "task": {"kind": "code", "language": "python",
+                 "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}}})
+}
+
+/// A JavaScript code sample (`call` test) whose completion passes.
+pub fn javascript_code_sample(id: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "completion": "```javascript\nfunction f(x) { return x + 1; }\n```",
+        "task": {"kind": "code", "language": "javascript",
+                 "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}}})
 }

@@ -131,3 +131,246 @@ fn a_missing_input_file_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// Runs `verifier grade` on raw bytes (which need not be UTF-8).
+fn run_grade_bytes(args: &[&str], stdin: Vec<u8>) -> (Vec<Value>, String, bool) {
+    let mut child = Command::new(verifier_bin())
+        .arg("grade")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start verifier grade");
+    let mut stdin_pipe = child.stdin.take().unwrap();
+    // Written from a thread: the child answers while we are still writing.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin_pipe.write_all(&stdin);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let results = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect();
+    (
+        results,
+        String::from_utf8(output.stderr).unwrap(),
+        output.status.success(),
+    )
+}
+
+#[test]
+fn an_invalid_utf8_line_is_an_error_naming_it_and_loses_nothing_else() {
+    let mut input = Vec::new();
+    for i in 0..5 {
+        if i == 2 {
+            // A sample whose completion holds a byte that is not UTF-8.
+            input.extend_from_slice(b"{\"id\": 2, \"completion\": \"caf\xe9\", \"task\": {\"kind\": \"format\", \"style\": \"r1\"}}\n");
+        } else {
+            input.extend_from_slice(
+                format_sample(i, GOOD, "think_answer")
+                    .to_string()
+                    .as_bytes(),
+            );
+            input.push(b'\n');
+        }
+    }
+    let (results, stderr, ok) = run_grade_bytes(&["--jobs", "2"], input);
+    assert!(ok, "{stderr}");
+    assert_eq!(results.len(), 5, "{results:?} {stderr}");
+    for (i, result) in results.iter().enumerate() {
+        if i == 2 {
+            assert_eq!(result["status"], json!("error"));
+            let message = result["error"].as_str().unwrap();
+            assert!(
+                message.starts_with("line 3: ") && message.contains("UTF-8"),
+                "{message}"
+            );
+        } else {
+            assert_eq!(
+                (&result["id"], &result["status"]),
+                (&json!(i), &json!("correct"))
+            );
+        }
+    }
+}
+
+#[test]
+fn a_line_over_the_default_cap_is_an_error_naming_it_and_is_not_held_in_memory() {
+    // A 40 MiB line (the default cap is 32 MiB, as serve's body cap) between two good lines,
+    // with no newline at the very end.
+    let huge = format_sample("huge", &"x".repeat(40 << 20), "r1").to_string();
+    let input = [
+        format_sample("a", GOOD, "think_answer").to_string(),
+        huge,
+        format_sample("c", GOOD, "think_answer").to_string(),
+    ]
+    .join("\n");
+    let (results, stderr, ok, peak_rss_kib) =
+        run_grade_measured(&["--jobs", "1"], input.into_bytes());
+    assert!(ok, "{stderr}");
+    assert_eq!(results.len(), 3, "{stderr}");
+    assert_eq!(results[0]["status"], json!("correct"));
+    assert_eq!(results[1]["status"], json!("error"));
+    let message = results[1]["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("line 2: ") && message.contains("32 MiB"),
+        "{message}"
+    );
+    assert_eq!(
+        (&results[2]["id"], &results[2]["status"]),
+        (&json!("c"), &json!("correct"))
+    );
+    // The line is dropped as it streams past: at most the cap is held (~46 MiB peak measured),
+    // never the whole 40 MiB line (read whole into a string, it peaked at ~97 MiB).
+    assert!(peak_rss_kib < 72 << 10, "peak RSS {peak_rss_kib} KiB");
+}
+
+#[test]
+fn a_smaller_line_cap_is_honoured() {
+    let input = [
+        format_sample("a", &"y".repeat(3 << 20), "r1").to_string(),
+        format_sample("b", GOOD, "think_answer").to_string(),
+    ]
+    .join("\n");
+    let (results, stderr, ok) = run_grade_bytes(&["--max-line-mb", "1"], input.into_bytes());
+    assert!(ok, "{stderr}");
+    let message = results[0]["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("line 1: ") && message.contains("1 MiB"),
+        "{message}"
+    );
+    assert_eq!(results[1]["status"], json!("correct"));
+}
+
+/// As [`run_grade_bytes`], also returning the child's peak resident memory in KiB, read from
+/// `/proc` after all input is written and before the input is closed (the child is then waiting
+/// for more, its high-water mark complete but for the results).
+fn run_grade_measured(args: &[&str], stdin: Vec<u8>) -> (Vec<Value>, String, bool, u64) {
+    use std::io::Read;
+    let mut child = Command::new(verifier_bin())
+        .arg("grade")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start verifier grade");
+    let mut stdin_pipe = child.stdin.take().unwrap();
+    let pid = child.id();
+    let writer = std::thread::spawn(move || {
+        stdin_pipe.write_all(&stdin).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let peak = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM in /proc/<pid>/status");
+        drop(stdin_pipe);
+        peak
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let peak = writer.join().unwrap();
+    let results = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect();
+    (results, err_reader.join().unwrap(), status.success(), peak)
+}
+
+#[test]
+fn a_reward_is_never_non_finite_and_an_overflowing_field_is_named() {
+    let format = json!({"kind": "format", "style": "think_answer"});
+    let lines = [
+        // Each weight is a finite double; their weighted sum is not.
+        json!({"id": "w", "completion": GOOD, "task": format, "weight": 1.7e308,
+               "components": [{"weight": 1.7e308, "task": format}]}),
+        json!({"id": "cw", "completion": GOOD, "task": format,
+               "components": [{"weight": -1.7e308, "task": format}, {"weight": -1.7e308, "task": format}]}),
+        // A length task whose bounds span more than a double: cosine's (hi - lo) overflows.
+        json!({"id": "len", "completion": GOOD, "task": {"kind": "length", "style": "cosine",
+               "correct": true, "length": 500, "min_value_correct": -1.7e308, "max_value_correct": 1.7e308}}),
+        json!({"id": "rep", "completion": "a a a a a a", "task": format,
+               "components": [{"weight": 2.0, "task": {"kind": "repetition", "ngram_size": 1, "max_penalty": -1.7e308}}]}),
+        json!({"id": "ok", "completion": GOOD, "task": format, "weight": 2.5}),
+    ];
+    let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+    let (results, stderr, ok) = run_grade(&[], &text);
+    assert!(ok, "{stderr}");
+    assert_eq!(results.len(), lines.len());
+    for result in &results {
+        assert!(result["reward"].is_f64(), "reward is a number: {result}");
+        assert!(result["reward"].as_f64().unwrap().is_finite(), "{result}");
+    }
+    let expect_error = |i: usize, field: &str| {
+        assert_eq!(results[i]["status"], json!("error"), "{}", results[i]);
+        let message = results[i]["error"].as_str().unwrap();
+        assert!(message.contains(field), "{field} not named: {message}");
+    };
+    expect_error(0, "`weight`");
+    expect_error(1, "`components[0].weight`");
+    expect_error(2, "min_value_correct");
+    expect_error(3, "max_penalty");
+    assert_eq!(results[4]["status"], json!("correct"));
+    assert_eq!(results[4]["reward"], json!(2.5));
+}
+
+#[test]
+fn a_full_disk_error_names_the_file() {
+    // A 64 KiB tmpfs stands in for a full disk (mounting needs root; elsewhere this is skipped).
+    let mount = std::env::temp_dir().join(format!("verifier-full-disk-{}", std::process::id()));
+    std::fs::create_dir_all(&mount).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mount)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        let _ = std::fs::remove_dir(&mount);
+        eprintln!("SKIPPED: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let output_path = mount.join("results.jsonl");
+    let text: String = (0..5_000)
+        .map(|i| format_sample(i, GOOD, "think_answer").to_string() + "\n")
+        .collect();
+    let mut child = Command::new(verifier_bin())
+        .args(["grade", "--quiet", "-o"])
+        .arg(&output_path)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let _ = Command::new("umount").arg(&mount).status();
+    let _ = std::fs::remove_dir(&mount);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&output_path.display().to_string()) && stderr.contains("No space left"),
+        "{stderr}"
+    );
+}

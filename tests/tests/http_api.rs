@@ -180,3 +180,117 @@ fn metrics_count_requests_and_samples_by_kind_and_status() {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
 }
+
+#[test]
+fn duplicate_task_keys_and_unknown_fields_are_errors_naming_them() {
+    let service = Service::start(&[]);
+    let format = r#"{"kind": "format", "style": "r1"}"#;
+    // Raw text: a JSON builder cannot write a key twice.
+    let samples = [
+        r#"{"id": "dup", "completion": "x", "task": {"kind": "format", "style": "r1", "kind": "math", "answer": "1"}}"#.to_string(),
+        format!(r#"{{"id": "limits", "completion": "x", "task": {format}, "limits": {{"timeout_ms": 100, "memory_mb": 5}}}}"#),
+        r#"{"id": "math", "completion": "x", "task": {"kind": "math", "answer": "1", "optoins": {}}}"#.to_string(),
+        r#"{"id": "code", "completion": "x", "task": {"kind": "code", "language": "python", "tests": {"type": "call", "fn_name": "f", "cases": [], "timeout": 1}}}"#.to_string(),
+        format!(r#"{{"id": "ok", "completion": "{}", "task": {format}}}"#, GOOD.replace('\n', "\\n")),
+    ];
+    let body = format!(r#"{{"samples": [{}]}}"#, samples.join(","));
+    let reply = service.post("/v1/grade", &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let results = reply.json()["results"].as_array().unwrap().clone();
+    let expect = [
+        ("dup", "duplicate field `kind`"),
+        ("limits", "memory_mb"),
+        ("math", "optoins"),
+        ("code", "timeout"),
+    ];
+    for (result, (id, needle)) in results.iter().zip(expect) {
+        assert_eq!(
+            (&result["id"], &result["status"]),
+            (&json!(id), &json!("error")),
+            "{result}"
+        );
+        let message = result["error"].as_str().unwrap();
+        assert!(message.contains(needle), "{id}: {message}");
+    }
+    assert_eq!(results[4]["status"], json!("correct"), "{}", results[4]);
+}
+
+#[test]
+fn metrics_count_404s_and_real_status_codes_under_bounded_labels() {
+    let service = Service::start(&[]);
+    for path in ["/nope", "/also/not/here", "/healthz"] {
+        service.get(path);
+    }
+    let metrics = service.get("/metrics").body;
+    assert!(
+        metrics.contains(r#"verifier_http_requests_total{code="404",route="unmatched"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"verifier_http_requests_total{code="200",route="/healthz"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("/nope"),
+        "client paths never become labels"
+    );
+}
+
+#[test]
+fn log_lines_carry_no_colours_when_stderr_is_not_a_terminal() {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = std::process::Command::new(tests::verifier_bin())
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // The log line follows the stdout line; read up to it before stopping the service.
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = String::new();
+    while !stderr.contains("listening") {
+        if log.read_line(&mut stderr).unwrap() == 0 {
+            break;
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    log.read_to_string(&mut stderr).unwrap();
+    child.wait().unwrap();
+    assert!(stderr.contains("listening"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escapes in a pipe: {stderr:?}"
+    );
+}
+
+#[test]
+fn a_client_memory_limit_is_capped_by_the_server() {
+    let service = Service::start(&["--max-memory-mb", "64"]);
+    // Asks for 100 GB and allocates 200 MB: over the server's cap, so a memory-limit failure.
+    let sample = json!({"id": "m", "completion": "```javascript\nfunction f(x) { const a = new Uint8Array(200 * 1024 * 1024); a[7] = x; return a[7] + 1; }\n```",
+        "task": {"kind": "code", "language": "javascript", "memory_limit_mb": 100000,
+                 "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}}});
+    let reply = service.post("/v1/grade", &batch(std::slice::from_ref(&sample)));
+    let result = &reply.json()["results"][0];
+    assert_eq!(result["status"], json!("incorrect"), "{result}");
+    // QuickJS turns the refused allocation into its own exception.
+    let failure = result["details"]["first_failure"].to_string();
+    assert!(
+        result["details"]["verdict"] == json!("memory_limit") || failure.contains("out of memory"),
+        "{result}"
+    );
+    // Without the cap (the default is 1 GiB) the same sample passes.
+    let uncapped = Service::start(&[]);
+    let reply = uncapped.post("/v1/grade", &batch(&[sample]));
+    assert_eq!(
+        reply.json()["results"][0]["status"],
+        json!("correct"),
+        "{}",
+        reply.body
+    );
+}

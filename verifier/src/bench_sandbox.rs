@@ -114,11 +114,36 @@ pub fn run(args: SandboxBenchArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(sandboxes::default_cache_dir);
     let setup_started = Instant::now();
-    sandboxes::prepare_runtimes(&cache_dir).context("setting up the sandbox runtimes")?;
+    let files =
+        sandboxes::prepare_runtimes(&cache_dir).context("setting up the sandbox runtimes")?;
     println!(
         "set-up (download, build, compile; ~0 when cached): {:.1} s   cache: {}",
         setup_started.elapsed().as_secs_f64(),
         cache_dir.display()
+    );
+    // What every load (each worker's start) pays to check the compiled files' digests, next to
+    // the whole load that includes it.
+    let mut digest = Vec::new();
+    let mut load = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        sandboxes::verify_runtime_files(&files)?;
+        digest.push(started.elapsed());
+        let started = Instant::now();
+        drop(Sandbox::load(&files)?);
+        load.push(started.elapsed());
+    }
+    digest.sort();
+    load.sort();
+    let bytes = [&files.python_cwasm, &files.javascript_cwasm]
+        .iter()
+        .map(|path| std::fs::metadata(path).map_or(0, |m| m.len()))
+        .sum::<u64>();
+    println!(
+        "digest check before a load ({:.1} MB): median {:.1} ms of a whole load's {:.1} ms",
+        bytes as f64 / 1e6,
+        digest[2].as_secs_f64() * 1e3,
+        load[2].as_secs_f64() * 1e3
     );
     let sandbox = Sandbox::with_cache_dir(&cache_dir)?;
     let cases = cases();

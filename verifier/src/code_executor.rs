@@ -153,26 +153,75 @@ fn last_line(stderr: &str) -> String {
 
 /// The code grader over a sandbox pool that starts on the first code task, so that runs that
 /// grade only math, format or instructions never set up runtimes or start worker processes.
-/// If set-up fails, every code task gets an `error` that says why.
-pub fn lazy_sandbox_code_grader(workers: Option<usize>) -> Arc<dyn graders::Grader> {
+/// If set-up fails, code tasks get an `error` that says why, and the set-up is tried again
+/// once [`SETUP_RETRY`] has passed (a fixed cache directory or network needs no restart).
+pub fn lazy_sandbox_code_grader(
+    workers: Option<usize>,
+    max_memory_mb: u64,
+) -> Arc<dyn graders::Grader> {
     Arc::new(CodeGrader::with_config(
         Arc::new(LazySandboxExecutor {
             workers,
-            started: std::sync::OnceLock::new(),
+            max_memory_mb,
+            state: std::sync::Mutex::new(Started::NotYet),
         }),
         CodeGraderConfig::default(),
     ))
 }
 
+/// How long a failed sandbox set-up is remembered before the next code task tries again.
+pub const SETUP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 struct LazySandboxExecutor {
     workers: Option<usize>,
-    started: std::sync::OnceLock<Result<SandboxExecutor, String>>,
+    /// The operator's cap on a run's memory, whatever a task asks for.
+    max_memory_mb: u64,
+    state: std::sync::Mutex<Started>,
+}
+
+enum Started {
+    NotYet,
+    Running(Arc<SandboxExecutor>),
+    Failed {
+        message: String,
+        at: std::time::Instant,
+    },
 }
 
 impl LazySandboxExecutor {
-    fn started(&self) -> &Result<SandboxExecutor, String> {
-        self.started
-            .get_or_init(|| SandboxExecutor::start(self.workers).map_err(|e| format!("{e:#}")))
+    /// The running executor, starting it if it is not running and the last failure (if any)
+    /// is older than [`SETUP_RETRY`]. Callers wait for a set-up in progress.
+    fn started(&self) -> Result<Arc<SandboxExecutor>, String> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &*state {
+            Started::Running(executor) => return Ok(executor.clone()),
+            Started::Failed { message, at } if at.elapsed() < SETUP_RETRY => {
+                return Err(format!(
+                    "{message} (set-up is tried again {} s after a failure)",
+                    SETUP_RETRY.as_secs()
+                ))
+            }
+            _ => {}
+        }
+        match SandboxExecutor::start(self.workers) {
+            Ok(executor) => {
+                let executor = Arc::new(executor);
+                *state = Started::Running(executor.clone());
+                Ok(executor)
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                tracing::error!("sandbox set-up failed: {message}");
+                *state = Started::Failed {
+                    message: message.clone(),
+                    at: std::time::Instant::now(),
+                };
+                Err(message)
+            }
+        }
     }
 }
 
@@ -181,10 +230,11 @@ impl Executor for LazySandboxExecutor {
         let _ = self.started();
     }
 
-    fn execute(&self, request: ExecRequest) -> ExecOutcome {
+    fn execute(&self, mut request: ExecRequest) -> ExecOutcome {
+        request.memory_limit_mb = request.memory_limit_mb.min(self.max_memory_mb.max(1));
         match self.started() {
             Ok(executor) => executor.execute(request),
-            Err(message) => ExecOutcome::failed(message.clone()),
+            Err(message) => ExecOutcome::failed(message),
         }
     }
 }

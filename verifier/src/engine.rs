@@ -15,7 +15,13 @@ const PARALLEL_CHUNK: usize = 64;
 
 pub struct Engine {
     registry: Registry,
+    /// Pure graders (microseconds a sample).
     pool: rayon::ThreadPool,
+    /// Samples that run in the sandboxes (seconds a sample, mostly waiting on a worker
+    /// process): one thread per sandbox worker, so that each such sample reaches a free worker
+    /// whatever its batch's size, its deadline starts when one is free, and sandbox work never
+    /// occupies the pure graders' threads.
+    sandbox_pool: rayon::ThreadPool,
     jobs: usize,
     default_timeout: Duration,
     max_timeout: Duration,
@@ -39,9 +45,15 @@ impl Engine {
             .num_threads(jobs)
             .thread_name(|i| format!("grader-{i}"))
             .build()?;
+        // The sandbox pool starts one worker process per core (`sandboxes::PoolConfig`).
+        let sandbox_pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(crate::default_jobs())
+            .thread_name(|i| format!("sandboxed-{i}"))
+            .build()?;
         Ok(Engine {
             registry,
             pool,
+            sandbox_pool,
             jobs,
             default_timeout,
             max_timeout: default_timeout.max(Duration::from_secs(60)),
@@ -61,26 +73,22 @@ impl Engine {
         self.pool.install(work)
     }
 
-    /// Runs `work` on the engine's pool without blocking the caller.
-    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
-        self.pool.spawn(work);
-    }
-
     /// Parses and grades JSON texts, one sample each. A text that does not parse becomes an
-    /// `error` result whose message starts with `position(i)` (e.g. "line 17").
+    /// `error` result whose message starts with `position(i)` (e.g. "line 17"). Blocks until
+    /// the batch is graded: call it from a thread of the caller's (not one of the engine's).
     pub fn grade_texts(
         &self,
         texts: &[&str],
         position: &(dyn Fn(usize) -> String + Sync),
     ) -> Graded {
-        self.pool.install(|| {
-            let parsed: Vec<Result<Sample, SampleError>> = texts
+        let parsed: Vec<Result<Sample, SampleError>> = self.pool.install(|| {
+            texts
                 .par_iter()
                 .with_min_len(PARALLEL_CHUNK)
                 .map(|text| Sample::from_json_str(text))
-                .collect();
-            self.grade_parsed(parsed, position)
-        })
+                .collect()
+        });
+        self.grade_parsed(parsed, position)
     }
 
     fn grade_parsed(
@@ -88,28 +96,61 @@ impl Engine {
         parsed: Vec<Result<Sample, SampleError>>,
         position: &(dyn Fn(usize) -> String + Sync),
     ) -> Graded {
-        let keys: Vec<Option<CacheKey>> = parsed
-            .par_iter()
-            .with_min_len(PARALLEL_CHUNK)
-            .map(|p| p.as_ref().ok().map(CacheKey::of))
-            .collect();
+        let keys: Vec<Option<CacheKey>> = self.pool.install(|| {
+            parsed
+                .par_iter()
+                .with_min_len(PARALLEL_CHUNK)
+                .map(|p| p.as_ref().ok().map(CacheKey::of))
+                .collect()
+        });
         let first_of = first_occurrences(&keys, &parsed);
         self.prepare_graders(&parsed);
 
-        let mut results: Vec<Option<GradeResult>> = parsed
-            .par_iter()
-            .zip(first_of.par_iter())
-            .enumerate()
-            .with_min_len(PARALLEL_CHUNK)
-            .map(|(i, (sample, first))| match (sample, first) {
-                (Err(err), _) => Some(GradeResult::error(
-                    err.id.clone(),
-                    format!("{}: {}", position(i), err.message),
-                )),
-                (Ok(sample), None) => Some(self.grade_one(sample)),
-                (Ok(_), Some(_)) => None,
-            })
+        // First occurrences that run in the sandboxes go to their own pool, one sample a task;
+        // everything else is graded on the pure graders' pool in chunks, meanwhile.
+        let sandboxed: Vec<usize> = (0..parsed.len())
+            .filter(|&i| first_of[i].is_none())
+            .filter(|&i| parsed[i].as_ref().is_ok_and(uses_sandbox))
             .collect();
+        let (mut results, sandboxed_results) = std::thread::scope(|scope| {
+            let sandboxed_results = (!sandboxed.is_empty()).then(|| {
+                scope.spawn(|| {
+                    self.sandbox_pool.install(|| {
+                        sandboxed
+                            .par_iter()
+                            .with_max_len(1)
+                            .map(|&i| {
+                                let sample = parsed[i].as_ref().expect("filtered to parsed");
+                                self.grade_one(sample)
+                            })
+                            .collect::<Vec<GradeResult>>()
+                    })
+                })
+            });
+            let results: Vec<Option<GradeResult>> = self.pool.install(|| {
+                parsed
+                    .par_iter()
+                    .zip(first_of.par_iter())
+                    .enumerate()
+                    .with_min_len(PARALLEL_CHUNK)
+                    .map(|(i, (sample, first))| match (sample, first) {
+                        (Err(err), _) => Some(GradeResult::error(
+                            err.id.clone(),
+                            format!("{}: {}", position(i), err.message),
+                        )),
+                        (Ok(sample), None) if !uses_sandbox(sample) => Some(self.grade_one(sample)),
+                        (Ok(_), _) => None,
+                    })
+                    .collect()
+            });
+            let sandboxed_results = sandboxed_results
+                .map(|handle| handle.join().expect("a grading thread panicked"))
+                .unwrap_or_default();
+            (results, sandboxed_results)
+        });
+        for (i, result) in sandboxed.into_iter().zip(sandboxed_results) {
+            results[i] = Some(result);
+        }
         for (i, first) in first_of.iter().enumerate() {
             if let (Some(first), Ok(sample)) = (first, &parsed[i]) {
                 let mut copy = results[*first].clone().expect("first occurrence graded");
@@ -190,6 +231,13 @@ impl Engine {
             results[i] = result;
         }
     }
+}
+
+/// Whether grading `sample` runs programs in the sandboxes (its task or a component is code).
+fn uses_sandbox(sample: &Sample) -> bool {
+    std::iter::once(&sample.task)
+        .chain(sample.components.iter().map(|c| &c.task))
+        .any(|task| matches!(task, graders::Task::Code(_)))
 }
 
 /// What makes two samples grade the same: everything but `id` and `group_id`.

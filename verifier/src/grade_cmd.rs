@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use graders::Registry;
+use graders::{GradeResult, Registry};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -33,6 +33,17 @@ pub struct GradeArgs {
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Longest input line in MiB, as `serve` caps a body; a longer line is an `error` result
+    /// naming it, and is skipped without being held in memory.
+    #[arg(long, default_value_t = 32)]
+    pub max_line_mb: usize,
+}
+
+/// One input line, as read.
+enum Line {
+    Text(String),
+    /// A line that cannot be graded (not UTF-8, over the cap): why, without the line number.
+    Unreadable(String),
 }
 
 pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
@@ -57,36 +68,82 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
     };
 
+    // Named in write errors (a full disk says which file it could not write).
+    let destination = args
+        .output
+        .as_ref()
+        .map_or_else(|| "stdout".to_string(), |path| path.display().to_string());
     let progress = progress_bar(total_bytes, args.quiet);
     let started = Instant::now();
     let mut tally = Tally::default();
+    let max_line = args.max_line_mb.saturating_mul(1 << 20);
     let mut line_number = 0usize;
-    let mut chunk = Vec::with_capacity(CHUNK_LINES);
-    let mut line = String::new();
+    let mut chunk: Vec<(usize, Line)> = Vec::with_capacity(CHUNK_LINES);
+    let mut buffer = Vec::new();
     loop {
         chunk.clear();
         let mut bytes = 0u64;
         while chunk.len() < CHUNK_LINES {
-            line.clear();
-            let n = reader.read_line(&mut line).context("cannot read input")?;
-            if n == 0 {
+            let read = read_line_capped(&mut reader, &mut buffer, max_line)
+                .context("cannot read input")?;
+            if read.bytes == 0 {
                 break;
             }
-            bytes += n as u64;
+            bytes += read.bytes as u64;
             line_number += 1;
-            if !line.trim().is_empty() {
-                chunk.push((line_number, std::mem::take(&mut line)));
+            if read.over_cap {
+                chunk.push((
+                    line_number,
+                    Line::Unreadable(format!(
+                        "the line is over the {} MiB limit (--max-line-mb); it was not graded",
+                        args.max_line_mb
+                    )),
+                ));
+                continue;
+            }
+            if buffer.trim_ascii().is_empty() {
+                continue;
+            }
+            match String::from_utf8(std::mem::take(&mut buffer)) {
+                Ok(text) => chunk.push((line_number, Line::Text(text))),
+                Err(err) => chunk.push((
+                    line_number,
+                    Line::Unreadable(format!(
+                        "the line is not valid UTF-8 (byte {} of the line); it was not graded",
+                        err.utf8_error().valid_up_to() + 1
+                    )),
+                )),
             }
         }
         if chunk.is_empty() && bytes == 0 {
             break;
         }
-        let texts: Vec<&str> = chunk.iter().map(|(_, text)| text.as_str()).collect();
-        let numbers: Vec<usize> = chunk.iter().map(|(n, _)| *n).collect();
+        let texts: Vec<&str> = chunk
+            .iter()
+            .filter_map(|(_, line)| match line {
+                Line::Text(text) => Some(text.as_str()),
+                Line::Unreadable(_) => None,
+            })
+            .collect();
+        let numbers: Vec<usize> = chunk
+            .iter()
+            .filter(|(_, line)| matches!(line, Line::Text(_)))
+            .map(|(n, _)| *n)
+            .collect();
         let graded = engine.grade_texts(&texts, &|i| format!("line {}", numbers[i]));
+        // Unreadable lines take their place among the graded ones, in input order.
+        let mut graded_results = graded.results.into_iter();
+        let results: Vec<GradeResult> = chunk
+            .iter()
+            .map(|(n, line)| match line {
+                Line::Text(_) => graded_results.next().expect("one result per text"),
+                Line::Unreadable(why) => {
+                    GradeResult::error(serde_json::Value::Null, format!("line {n}: {why}"))
+                }
+            })
+            .collect();
         let encoded: Vec<Vec<u8>> = engine.install(|| {
-            graded
-                .results
+            results
                 .par_iter()
                 .with_min_len(256)
                 .map(|result| {
@@ -96,17 +153,19 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
                 })
                 .collect()
         });
-        for (result, line) in graded.results.iter().zip(&encoded) {
+        for (result, line) in results.iter().zip(&encoded) {
             tally.add(result);
-            out.write_all(line)?;
+            out.write_all(line)
+                .with_context(|| format!("cannot write results to {destination}"))?;
         }
         progress.inc(if total_bytes.is_some() {
             bytes
         } else {
-            graded.results.len() as u64
+            results.len() as u64
         });
     }
-    out.flush().context("cannot write results")?;
+    out.flush()
+        .with_context(|| format!("cannot write results to {destination}"))?;
     progress.finish_and_clear();
 
     if !args.quiet {
@@ -120,6 +179,57 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// What [`read_line_capped`] read.
+#[derive(Debug, PartialEq)]
+struct LineRead {
+    /// Bytes consumed from the input, newline included; 0 at the end of the input.
+    bytes: usize,
+    /// The line was longer than the cap: it was consumed but not kept (`buffer` is empty).
+    over_cap: bool,
+}
+
+/// Reads one line (without its newline) into `buffer`, keeping at most `cap` bytes of it: the
+/// rest of a longer line is read and dropped, so one huge line costs no more memory than `cap`.
+fn read_line_capped(
+    reader: &mut impl BufRead,
+    buffer: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<LineRead> {
+    buffer.clear();
+    let mut read = LineRead {
+        bytes: 0,
+        over_cap: false,
+    };
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if available.is_empty() {
+            return Ok(read);
+        }
+        let (used, done) = match memchr::memchr(b'\n', available) {
+            Some(end) => (end + 1, true),
+            None => (available.len(), false),
+        };
+        let content = &available[..if done { used - 1 } else { used }];
+        if !read.over_cap {
+            if buffer.len() + content.len() > cap {
+                read.over_cap = true;
+                *buffer = Vec::new();
+            } else {
+                buffer.extend_from_slice(content);
+            }
+        }
+        reader.consume(used);
+        read.bytes += used;
+        if done {
+            return Ok(read);
+        }
+    }
 }
 
 fn progress_bar(total_bytes: Option<u64>, quiet: bool) -> ProgressBar {
@@ -139,5 +249,52 @@ fn progress_bar(total_bytes: Option<u64>, quiet: bool) -> ProgressBar {
             ProgressStyle::with_template("{spinner} graded {pos} samples ({per_sec})")
                 .expect("valid template"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], cap: usize) -> Vec<(Vec<u8>, LineRead)> {
+        // A tiny buffer, so that lines span many refills.
+        let mut reader = BufReader::with_capacity(3, input);
+        let mut buffer = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            let read = read_line_capped(&mut reader, &mut buffer, cap).unwrap();
+            if read.bytes == 0 {
+                return out;
+            }
+            out.push((buffer.clone(), read));
+        }
+    }
+
+    #[test]
+    fn lines_are_split_and_long_ones_dropped_whole() {
+        let got = lines(b"ab\n0123456789\n\nxyz", 5);
+        let expected = [
+            (&b"ab"[..], 3, false),
+            (b"", 11, true),
+            (b"", 1, false),
+            (b"xyz", 3, false),
+        ];
+        assert_eq!(got.len(), expected.len());
+        for ((text, read), (want, bytes, over)) in got.iter().zip(expected) {
+            assert_eq!(
+                (text.as_slice(), read.bytes, read.over_cap),
+                (want, bytes, over)
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_cap_is_kept() {
+        let got = lines(b"12345\n123456\n", 5);
+        assert_eq!(
+            (got[0].0.as_slice(), got[0].1.over_cap),
+            (&b"12345"[..], false)
+        );
+        assert!(got[1].1.over_cap);
     }
 }

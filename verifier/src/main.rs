@@ -26,6 +26,10 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Most memory a code sample's sandbox run may have, in MiB: a task's `memory_limit_mb`
+    /// above it is lowered to it.
+    #[arg(long, global = true, default_value_t = 1024)]
+    max_memory_mb: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,7 +73,10 @@ fn main() {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let mut registry = Registry::with_builtins();
-    registry.insert(code_executor::lazy_sandbox_code_grader(None));
+    registry.insert(code_executor::lazy_sandbox_code_grader(
+        None,
+        cli.max_memory_mb,
+    ));
     let outcome = match cli.command {
         Command::Serve(args) => serve::run(args, registry),
         Command::Grade(args) => grade_cmd::run(args, registry),
@@ -94,8 +101,11 @@ fn main() {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    // Colours only for a person at a terminal; log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -56,10 +56,19 @@ fn is_blank(text: &str) -> bool {
 
 /// Strict verdicts, one per instruction.
 pub fn strict(response: &str, instructions: &[Instruction]) -> Vec<bool> {
+    strict_until(response, instructions, &|| false).expect("never stopped")
+}
+
+/// [`strict`], asking `stop` before each check; `None` once it says stop (the deadline).
+pub fn strict_until(
+    response: &str,
+    instructions: &[Instruction],
+    stop: &dyn Fn() -> bool,
+) -> Option<Vec<bool>> {
     let blank = is_blank(response);
     instructions
         .iter()
-        .map(|instruction| !blank && instruction.check(response))
+        .map(|instruction| (!stop()).then(|| !blank && instruction.check(response)))
         .collect()
 }
 
@@ -68,11 +77,32 @@ pub fn loose(response: &str, instructions: &[Instruction]) -> Vec<bool> {
     both(response, instructions).1
 }
 
+/// [`loose`], asking `stop` before each check; `None` once it says stop.
+pub fn loose_until(
+    response: &str,
+    instructions: &[Instruction],
+    stop: &dyn Fn() -> bool,
+) -> Option<Vec<bool>> {
+    both_until(response, instructions, stop).map(|(_, loose)| loose)
+}
+
 /// Strict and loose verdicts together; loose reuses the strict check of the response itself.
 pub fn both(response: &str, instructions: &[Instruction]) -> (Vec<bool>, Vec<bool>) {
-    let strict = strict(response, instructions);
+    both_until(response, instructions, &|| false).expect("never stopped")
+}
+
+/// [`both`], asking `stop` before each check; `None` once it says stop.
+pub fn both_until(
+    response: &str,
+    instructions: &[Instruction],
+    stop: &dyn Fn() -> bool,
+) -> Option<(Vec<bool>, Vec<bool>)> {
+    let strict = strict_until(response, instructions, stop)?;
     if strict.iter().all(|&followed| followed) {
-        return (strict.clone(), strict);
+        return Some((strict.clone(), strict));
+    }
+    if stop() {
+        return None;
     }
     let variants = loose_variants(response);
     let ordered = ordered(&variants);
@@ -83,14 +113,21 @@ pub fn both(response: &str, instructions: &[Instruction]) -> (Vec<bool>, Vec<boo
             distinct.push(variant);
         }
     }
-    let loose = instructions
-        .iter()
-        .zip(&strict)
-        .map(|(instruction, &passed)| {
-            passed || distinct.iter().any(|variant| instruction.check(variant))
-        })
-        .collect();
-    (strict, loose)
+    let mut loose = Vec::with_capacity(instructions.len());
+    for (instruction, &passed) in instructions.iter().zip(&strict) {
+        let mut followed = passed;
+        for variant in &distinct {
+            if followed {
+                break;
+            }
+            if stop() {
+                return None;
+            }
+            followed = instruction.check(variant);
+        }
+        loose.push(followed);
+    }
+    Some((strict, loose))
 }
 
 #[cfg(test)]

@@ -45,9 +45,11 @@ impl Grader for InstructionsGrader {
         }
     }
 
-    fn grade(&self, completion: &str, task: &Task, _ctx: &GradeContext) -> Verdict {
+    fn grade(&self, completion: &str, task: &Task, ctx: &GradeContext) -> Verdict {
         match task {
-            Task::Instructions(task) => grade_instructions(completion, task),
+            Task::Instructions(task) => {
+                grade_instructions_until(completion, task, &|| ctx.expired())
+            }
             other => Verdict::error(format!(
                 "the instructions grader got a `{}` task",
                 other.kind()
@@ -82,13 +84,25 @@ pub fn parse_instructions(task: &InstructionsTask) -> Result<Vec<Instruction>, S
 
 /// Grades one completion (the whole completion is the response, as in IFEval).
 pub fn grade_instructions(completion: &str, task: &InstructionsTask) -> Verdict {
+    grade_instructions_until(completion, task, &|| false)
+}
+
+/// [`grade_instructions`], asking `stop` before each check: a `timeout` once it says stop.
+pub fn grade_instructions_until(
+    completion: &str,
+    task: &InstructionsTask,
+    stop: &dyn Fn() -> bool,
+) -> Verdict {
     let instructions = match parse_instructions(task) {
         Ok(instructions) => instructions,
         Err(why) => return Verdict::error(why),
     };
     let followed = match task.mode {
-        InstructionsMode::Strict => evaluate::strict(completion, &instructions),
-        InstructionsMode::Loose => evaluate::loose(completion, &instructions),
+        InstructionsMode::Strict => evaluate::strict_until(completion, &instructions, stop),
+        InstructionsMode::Loose => evaluate::loose_until(completion, &instructions, stop),
+    };
+    let Some(followed) = followed else {
+        return Verdict::timeout("the deadline passed while checking the instructions");
     };
     let passed = followed.iter().filter(|&&f| f).count();
     let reward = match task.scoring {

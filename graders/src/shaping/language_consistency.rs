@@ -125,11 +125,30 @@ fn prose(text: &str) -> String {
 
 /// Words of `text` by script, as (target-language words, all words).
 pub fn word_counts(text: &str, language: Language) -> (usize, usize) {
+    word_counts_until(text, language, &|| false).expect("never stopped")
+}
+
+/// [`word_counts`], asking `stop` every few thousand characters; `None` once it says stop.
+pub fn word_counts_until(
+    text: &str,
+    language: Language,
+    stop: &dyn Fn() -> bool,
+) -> Option<(usize, usize)> {
     let text = prose(text);
+    if stop() {
+        return None;
+    }
     let chars: Vec<char> = text.chars().collect();
     let (mut target, mut total) = (0, 0);
     let mut i = 0;
+    let mut next_check = 0;
     while i < chars.len() {
+        if i >= next_check {
+            if stop() {
+                return None;
+            }
+            next_check = i + super::repetition::CHECK_EVERY;
+        }
         let c = chars[i];
         if c == '\\' {
             // A LaTeX command: skip the backslash and the letters after it.
@@ -168,7 +187,7 @@ pub fn word_counts(text: &str, language: Language) -> (usize, usize) {
         total += 1;
         target += usize::from(counts_as(script, language));
     }
-    (target, total)
+    Some((target, total))
 }
 
 pub struct LanguageConsistencyGrader;
@@ -183,12 +202,16 @@ impl Grader for LanguageConsistencyGrader {
         }
     }
 
-    fn grade(&self, completion: &str, task: &Task, _ctx: &GradeContext) -> Verdict {
+    fn grade(&self, completion: &str, task: &Task, ctx: &GradeContext) -> Verdict {
         let params: Params = match parse(task, KIND) {
             Ok(params) => params,
             Err(verdict) => return verdict,
         };
-        let (target, total) = word_counts(reasoning_span(completion, params.span), params.language);
+        let stop = || ctx.expired();
+        let span = reasoning_span(completion, params.span);
+        let Some((target, total)) = word_counts_until(span, params.language, &stop) else {
+            return Verdict::timeout("the deadline passed while counting words by language");
+        };
         let verdict = if total == 0 {
             Verdict {
                 status: Status::NoAnswer,

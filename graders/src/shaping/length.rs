@@ -24,7 +24,7 @@ use std::f64::consts::PI;
 use serde::Deserialize;
 
 use super::params::{deferred, parse, shaped, LengthSpec, LengthUnit};
-use crate::contract::{Task, Verdict};
+use crate::contract::{check_magnitude, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
 
 pub const KIND: &str = "length";
@@ -169,6 +169,15 @@ fn validate(params: &Params) -> Result<(), String> {
             ))
         }
     };
+    // Reward bounds are rewards: bounded like weights, so no reward or weighted sum overflows.
+    for (name, value) in [
+        ("min_value_wrong", params.min_value_wrong),
+        ("max_value_wrong", params.max_value_wrong),
+        ("min_value_correct", params.min_value_correct),
+        ("max_value_correct", params.max_value_correct),
+    ] {
+        check_magnitude(value).map_err(|why| format!("length.{name}: {why}"))?;
+    }
     match params.style {
         Style::Cosine => positive("max_len", params.max_len),
         Style::SoftOverlong => {

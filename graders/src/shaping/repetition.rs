@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use super::params::{parse, shaped};
-use crate::contract::{Task, Verdict};
+use crate::contract::{check_magnitude, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
 
 pub const KIND: &str = "repetition";
@@ -34,15 +34,44 @@ fn default_max_penalty() -> f64 {
 
 /// The penalty for `text`: 0 for no repetition, `max_penalty` when every n-gram repeats.
 pub fn repetition_penalty(text: &str, ngram_size: usize, max_penalty: f64) -> f64 {
-    let lowered = text.to_lowercase();
-    let words: Vec<&str> = lowered.split_whitespace().collect();
-    if words.is_empty() || words.len() < ngram_size || ngram_size == 0 {
-        return 0.0;
-    }
-    let ngrams: Vec<&[&str]> = words.windows(ngram_size).collect();
-    let distinct: HashSet<&[&str]> = ngrams.iter().copied().collect();
-    (1.0 - distinct.len() as f64 / ngrams.len() as f64) * max_penalty
+    repetition_penalty_until(text, ngram_size, max_penalty, &|| false).expect("never stopped")
 }
+
+/// [`repetition_penalty`], asking `stop` every [`CHECK_EVERY`] units of work; `None` once it
+/// says stop (the deadline passed).
+pub fn repetition_penalty_until(
+    text: &str,
+    ngram_size: usize,
+    max_penalty: f64,
+    stop: &dyn Fn() -> bool,
+) -> Option<f64> {
+    let lowered = text.to_lowercase();
+    if stop() {
+        return None;
+    }
+    let mut words: Vec<&str> = Vec::new();
+    for (i, word) in lowered.split_whitespace().enumerate() {
+        if i % CHECK_EVERY == 0 && stop() {
+            return None;
+        }
+        words.push(word);
+    }
+    if words.is_empty() || words.len() < ngram_size || ngram_size == 0 {
+        return Some(0.0);
+    }
+    let windows = words.len() - ngram_size + 1;
+    let mut distinct: HashSet<&[&str]> = HashSet::with_capacity(windows);
+    for (i, ngram) in words.windows(ngram_size).enumerate() {
+        if i % CHECK_EVERY == 0 && stop() {
+            return None;
+        }
+        distinct.insert(ngram);
+    }
+    Some((1.0 - distinct.len() as f64 / windows as f64) * max_penalty)
+}
+
+/// Units of work (n-grams here) between two looks at the deadline: a few hundred microseconds.
+pub const CHECK_EVERY: usize = 1 << 14;
 
 pub struct RepetitionGrader;
 
@@ -56,22 +85,26 @@ impl Grader for RepetitionGrader {
         }
     }
 
-    fn grade(&self, completion: &str, task: &Task, _ctx: &GradeContext) -> Verdict {
+    fn grade(&self, completion: &str, task: &Task, ctx: &GradeContext) -> Verdict {
         let params: Params = match parse(task, KIND) {
             Ok(params) => params,
             Err(verdict) => return verdict,
         };
-        if params.max_penalty > 0.0 || !params.max_penalty.is_finite() {
+        if params.max_penalty > 0.0 || check_magnitude(params.max_penalty).is_err() {
             return Verdict::error(format!(
-                "repetition.max_penalty: must be a number <= 0, got {}",
+                "repetition.max_penalty: must be a number <= 0 of magnitude at most {:e}, got {:e}",
+                crate::contract::MAX_WEIGHT,
                 params.max_penalty
             ));
         }
         if params.ngram_size == 0 {
             return Verdict::error("repetition.ngram_size: must be at least 1");
         }
-        let penalty = repetition_penalty(completion, params.ngram_size, params.max_penalty);
-        shaped(penalty, params.max_penalty, 0.0)
+        let stop = || ctx.expired();
+        match repetition_penalty_until(completion, params.ngram_size, params.max_penalty, &stop) {
+            Some(penalty) => shaped(penalty, params.max_penalty, 0.0),
+            None => Verdict::timeout("the deadline passed while counting repeated n-grams"),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! HTTP handlers. Every error is JSON `{"error": "..."}` with a status that says whose fault it
-//! is: 400 malformed request, 413 too large, 503 overloaded (with `Retry-After`).
+//! is: 400 malformed request, 408 too slow to send it, 413 too large, 503 overloaded (with
+//! `Retry-After`).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -39,16 +40,21 @@ pub async fn grade(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
 
 async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body) -> Response {
     let limit = state.args.max_body_mb.saturating_mul(1024 * 1024);
+    let read_timeout = Duration::from_secs(state.args.read_timeout_s.max(1));
     let Ok(request_slot) = state.request_slots.clone().try_acquire_owned() else {
-        // Read and drop the body (streamed, never buffered) so that an HTTP/1.1 client still
-        // uploading sees the 503 rather than a connection reset.
-        discard(body, limit).await;
+        // Answer at once, before the body is read; the body is read and dropped in the
+        // background (streamed, never buffered, for at most the read timeout) so that an
+        // HTTP/1.1 client still uploading sees the 503 rather than a connection reset.
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(read_timeout, discard(body, limit)).await;
+        });
         return overloaded(format!(
             "{} grading requests are already in flight; retry later",
             state.args.max_requests
         ));
     };
-    let _inflight = GaugeGuard::add(&state.metrics.inflight_requests, 1);
+    // Dropped with the slot: when grading ends, not when the client leaves.
+    let inflight = GaugeGuard::add(&state.metrics.inflight_requests, 1);
 
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -58,22 +64,37 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
         // Drain a moderately oversized body so that the client reads the 413 rather than a reset
         // connection; past four times the limit the connection is simply closed.
         if declared.is_some_and(|len| len <= limit.saturating_mul(4)) {
-            discard(body, limit.saturating_mul(4)).await;
+            let _ =
+                tokio::time::timeout(read_timeout, discard(body, limit.saturating_mul(4))).await;
         }
         return too_large(format!(
             "request body over the {} MiB limit",
             state.args.max_body_mb
         ));
     }
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(err) if is_length_limit(&err) => {
+    let bytes = match tokio::time::timeout(read_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(err)) if is_length_limit(&err) => {
             return too_large(format!(
                 "request body over the {} MiB limit",
                 state.args.max_body_mb
             ))
         }
-        Err(err) => return error(StatusCode::BAD_REQUEST, format!("cannot read body: {err}")),
+        Ok(Err(err)) => return error(StatusCode::BAD_REQUEST, format!("cannot read body: {err}")),
+        Err(_) => {
+            let mut response = error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s (--read-timeout-s)",
+                    read_timeout.as_secs()
+                ),
+            );
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return response;
+        }
     };
     let request: GradeRequest = match serde_json::from_slice(&bytes) {
         Ok(request) => request,
@@ -85,7 +106,6 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
         }
     };
     drop(bytes);
-
     let n = request.samples.len();
     if n > state.args.max_batch || n > state.args.max_queue {
         return too_large(format!(
@@ -105,16 +125,21 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
     let engine = state.engine.clone();
     let queue_gauge = state.metrics.queue_depth.clone();
     queue_gauge.add(n as i64);
-    state.engine.spawn(move || {
-        // The permits and the gauge are released only when grading is over, even if the client
+    let request = Arc::new(request);
+    let samples = request.clone();
+    // Grading blocks its caller: a thread of tokio's blocking pool (at most --max-requests
+    // at once, one per request slot), never an event-loop thread or one of the engine's.
+    tokio::task::spawn_blocking(move || {
+        // The permits and the gauges are released only when grading is over, even if the client
         // has gone away, so the queue bound holds for work actually in progress; and before the
         // results go out, so a client that reads /metrics after its answer sees them released.
         let queued = (
             admitted,
             request_slot,
+            inflight,
             GaugeGuard::taken(queue_gauge, n as i64),
         );
-        let texts: Vec<&str> = request.samples.iter().map(|raw| raw.get()).collect();
+        let texts: Vec<&str> = samples.samples.iter().map(|raw| raw.get()).collect();
         let graded = engine.grade_texts(&texts, &|i| format!("samples[{i}]"));
         let body = serde_json::to_vec(&GradeResponse {
             results: &graded.results,
@@ -122,7 +147,12 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
         drop(queued);
         let _ = done.send((graded, body));
     });
-    let Ok((graded, body)) = results.await else {
+    let mut stop = state.stop.clone();
+    let outcome = tokio::select! {
+        outcome = results => outcome,
+        _ = stop.wait_for(|stop| *stop) => return shutting_down(&request),
+    };
+    let Ok((graded, body)) = outcome else {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the grading pool dropped a batch".into(),
@@ -156,18 +186,54 @@ async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body)
     }
 }
 
+/// The answer for a batch still grading when the drain timeout ends: an `error` result per
+/// sample, in order, with the sample's id where it has one.
+fn shutting_down(request: &GradeRequest) -> Response {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        #[serde(default)]
+        id: serde_json::Value,
+    }
+    let results: Vec<GradeResult> = request
+        .samples
+        .iter()
+        .map(|raw| {
+            let id =
+                serde_json::from_str::<IdOnly>(raw.get()).map_or(serde_json::Value::Null, |s| s.id);
+            GradeResult::error(
+                id,
+                "the service is shutting down: this batch did not finish grading within the drain \
+                 timeout (--drain-timeout-s); send it again",
+            )
+        })
+        .collect();
+    match serde_json::to_vec(&GradeResponse { results: &results }) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(err) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode results: {err}"),
+        ),
+    }
+}
+
 pub async fn graders(State(state): State<Arc<AppState>>) -> Response {
-    count(&state, "/v1/graders");
-    axum::Json(serde_json::json!({ "graders": state.engine.registry().infos() })).into_response()
+    let response = axum::Json(serde_json::json!({ "graders": state.engine.registry().infos() }))
+        .into_response();
+    count(&state, "/v1/graders", response)
 }
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    count(&state, "/healthz");
-    axum::Json(serde_json::json!({ "status": "ok" })).into_response()
+    let response = axum::Json(serde_json::json!({ "status": "ok" })).into_response();
+    count(&state, "/healthz", response)
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    count(&state, "/metrics");
+    // Counted before rendering, so a scrape sees itself.
+    state
+        .metrics
+        .requests
+        .with_label_values(&["/metrics", StatusCode::OK.as_str()])
+        .inc();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
@@ -175,22 +241,27 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-pub async fn not_found(uri: Uri) -> Response {
-    error(
+/// Any path without a route: 404, counted under one label (`route="unmatched"`) so that
+/// clients cannot grow the metrics with paths of their choosing.
+pub async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
+    let response = error(
         StatusCode::NOT_FOUND,
         format!(
             "no route {}; routes: POST /v1/grade, GET /v1/graders, GET /healthz, GET /metrics",
             uri.path()
         ),
-    )
+    );
+    count(&state, "unmatched", response)
 }
 
-fn count(state: &AppState, route: &str) {
+/// Counts a response under its route and its real status code.
+fn count(state: &AppState, route: &str, response: Response) -> Response {
     state
         .metrics
         .requests
-        .with_label_values(&[route, "200"])
+        .with_label_values(&[route, response.status().as_str()])
         .inc();
+    response
 }
 
 fn error(status: StatusCode, message: String) -> Response {

@@ -4,9 +4,12 @@
 //! Back-pressure is explicit and memory is bounded: at most `--max-requests` grading requests
 //! are read at once (each at most `--max-body-mb`), and at most `--max-queue` samples are
 //! admitted; past either bound a request is answered 503 with `Retry-After` at once, before its
-//! body is read. SIGTERM and SIGINT stop accepting connections and let in-flight batches finish.
+//! body is read. A client has `--read-timeout-s` for its headers and then for its body (else
+//! 408). SIGTERM and SIGINT stop accepting connections and let in-flight batches finish for up to
+//! `--drain-timeout-s`; batches still grading then are answered with `error` results.
 
 mod handlers;
+mod listen;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -46,6 +49,14 @@ pub struct ServeArgs {
     /// Default deadline per sample, in milliseconds (a sample's `limits.timeout_ms` overrides).
     #[arg(long, default_value_t = 10_000)]
     pub timeout_ms: u64,
+    /// Seconds a client has to send a request's headers, and then its whole body; past either
+    /// the answer is 408 and the connection is closed.
+    #[arg(long, default_value_t = 10)]
+    pub read_timeout_s: u64,
+    /// Seconds that SIGTERM/SIGINT leave in-flight batches to finish; batches still grading
+    /// just before then are answered with `error` results, and the process exits.
+    #[arg(long, default_value_t = 30)]
+    pub drain_timeout_s: u64,
 }
 
 pub struct AppState {
@@ -54,6 +65,8 @@ pub struct AppState {
     pub admission: Arc<Semaphore>,
     pub request_slots: Arc<Semaphore>,
     pub args: ServeArgs,
+    /// Becomes true just before the drain timeout ends: batches still grading answer at once.
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 pub fn run(args: ServeArgs, registry: Registry) -> anyhow::Result<()> {
@@ -69,16 +82,22 @@ pub fn run(args: ServeArgs, registry: Registry) -> anyhow::Result<()> {
         .thread_name("http")
         .enable_all()
         .build()?;
-    runtime.block_on(serve(args, engine))
+    let served = runtime.block_on(serve(args, engine));
+    // Grading still blocking a thread after the drain timeout is abandoned, not waited for
+    // (dropping the runtime would wait): its batch has had its answer.
+    runtime.shutdown_background();
+    served
 }
 
 async fn serve(args: ServeArgs, engine: Arc<Engine>) -> anyhow::Result<()> {
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         engine: engine.clone(),
         metrics: Metrics::new(),
         admission: Arc::new(Semaphore::new(args.max_queue.min(Semaphore::MAX_PERMITS))),
         request_slots: Arc::new(Semaphore::new(args.max_requests.max(1))),
         args: args.clone(),
+        stop,
     });
     let app = Router::new()
         .route("/v1/grade", post(handlers::grade))
@@ -96,11 +115,25 @@ async fn serve(args: ServeArgs, engine: Arc<Engine>) -> anyhow::Result<()> {
     // Tests and scripts read this line to find the port when --addr ends in :0.
     println!("verifier listening on http://{bound}");
     tracing::info!(%bound, jobs = engine.jobs(), max_queue = args.max_queue, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")?;
-    tracing::info!("shut down: in-flight batches finished");
+    let drain = Duration::from_secs(args.drain_timeout_s);
+    // Batches still grading are answered a little before the drain ends, so that their answers
+    // go out before the connections are closed.
+    let answer_by = drain.saturating_sub(Duration::from_secs(1).min(drain / 2));
+    listen::serve(
+        listener,
+        app,
+        Duration::from_secs(args.read_timeout_s.max(1)),
+        shutdown_signal(),
+        move || {
+            tokio::spawn(async move {
+                tokio::time::sleep(answer_by).await;
+                let _ = stop_sender.send(true);
+            });
+            Box::pin(tokio::time::sleep(drain))
+        },
+    )
+    .await;
+    tracing::info!("shut down");
     Ok(())
 }
 

@@ -1,0 +1,133 @@
+//! How code work is scheduled in the real `verifier serve`: a small batch of code samples uses
+//! every sandbox worker, a code sample's deadline starts when a worker can take it (not while
+//! it waits for one), and a format request is answered in milliseconds while sandbox work is
+//! queued (pure graders never wait behind the sandboxes).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tests::{format_sample, Service};
+
+/// A JavaScript sample that passes after `turns` loop turns (10M: about a second); `id` makes
+/// its code distinct.
+fn busy_sample(id: &str, timeout_ms: Option<u64>, turns: u64) -> Value {
+    let mut sample = json!({"id": id, "completion": format!("```javascript\nfunction f(x) {{ let s = 0; for (let i = 0; i < {turns}; i++) {{ s += i % 7; }} /* {id} */ return x + 1 + (s < 0 ? 1 : 0); }}\n```"),
+           "task": {"kind": "code", "language": "javascript",
+                    "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}}});
+    if let Some(timeout_ms) = timeout_ms {
+        sample["limits"] = json!({ "timeout_ms": timeout_ms });
+    }
+    sample
+}
+
+fn grade(service: &Service, samples: &[Value]) -> Vec<Value> {
+    let reply = service.post("/v1/grade", &json!({ "samples": samples }).to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["results"].as_array().unwrap().clone()
+}
+
+fn warm(service: &Service) {
+    let warm = grade(service, &[busy_sample("warm", None, 10_000_000)]);
+    assert_eq!(warm[0]["status"], json!("correct"), "{}", warm[0]);
+}
+
+#[test]
+fn a_small_code_batch_runs_on_every_worker() {
+    // Two sandbox workers (one per core here, at least two).
+    let service = Service::start(&[]);
+    warm(&service);
+    let samples: Vec<Value> = (0..4)
+        .map(|i| busy_sample(&format!("b{i}"), None, 10_000_000))
+        .collect();
+    let started = Instant::now();
+    let results = grade(&service, &samples);
+    let wall = started.elapsed().as_secs_f64();
+    let busy: f64 = results
+        .iter()
+        .map(|r| {
+            assert_eq!(r["status"], json!("correct"), "{r}");
+            r["elapsed_us"].as_f64().unwrap() / 1e6
+        })
+        .sum();
+    // One after another, the samples' own times add up to the wall time; on two workers at
+    // once, to about twice it.
+    assert!(
+        busy / wall > 1.4,
+        "samples ran {busy:.2} s in {wall:.2} s of wall time: not in parallel"
+    );
+}
+
+#[test]
+fn a_code_sample_deadline_starts_when_a_worker_is_free() {
+    // Many grading threads, two sandbox workers, 24 samples sent at once, each with two code
+    // components of about a quarter of a second and a 4 s deadline. Served two at a time they
+    // take about 6 s in all; the time a sample waits for a worker, before or between its
+    // components, must not count against its deadline (which leaves it eight times its work).
+    let service = Service::start(&["--jobs", "24"]);
+    warm(&service);
+    let sample = |i: usize| {
+        let mut sample = busy_sample(&format!("d{i}"), Some(4000), 2_500_000);
+        sample["components"] = json!([{ "task": sample["task"].clone() }]);
+        sample
+    };
+    let results: Vec<Value> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..24)
+            .map(|i| {
+                let service = &service;
+                scope.spawn(move || grade(service, &[sample(i)]))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap()[0].clone())
+            .collect()
+    });
+    for result in &results {
+        assert_eq!(result["status"], json!("correct"), "{result}");
+    }
+}
+
+#[test]
+fn a_format_request_is_answered_in_milliseconds_while_code_is_queued() {
+    let service = Service::start(&[]);
+    warm(&service);
+    // Two requests of code that never ends, each run stopped only by its time limit.
+    let spinning: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"id": i, "completion": format!("```javascript\nfunction f(x) {{ while (true) {{}} return {i}; }}\n```"),
+                   "task": {"kind": "code", "language": "javascript", "time_limit_ms": 500,
+                            "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}}})
+        })
+        .collect();
+    let latencies = std::thread::scope(|scope| {
+        for _ in 0..2 {
+            let service = &service;
+            let spinning = &spinning;
+            scope.spawn(move || grade(service, spinning));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let format = [format_sample(
+            "f",
+            "<think>\nx\n</think>\n<answer>\n1\n</answer>",
+            "think_answer",
+        )];
+        let mut latencies: Vec<Duration> = (0..20)
+            .map(|_| {
+                let started = Instant::now();
+                let results = grade(&service, &format);
+                assert_eq!(results[0]["status"], json!("correct"));
+                let took = started.elapsed();
+                std::thread::sleep(Duration::from_millis(50));
+                took
+            })
+            .collect();
+        latencies.sort();
+        latencies
+    });
+    let worst = latencies[latencies.len() - 1];
+    // The issue's bar is a p99 under 50 ms; on a shared CI machine the bound here is looser.
+    assert!(
+        worst < Duration::from_millis(250),
+        "format latencies while code is queued: {latencies:?}"
+    );
+}

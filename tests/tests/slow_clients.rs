@@ -1,0 +1,181 @@
+//! Slow and stalled clients against the real `verifier serve`: they cannot hold the request
+//! slots past the read timeout (408), the request-slot 503 is answered before the body is read,
+//! and SIGTERM exits within the drain timeout whatever the clients do, answering a batch still
+//! grading with `error` results.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tests::{format_sample, Service};
+
+const GOOD: &str = "<think>\nx\n</think>\n<answer>\n1\n</answer>";
+
+/// A raw connection to the service's address.
+fn connect(service: &Service) -> TcpStream {
+    let address = service.url.trim_start_matches("http://");
+    let stream = TcpStream::connect(address).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// Starts a grading request that promises `length` body bytes and sends only `sent` of them.
+fn stalled_upload(service: &Service, length: usize, sent: usize) -> TcpStream {
+    let mut stream = connect(service);
+    write!(
+        stream,
+        "POST /v1/grade HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(&b"{".repeat(sent)).unwrap();
+    stream
+}
+
+/// What arrives on `stream` within `wait` (until the server closes it, or the wait ends).
+fn read_for(stream: &mut TcpStream, wait: Duration) -> String {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut got = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let until = Instant::now() + wait;
+    while Instant::now() < until {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buffer[..n]);
+                if String::from_utf8_lossy(&got).contains("\r\n\r\n") {
+                    // Headers are in; give the body a moment and stop.
+                    stream
+                        .set_read_timeout(Some(Duration::from_millis(200)))
+                        .unwrap();
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn one_format_batch() -> String {
+    json!({"samples": [format_sample("a", GOOD, "think_answer")]}).to_string()
+}
+
+#[test]
+fn the_request_slot_503_comes_before_the_body_is_read() {
+    let service = Service::start(&["--max-requests", "1"]);
+    // One client holds the only slot, mid-body.
+    let _holder = stalled_upload(&service, 1000, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    // Another announces a body and sends none of it: it is answered anyway.
+    let mut second = stalled_upload(&service, 100_000, 0);
+    let started = Instant::now();
+    let answer = read_for(&mut second, Duration::from_secs(2));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn stalled_clients_cannot_hold_the_request_slots_past_the_read_timeout() {
+    let service = Service::start(&["--max-requests", "4", "--read-timeout-s", "1"]);
+    // Four clients take every slot with one body byte each; a fifth stops inside its headers.
+    let mut stalled: Vec<TcpStream> = (0..4).map(|_| stalled_upload(&service, 1000, 1)).collect();
+    let mut in_headers = connect(&service);
+    in_headers
+        .write_all(b"POST /v1/grade HTTP/1.1\r\nhost: x\r\ncontent-le")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(service.post("/v1/grade", &one_format_batch()).status, 503);
+    for stream in &mut stalled {
+        let answer = read_for(stream, Duration::from_secs(3));
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+        assert!(answer.contains("--read-timeout-s"), "{answer}");
+    }
+    let answer = read_for(&mut in_headers, Duration::from_secs(3));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    // The slots are free again.
+    let reply = service.post("/v1/grade", &one_format_batch());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["results"][0]["status"], json!("correct"));
+    // And /metrics agrees: nothing in flight.
+    let metrics = service.get("/metrics").body;
+    assert!(
+        metrics.contains("verifier_inflight_requests 0"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn sigterm_with_slow_clients_and_busy_workers_exits_within_the_drain_timeout() {
+    let drain_s = 3;
+    let mut service = Service::start(&[
+        "--jobs",
+        "1",
+        "--read-timeout-s",
+        "60",
+        "--drain-timeout-s",
+        &drain_s.to_string(),
+    ]);
+    // Slow clients that the read timeout would not end before the drain does.
+    let _stalled: Vec<TcpStream> = (0..8).map(|_| stalled_upload(&service, 1000, 1)).collect();
+    let mut in_headers = connect(&service);
+    in_headers
+        .write_all(b"POST /v1/grade HTTP/1.1\r\nhost")
+        .unwrap();
+    // A batch that takes far longer than the drain: code that never ends, each run stopped
+    // only by its time limit (seconds), one after another.
+    let samples: Vec<_> = (0..4)
+        .map(|i| {
+            json!({"id": i, "completion": format!("```javascript\nfunction f(x) {{ while (true) {{}} return {i}; }}\n```"),
+                   "task": {"kind": "code", "language": "javascript",
+                            "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}}})
+        })
+        .collect();
+    let body = json!({ "samples": samples }).to_string();
+    let url = service.url.clone();
+    let busy = std::thread::spawn(move || {
+        ureq::post(&format!("{url}/v1/grade"))
+            .timeout(Duration::from_secs(60))
+            .send_string(&body)
+            .map(|r| r.into_string().unwrap())
+            .map_err(|e| e.to_string())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let signalled = Instant::now();
+    let pid = service.pid() as i32;
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = loop {
+        if let Some(status) = service.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(drain_s + 2),
+            "still running {:?} after SIGTERM",
+            signalled.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = signalled.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took <= Duration::from_millis(drain_s * 1000 + 500),
+        "{took:?}"
+    );
+    // The busy batch was answered, every sample an error that says why.
+    let answer = busy.join().unwrap().expect("the busy batch is answered");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["id"], json!(i));
+        assert_eq!(result["status"], json!("error"));
+        assert!(result["error"].as_str().unwrap().contains("shutting down"));
+    }
+}

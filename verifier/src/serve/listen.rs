@@ -1,0 +1,178 @@
+//! The accept loop: HTTP/1.1 connections served by hyper with a header read timeout (a client
+//! that has begun a request and stalls gets `408` and the connection is closed; an idle
+//! keep-alive connection is closed quietly), and graceful shutdown bounded by the drain timeout.
+//! axum's own `serve` offers neither bound, so this replaces it.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The answer to a client that began a request and did not finish its headers in time.
+const HEADER_TIMEOUT_RESPONSE: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
+    content-type: application/json\r\nconnection: close\r\ncontent-length: 55\r\n\r\n\
+    {\"error\":\"the request headers did not arrive in time\"}\n";
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets open
+/// connections finish until `drain_until` completes, and returns (dropping whatever is left).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+    drain_until: impl FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if let Err(error) = serve_connection(stream, &app, read_timeout, &graceful) {
+            tracing::warn!(%error, "cannot serve a connection");
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections finished"),
+        () = drain_until() => tracing::warn!("drain timeout: closing the connections left"),
+    }
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    app: &Router,
+    read_timeout: Duration,
+    graceful: &GracefulShutdown,
+) -> io::Result<()> {
+    // A second handle on the socket, to answer 408 after hyper gives up on the headers (hyper
+    // closes such a connection without a word).
+    let std_stream = stream.into_std()?;
+    let spare = std_stream.try_clone()?;
+    let stream = TcpStream::from_std(std_stream)?;
+    let counters = Arc::new(Counters::default());
+    let io = TokioIo::new(Counted {
+        inner: stream,
+        counters: counters.clone(),
+    });
+    let service = TowerToHyperService::new(app.clone());
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(read_timeout);
+    let connection = graceful.watch(builder.serve_connection(io, service));
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            if error.is_timeout() && counters.request_begun() {
+                use std::io::Write;
+                // The socket is non-blocking and its send buffer empty: this small write
+                // either goes out whole or not at all.
+                let _ = (&spare).write_all(HEADER_TIMEOUT_RESPONSE);
+            }
+            let _ = spare.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    Ok(())
+}
+
+/// Bytes read, and bytes read when the last response bytes were written: if more have been
+/// read since, a request has begun.
+#[derive(Default)]
+struct Counters {
+    read: AtomicU64,
+    read_at_last_write: AtomicU64,
+}
+
+impl Counters {
+    fn request_begun(&self) -> bool {
+        self.read.load(Ordering::Relaxed) > self.read_at_last_write.load(Ordering::Relaxed)
+    }
+}
+
+struct Counted {
+    inner: TcpStream,
+    counters: Arc<Counters>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = (buf.filled().len() - before) as u64;
+        self.counters.read.fetch_add(read, Ordering::Relaxed);
+        polled
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let read = self.counters.read.load(Ordering::Relaxed);
+        self.counters
+            .read_at_last_write
+            .store(read, Ordering::Relaxed);
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let read = self.counters.read.load(Ordering::Relaxed);
+        self.counters
+            .read_at_last_write
+            .store(read, Ordering::Relaxed);
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_header_timeout_response_declares_its_body_length() {
+        let text = std::str::from_utf8(super::HEADER_TIMEOUT_RESPONSE).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 408 "));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+    }
+}
