@@ -19,7 +19,10 @@ use wasmtime_wasi::p2::OutputStream;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use crate::budget::{Budget, HasBudget};
-use crate::js_peer::{guest_memory, iovecs, store_count, Channel, PEER_FD};
+use crate::guest_io::{
+    gather, guest_memory, scatter, store_count, ERRNO_BADF, ERRNO_FAULT, ERRNO_PIPE,
+};
+use crate::js_peer::{Channel, PEER_FD};
 use crate::limiter::GuestLimiter;
 use crate::request::Outcome;
 use crate::sandbox::{budgeted_store, isolated_wasi, outcome_of_error, OutputPipes};
@@ -153,9 +156,6 @@ fn wasi_of(state: &mut JavascriptState) -> &mut WasiP1Ctx {
 const STDIN: i32 = 0;
 const STDOUT: i32 = 1;
 const STDERR: i32 = 2;
-const ERRNO_BADF: i32 = 8;
-const ERRNO_FAULT: i32 = 21;
-const ERRNO_PIPE: i32 = 64;
 
 /// `fd_write` of an instance with a peer channel: the channel, or a capped output. Past the
 /// cap, output is dropped; a write that fits nothing fails, as WASI's own does.
@@ -176,33 +176,23 @@ fn standard_write(
         return ERRNO_FAULT;
     };
     let (data, state) = memory.data_and_store_mut(&mut caller);
-    let Some(iovecs) = iovecs(data, list, count) else {
-        return ERRNO_FAULT;
+    let bytes = match gather(data, list, count) {
+        Ok(bytes) => bytes,
+        Err(errno) => return errno,
     };
     let pipe = if fd == STDOUT {
         &mut state.stdout
     } else {
         &mut state.stderr
     };
-    let mut total = 0;
-    for (at, len) in iovecs {
-        let Some(bytes) = at.checked_add(len).and_then(|end| data.get(at..end)) else {
-            return ERRNO_FAULT;
-        };
-        let room = pipe.check_write().unwrap_or(0);
-        let fits = bytes.len().min(room);
-        if fits > 0 && pipe.write(Bytes::copy_from_slice(&bytes[..fits])).is_err() {
-            break;
-        }
-        total += fits;
-        if fits < bytes.len() {
-            break;
-        }
-    }
-    if total == 0 && iovecs_len(data, list, count) > 0 {
+    let fits = bytes.len().min(pipe.check_write().unwrap_or(0));
+    if fits == 0 && !bytes.is_empty() {
         return ERRNO_PIPE;
     }
-    store_count(data, written, total)
+    if fits > 0 && pipe.write(Bytes::copy_from_slice(&bytes[..fits])).is_err() {
+        return ERRNO_PIPE;
+    }
+    store_count(data, written, fits)
 }
 
 /// `fd_read` of an instance with a peer channel: the channel, or standard input.
@@ -223,25 +213,13 @@ fn standard_read(
         return ERRNO_FAULT;
     };
     let (data, state) = memory.data_and_store_mut(&mut caller);
-    let Some(iovecs) = iovecs(data, list, count) else {
-        return ERRNO_FAULT;
-    };
-    let mut total = 0;
-    for (at, len) in iovecs {
-        let Some(target) = at.checked_add(len).and_then(|end| data.get_mut(at..end)) else {
-            return ERRNO_FAULT;
-        };
-        let left = &state.stdin[state.stdin_read..];
-        let n = target.len().min(left.len());
-        target[..n].copy_from_slice(&left[..n]);
-        state.stdin_read += n;
-        total += n;
+    match scatter(data, list, count, &state.stdin[state.stdin_read..]) {
+        Ok((copied, _)) => {
+            state.stdin_read += copied;
+            store_count(data, done, copied)
+        }
+        Err(errno) => errno,
     }
-    store_count(data, done, total)
-}
-
-fn iovecs_len(data: &[u8], list: i32, count: i32) -> usize {
-    iovecs(data, list, count).map_or(0, |iovecs| iovecs.iter().map(|(_, len)| len).sum())
 }
 
 /// QuickJS prints an uncaught exception as its first stderr line, `TypeError: ...` (some builds

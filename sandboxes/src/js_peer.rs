@@ -14,9 +14,10 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::{Caller, Extern};
+use wasmtime::Caller;
 
 use crate::budget::Budget;
+use crate::guest_io::{gather, guest_memory, scatter, store_count, ERRNO_FAULT, ERRNO_NOSPC};
 use crate::javascript::{JavascriptRuntime, JavascriptState, Launch};
 use crate::limiter::GuestLimiter;
 use crate::peer::failure_text;
@@ -32,10 +33,6 @@ pub(crate) const PRELUDE: &str = include_str!("../guest/sandbox_peer.js");
 /// The most the main instance may write as one message: its own memory cap bounds it anyway;
 /// this keeps the host's copy from growing past what any test needs.
 const MESSAGE_LIMIT_BYTES: usize = 64 << 20;
-
-const ERRNO_SUCCESS: i32 = 0;
-const ERRNO_FAULT: i32 = 21;
-const ERRNO_NOSPC: i32 = 51;
 
 /// The host's end of the channel in one instance.
 pub(crate) enum Channel {
@@ -188,39 +185,6 @@ pub(crate) fn take_peer(state: &mut JavascriptState) -> Option<Box<JsPeer>> {
     }
 }
 
-/// The guest's iovecs, `(address, length)` each, or `None` if the list is out of bounds.
-pub(crate) fn iovecs(memory: &[u8], list: i32, count: i32) -> Option<Vec<(usize, usize)>> {
-    let (list, count) = (list as u32 as usize, count as u32 as usize);
-    let bytes = memory.get(list..list.checked_add(count.checked_mul(8)?)?)?;
-    Some(
-        bytes
-            .chunks_exact(8)
-            .map(|pair| {
-                let word = |at: usize| u32::from_le_bytes(pair[at..at + 4].try_into().unwrap());
-                (word(0) as usize, word(4) as usize)
-            })
-            .collect(),
-    )
-}
-
-pub(crate) fn guest_memory(caller: &mut Caller<'_, JavascriptState>) -> Option<wasmtime::Memory> {
-    match caller.get_export("memory") {
-        Some(Extern::Memory(memory)) => Some(memory),
-        _ => None,
-    }
-}
-
-pub(crate) fn store_count(memory: &mut [u8], at: i32, count: usize) -> i32 {
-    let at = at as u32 as usize;
-    match memory.get_mut(at..at + 4) {
-        Some(slot) => {
-            slot.copy_from_slice(&(count as u32).to_le_bytes());
-            ERRNO_SUCCESS
-        }
-        None => ERRNO_FAULT,
-    }
-}
-
 /// `fd_write` on [`PEER_FD`]: the main instance's message, or the peer's answer.
 pub(crate) fn write(
     caller: &mut Caller<'_, JavascriptState>,
@@ -232,40 +196,34 @@ pub(crate) fn write(
         return ERRNO_FAULT;
     };
     let (data, state) = memory.data_and_store_mut(&mut *caller);
-    let Some(iovecs) = iovecs(data, list, count) else {
-        return ERRNO_FAULT;
+    let bytes = match gather(data, list, count) {
+        Ok(bytes) => bytes,
+        Err(errno) => return errno,
     };
-    let mut total = 0;
-    for (at, len) in iovecs {
-        let Some(bytes) = at.checked_add(len).and_then(|end| data.get(at..end)) else {
-            return ERRNO_FAULT;
-        };
-        match &mut state.channel {
-            Some(Channel::Main { outgoing, .. }) => {
-                if outgoing.len() + bytes.len() > MESSAGE_LIMIT_BYTES {
-                    return ERRNO_NOSPC;
-                }
-                outgoing.extend_from_slice(bytes);
+    match &mut state.channel {
+        Some(Channel::Main { outgoing, .. }) => {
+            if outgoing.len() + bytes.len() > MESSAGE_LIMIT_BYTES {
+                return ERRNO_NOSPC;
             }
-            Some(Channel::Peer {
-                answer,
-                limit,
-                too_long,
-                ..
-            }) => {
-                // Past the cap the answer is dropped (the call fails as too long), but the
-                // write succeeds, so the guest does not loop retrying it.
-                if answer.len() + bytes.len() > *limit {
-                    *too_long = true;
-                } else {
-                    answer.extend_from_slice(bytes);
-                }
-            }
-            None => return ERRNO_FAULT,
+            outgoing.extend_from_slice(&bytes);
         }
-        total += bytes.len();
+        Some(Channel::Peer {
+            answer,
+            limit,
+            too_long,
+            ..
+        }) => {
+            // Past the cap the answer is dropped (the call fails as too long), but the write
+            // succeeds, so the guest does not loop retrying it.
+            if answer.len() + bytes.len() > *limit {
+                *too_long = true;
+            } else {
+                answer.extend_from_slice(&bytes);
+            }
+        }
+        None => return ERRNO_FAULT,
     }
-    store_count(data, written, total)
+    store_count(data, written, bytes.len())
 }
 
 /// `fd_read` on [`PEER_FD`]: the peer's reply in the main instance (a read with none pending
@@ -292,24 +250,17 @@ pub(crate) fn read(
             state.budget.pause();
             let answer = peer.call(message);
             state.budget.resume();
-            let mut bytes = Vec::new();
-            match answer {
-                Ok(text) => {
-                    bytes.push(b'o');
-                    bytes.extend_from_slice(text.as_bytes());
-                }
-                Err(why) => {
-                    bytes.push(b'e');
-                    bytes.extend_from_slice(why.as_bytes());
-                }
-            }
+            let (tag, text) = match answer {
+                Ok(text) => (b'o', text),
+                Err(why) => (b'e', why),
+            };
+            let mut bytes = Vec::with_capacity(1 + text.len());
+            bytes.push(tag);
+            bytes.extend_from_slice(text.as_bytes());
             *reply = Some((bytes, 0));
         }
     }
     let (data, state) = memory.data_and_store_mut(&mut *caller);
-    let Some(iovecs) = iovecs(data, list, count) else {
-        return ERRNO_FAULT;
-    };
     let (source, position) = match &mut state.channel {
         Some(Channel::Main { reply, .. }) => match reply {
             Some((bytes, position)) => (&bytes[..], position),
@@ -318,22 +269,16 @@ pub(crate) fn read(
         Some(Channel::Peer { message, read, .. }) => (&message[..], read),
         None => return ERRNO_FAULT,
     };
-    let requested: usize = iovecs.iter().map(|(_, len)| len).sum();
-    let mut total = 0;
-    for (at, len) in iovecs {
-        let Some(target) = at.checked_add(len).and_then(|end| data.get_mut(at..end)) else {
-            return ERRNO_FAULT;
-        };
-        let n = target.len().min(source.len() - *position);
-        target[..n].copy_from_slice(&source[*position..*position + n]);
-        *position += n;
-        total += n;
-    }
+    let (copied, asked) = match scatter(data, list, count, &source[*position..]) {
+        Ok(counts) => counts,
+        Err(errno) => return errno,
+    };
+    *position += copied;
     // The reply read to its end (a read that finds nothing left): the next read is a new call.
-    if total == 0 && requested > 0 {
+    if copied == 0 && asked > 0 {
         if let Some(Channel::Main { reply, .. }) = &mut state.channel {
             *reply = None;
         }
     }
-    store_count(data, done, total)
+    store_count(data, done, copied)
 }

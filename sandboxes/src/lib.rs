@@ -19,6 +19,7 @@ mod baked;
 mod budget;
 mod cache;
 mod engine;
+mod guest_io;
 mod javascript;
 mod js_peer;
 mod limiter;

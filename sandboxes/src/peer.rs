@@ -16,8 +16,8 @@ use crate::budget::Budget;
 use crate::limiter::GuestLimiter;
 use crate::request::{Outcome, PeerRequest, RunResult};
 use crate::sandbox::{
-    isolated_wasi, outcome_of_error, python_verdict, with_memory_limit, OutputPipes, PythonState,
-    Sandbox, Verdict,
+    budgeted_store, isolated_wasi, outcome_of_error, python_verdict, with_memory_limit,
+    OutputPipes, PythonState, Sandbox, Verdict,
 };
 
 pub(crate) struct Peer {
@@ -45,7 +45,7 @@ impl Peer {
         let budget = Budget::paused(Duration::from_millis(request.limits.time_limit_ms))
             .ending_by(wall_deadline);
         let state = PythonState::new(wasi, &request.limits, budget);
-        let mut store = sandbox.new_store(state, None, |state| &mut state.limiter);
+        let mut store = budgeted_store(&sandbox.engine, state, None, |state| &mut state.limiter);
         let instance = sandbox
             .python
             .instantiate(&mut store)

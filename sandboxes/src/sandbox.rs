@@ -88,7 +88,7 @@ impl WasiView for PythonState {
 
 /// Runs programs, one fresh instance each. Not `Sync`: use one per thread or worker process.
 pub struct Sandbox {
-    engine: Engine,
+    pub(crate) engine: Engine,
     pub(crate) python: SandboxPre<PythonState>,
     javascript: JavascriptRuntime,
     _ticker: EpochTicker,
@@ -198,15 +198,6 @@ impl Sandbox {
         result
     }
 
-    pub(crate) fn new_store<T: HasBudget + 'static>(
-        &self,
-        data: T,
-        scratch: Option<std::sync::Arc<ScratchDir>>,
-        limiter: fn(&mut T) -> &mut GuestLimiter,
-    ) -> Store<T> {
-        budgeted_store(&self.engine, data, scratch, limiter)
-    }
-
     fn run_python(&self, run: &RunContext) -> (Verdict, GuestLimiter, Option<Box<Peer>>) {
         let request = run.request;
         let peer = match &request.peer {
@@ -227,7 +218,9 @@ impl Sandbox {
             .ending_by(run.wall_deadline);
         let mut state = PythonState::new(wasi, &request.limits, budget);
         state.peer = peer;
-        let mut store = self.new_store(state, run.scratch.clone(), |state| &mut state.limiter);
+        let mut store = budgeted_store(&self.engine, state, run.scratch.clone(), |state| {
+            &mut state.limiter
+        });
         let ended = self.python.instantiate(&mut store).and_then(|instance| {
             instance.call_run(&mut store, &request.program, request.harness.as_deref())
         });

@@ -20,13 +20,11 @@ use wasmtime_wasi::p2::DynPollable;
 
 use crate::budget::HasBudget;
 use crate::engine::EPOCH_TICK;
+use crate::guest_io::{guest_memory, ERRNO_FAULT, ERRNO_INVAL, ERRNO_SUCCESS};
 
 const SUBSCRIPTION_BYTES: usize = 48;
 const EVENT_BYTES: usize = 32;
 const EVENT_CLOCK: u8 = 0;
-const ERRNO_SUCCESS: i32 = 0;
-const ERRNO_FAULT: i32 = 21;
-const ERRNO_INVAL: i32 = 28;
 /// `subscription_clock.flags`: the timeout is an absolute time.
 const ABSTIME: u16 = 1;
 
@@ -46,7 +44,7 @@ pub fn poll_oneoff<T: HasBudget>(
     count: i32,
     written: i32,
 ) -> wasmtime::Result<i32> {
-    let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else {
+    let Some(memory) = guest_memory(&mut caller) else {
         return Ok(ERRNO_FAULT);
     };
     let count = count as u32 as usize;
