@@ -371,6 +371,45 @@ def _body(encoded: Sequence[bytes]) -> bytes:
     return b'{"samples":[' + b",".join(encoded) + b"]}"
 
 
+class _Tries:
+    """The attempts at one chunk, shared by both clients (they differ only in how they post and
+    sleep): each attempt's endpoint and the wait before it, the failures seen, and the error
+    when none is left."""
+
+    def __init__(self, client: _Base, size: int):
+        self.client, self.size = client, size
+        self.backoff = client.initial_backoff
+        self.errors: list[str] = []
+        self.wait = 0.0
+
+    def __iter__(self):
+        """Yields, per attempt, the seconds to wait before it (0 for the first)."""
+        for attempt in range(self.client.max_attempts):
+            wait, self.wait = (self.wait if attempt else 0.0), 0.0
+            if attempt:
+                self.backoff = min(self.backoff * 2, self.client.max_backoff)
+            yield wait
+
+    def pick(self) -> tuple[int, _Endpoint]:
+        """The endpoint of this attempt, chosen after the wait (one may have come back)."""
+        i = self.client._pick()
+        return i, self.client._endpoints[i]
+
+    def refused(self, failure: _Retry) -> None:
+        """The endpoint answered but asked for a retry (5xx, 429, a wrong result count)."""
+        self.errors.append(str(failure))
+        self.wait = self.client._wait(failure, self.backoff)
+
+    def unreachable(self, i: int, ep: _Endpoint, err: BaseException) -> None:
+        """The endpoint could not be reached or hung up: it is skipped for a while."""
+        self.client._mark_down(i)
+        self.errors.append(f"{ep.url}: {_describe(err)}")
+        self.wait = min(self.backoff, self.client.max_backoff)
+
+    def exhausted(self) -> VerifierUnavailable:
+        return self.client._unavailable(self.size, self.errors)
+
+
 class Client(_Base):
     """Blocking client; thread-safe. `grade()` takes sample dicts (the service's wire format) and
     returns one `Result` per sample, in order.
@@ -432,11 +471,11 @@ class Client(_Base):
 
     def _grade_chunk(self, encoded: Sequence[bytes]) -> list[Result]:
         body = _body(encoded)
-        backoff = self.initial_backoff
-        errors: list[str] = []
-        for attempt in range(self.max_attempts):
-            i = self._pick()
-            ep = self._endpoints[i]
+        tries = _Tries(self, len(encoded))
+        for wait in tries:
+            if wait:
+                time.sleep(wait)
+            i, ep = tries.pick()
             try:
                 status, headers, data = self._post(i, body)
                 return self._judge(ep, status, headers, data, len(encoded))
@@ -446,16 +485,10 @@ class Client(_Base):
                 half = len(encoded) // 2
                 return self._grade_chunk(encoded[:half]) + self._grade_chunk(encoded[half:])
             except _Retry as failure:
-                errors.append(str(failure))
-                wait = self._wait(failure, backoff)
+                tries.refused(failure)
             except _TRANSPORT_ERRORS as err:
-                self._mark_down(i)
-                errors.append(f"{ep.url}: {_describe(err)}")
-                wait = min(backoff, self.max_backoff)
-            if attempt + 1 < self.max_attempts:
-                time.sleep(wait)
-                backoff = min(backoff * 2, self.max_backoff)
-        raise self._unavailable(len(encoded), errors)
+                tries.unreachable(i, ep, err)
+        raise tries.exhausted()
 
     def _connect(self, ep: _Endpoint) -> http.client.HTTPConnection:
         if ep.scheme == "https":
@@ -596,11 +629,11 @@ class AsyncClient(_Base):
 
     async def _grade_chunk(self, encoded: Sequence[bytes]) -> list[Result]:
         body = _body(encoded)
-        backoff = self.initial_backoff
-        errors: list[str] = []
-        for attempt in range(self.max_attempts):
-            i = self._pick()
-            ep = self._endpoints[i]
+        tries = _Tries(self, len(encoded))
+        for wait in tries:
+            if wait:
+                await asyncio.sleep(wait)
+            i, ep = tries.pick()
             try:
                 status, headers, data = await asyncio.wait_for(self._post(i, body), self.timeout)
                 return self._judge(ep, status, headers, data, len(encoded))
@@ -611,16 +644,10 @@ class AsyncClient(_Base):
                 first = await self._grade_chunk(encoded[:half])
                 return first + await self._grade_chunk(encoded[half:])
             except _Retry as failure:
-                errors.append(str(failure))
-                wait = self._wait(failure, backoff)
+                tries.refused(failure)
             except (asyncio.TimeoutError,) + _TRANSPORT_ERRORS as err:
-                self._mark_down(i)
-                errors.append(f"{ep.url}: {_describe(err)}")
-                wait = min(backoff, self.max_backoff)
-            if attempt + 1 < self.max_attempts:
-                await asyncio.sleep(wait)
-                backoff = min(backoff * 2, self.max_backoff)
-        raise self._unavailable(len(encoded), errors)
+                tries.unreachable(i, ep, err)
+        raise tries.exhausted()
 
     async def _connect(self, ep: _Endpoint) -> _AsyncConn:
         context = ssl.create_default_context() if ep.scheme == "https" else None
