@@ -10,31 +10,7 @@ use tests::{format_sample, verifier_bin};
 const GOOD: &str = "<think>\nreasoning\n</think>\n<answer>\n42\n</answer>";
 
 fn run_grade(args: &[&str], stdin: &str) -> (Vec<Value>, String, bool) {
-    let mut child = Command::new(verifier_bin())
-        .arg("grade")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start verifier grade");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let results = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
-        .collect();
-    (
-        results,
-        String::from_utf8(output.stderr).unwrap(),
-        output.status.success(),
-    )
+    run_grade_bytes(args, stdin.as_bytes().to_vec())
 }
 
 #[test]
