@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use num_complex::Complex64;
 
 use super::eval::{eval, round_exact, Point};
-use super::expr::{Constant, Expr, RelOp};
+use super::expr::{Constant, Expr, Func, RelOp};
 use super::number::{ratio_i128, Value};
 use crate::registry::GradeContext;
 
@@ -439,13 +439,60 @@ impl Checker<'_> {
                 }
             }
             if agreed > 0 && !(failed && agreed < 2) {
-                return Ok(true);
+                if constant || !(reads_sign(g) || reads_sign(p)) {
+                    return Ok(true);
+                }
+                return self.agree_below_zero(g, p, gold_symbols, pred_symbols, decimal);
             }
             if constant {
                 break;
             }
         }
         Ok(false)
+    }
+
+    /// The probe points are positive, where `|x|` and `x`, or `\sqrt{x^2}` and `x`, agree: an
+    /// answer with an absolute value, a root or a logarithm must also agree with the gold at the
+    /// negated points (where both sides have a value; where only one has, they differ).
+    fn agree_below_zero(
+        &self,
+        g: &Expr,
+        p: &Expr,
+        gold_symbols: &[String],
+        pred_symbols: &[String],
+        decimal: bool,
+    ) -> Outcome {
+        for (seed, point) in probe_points(gold_symbols.len(), false)
+            .into_iter()
+            .enumerate()
+        {
+            self.tick()?;
+            let negated: Vec<Value> = point
+                .into_iter()
+                .map(|v| match v {
+                    Value::Exact(r) => Value::Exact(-r),
+                    other => other,
+                })
+                .collect();
+            let env = |symbols: &[String]| -> Vec<(String, Value)> {
+                symbols
+                    .iter()
+                    .cloned()
+                    .zip(negated.iter().cloned())
+                    .collect()
+            };
+            let (genv, penv) = (env(gold_symbols), env(pred_symbols));
+            let seed = seed as u64 + 1;
+            match (
+                eval(g, &Point::new(&genv, seed)),
+                eval(p, &Point::new(&penv, seed)),
+            ) {
+                (Ok(a), Ok(b)) if !self.values_match(&a, &b, decimal) => return Ok(false),
+                (Ok(_), Err(_)) | (Err(_), Ok(_)) => return Ok(false),
+                _ => {}
+            }
+        }
+        Ok(true)
     }
 
     fn values_match(&self, a: &Value, b: &Value, decimal: bool) -> bool {
@@ -519,6 +566,19 @@ fn probe_points(symbols: usize, integers: bool) -> Vec<Vec<Value>> {
                 .collect()
         })
         .collect()
+}
+
+/// Whether the expression has a function whose value depends on its argument's sign in a way
+/// positive probe points do not show (absolute value, roots, logarithms).
+fn reads_sign(e: &Expr) -> bool {
+    let mut found = false;
+    e.visit(&mut |x| {
+        found |= matches!(
+            x,
+            Expr::Func(Func::Abs | Func::Root | Func::Ln | Func::Log, _)
+        )
+    });
+    found
 }
 
 /// Whether the value depends on the probe point (symbols, subscripted names, unknown functions).

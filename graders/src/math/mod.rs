@@ -330,6 +330,41 @@ mod tests {
     }
 
     #[test]
+    fn a_sign_that_only_negative_values_show_is_not_lost() {
+        // Positive probe points cannot tell `|x|` from `x`: "simplify sqrt(x^2)" must not pay
+        // the classic wrong answer `x`.
+        for (completion, gold) in [
+            (r"\boxed{x}", "|x|"),
+            (r"\boxed{x}", r"\sqrt{x^2}"),
+            (r"\boxed{\sqrt{x^2}}", "x"),
+            (r"\boxed{-|x|}", "-x"),
+            (r"\boxed{\frac{|x|}{x}}", "1"),
+            (r"\boxed{|x|^3}", "x^3"),
+            (r"\boxed{\ln|x|}", r"\ln x"),
+            (r"\boxed{|a+b|}", "a+b"),
+            (r"\boxed{|x|+|y|}", "x+y"),
+        ] {
+            assert_eq!(
+                grade(completion, gold).status,
+                Status::Incorrect,
+                "{completion} vs {gold}"
+            );
+        }
+        for (completion, gold) in [
+            (r"\boxed{|x|}", r"\sqrt{x^2}"),
+            (r"\boxed{\sqrt{x}\cdot 2}", r"2\sqrt{x}"),
+            (r"\boxed{\ln x + \ln 2}", r"\ln(2x)"),
+            (r"\boxed{|-x|}", "|x|"),
+        ] {
+            assert_eq!(
+                grade(completion, gold).status,
+                Status::Correct,
+                "{completion} vs {gold}"
+            );
+        }
+    }
+
+    #[test]
     fn notation_of_issue_13_grades_end_to_end() {
         for (completion, gold, expected) in [
             (r"\boxed{\frac{10!}{5!\,5!}}", "252", true),
