@@ -6,7 +6,8 @@
 //! candidate that does not parse is never replaced by a part of itself: see
 //! [`extract::Role`]); [`equiv`] decides equivalence with exact big-integer
 //! and rational arithmetic ([`number`], [`eval`]), structural rules for sets, intervals, matrices
-//! and relations, and numeric probing for free variables. Per-task options are in [`options`].
+//! and relations, and numeric probing for free variables (at negated points too where an
+//! absolute value, root or logarithm reads the sign). Per-task options are in [`options`].
 //!
 //! Results: `correct` (reward 1), `incorrect`, `no_answer` (nothing extractable), `error` (the
 //! gold answer does not parse, named with where parsing stopped, or an option is wrong), `timeout` (the deadline passed). Details:
