@@ -11,6 +11,7 @@
 
 pub mod open_r1;
 pub mod strict;
+mod tags;
 
 use crate::contract::{FormatStyle, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};

@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::tags::{tag, Tag};
+
 /// `re.match(r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$", s, re.DOTALL | re.MULTILINE)`.
 /// `re.match` anchors at the start of the string (`\A`), while MULTILINE lets `$` match before
 /// any `\n`, so text on a later line after `</answer>` still passes. Rust's `(?m)$` matches at
@@ -24,16 +26,16 @@ pub fn format_reward(text: &str) -> f64 {
 
 /// The four tags `tag_count_reward` looks for, each worth 0.25 when it occurs exactly once
 /// (Python's `str.count`, which counts non-overlapping occurrences, as `str::matches` does).
-pub const TAGS: [(&str, &str); 4] = [
-    ("think_open", "<think>\n"),
-    ("think_close", "\n</think>\n"),
-    ("answer_open", "\n<answer>\n"),
-    ("answer_close", "\n</answer>"),
+pub static TAGS: [(&str, Tag); 4] = [
+    ("think_open", tag!("<think>\n")),
+    ("think_close", tag!("\n</think>\n")),
+    ("answer_open", tag!("\n<answer>\n")),
+    ("answer_close", tag!("\n</answer>")),
 ];
 
 /// The score and, per tag, whether it occurred exactly once.
 pub fn tag_count(text: &str) -> (f64, [(&'static str, bool); 4]) {
-    let verdicts = TAGS.map(|(name, tag)| (name, text.matches(tag).count() == 1));
+    let verdicts = TAGS.each_ref().map(|(name, tag)| (*name, tag.count(text) == 1));
     let score = verdicts.iter().filter(|(_, ok)| *ok).count() as f64 * 0.25;
     (score, verdicts)
 }

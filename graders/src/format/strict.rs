@@ -2,21 +2,23 @@
 //! exactly once, bodies are non-empty, and nothing follows the last closing tag but line breaks.
 //! Each failure says why, so a person reading a result knows what the model did.
 
-const THINK_OPEN: &str = "<think>";
-const THINK_CLOSE: &str = "</think>";
-const ANSWER_OPEN: &str = "<answer>";
-const ANSWER_CLOSE: &str = "</answer>";
+use super::tags::{tag, Tag};
+
+static THINK_OPEN: Tag = tag!("<think>");
+static THINK_CLOSE: Tag = tag!("</think>");
+static ANSWER_OPEN: Tag = tag!("<answer>");
+static ANSWER_CLOSE: Tag = tag!("</answer>");
 
 /// DeepSeek-R1's format: `<think>reasoning</think>answer`, one think block, both parts
 /// non-empty after trimming white space.
 pub fn r1(text: &str) -> Result<(), String> {
-    let Some(after_open) = text.strip_prefix(THINK_OPEN) else {
+    let Some(after_open) = text.strip_prefix(THINK_OPEN.text) else {
         return Err("the completion must start with <think>".into());
     };
-    exactly_once(text, THINK_OPEN)?;
-    exactly_once(text, THINK_CLOSE)?;
+    exactly_once(text, &THINK_OPEN)?;
+    exactly_once(text, &THINK_CLOSE)?;
     let (reasoning, answer) = after_open
-        .split_once(THINK_CLOSE)
+        .split_once(THINK_CLOSE.text)
         .ok_or("no </think> after <think>")?;
     if reasoning.trim().is_empty() {
         return Err("the reasoning inside <think> is empty".into());
@@ -31,7 +33,7 @@ pub fn r1(text: &str) -> Result<(), String> {
 /// with the holes of its regex closed: text after `</answer>` (only trailing line breaks are
 /// allowed), repeated or nested blocks, and empty bodies.
 pub fn think_answer(text: &str) -> Result<(), String> {
-    for tag in [THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE] {
+    for tag in [&THINK_OPEN, &THINK_CLOSE, &ANSWER_OPEN, &ANSWER_CLOSE] {
         exactly_once(text, tag)?;
     }
     let rest = text
@@ -57,11 +59,12 @@ pub fn think_answer(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn exactly_once(text: &str, tag: &str) -> Result<(), String> {
-    match text.matches(tag).count() {
+fn exactly_once(text: &str, tag: &Tag) -> Result<(), String> {
+    let name = tag.text;
+    match tag.count(text) {
         1 => Ok(()),
-        0 => Err(format!("no {tag} tag")),
-        n => Err(format!("{n} {tag} tags; exactly one is allowed")),
+        0 => Err(format!("no {name} tag")),
+        n => Err(format!("{n} {name} tags; exactly one is allowed")),
     }
 }
 
