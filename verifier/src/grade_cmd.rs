@@ -17,6 +17,9 @@ use crate::engine::{Engine, Tally};
 /// Lines graded together: enough to keep every core busy, small enough to stream.
 const CHUNK_LINES: usize = 8192;
 
+/// Result lines serialised together, on one thread, into one buffer.
+const RESULTS_PER_BUFFER: usize = 256;
+
 #[derive(clap::Args, Debug)]
 pub struct GradeArgs {
     /// JSON Lines file of samples; `-` or nothing reads stdin.
@@ -142,20 +145,25 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
                 }
             })
             .collect();
+        // Results are written in runs of lines, one buffer each, not one allocation a line.
         let encoded: Vec<Vec<u8>> = engine.install(|| {
             results
-                .par_iter()
-                .with_min_len(256)
-                .map(|result| {
-                    let mut line = serde_json::to_vec(result).expect("results serialise");
-                    line.push(b'\n');
-                    line
+                .par_chunks(RESULTS_PER_BUFFER)
+                .map(|run| {
+                    let mut lines = Vec::with_capacity(run.len() * 192);
+                    for result in run {
+                        serde_json::to_writer(&mut lines, result).expect("results serialise");
+                        lines.push(b'\n');
+                    }
+                    lines
                 })
                 .collect()
         });
-        for (result, line) in results.iter().zip(&encoded) {
+        for result in &results {
             tally.add(result);
-            out.write_all(line)
+        }
+        for lines in &encoded {
+            out.write_all(lines)
                 .with_context(|| format!("cannot write results to {destination}"))?;
         }
         progress.inc(if total_bytes.is_some() {

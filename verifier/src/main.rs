@@ -16,6 +16,12 @@ mod serve;
 use clap::{Parser, Subcommand};
 use graders::Registry;
 
+/// mimalloc in place of glibc's malloc: grading a batch allocates on the grading threads and
+/// frees on the caller's, which glibc pays for in arena locking and chunk consolidation (27% of
+/// the CPU of `verifier grade` on format samples, measured with perf).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "verifier",
