@@ -65,7 +65,8 @@ fn a_code_sample_deadline_starts_when_a_worker_is_free() {
     // components of about a quarter of a second and a 4 s deadline. Served two at a time they
     // take about 6 s in all; the time a sample waits for a worker, before or between its
     // components, must not count against its deadline (which leaves it eight times its work).
-    let service = Service::start(&["--jobs", "24"]);
+    // All 24 requests come from one client (127.0.0.1): its share must cover them.
+    let service = Service::start(&["--jobs", "24", "--max-requests-per-client", "24"]);
     warm(&service);
     let sample = |i: usize| {
         let mut sample = busy_sample(&format!("d{i}"), Some(4000), 2_500_000);
