@@ -70,6 +70,10 @@ pub struct PoolConfig {
     pub startup_timeout: Duration,
     /// Python modules baked into the workers' Python runtime (see [`PythonModule`]).
     pub python_modules: Vec<PythonModule>,
+    /// How much lower than ours the workers' scheduling priority is (a nice increment, 0 to
+    /// 19): when the cores are contended, the host's own quick work (answering requests,
+    /// grading that needs no sandbox) runs first and programs in the sandbox wait.
+    pub worker_nice: i32,
 }
 
 impl PoolConfig {
@@ -83,6 +87,7 @@ impl PoolConfig {
             grace: Duration::from_secs(5),
             startup_timeout: Duration::from_secs(60),
             python_modules: Vec::new(),
+            worker_nice: 5,
         }
     }
 
@@ -268,14 +273,28 @@ const STDERR_TAIL_BYTES: usize = 2048;
 impl WorkerProcess {
     async fn start(slot: &WorkerSlotConfig) -> std::io::Result<Self> {
         let command = &slot.config.worker_command;
-        let mut child = Command::new(&command.program)
+        let mut child = Command::new(&command.program);
+        child
             .args(&command.args)
             .env(WORKER_ENV, &slot.runtimes_json)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        let nice = slot.config.worker_nice.clamp(0, 19);
+        if nice > 0 {
+            // SAFETY: between fork and exec only async-signal-safe work is allowed; `nice` is
+            // two system calls (getpriority, setpriority), no lock, no allocation. Set there, before the worker has threads, it holds for
+            // all of them (on Linux a thread's priority is its own, inherited by new threads).
+            unsafe {
+                child.pre_exec(move || {
+                    // Best effort: a worker that keeps our priority still works.
+                    let _ = libc::nice(nice);
+                    Ok(())
+                });
+            }
+        }
+        let mut child = child.spawn()?;
         let input = child.stdin.take().expect("stdin is piped");
         let mut output = BufReader::new(child.stdout.take().expect("stdout is piped"));
         // The worker's stderr still reaches ours, line by line; its tail is kept so that a

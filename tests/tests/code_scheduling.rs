@@ -1,12 +1,14 @@
 //! How code work is scheduled in the real `verifier serve`: a small batch of code samples uses
 //! every sandbox worker, a code sample's deadline starts when a worker can take it (not while
-//! it waits for one), and a format request is answered in milliseconds while sandbox work is
-//! queued (pure graders never wait behind the sandboxes).
+//! it waits for one), requests take turns at the sandbox workers (a 1-sample code request is not
+//! queued behind another request's hundreds), and a format request is answered in milliseconds
+//! while sandbox work is queued (pure graders never wait behind the sandboxes).
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tests::{format_sample, Service};
+use tests::{format_sample, python_code_sample, Service};
 
 /// A JavaScript sample that passes after `turns` loop turns (10M: about a second); `id` makes
 /// its code distinct.
@@ -63,7 +65,8 @@ fn a_code_sample_deadline_starts_when_a_worker_is_free() {
     // components of about a quarter of a second and a 4 s deadline. Served two at a time they
     // take about 6 s in all; the time a sample waits for a worker, before or between its
     // components, must not count against its deadline (which leaves it eight times its work).
-    let service = Service::start(&["--jobs", "24"]);
+    // All 24 requests come from one client (127.0.0.1): its share must cover them.
+    let service = Service::start(&["--jobs", "24", "--max-requests-per-client", "24"]);
     warm(&service);
     let sample = |i: usize| {
         let mut sample = busy_sample(&format!("d{i}"), Some(4000), 2_500_000);
@@ -85,6 +88,78 @@ fn a_code_sample_deadline_starts_when_a_worker_is_free() {
     for result in &results {
         assert_eq!(result["status"], json!("correct"), "{result}");
     }
+}
+
+/// The service's `verifier_queue_depth` gauge (samples admitted and not yet answered).
+fn queue_depth(service: &Service) -> u64 {
+    let metrics = service.get("/metrics").body;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("verifier_queue_depth "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no queue depth in:\n{metrics}"))
+}
+
+#[test]
+fn a_one_sample_code_request_takes_its_turn_ahead_of_a_big_batch() {
+    let service = Service::start(&[]);
+    warm(&service);
+    let warm_python = grade(&service, &[python_code_sample("warm-py")]);
+    assert_eq!(
+        warm_python[0]["status"],
+        json!("correct"),
+        "{}",
+        warm_python[0]
+    );
+    // Request A: 200 Python samples that never end, each stopped by its 1 s deadline; two
+    // sandbox workers take about 100 s for them all. Sent raw and never read: the service is
+    // killed at the end of the test.
+    let spinning: Vec<Value> = (0..200)
+        .map(|i| {
+            json!({"id": i, "completion": format!("```python\ndef f(x):\n    while True:\n        pass  # {i}\n```"),
+                   "task": {"kind": "code", "language": "python",
+                            "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}},
+                   "limits": {"timeout_ms": 1000}})
+        })
+        .collect();
+    let body = json!({ "samples": spinning }).to_string();
+    let mut big = std::net::TcpStream::connect(service.url.trim_start_matches("http://")).unwrap();
+    write!(
+        big,
+        "POST /v1/grade HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // Until A is admitted, and a little more, so that its samples occupy both workers.
+    let admitted_by = Instant::now() + Duration::from_secs(10);
+    while queue_depth(&service) < 200 {
+        assert!(Instant::now() < admitted_by, "request A was not admitted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Request B: one correct sample. Its turn comes once a worker finishes one of A's samples.
+    let started = Instant::now();
+    let reply = ureq::post(&format!("{}/v1/grade", service.url))
+        .timeout(Duration::from_secs(30))
+        .send_string(&json!({ "samples": [python_code_sample("b")] }).to_string());
+    let took = started.elapsed();
+    let reply = reply.unwrap_or_else(|e| {
+        panic!("request B was not answered ({e}) after {took:?}: queued behind request A")
+    });
+    let results: Value = reply.into_json().unwrap();
+    assert_eq!(
+        results["results"][0]["status"],
+        json!("correct"),
+        "{results}"
+    );
+    // About one sample's deadline (1 s) and B's own run; the bound is loose for shared machines.
+    assert!(
+        took < Duration::from_secs(5),
+        "request B took {took:?} behind a 200-sample code request"
+    );
+    eprintln!("a 1-sample code request behind 200 spinning samples: answered in {took:?}");
+    drop(big);
 }
 
 #[test]

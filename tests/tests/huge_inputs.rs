@@ -1,7 +1,8 @@
 //! Deadlines on huge inputs, through the real `verifier grade`: a 20 MB completion with a 50 ms
 //! deadline ends as a `timeout` soon after the deadline in every pure grader that does work
 //! proportional to the text (repetition, language consistency, instructions), instead of being
-//! graded to the end seconds later.
+//! graded to the end seconds later; so does language consistency on a completion that is one
+//! 20 MB word (no step of its pass runs unchecked).
 
 use std::process::Command;
 
@@ -31,10 +32,17 @@ fn pure_graders_stop_near_the_deadline_on_a_huge_completion() {
     let dir = std::env::temp_dir().join(format!("verifier-huge-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let input = dir.join("huge.jsonl");
+    let one_word = "a".repeat(20 << 20);
     let lines: String = tasks
         .iter()
-        .map(|task| {
-            json!({"id": task["kind"], "completion": completion, "task": task,
+        .map(|task| (task["kind"].clone(), &completion, task.clone()))
+        .chain([(
+            json!("language_consistency on one word"),
+            &one_word,
+            tasks[1].clone(),
+        )])
+        .map(|(id, completion, task)| {
+            json!({"id": id, "completion": completion, "task": task,
                    "limits": {"timeout_ms": 50}})
             .to_string()
                 + "\n"
@@ -53,7 +61,7 @@ fn pure_graders_stop_near_the_deadline_on_a_huge_completion() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(results.len(), tasks.len());
+    assert_eq!(results.len(), tasks.len() + 1);
     for result in &results {
         let elapsed_ms = result["elapsed_us"].as_f64().unwrap() / 1e3;
         assert_eq!(

@@ -28,7 +28,18 @@ fn big_batch(n: usize, completion_bytes: usize, tag: &str) -> String {
 
 #[test]
 fn a_flood_gets_503_with_retry_after_bounded_memory_and_no_lost_samples() {
-    let service = Service::start(&["--jobs", "1", "--max-queue", "2048", "--max-requests", "3"]);
+    // The 16 clients share 127.0.0.1: a client's share is every slot, so that the global
+    // bounds are what is tested here (`slow_clients` tests the share).
+    let service = Service::start(&[
+        "--jobs",
+        "1",
+        "--max-queue",
+        "2048",
+        "--max-requests",
+        "3",
+        "--max-requests-per-client",
+        "3",
+    ]);
     let clients = 16;
     let requests_each = 6;
     let per_batch = 1024;

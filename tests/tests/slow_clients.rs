@@ -1,10 +1,11 @@
 //! Slow and stalled clients against the real `verifier serve`: they cannot hold the request
-//! slots past the read timeout (408), the request-slot 503 is answered before the body is read,
-//! and SIGTERM exits within the drain timeout whatever the clients do, answering a batch still
+//! slots past the read timeout (408), one client cannot hold more than its share of them
+//! (`--max-requests-per-client`), the request-slot 503 is answered before the body is read, and
+//! SIGTERM exits within the drain timeout whatever the clients do, answering a batch still
 //! grading with `error` results.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -12,17 +13,37 @@ use tests::{format_sample, Service};
 
 const GOOD: &str = "<think>\nx\n</think>\n<answer>\n1\n</answer>";
 
+/// The client address of [`connect`] (the service listens on 127.0.0.1).
+const CLIENT_A: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+/// Another client on this host: Linux routes all of 127/8 to the loopback interface.
+const CLIENT_B: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
 /// A raw connection to the service's address.
 fn connect(service: &Service) -> TcpStream {
-    let address = service.url.trim_start_matches("http://");
-    let stream = TcpStream::connect(address).unwrap();
+    connect_from(service, CLIENT_A)
+}
+
+/// A raw connection to the service from the loopback address `from`.
+fn connect_from(service: &Service, from: Ipv4Addr) -> TcpStream {
+    let address: SocketAddr = service.url.trim_start_matches("http://").parse().unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from((from, 0)).into())
+        .unwrap_or_else(|e| panic!("cannot bind a client socket to {from}: {e}"));
+    socket.connect(&address.into()).unwrap();
+    let stream: TcpStream = socket.into();
     stream.set_nodelay(true).unwrap();
     stream
 }
 
 /// Starts a grading request that promises `length` body bytes and sends only `sent` of them.
 fn stalled_upload(service: &Service, length: usize, sent: usize) -> TcpStream {
-    let mut stream = connect(service);
+    stalled_upload_from(service, CLIENT_A, length, sent)
+}
+
+/// [`stalled_upload`] from the loopback address `from`.
+fn stalled_upload_from(service: &Service, from: Ipv4Addr, length: usize, sent: usize) -> TcpStream {
+    let mut stream = connect_from(service, from);
     write!(
         stream,
         "POST /v1/grade HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
@@ -60,19 +81,74 @@ fn one_format_batch() -> String {
     json!({"samples": [format_sample("a", GOOD, "think_answer")]}).to_string()
 }
 
+/// Posts `body` to `/v1/grade` from the loopback address `from`; the whole answer.
+fn post_from(service: &Service, from: Ipv4Addr, body: &str) -> String {
+    let mut stream = connect_from(service, from);
+    write!(
+        stream,
+        "POST /v1/grade HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+#[test]
+fn one_client_cannot_take_every_request_slot() {
+    // Eight request slots; a client's share is a quarter of them by default: two.
+    let service = Service::start(&["--max-requests", "8", "--read-timeout-s", "30"]);
+    // One client opens eight uploads that trickle (one body byte, then nothing): two take its
+    // share and hold it; the others are refused at once, before their bodies.
+    let mut trickling: Vec<TcpStream> = (0..8)
+        .map(|_| stalled_upload_from(&service, CLIENT_A, 1000, 1))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let answers: Vec<String> = trickling
+        .iter_mut()
+        .map(|stream| read_for(stream, Duration::from_secs(1)))
+        .collect();
+    let refused: Vec<&String> = answers
+        .iter()
+        .filter(|a| a.starts_with("HTTP/1.1 503"))
+        .collect();
+    let held = answers.iter().filter(|a| a.is_empty()).count();
+    assert_eq!((refused.len(), held), (6, 2), "{answers:#?}");
+    for answer in refused {
+        assert!(
+            answer.to_ascii_lowercase().contains("retry-after: 1"),
+            "{answer}"
+        );
+        assert!(answer.contains("--max-requests-per-client"), "{answer}");
+    }
+    // Another client still has its request graded while the first holds its share.
+    let answer = post_from(&service, CLIENT_B, &one_format_batch());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(answer.contains(r#""status":"correct""#), "{answer}");
+}
+
 #[test]
 fn the_request_slot_503_comes_before_the_body_is_read() {
     let service = Service::start(&["--max-requests", "1"]);
     // One client holds the only slot, mid-body.
-    let _holder = stalled_upload(&service, 1000, 1);
+    let _holder = stalled_upload_from(&service, CLIENT_A, 1000, 1);
     std::thread::sleep(Duration::from_millis(200));
-    // Another announces a body and sends none of it: it is answered anyway.
-    let mut second = stalled_upload(&service, 100_000, 0);
+    // Another client announces a body and sends none of it: it is answered anyway.
+    let mut second = stalled_upload_from(&service, CLIENT_B, 100_000, 0);
     let started = Instant::now();
     let answer = read_for(&mut second, Duration::from_secs(2));
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
     assert!(
         answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    // The global bound, not the client's share (the second client holds nothing).
+    assert!(
+        answer.contains("requests are already in flight"),
         "{answer}"
     );
     assert!(
@@ -84,7 +160,14 @@ fn the_request_slot_503_comes_before_the_body_is_read() {
 
 #[test]
 fn stalled_clients_cannot_hold_the_request_slots_past_the_read_timeout() {
-    let service = Service::start(&["--max-requests", "4", "--read-timeout-s", "1"]);
+    let service = Service::start(&[
+        "--max-requests",
+        "4",
+        "--max-requests-per-client",
+        "4",
+        "--read-timeout-s",
+        "1",
+    ]);
     // Four clients take every slot with one body byte each; a fifth stops inside its headers.
     let mut stalled: Vec<TcpStream> = (0..4).map(|_| stalled_upload(&service, 1000, 1)).collect();
     let mut in_headers = connect(&service);

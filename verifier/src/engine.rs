@@ -4,27 +4,41 @@
 
 use std::collections::HashMap;
 use std::hash::Hasher;
+use std::panic::AssertUnwindSafe;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use graders::{GradeContext, GradeResult, Registry, Sample, SampleError};
 use rayon::prelude::*;
 
+use crate::fair_queue::FairQueue;
+
 /// Samples per rayon task: small enough to balance two cores, large enough that scheduling
 /// costs nothing next to a few microseconds of grading each.
 const PARALLEL_CHUNK: usize = 64;
 
+/// One sandboxed sample to grade, with where its result goes.
+type SandboxJob = Box<dyn FnOnce() + Send>;
+
 pub struct Engine {
-    registry: Registry,
+    registry: Arc<Registry>,
     /// Pure graders (microseconds a sample).
     pool: rayon::ThreadPool,
     /// Samples that run in the sandboxes (seconds a sample, mostly waiting on a worker
-    /// process): one thread per sandbox worker, so that each such sample reaches a free worker
-    /// whatever its batch's size, its deadline starts when one is free, and sandbox work never
-    /// occupies the pure graders' threads.
-    sandbox_pool: rayon::ThreadPool,
+    /// process), taken one at a time by one thread per sandbox worker, requests in turn: each
+    /// such sample reaches a free worker whatever its batch's size, its deadline starts when a
+    /// worker takes it, a small request waits behind one sample of each request ahead of it
+    /// (not behind all their samples), and sandbox work never occupies the pure graders' threads.
+    sandbox_queue: Arc<FairQueue<SandboxJob>>,
     jobs: usize,
-    default_timeout: Duration,
-    max_timeout: Duration,
+    deadlines: Deadlines,
+}
+
+/// A sample's deadline: the client's `limits.timeout_ms` up to `max`, else `default`.
+#[derive(Clone, Copy)]
+struct Deadlines {
+    default: Duration,
+    max: Duration,
 }
 
 /// Results in input order, with the task kind of each (for metrics; `None` when the sample did
@@ -46,17 +60,26 @@ impl Engine {
             .thread_name(|i| format!("grader-{i}"))
             .build()?;
         // The sandbox pool starts one worker process per core (`sandboxes::PoolConfig`).
-        let sandbox_pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(crate::default_jobs())
-            .thread_name(|i| format!("sandboxed-{i}"))
-            .build()?;
+        let sandbox_queue = Arc::new(FairQueue::<SandboxJob>::new());
+        for i in 0..crate::default_jobs() {
+            let queue = sandbox_queue.clone();
+            std::thread::Builder::new()
+                .name(format!("sandboxed-{i}"))
+                .spawn(move || {
+                    while let Some(job) = queue.pop() {
+                        job();
+                    }
+                })?;
+        }
         Ok(Engine {
-            registry,
+            registry: Arc::new(registry),
             pool,
-            sandbox_pool,
+            sandbox_queue,
             jobs,
-            default_timeout,
-            max_timeout: default_timeout.max(Duration::from_secs(60)),
+            deadlines: Deadlines {
+                default: default_timeout,
+                max: default_timeout.max(Duration::from_secs(60)),
+            },
         })
     }
 
@@ -96,6 +119,8 @@ impl Engine {
         parsed: Vec<Result<Sample, SampleError>>,
         position: &(dyn Fn(usize) -> String + Sync),
     ) -> Graded {
+        // The sandbox threads are not scoped to this call: they share the samples by `Arc`.
+        let parsed = Arc::new(parsed);
         let keys: Vec<Option<CacheKey>> = self.pool.install(|| {
             parsed
                 .par_iter()
@@ -106,49 +131,33 @@ impl Engine {
         let first_of = first_occurrences(&keys, &parsed);
         self.prepare_graders(&parsed);
 
-        // First occurrences that run in the sandboxes go to their own pool, one sample a task;
-        // everything else is graded on the pure graders' pool in chunks, meanwhile.
+        // First occurrences that run in the sandboxes are queued for the sandbox threads, one
+        // sample a job; everything else is graded on the pure graders' pool in chunks, meanwhile.
         let sandboxed: Vec<usize> = (0..parsed.len())
             .filter(|&i| first_of[i].is_none())
             .filter(|&i| parsed[i].as_ref().is_ok_and(uses_sandbox))
             .collect();
-        let (mut results, sandboxed_results) = std::thread::scope(|scope| {
-            let sandboxed_results = (!sandboxed.is_empty()).then(|| {
-                scope.spawn(|| {
-                    self.sandbox_pool.install(|| {
-                        sandboxed
-                            .par_iter()
-                            .with_max_len(1)
-                            .map(|&i| {
-                                let sample = parsed[i].as_ref().expect("filtered to parsed");
-                                self.grade_one(sample)
-                            })
-                            .collect::<Vec<GradeResult>>()
-                    })
+        let sandboxed_results = self.queue_sandboxed(&parsed, &sandboxed);
+        let mut results: Vec<Option<GradeResult>> = self.pool.install(|| {
+            parsed
+                .par_iter()
+                .zip(first_of.par_iter())
+                .enumerate()
+                .with_min_len(PARALLEL_CHUNK)
+                .map(|(i, (sample, first))| match (sample, first) {
+                    (Err(err), _) => Some(GradeResult::error(
+                        err.id.clone(),
+                        format!("{}: {}", position(i), err.message),
+                    )),
+                    (Ok(sample), None) if !uses_sandbox(sample) => {
+                        Some(grade_one(&self.registry, self.deadlines, sample))
+                    }
+                    (Ok(_), _) => None,
                 })
-            });
-            let results: Vec<Option<GradeResult>> = self.pool.install(|| {
-                parsed
-                    .par_iter()
-                    .zip(first_of.par_iter())
-                    .enumerate()
-                    .with_min_len(PARALLEL_CHUNK)
-                    .map(|(i, (sample, first))| match (sample, first) {
-                        (Err(err), _) => Some(GradeResult::error(
-                            err.id.clone(),
-                            format!("{}: {}", position(i), err.message),
-                        )),
-                        (Ok(sample), None) if !uses_sandbox(sample) => Some(self.grade_one(sample)),
-                        (Ok(_), _) => None,
-                    })
-                    .collect()
-            });
-            let sandboxed_results = sandboxed_results
-                .map(|handle| handle.join().expect("a grading thread panicked"))
-                .unwrap_or_default();
-            (results, sandboxed_results)
+                .collect()
         });
-        for (i, result) in sandboxed.into_iter().zip(sandboxed_results) {
+        // Ends when every job has sent its result (each holds a sender until it has run).
+        for (i, result) in sandboxed_results {
             results[i] = Some(result);
         }
         for (i, first) in first_of.iter().enumerate() {
@@ -199,14 +208,34 @@ impl Engine {
         }
     }
 
-    fn grade_one(&self, sample: &Sample) -> GradeResult {
-        let ctx = match sample.limits.timeout_ms {
-            Some(ms) => {
-                GradeContext::with_client_deadline(Duration::from_millis(ms).min(self.max_timeout))
-            }
-            None => GradeContext::with_deadline(Instant::now() + self.default_timeout),
-        };
-        graders::grade_sample(&self.registry, sample, &ctx)
+    /// Queues the samples at `indices` for the sandbox threads as one request; their results
+    /// arrive on the returned channel as `(index, result)`, in the order they finish.
+    fn queue_sandboxed(
+        &self,
+        parsed: &Arc<Vec<Result<Sample, SampleError>>>,
+        indices: &[usize],
+    ) -> mpsc::Receiver<(usize, GradeResult)> {
+        let (sender, receiver) = mpsc::channel();
+        let jobs: Vec<SandboxJob> = indices
+            .iter()
+            .map(|&i| {
+                let (parsed, sender) = (parsed.clone(), sender.clone());
+                let (registry, deadlines) = (self.registry.clone(), self.deadlines);
+                Box::new(move || {
+                    let sample = parsed[i].as_ref().expect("only parsed samples are queued");
+                    // A panicking grader costs its sample, not the thread that serves everyone.
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        grade_one(&registry, deadlines, sample)
+                    }))
+                    .unwrap_or_else(|_| {
+                        GradeResult::error(sample.id.clone(), "internal error: the grader panicked")
+                    });
+                    let _ = sender.send((i, result));
+                }) as SandboxJob
+            })
+            .collect();
+        self.sandbox_queue.push_request(jobs);
+        receiver
     }
 
     fn apply_group_rewards(
@@ -231,6 +260,24 @@ impl Engine {
             results[i] = result;
         }
     }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Ends the sandbox threads (they wait on the queue otherwise).
+        self.sandbox_queue.close();
+    }
+}
+
+/// Grades one sample; its deadline starts now.
+fn grade_one(registry: &Registry, deadlines: Deadlines, sample: &Sample) -> GradeResult {
+    let ctx = match sample.limits.timeout_ms {
+        Some(ms) => {
+            GradeContext::with_client_deadline(Duration::from_millis(ms).min(deadlines.max))
+        }
+        None => GradeContext::with_deadline(Instant::now() + deadlines.default),
+    };
+    graders::grade_sample(registry, sample, &ctx)
 }
 
 /// Whether grading `sample` runs programs in the sandboxes (its task or a component is code).

@@ -10,6 +10,7 @@ mod code_executor;
 mod engine;
 mod eval;
 mod exec;
+mod fair_queue;
 mod grade_cmd;
 mod serve;
 

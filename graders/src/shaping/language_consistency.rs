@@ -95,33 +95,8 @@ pub fn reasoning_span(completion: &str, span: Span) -> &str {
     }
 }
 
-/// Removes code (fenced blocks, inline backticks) and the reasoning/answer tags, which are not
-/// words (LaTeX commands are skipped while counting).
-fn prose(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let untagged = ["<think>", "</think>", "<answer>", "</answer>"]
-        .iter()
-        .fold(text.to_string(), |acc, tag| acc.replace(tag, " "));
-    let mut rest = untagged.as_str();
-    while let Some(tick) = rest.find('`') {
-        out.push_str(&rest[..tick]);
-        let fence = if rest[tick..].starts_with("```") {
-            "```"
-        } else {
-            "`"
-        };
-        let after = &rest[tick + fence.len()..];
-        match after.find(fence) {
-            Some(end) => rest = &after[end + fence.len()..],
-            None => {
-                rest = after;
-            }
-        }
-        out.push(' ');
-    }
-    out.push_str(rest);
-    out
-}
+/// The reasoning/answer tags, which are not words (they separate words, as a space does).
+const TAGS: [&str; 4] = ["<think>", "</think>", "<answer>", "</answer>"];
 
 /// Words of `text` by script, as (target-language words, all words).
 pub fn word_counts(text: &str, language: Language) -> (usize, usize) {
@@ -129,31 +104,44 @@ pub fn word_counts(text: &str, language: Language) -> (usize, usize) {
 }
 
 /// [`word_counts`], asking `stop` every few thousand characters; `None` once it says stop.
+///
+/// One pass over the text, with nothing copied: code (fenced blocks, inline backticks; an
+/// unclosed fence is dropped and the text after it counted), the tags, and LaTeX commands are
+/// skipped where they start, so the deadline is asked all the way through.
 pub fn word_counts_until(
     text: &str,
     language: Language,
     stop: &dyn Fn() -> bool,
 ) -> Option<(usize, usize)> {
-    let text = prose(text);
-    if stop() {
-        return None;
-    }
-    let chars: Vec<char> = text.chars().collect();
+    let mut steps = Steps { taken: 0, stop };
     let (mut target, mut total) = (0, 0);
+    // A byte offset into `text`, always at a character boundary.
     let mut i = 0;
-    let mut next_check = 0;
-    while i < chars.len() {
-        if i >= next_check {
-            if stop() {
-                return None;
+    while let Some(c) = text[i..].chars().next() {
+        steps.take()?;
+        let rest = &text[i..];
+        if c == '<' {
+            if let Some(tag) = TAGS.iter().find(|tag| rest.starts_with(**tag)) {
+                i += tag.len();
+                continue;
             }
-            next_check = i + super::repetition::CHECK_EVERY;
         }
-        let c = chars[i];
+        if c == '`' {
+            // Skipped whole: a search for the closing fence (no search fails twice, since a
+            // failed one means no such fence is left), not a walk.
+            let fence = if rest.starts_with("```") { "```" } else { "`" };
+            let after = i + fence.len();
+            i = match text[after..].find(fence) {
+                Some(end) => after + end + fence.len(),
+                None => after,
+            };
+            continue;
+        }
         if c == '\\' {
             // A LaTeX command: skip the backslash and the letters after it.
             i += 1;
-            while i < chars.len() && chars[i].is_ascii_alphabetic() {
+            while text.as_bytes().get(i).is_some_and(u8::is_ascii_alphabetic) {
+                steps.take()?;
                 i += 1;
             }
             continue;
@@ -162,32 +150,52 @@ pub fn word_counts_until(
         if matches!(script, Script::Han | Script::Kana) {
             total += 1;
             target += usize::from(counts_as(script, language));
-            i += 1;
+            i += c.len_utf8();
             continue;
         }
         if !c.is_alphabetic() {
-            i += 1;
+            i += c.len_utf8();
             continue;
         }
         // A run of letters (marks and inner ' or - included) in one non-ideographic script.
-        let start = i;
-        while i < chars.len() {
-            let d = chars[i];
+        let mut chars = rest.char_indices().peekable();
+        let mut end = rest.len();
+        while let Some((at, d)) = chars.next() {
+            steps.take()?;
             let joins = matches!(d, '\'' | '’' | '-')
                 && chars
-                    .get(i + 1)
-                    .is_some_and(|n| n.is_alphabetic() && script_of(*n) == script);
+                    .peek()
+                    .is_some_and(|(_, n)| n.is_alphabetic() && script_of(*n) == script);
             let continues = d.is_alphabetic() && script_of(d) == script;
             if !(continues || joins) {
+                end = at;
                 break;
             }
-            i += 1;
         }
-        debug_assert!(i > start);
+        i += end;
         total += 1;
         target += usize::from(counts_as(script, language));
     }
     Some((target, total))
+}
+
+/// Counts units of work and asks `stop` every [`CHECK_EVERY`](super::repetition::CHECK_EVERY).
+struct Steps<'a> {
+    taken: usize,
+    stop: &'a dyn Fn() -> bool,
+}
+
+impl Steps<'_> {
+    /// `None` when it is time to stop.
+    fn take(&mut self) -> Option<()> {
+        let check = self.taken % super::repetition::CHECK_EVERY == 0;
+        self.taken += 1;
+        if check && (self.stop)() {
+            None
+        } else {
+            Some(())
+        }
+    }
 }
 
 pub struct LanguageConsistencyGrader;
@@ -241,6 +249,32 @@ mod tests {
         assert_eq!(word_counts(text, Language::Zh), (6, 9));
         assert_eq!(word_counts(text, Language::En), (3, 9));
         assert_eq!(word_counts("`let mut x` 你好", Language::Zh), (2, 2));
+    }
+
+    #[test]
+    fn tags_code_and_latex_are_not_words() {
+        assert_eq!(word_counts("<think>abc</think>def", Language::En), (2, 2));
+        assert_eq!(word_counts("ab<answer>cd</answer>", Language::En), (2, 2));
+        // A fenced block and inline code are skipped; an unclosed fence is dropped alone.
+        let text = "```\nlet x = 1;\n``` word `a b` then ` unclosed more";
+        assert_eq!(word_counts(text, Language::En), (4, 4));
+        assert_eq!(word_counts("\\alpha \\beta x", Language::En), (1, 1));
+        assert_eq!(word_counts("don't re-do it", Language::En), (3, 3));
+    }
+
+    #[test]
+    fn stops_inside_one_long_word_when_asked() {
+        let asked = std::cell::Cell::new(0);
+        let stop = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 1
+        };
+        let word = "a".repeat(100_000);
+        assert_eq!(word_counts_until(&word, Language::En, &stop), None);
+        assert_eq!(asked.get(), 2);
+        let command = format!("\\{word}");
+        asked.set(0);
+        assert_eq!(word_counts_until(&command, Language::En, &stop), None);
     }
 
     #[test]

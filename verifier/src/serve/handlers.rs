@@ -2,11 +2,12 @@
 //! is: 400 malformed request, 408 too slow to send it, 413 too large, 503 overloaded (with
 //! `Retry-After`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -28,8 +29,13 @@ struct GradeResponse<'a> {
     results: &'a [GradeResult],
 }
 
-pub async fn grade(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    let response = admit_and_grade(&state, &headers, body).await;
+pub async fn grade(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let response = admit_and_grade(&state, peer, &headers, body).await;
     state
         .metrics
         .requests
@@ -38,21 +44,39 @@ pub async fn grade(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
     response
 }
 
-async fn admit_and_grade(state: &Arc<AppState>, headers: &HeaderMap, body: Body) -> Response {
+async fn admit_and_grade(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
     let limit = state.args.max_body_mb.saturating_mul(1024 * 1024);
     let read_timeout = Duration::from_secs(state.args.read_timeout_s.max(1));
-    let Ok(request_slot) = state.request_slots.clone().try_acquire_owned() else {
-        // Answer at once, before the body is read; the body is read and dropped in the
-        // background (streamed, never buffered, for at most the read timeout) so that an
-        // HTTP/1.1 client still uploading sees the 503 rather than a connection reset.
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(read_timeout, discard(body, limit)).await;
-        });
-        return overloaded(format!(
-            "{} grading requests are already in flight; retry later",
-            state.args.max_requests
-        ));
+    // The client's share first, so that a client at its share never takes a slot from others.
+    let Some(client_slot) = state.client_slots.try_acquire(peer.ip()) else {
+        return refused_before_body(
+            body,
+            limit,
+            read_timeout,
+            format!(
+                "this client already has {} grading requests in flight \
+                 (--max-requests-per-client); retry later",
+                state.client_slots.per_client()
+            ),
+        );
     };
+    let Ok(request_slot) = state.request_slots.clone().try_acquire_owned() else {
+        return refused_before_body(
+            body,
+            limit,
+            read_timeout,
+            format!(
+                "{} grading requests are already in flight; retry later",
+                state.args.max_requests
+            ),
+        );
+    };
+    let request_slot = (client_slot, request_slot);
     // Dropped with the slot: when grading ends, not when the client leaves.
     let inflight = GaugeGuard::add(&state.metrics.inflight_requests, 1);
 
@@ -266,6 +290,21 @@ fn count(state: &AppState, route: &str, response: Response) -> Response {
 
 fn error(status: StatusCode, message: String) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// A 503 sent at once, before the body is read; the body is read and dropped in the background
+/// (streamed, never buffered, for at most the read timeout) so that an HTTP/1.1 client still
+/// uploading sees the 503 rather than a connection reset.
+fn refused_before_body(
+    body: Body,
+    limit: usize,
+    read_timeout: Duration,
+    message: String,
+) -> Response {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(read_timeout, discard(body, limit)).await;
+    });
+    overloaded(message)
 }
 
 fn too_large(message: String) -> Response {

@@ -1,22 +1,26 @@
 //! The accept loop: HTTP/1.1 connections served by hyper with a header read timeout (a client
 //! that has begun a request and stalls gets `408` and the connection is closed; an idle
-//! keep-alive connection is closed quietly), and graceful shutdown bounded by the drain timeout.
+//! keep-alive connection is closed quietly), graceful shutdown bounded by the drain timeout, and
+//! each request tagged with its peer address (axum's `ConnectInfo`).
 //! axum's own `serve` offers neither bound, so this replaces it.
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
 
 /// The answer to a client that began a request and did not finish its headers in time.
 const HEADER_TIMEOUT_RESPONSE: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
@@ -39,8 +43,8 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors and the like: wait a little rather than spin.
                 tracing::warn!(%error, "accept failed");
@@ -48,7 +52,7 @@ pub async fn serve(
                 continue;
             }
         };
-        if let Err(error) = serve_connection(stream, &app, read_timeout, &graceful) {
+        if let Err(error) = serve_connection(stream, peer, &app, read_timeout, &graceful) {
             tracing::warn!(%error, "cannot serve a connection");
         }
     }
@@ -61,6 +65,7 @@ pub async fn serve(
 
 fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     app: &Router,
     read_timeout: Duration,
     graceful: &GracefulShutdown,
@@ -75,7 +80,13 @@ fn serve_connection(
         inner: stream,
         counters: counters.clone(),
     });
-    let service = TowerToHyperService::new(app.clone());
+    // Handlers learn the peer address as axum's `ConnectInfo` (per-client request slots).
+    let service = TowerToHyperService::new(app.clone().map_request(
+        move |mut request: axum::extract::Request<_>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        },
+    ));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())

@@ -2,12 +2,14 @@
 //! engine's CPU pool so that slow batches never stall the event loop.
 //!
 //! Back-pressure is explicit and memory is bounded: at most `--max-requests` grading requests
-//! are read at once (each at most `--max-body-mb`), and at most `--max-queue` samples are
-//! admitted; past either bound a request is answered 503 with `Retry-After` at once, before its
-//! body is read. A client has `--read-timeout-s` for its headers and then for its body (else
+//! are read at once (each at most `--max-body-mb`), at most `--max-requests-per-client` of them
+//! from one client, and at most `--max-queue` samples are admitted; past a request bound a
+//! request is answered 503 with `Retry-After` at once, before its body is read (past the queue
+//! bound, once its sample count is known). A client has `--read-timeout-s` for its headers and then for its body (else
 //! 408). SIGTERM and SIGINT stop accepting connections and let in-flight batches finish for up to
 //! `--drain-timeout-s`; batches still grading then are answered with `error` results.
 
+mod client_slots;
 mod handlers;
 mod listen;
 pub mod metrics;
@@ -24,6 +26,7 @@ use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
 
 use crate::engine::Engine;
+use client_slots::ClientSlots;
 use metrics::Metrics;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -40,6 +43,11 @@ pub struct ServeArgs {
     /// Grading requests served at once; more are answered 503 before their body is read.
     #[arg(long, default_value_t = 64)]
     pub max_requests: usize,
+    /// Grading requests served at once for one client (peer IP address; IPv6 by /64); more
+    /// are answered 503 before their body is read [default: a quarter of --max-requests, at
+    /// least 1].
+    #[arg(long)]
+    pub max_requests_per_client: Option<usize>,
     /// Samples per request; a larger batch is answered 413.
     #[arg(long, default_value_t = 16_384)]
     pub max_batch: usize,
@@ -64,6 +72,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub admission: Arc<Semaphore>,
     pub request_slots: Arc<Semaphore>,
+    pub client_slots: Arc<ClientSlots>,
     pub args: ServeArgs,
     /// Becomes true just before the drain timeout ends: batches still grading answer at once.
     pub stop: tokio::sync::watch::Receiver<bool>,
@@ -96,6 +105,11 @@ async fn serve(args: ServeArgs, engine: Arc<Engine>) -> anyhow::Result<()> {
         metrics: Metrics::new(),
         admission: Arc::new(Semaphore::new(args.max_queue.min(Semaphore::MAX_PERMITS))),
         request_slots: Arc::new(Semaphore::new(args.max_requests.max(1))),
+        client_slots: Arc::new(ClientSlots::new(
+            args.max_requests_per_client
+                .unwrap_or(args.max_requests / 4)
+                .max(1),
+        )),
         args: args.clone(),
         stop,
     });

@@ -1,0 +1,129 @@
+//! Each client's share of the request slots (`--max-requests-per-client`): a client is its peer
+//! address (an IPv6 client by its /64, the block one host is usually given), so that one client
+//! with many connections, slow or not, cannot hold every slot and keep everyone else at 503.
+//! Only clients holding a slot are remembered, so the map is bounded by `--max-requests`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub struct ClientSlots {
+    per_client: usize,
+    held: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One slot of one client, given back when dropped.
+pub struct ClientSlot {
+    slots: Arc<ClientSlots>,
+    client: IpAddr,
+}
+
+impl ClientSlots {
+    pub fn new(per_client: usize) -> ClientSlots {
+        ClientSlots {
+            per_client: per_client.max(1),
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn per_client(&self) -> usize {
+        self.per_client
+    }
+
+    /// A slot for the client at `address`, or `None` when it holds its share already.
+    pub fn try_acquire(self: &Arc<Self>, address: IpAddr) -> Option<ClientSlot> {
+        let client = client_of(address);
+        let mut held = self.lock();
+        let count = held.entry(client).or_insert(0);
+        if *count >= self.per_client {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            slots: self.clone(),
+            client,
+        })
+    }
+
+    /// Slots the client at `address` holds now.
+    #[cfg(test)]
+    fn held(&self, address: IpAddr) -> usize {
+        self.lock().get(&client_of(address)).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+        // Every update is one statement: a panic elsewhere cannot leave the counts torn.
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self.slots.lock();
+        if let Some(count) = held.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// The key a peer address is counted under: IPv4 as is (also when mapped into IPv6), IPv6 by
+/// its /64 prefix.
+fn client_of(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_client_gets_its_share_and_others_still_get_theirs() {
+        let slots = Arc::new(ClientSlots::new(2));
+        let a1 = slots.try_acquire(ip("127.0.0.1")).unwrap();
+        let _a2 = slots.try_acquire(ip("127.0.0.1")).unwrap();
+        assert!(slots.try_acquire(ip("127.0.0.1")).is_none());
+        let _b = slots.try_acquire(ip("127.0.0.2")).unwrap();
+        drop(a1);
+        assert_eq!(slots.held(ip("127.0.0.1")), 1);
+        assert!(slots.try_acquire(ip("127.0.0.1")).is_some());
+    }
+
+    #[test]
+    fn clients_that_hold_nothing_are_forgotten() {
+        let slots = Arc::new(ClientSlots::new(1));
+        drop(slots.try_acquire(ip("10.0.0.1")).unwrap());
+        assert!(slots.lock().is_empty());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64_block_and_mapped_ipv4_is_ipv4() {
+        let slots = Arc::new(ClientSlots::new(1));
+        let _held = slots.try_acquire(ip("2001:db8:1:2::1")).unwrap();
+        assert!(slots.try_acquire(ip("2001:db8:1:2:ffff::9")).is_none());
+        assert!(slots.try_acquire(ip("2001:db8:1:3::1")).is_some());
+        let _v4 = slots.try_acquire(ip("192.0.2.7")).unwrap();
+        assert!(slots.try_acquire(ip("::ffff:192.0.2.7")).is_none());
+    }
+
+    #[test]
+    fn a_share_is_at_least_one() {
+        let slots = Arc::new(ClientSlots::new(0));
+        assert_eq!(slots.per_client(), 1);
+        assert!(slots.try_acquire(ip("127.0.0.1")).is_some());
+    }
+}
