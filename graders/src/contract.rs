@@ -9,13 +9,18 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+mod completion;
+pub use completion::last_assistant_content;
+
 /// One sample to grade.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Sample {
     /// Echoed back unchanged (string, number or absent).
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub id: Value,
-    /// The model's text.
+    /// The model's text. On the wire also a chat message list, read as its last assistant
+    /// message's content (see [`last_assistant_content`]).
+    #[serde(deserialize_with = "completion::deserialize")]
     pub completion: String,
     /// What correct means; the primary reward component.
     pub task: Task,
@@ -699,6 +704,34 @@ mod tests {
         let malformed = r#"{"completion": "x", "#;
         let err = Sample::from_json_str(malformed).unwrap_err();
         assert!(err.message.contains("malformed JSON"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_chat_message_list_completion_is_its_last_assistant_message() {
+        let chat = r#"{"completion":[{"role":"user","content":"1+1?"},
+            {"role":"assistant","content":"$\\boxed{2}$"}],"task":{"kind":"math","answer":"2"}}"#;
+        let sample = Sample::from_json_str(chat).unwrap();
+        assert_eq!(sample.completion, "$\\boxed{2}$");
+        // Serialised back, it is the text that was graded.
+        let text = serde_json::to_value(&sample).unwrap();
+        assert_eq!(text["completion"], "$\\boxed{2}$");
+
+        let no_assistant = r#"{"id":4,"completion":[{"role":"user","content":"hi"}],
+            "task":{"kind":"math","answer":"2"}}"#;
+        let err = Sample::from_json_str(no_assistant).unwrap_err();
+        assert!(
+            err.message.contains("`completion`") && err.message.contains("no assistant message"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.id, Value::from(4));
+        let number = r#"{"completion":5,"task":{"kind":"math","answer":"2"}}"#;
+        let err = Sample::from_json_str(number).unwrap_err();
+        assert!(
+            err.message.contains("a string or a list of chat messages"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
