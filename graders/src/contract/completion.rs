@@ -118,16 +118,24 @@ mod tests {
         ]);
         assert_eq!(last(conversation).unwrap(), "so 4");
         assert_eq!(last(json!([{"content": "no role"}])).unwrap(), "no role");
-        assert_eq!(last(json!([{"role": "assistant", "content": null}])).unwrap(), "");
+        assert_eq!(
+            last(json!([{"role": "assistant", "content": null}])).unwrap(),
+            ""
+        );
     }
 
     #[test]
     fn lists_without_an_assistant_turn_or_malformed_are_errors_that_say_why() {
-        let err = last(json!([{"role": "user", "content": "hi"}, {"role": "system", "content": "x"}]));
+        let err =
+            last(json!([{"role": "user", "content": "hi"}, {"role": "system", "content": "x"}]));
         assert!(err.unwrap_err().contains("roles: user, system"));
         assert!(last(json!([])).unwrap_err().contains("empty"));
-        assert!(last(json!(["text"])).unwrap_err().contains("message 0 must be an object"));
-        assert!(last(json!([{"role": 3}])).unwrap_err().contains("`role` must be a string"));
+        assert!(last(json!(["text"]))
+            .unwrap_err()
+            .contains("message 0 must be an object"));
+        assert!(last(json!([{"role": 3}]))
+            .unwrap_err()
+            .contains("`role` must be a string"));
         let err = last(json!([{"role": "assistant", "content": 7}])).unwrap_err();
         assert!(err.starts_with("message 0: `content`"), "{err}");
         let err = last(json!([{"role": "assistant", "content": [{"type": "text"}]}])).unwrap_err();
