@@ -440,3 +440,33 @@ fn run_code_refuses_malformed_requests_and_sheds_load_as_grading_does() {
     assert_eq!(shed.retry_after.as_deref(), Some("1"));
     assert_eq!(slow.join().unwrap(), Some(200));
 }
+
+#[test]
+fn a_run_still_going_at_the_drain_timeout_is_answered_not_dropped() {
+    let service = Service::start(&["--drain-timeout-s", "3"]);
+    // Warm the sandbox pool, so that the spinning run below is running when SIGTERM comes.
+    run_code(&service, json!({"code": "print(1)", "language": "python"}));
+    let url = service.url.clone();
+    let spinning = std::thread::spawn(move || {
+        let body =
+            json!({"code": "while True:\n    pass", "language": "python", "run_timeout": 20});
+        let reply = ureq::post(&format!("{url}/run_code")).send_string(&body.to_string());
+        reply.map(|r| r.into_json::<Value>().unwrap()).ok()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = i32::try_from(service.pid()).unwrap();
+    // SAFETY: signalling the child process this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let answer = spinning
+        .join()
+        .unwrap()
+        .expect("an answer before the process exits");
+    assert_eq!(answer["status"], "SandboxError", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"),
+        "{answer}"
+    );
+}
