@@ -9,13 +9,18 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+mod completion;
+pub use completion::last_assistant_content;
+
 /// One sample to grade.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Sample {
     /// Echoed back unchanged (string, number or absent).
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub id: Value,
-    /// The model's text.
+    /// The model's text. On the wire also a chat message list, read as its last assistant
+    /// message's content (see [`last_assistant_content`]).
+    #[serde(deserialize_with = "completion::deserialize")]
     pub completion: String,
     /// What correct means; the primary reward component.
     pub task: Task,
@@ -772,9 +777,18 @@ mod tests {
     #[test]
     fn a_task_reads_the_same_whatever_the_position_of_kind() {
         let tasks = [
-            (r#"{"kind":"math","answer":"1/2","options":{"x":1}}"#, r#"{"answer":"1/2","options":{"x":1},"kind":"math"}"#),
-            (r#"{"kind":"format","style":"r1"}"#, r#"{"style":"r1","kind":"format"}"#),
-            (r#"{"kind":"my_plugin","level":3,"k\u0069nd2":"y"}"#, r#"{"level":3,"kind":"my_plugin","k\u0069nd2":"y"}"#),
+            (
+                r#"{"kind":"math","answer":"1/2","options":{"x":1}}"#,
+                r#"{"answer":"1/2","options":{"x":1},"kind":"math"}"#,
+            ),
+            (
+                r#"{"kind":"format","style":"r1"}"#,
+                r#"{"style":"r1","kind":"format"}"#,
+            ),
+            (
+                r#"{"kind":"my_plugin","level":3,"k\u0069nd2":"y"}"#,
+                r#"{"level":3,"kind":"my_plugin","k\u0069nd2":"y"}"#,
+            ),
         ];
         for (first, later) in tasks {
             let read = |task: &str| {
@@ -791,15 +805,33 @@ mod tests {
             assert_eq!(read(first), read(later), "{first}");
         }
         let refused = [
-            (r#"{"kind":"format","style":"r1","kind":"math"}"#, "duplicate field `kind`"),
-            (r#"{"style":"r1","kind":"format","kind":"math"}"#, "duplicate field `kind`"),
+            (
+                r#"{"kind":"format","style":"r1","kind":"math"}"#,
+                "duplicate field `kind`",
+            ),
+            (
+                r#"{"style":"r1","kind":"format","kind":"math"}"#,
+                "duplicate field `kind`",
+            ),
             (r#"{"kind":"p","a":1,"kind":"q"}"#, "duplicate field `kind`"),
-            (r#"{"kind":"format","style":"r1","style":"r1"}"#, "duplicate field `style`"),
-            (r#"{"style":"r1","style":"r1","kind":"format"}"#, "duplicate field `style`"),
+            (
+                r#"{"kind":"format","style":"r1","style":"r1"}"#,
+                "duplicate field `style`",
+            ),
+            (
+                r#"{"style":"r1","style":"r1","kind":"format"}"#,
+                "duplicate field `style`",
+            ),
             (r#"{"kind":"math","answer":"1","optoins":{}}"#, "optoins"),
             (r#"{"answer":"1","optoins":{},"kind":"math"}"#, "optoins"),
-            (r#"{"kind":3,"answer":"1"}"#, "`kind` must be a string, got a number"),
-            (r#"{"answer":"1","kind":null}"#, "`kind` must be a string, got null"),
+            (
+                r#"{"kind":3,"answer":"1"}"#,
+                "`kind` must be a string, got a number",
+            ),
+            (
+                r#"{"answer":"1","kind":null}"#,
+                "`kind` must be a string, got null",
+            ),
             (r#"{"answer":"1"}"#, "missing field `kind`"),
             (r#"{}"#, "missing field `kind`"),
             (r#"{"kind":"math"}"#, "missing field `answer`"),
@@ -848,6 +880,34 @@ mod tests {
         let malformed = r#"{"completion": "x", "#;
         let err = Sample::from_json_str(malformed).unwrap_err();
         assert!(err.message.contains("malformed JSON"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_chat_message_list_completion_is_its_last_assistant_message() {
+        let chat = r#"{"completion":[{"role":"user","content":"1+1?"},
+            {"role":"assistant","content":"$\\boxed{2}$"}],"task":{"kind":"math","answer":"2"}}"#;
+        let sample = Sample::from_json_str(chat).unwrap();
+        assert_eq!(sample.completion, "$\\boxed{2}$");
+        // Serialised back, it is the text that was graded.
+        let text = serde_json::to_value(&sample).unwrap();
+        assert_eq!(text["completion"], "$\\boxed{2}$");
+
+        let no_assistant = r#"{"id":4,"completion":[{"role":"user","content":"hi"}],
+            "task":{"kind":"math","answer":"2"}}"#;
+        let err = Sample::from_json_str(no_assistant).unwrap_err();
+        assert!(
+            err.message.contains("`completion`") && err.message.contains("no assistant message"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.id, Value::from(4));
+        let number = r#"{"completion":5,"task":{"kind":"math","answer":"2"}}"#;
+        let err = Sample::from_json_str(number).unwrap_err();
+        assert!(
+            err.message.contains("a string or a list of chat messages"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -71,25 +71,32 @@ impl SandboxExecutor {
     }
 }
 
-impl Executor for SandboxExecutor {
-    fn execute(&self, request: ExecRequest) -> ExecOutcome {
+impl SandboxExecutor {
+    /// Runs one program on the pool and waits for how it ended (blocks the calling thread).
+    pub fn run(&self, run: RunRequest) -> RunResult {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let pool = self.pool.clone();
-        let run = to_run_request(request);
         let Some(runtime) = &self.runtime else {
-            return ExecOutcome::failed("the sandbox pool has shut down");
+            return RunResult::error("the sandbox pool has shut down");
         };
         runtime.spawn(async move {
             let _ = reply.send(pool.run(run).await);
         });
-        match answer.recv() {
-            Ok(result) => to_outcome(result),
-            Err(_) => ExecOutcome::failed("the sandbox pool dropped the job"),
-        }
+        answer
+            .recv()
+            .unwrap_or_else(|_| RunResult::error("the sandbox pool dropped the job"))
     }
 }
 
-fn to_run_request(request: ExecRequest) -> RunRequest {
+impl Executor for SandboxExecutor {
+    fn execute(&self, request: ExecRequest) -> ExecOutcome {
+        to_outcome(self.run(to_run_request(request)))
+    }
+}
+
+/// The run a code-grader request asks for (also `POST /run_code`'s, which speaks in the same
+/// terms: a program, its stdin, a time and a memory limit).
+pub fn to_run_request(request: ExecRequest) -> RunRequest {
     let language = match request.language {
         CodeLanguage::Python => Language::Python,
         CodeLanguage::Javascript => Language::Javascript,
@@ -151,20 +158,12 @@ fn last_line(stderr: &str) -> String {
     graders::code::verdict::excerpt(line.trim(), 200)
 }
 
-/// The code grader over a sandbox pool that starts on the first code task, so that runs that
-/// grade only math, format or instructions never set up runtimes or start worker processes.
-/// If set-up fails, code tasks get an `error` that says why, and the set-up is tried again
-/// once [`SETUP_RETRY`] has passed (a fixed cache directory or network needs no restart).
-pub fn lazy_sandbox_code_grader(
-    workers: Option<usize>,
-    max_memory_mb: u64,
-) -> Arc<dyn graders::Grader> {
+/// The code grader over `sandboxes`, whose pool starts on the first code task, so that runs
+/// that grade only math, format or instructions never set up runtimes or start worker
+/// processes.
+pub fn lazy_sandbox_code_grader(sandboxes: Arc<LazySandboxes>) -> Arc<dyn graders::Grader> {
     Arc::new(CodeGrader::with_config(
-        Arc::new(LazySandboxExecutor {
-            workers,
-            max_memory_mb,
-            state: std::sync::Mutex::new(Started::NotYet),
-        }),
+        sandboxes,
         CodeGraderConfig::default(),
     ))
 }
@@ -172,9 +171,12 @@ pub fn lazy_sandbox_code_grader(
 /// How long a failed sandbox set-up is remembered before the next code task tries again.
 pub const SETUP_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
-struct LazySandboxExecutor {
+/// The process's one sandbox pool, started on first use and shared by the code grader and
+/// `POST /run_code`. If set-up fails, runs get an error that says why, and the set-up is tried
+/// again once [`SETUP_RETRY`] has passed (a fixed cache directory or network needs no restart).
+pub struct LazySandboxes {
     workers: Option<usize>,
-    /// The operator's cap on a run's memory, whatever a task asks for.
+    /// The operator's cap on a run's memory, whatever a task or a request asks for.
     max_memory_mb: u64,
     state: std::sync::Mutex<Started>,
 }
@@ -188,7 +190,34 @@ enum Started {
     },
 }
 
-impl LazySandboxExecutor {
+impl LazySandboxes {
+    pub fn new(workers: Option<usize>, max_memory_mb: u64) -> LazySandboxes {
+        LazySandboxes {
+            workers,
+            max_memory_mb,
+            state: std::sync::Mutex::new(Started::NotYet),
+        }
+    }
+
+    /// The most memory a run may have, in MiB (`--max-memory-mb`).
+    pub fn max_memory_mb(&self) -> u64 {
+        self.max_memory_mb.max(1)
+    }
+
+    /// Runs one program on the pool, starting it if need be, with its memory capped at
+    /// [`LazySandboxes::max_memory_mb`]. Blocks: call it from a thread that may wait.
+    pub fn run(&self, mut run: RunRequest) -> RunResult {
+        let cap = self.max_memory_mb().saturating_mul(1 << 20);
+        run.limits.memory_limit_bytes = run.limits.memory_limit_bytes.min(cap);
+        if let Some(peer) = &mut run.peer {
+            peer.limits.memory_limit_bytes = peer.limits.memory_limit_bytes.min(cap);
+        }
+        match self.started() {
+            Ok(executor) => executor.run(run),
+            Err(message) => RunResult::error(message),
+        }
+    }
+
     /// The running executor, starting it if it is not running and the last failure (if any)
     /// is older than [`SETUP_RETRY`]. Callers wait for a set-up in progress.
     fn started(&self) -> Result<Arc<SandboxExecutor>, String> {
@@ -225,13 +254,13 @@ impl LazySandboxExecutor {
     }
 }
 
-impl Executor for LazySandboxExecutor {
+impl Executor for LazySandboxes {
     fn prepare(&self) {
         let _ = self.started();
     }
 
     fn execute(&self, mut request: ExecRequest) -> ExecOutcome {
-        request.memory_limit_mb = request.memory_limit_mb.min(self.max_memory_mb.max(1));
+        request.memory_limit_mb = request.memory_limit_mb.min(self.max_memory_mb());
         match self.started() {
             Ok(executor) => executor.execute(request),
             Err(message) => ExecOutcome::failed(message),

@@ -111,10 +111,13 @@ impl Engine {
                 .map(|text| Sample::from_json_str(text))
                 .collect()
         });
-        self.grade_parsed(parsed, position)
+        self.grade_samples(parsed, position)
     }
 
-    fn grade_parsed(
+    /// Grades samples already parsed (or built by a route from its own request shape); an
+    /// `Err` becomes an `error` result whose message starts with `position(i)`. Blocks as
+    /// [`Engine::grade_texts`] does.
+    pub fn grade_samples(
         &self,
         parsed: Vec<Result<Sample, SampleError>>,
         position: &(dyn Fn(usize) -> String + Sync),

@@ -80,12 +80,11 @@ fn main() {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let mut registry = Registry::with_builtins();
-    registry.insert(code_executor::lazy_sandbox_code_grader(
-        None,
-        cli.max_memory_mb,
-    ));
+    // One sandbox pool for the process: the code grader's and `serve`'s `POST /run_code`.
+    let sandboxes = std::sync::Arc::new(code_executor::LazySandboxes::new(None, cli.max_memory_mb));
+    registry.insert(code_executor::lazy_sandbox_code_grader(sandboxes.clone()));
     let outcome = match cli.command {
-        Command::Serve(args) => serve::run(args, registry),
+        Command::Serve(args) => serve::run(args, registry, sandboxes),
         Command::Grade(args) => grade_cmd::run(args, registry),
         Command::Graders => {
             println!(

@@ -35,7 +35,9 @@ pub static TAGS: [(&str, Tag); 4] = [
 
 /// The score and, per tag, whether it occurred exactly once.
 pub fn tag_count(text: &str) -> (f64, [(&'static str, bool); 4]) {
-    let verdicts = TAGS.each_ref().map(|(name, tag)| (*name, tag.count(text) == 1));
+    let verdicts = TAGS
+        .each_ref()
+        .map(|(name, tag)| (*name, tag.count(text) == 1));
     let score = verdicts.iter().filter(|(_, ok)| *ok).count() as f64 * 0.25;
     (score, verdicts)
 }

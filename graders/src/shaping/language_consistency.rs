@@ -188,7 +188,7 @@ struct Steps<'a> {
 impl Steps<'_> {
     /// `None` when it is time to stop.
     fn take(&mut self) -> Option<()> {
-        let check = self.taken % super::repetition::CHECK_EVERY == 0;
+        let check = self.taken.is_multiple_of(super::repetition::CHECK_EVERY);
         self.taken += 1;
         if check && (self.stop)() {
             None

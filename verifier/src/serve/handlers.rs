@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 use super::AppState;
+use crate::engine::{Engine, Graded};
 use graders::GradeResult;
 
 const GRADE_ROUTE: &str = "/v1/grade";
@@ -50,11 +51,85 @@ async fn admit_and_grade(
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
+    let admitted = match admit(state, peer, headers, body).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let request: GradeRequest = match serde_json::from_slice(&admitted.body) {
+        Ok(request) => request,
+        Err(err) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("malformed request: expected {{\"samples\": [...]}}: {err}"),
+            )
+        }
+    };
+    let slot = admitted.into_slot();
+    let n = request.samples.len();
+    let request = Arc::new(request);
+    let samples = request.clone();
+    let ids = request.clone();
+    let graded = grade_batch(
+        state,
+        slot,
+        n,
+        move |engine| {
+            let texts: Vec<&str> = samples.samples.iter().map(|raw| raw.get()).collect();
+            engine.grade_texts(&texts, &|i| format!("samples[{i}]"))
+        },
+        move || sample_ids(&ids),
+        Arc::new(|graded: &Graded| {
+            serde_json::to_vec(&GradeResponse {
+                results: &graded.results,
+            })
+        }),
+    )
+    .await;
+    match graded {
+        Ok((_, Ok(body))) => json_body(body),
+        Ok((_, Err(err))) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode results: {err}"),
+        ),
+        Err(response) => response,
+    }
+}
+
+/// A request that holds a request slot, with its body read.
+pub(super) struct Admitted {
+    pub body: axum::body::Bytes,
+    slot: Slot,
+}
+
+impl Admitted {
+    /// Keeps the slot, lets the body go (once it has been parsed).
+    pub fn into_slot(self) -> Slot {
+        self.slot
+    }
+}
+
+/// A request slot and the in-flight gauge it counts in: released when the work ends, not when
+/// the client leaves.
+pub(super) struct Slot {
+    _client: super::client_slots::ClientSlot,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    _inflight: GaugeGuard,
+}
+
+/// The admission rules every grading route shares (`/v1/grade`, `/get_reward`, `/run_code`): a
+/// slot of the client's share and a request slot, or 503 at once, before the body is read; a body over `--max-body-mb` is 413; a
+/// body slower than `--read-timeout-s` is 408 and the connection is closed.
+pub(super) async fn admit(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Admitted, Response> {
     let limit = state.args.max_body_mb.saturating_mul(1024 * 1024);
     let read_timeout = Duration::from_secs(state.args.read_timeout_s.max(1));
     // The client's share first, so that a client at its share never takes a slot from others.
-    let Some(client_slot) = state.client_slots.try_acquire(peer.ip()) else {
-        return refused_before_body(
+    let Some(client) = state.client_slots.try_acquire(peer.ip()) else {
+        return Err(refused_before_body(
             body,
             limit,
             read_timeout,
@@ -63,10 +138,10 @@ async fn admit_and_grade(
                  (--max-requests-per-client); retry later",
                 state.client_slots.per_client()
             ),
-        );
+        ));
     };
-    let Ok(request_slot) = state.request_slots.clone().try_acquire_owned() else {
-        return refused_before_body(
+    let Ok(permit) = state.request_slots.clone().try_acquire_owned() else {
+        return Err(refused_before_body(
             body,
             limit,
             read_timeout,
@@ -74,11 +149,14 @@ async fn admit_and_grade(
                 "{} grading requests are already in flight; retry later",
                 state.args.max_requests
             ),
-        );
+        ));
     };
-    let request_slot = (client_slot, request_slot);
     // Dropped with the slot: when grading ends, not when the client leaves.
-    let inflight = GaugeGuard::add(&state.metrics.inflight_requests, 1);
+    let slot = Slot {
+        _client: client,
+        _permit: permit,
+        _inflight: GaugeGuard::add(&state.metrics.inflight_requests, 1),
+    };
 
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -91,20 +169,21 @@ async fn admit_and_grade(
             let _ =
                 tokio::time::timeout(read_timeout, discard(body, limit.saturating_mul(4))).await;
         }
-        return too_large(format!(
+        return Err(too_large(format!(
             "request body over the {} MiB limit",
             state.args.max_body_mb
-        ));
+        )));
     }
-    let bytes = match tokio::time::timeout(read_timeout, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(err)) if is_length_limit(&err) => {
-            return too_large(format!(
-                "request body over the {} MiB limit",
-                state.args.max_body_mb
-            ))
-        }
-        Ok(Err(err)) => return error(StatusCode::BAD_REQUEST, format!("cannot read body: {err}")),
+    match tokio::time::timeout(read_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(body)) => Ok(Admitted { body, slot }),
+        Ok(Err(err)) if is_length_limit(&err) => Err(too_large(format!(
+            "request body over the {} MiB limit",
+            state.args.max_body_mb
+        ))),
+        Ok(Err(err)) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read body: {err}"),
+        )),
         Err(_) => {
             let mut response = error(
                 StatusCode::REQUEST_TIMEOUT,
@@ -117,31 +196,35 @@ async fn admit_and_grade(
                 header::CONNECTION,
                 header::HeaderValue::from_static("close"),
             );
-            return response;
+            Err(response)
         }
-    };
-    let request: GradeRequest = match serde_json::from_slice(&bytes) {
-        Ok(request) => request,
-        Err(err) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("malformed request: expected {{\"samples\": [...]}}: {err}"),
-            )
-        }
-    };
-    drop(bytes);
-    let n = request.samples.len();
+    }
+}
+
+/// Takes `n` places in the grading queue (or answers 413 / 503), grades with `grade` on a
+/// thread of tokio's blocking pool (at most `--max-requests` at once, one per request slot),
+/// never an event-loop thread or one of the engine's, and renders the answer there too. A batch
+/// still grading when the drain timeout ends is answered with an `error` result per sample
+/// (`ids()` gives their ids). Records the batch and sample metrics.
+pub(super) async fn grade_batch<R: Send + 'static>(
+    state: &Arc<AppState>,
+    slot: Slot,
+    n: usize,
+    grade: impl FnOnce(&Engine) -> Graded + Send + 'static,
+    ids: impl FnOnce() -> Vec<serde_json::Value>,
+    render: Arc<dyn Fn(&Graded) -> R + Send + Sync>,
+) -> Result<(Graded, R), Response> {
     if n > state.args.max_batch || n > state.args.max_queue {
-        return too_large(format!(
+        return Err(too_large(format!(
             "{n} samples in one request; the limit is {}",
             state.args.max_batch.min(state.args.max_queue)
-        ));
+        )));
     }
     let Ok(admitted) = state.admission.clone().try_acquire_many_owned(n as u32) else {
-        return overloaded(format!(
+        return Err(overloaded(format!(
             "the grading queue is full ({} samples); retry later",
             state.args.max_queue
-        ));
+        )));
     };
 
     let started = Instant::now();
@@ -149,38 +232,31 @@ async fn admit_and_grade(
     let engine = state.engine.clone();
     let queue_gauge = state.metrics.queue_depth.clone();
     queue_gauge.add(n as i64);
-    let request = Arc::new(request);
-    let samples = request.clone();
-    // Grading blocks its caller: a thread of tokio's blocking pool (at most --max-requests
-    // at once, one per request slot), never an event-loop thread or one of the engine's.
+    let renderer = render.clone();
     tokio::task::spawn_blocking(move || {
         // The permits and the gauges are released only when grading is over, even if the client
         // has gone away, so the queue bound holds for work actually in progress; and before the
         // results go out, so a client that reads /metrics after its answer sees them released.
-        let queued = (
-            admitted,
-            request_slot,
-            inflight,
-            GaugeGuard::taken(queue_gauge, n as i64),
-        );
-        let texts: Vec<&str> = samples.samples.iter().map(|raw| raw.get()).collect();
-        let graded = engine.grade_texts(&texts, &|i| format!("samples[{i}]"));
-        let body = serde_json::to_vec(&GradeResponse {
-            results: &graded.results,
-        });
+        let queued = (admitted, slot, GaugeGuard::taken(queue_gauge, n as i64));
+        let graded = grade(&engine);
+        let body = renderer(&graded);
         drop(queued);
         let _ = done.send((graded, body));
     });
     let mut stop = state.stop.clone();
     let outcome = tokio::select! {
         outcome = results => outcome,
-        _ = stop.wait_for(|stop| *stop) => return shutting_down(&request),
+        _ = stop.wait_for(|stop| *stop) => {
+            let graded = shutting_down(ids());
+            let body = render(&graded);
+            return Ok((graded, body));
+        }
     };
     let Ok((graded, body)) = outcome else {
-        return error(
+        return Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the grading pool dropped a batch".into(),
-        );
+        ));
     };
 
     let metrics = &state.metrics;
@@ -201,29 +277,31 @@ async fn admit_and_grade(
                 .observe(result.elapsed_us as f64 / 1e6);
         }
     }
-    match body {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(err) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode results: {err}"),
-        ),
-    }
+    Ok((graded, body))
 }
 
-/// The answer for a batch still grading when the drain timeout ends: an `error` result per
-/// sample, in order, with the sample's id where it has one.
-fn shutting_down(request: &GradeRequest) -> Response {
+/// The ids of a `/v1/grade` batch's samples, where they have one.
+fn sample_ids(request: &GradeRequest) -> Vec<serde_json::Value> {
     #[derive(Deserialize)]
     struct IdOnly {
         #[serde(default)]
         id: serde_json::Value,
     }
-    let results: Vec<GradeResult> = request
+    request
         .samples
         .iter()
         .map(|raw| {
-            let id =
-                serde_json::from_str::<IdOnly>(raw.get()).map_or(serde_json::Value::Null, |s| s.id);
+            serde_json::from_str::<IdOnly>(raw.get()).map_or(serde_json::Value::Null, |s| s.id)
+        })
+        .collect()
+}
+
+/// The results for a batch still grading when the drain timeout ends: an `error` per sample,
+/// in order, with the sample's id.
+fn shutting_down(ids: Vec<serde_json::Value>) -> Graded {
+    let results: Vec<GradeResult> = ids
+        .into_iter()
+        .map(|id| {
             GradeResult::error(
                 id,
                 "the service is shutting down: this batch did not finish grading within the drain \
@@ -231,13 +309,8 @@ fn shutting_down(request: &GradeRequest) -> Response {
             )
         })
         .collect();
-    match serde_json::to_vec(&GradeResponse { results: &results }) {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(err) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode results: {err}"),
-        ),
-    }
+    let kinds = vec![None; results.len()];
+    Graded { results, kinds }
 }
 
 pub async fn graders(State(state): State<Arc<AppState>>) -> Response {
@@ -271,7 +344,8 @@ pub async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response
     let response = error(
         StatusCode::NOT_FOUND,
         format!(
-            "no route {}; routes: POST /v1/grade, GET /v1/graders, GET /healthz, GET /metrics",
+            "no route {}; routes: POST /v1/grade, GET /v1/graders, GET /healthz, GET /metrics, \
+             POST /get_reward (OpenRLHF), POST /run_code (SandboxFusion)",
             uri.path()
         ),
     );
@@ -279,7 +353,7 @@ pub async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response
 }
 
 /// Counts a response under its route and its real status code.
-fn count(state: &AppState, route: &str, response: Response) -> Response {
+pub(super) fn count(state: &AppState, route: &str, response: Response) -> Response {
     state
         .metrics
         .requests
@@ -288,13 +362,18 @@ fn count(state: &AppState, route: &str, response: Response) -> Response {
     response
 }
 
-fn error(status: StatusCode, message: String) -> Response {
+/// A JSON body already encoded.
+pub(super) fn json_body(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+pub(super) fn error(status: StatusCode, message: String) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-/// A 503 sent at once, before the body is read; the body is read and dropped in the background
-/// (streamed, never buffered, for at most the read timeout) so that an HTTP/1.1 client still
-/// uploading sees the 503 rather than a connection reset.
+/// A 503 answered at once, before the body is read; the body is read and dropped in the
+/// background (streamed, never buffered, for at most the read timeout) so that an HTTP/1.1
+/// client still uploading sees the 503 rather than a connection reset.
 fn refused_before_body(
     body: Body,
     limit: usize,
@@ -311,7 +390,7 @@ fn too_large(message: String) -> Response {
     error(StatusCode::PAYLOAD_TOO_LARGE, message)
 }
 
-fn overloaded(message: String) -> Response {
+pub(super) fn overloaded(message: String) -> Response {
     let mut response = error(StatusCode::SERVICE_UNAVAILABLE, message);
     response
         .headers_mut()

@@ -8,11 +8,17 @@
 //! bound, once its sample count is known). A client has `--read-timeout-s` for its headers and then for its body (else
 //! 408). SIGTERM and SIGINT stop accepting connections and let in-flight batches finish for up to
 //! `--drain-timeout-s`; batches still grading then are answered with `error` results.
+//!
+//! Routes: our own (`handlers`), and drop-ins in other frameworks' shapes under the same
+//! admission rules: OpenRLHF's remote reward model (`get_reward`) and SandboxFusion's code
+//! runner (`run_code`).
 
 mod client_slots;
+mod get_reward;
 mod handlers;
 mod listen;
 pub mod metrics;
+mod run_code;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +31,7 @@ use graders::Registry;
 use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
 
+use crate::code_executor::LazySandboxes;
 use crate::engine::Engine;
 use client_slots::ClientSlots;
 use metrics::Metrics;
@@ -65,6 +72,10 @@ pub struct ServeArgs {
     /// just before then are answered with `error` results, and the process exits.
     #[arg(long, default_value_t = 30)]
     pub drain_timeout_s: u64,
+    /// What a label means in `POST /get_reward` (OpenRLHF's remote reward model) when the
+    /// request does not say (`?kind=`).
+    #[arg(long, value_enum, default_value = "math")]
+    pub get_reward_kind: get_reward::LabelKind,
 }
 
 pub struct AppState {
@@ -74,11 +85,17 @@ pub struct AppState {
     pub request_slots: Arc<Semaphore>,
     pub client_slots: Arc<ClientSlots>,
     pub args: ServeArgs,
+    /// The process's sandbox pool (the code grader's), for `POST /run_code`.
+    pub sandboxes: Arc<LazySandboxes>,
     /// Becomes true just before the drain timeout ends: batches still grading answer at once.
     pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
-pub fn run(args: ServeArgs, registry: Registry) -> anyhow::Result<()> {
+pub fn run(
+    args: ServeArgs,
+    registry: Registry,
+    sandboxes: Arc<LazySandboxes>,
+) -> anyhow::Result<()> {
     let jobs = args.jobs.unwrap_or_else(crate::default_jobs);
     let engine = Arc::new(Engine::new(
         registry,
@@ -91,14 +108,18 @@ pub fn run(args: ServeArgs, registry: Registry) -> anyhow::Result<()> {
         .thread_name("http")
         .enable_all()
         .build()?;
-    let served = runtime.block_on(serve(args, engine));
+    let served = runtime.block_on(serve(args, engine, sandboxes));
     // Grading still blocking a thread after the drain timeout is abandoned, not waited for
     // (dropping the runtime would wait): its batch has had its answer.
     runtime.shutdown_background();
     served
 }
 
-async fn serve(args: ServeArgs, engine: Arc<Engine>) -> anyhow::Result<()> {
+async fn serve(
+    args: ServeArgs,
+    engine: Arc<Engine>,
+    sandboxes: Arc<LazySandboxes>,
+) -> anyhow::Result<()> {
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         engine: engine.clone(),
@@ -111,11 +132,15 @@ async fn serve(args: ServeArgs, engine: Arc<Engine>) -> anyhow::Result<()> {
                 .max(1),
         )),
         args: args.clone(),
+        sandboxes,
         stop,
     });
     let app = Router::new()
         .route("/v1/grade", post(handlers::grade))
         .route("/v1/graders", get(handlers::graders))
+        // Drop-in routes for other frameworks' clients, in their shapes.
+        .route("/get_reward", post(get_reward::get_reward))
+        .route("/run_code", post(run_code::run_code))
         .route("/healthz", get(handlers::healthz))
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)

@@ -1,0 +1,284 @@
+//! `POST /get_reward`: OpenRLHF's remote reward model, so that `--remote_rm_url
+//! http://host:8080/get_reward` is the whole change for an OpenRLHF user.
+//!
+//! The shapes are OpenRLHF's own (OpenRLHF/OpenRLHF):
+//! - request `{"query": [...], "prompts": [...], "labels": [...]}`, built in
+//!   `openrlhf/utils/remote_rm_utils.py` (`remote_rm_fn_ray`, before 2026-01) and in
+//!   `openrlhf/utils/agent.py` (`SingleTurnAgentExecutor._fetch_rewards_via_http`, since), and
+//!   posted as JSON;
+//! - response `{"rewards": [...], "scores": [...], "extra_logs": {...}}`, as
+//!   `openrlhf/cli/serve_rm.py` answers and `examples/python/reward_func.py` documents:
+//!   `rewards` for the advantage, `scores` (0–1) for dynamic filtering, `extra_logs` logged.
+//!
+//! OpenRLHF turns every reward and every `extra_logs` value into a tensor
+//! (`torch.tensor([value])` in `openrlhf/trainer/ppo_utils/samples_generator.py`; concatenated
+//! per key before then, `experience_maker.py`), so all of them must be numbers, one per sample.
+//! Hence our choice for samples that could not be graded (`error`, `timeout`): their reward and
+//! score are `?error_reward=` (default 0, the reward our own results carry), and the statuses
+//! go into `extra_logs` as one 0/1 list per status (`verifier_error`, `verifier_timeout`, ...),
+//! so their rates are logged each step and never hide among wrong answers. The statuses and
+//! error messages themselves are in `statuses` and `errors` beside them, which OpenRLHF ignores.
+
+mod labels;
+mod response_text;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use graders::contract::{CodeLanguage, FormatStyle, Limits};
+use graders::{Sample, SampleError, Status};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::handlers::{admit, count, error, grade_batch, json_body};
+use super::AppState;
+use crate::engine::Graded;
+pub use labels::LabelKind;
+use labels::TaskOptions;
+
+const ROUTE: &str = "/get_reward";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RewardRequest {
+    query: Vec<String>,
+    prompts: Vec<String>,
+    #[serde(default)]
+    labels: Option<Vec<Value>>,
+}
+
+/// The route's options, from its query string (`/get_reward?kind=code&language=javascript`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RewardParams {
+    /// What a label means (default: the server's `--get-reward-kind`, `math`).
+    kind: Option<LabelKind>,
+    /// `kind=format`: the style (default `r1`).
+    style: Option<FormatStyle>,
+    /// `kind=format`: the template opened `<think>` already (default: the prompt ends with it).
+    think_prefilled: Option<bool>,
+    /// `kind=code`: the language (default `python`).
+    language: Option<CodeLanguage>,
+    /// Reward and score of a sample that could not be graded (`error`, `timeout`); default 0.
+    error_reward: Option<f64>,
+    /// Deadline per sample, in milliseconds (default: the server's `--timeout-ms`).
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct RewardResponse<'a> {
+    rewards: Vec<f64>,
+    scores: Vec<f64>,
+    extra_logs: Map<String, Value>,
+    statuses: Vec<&'static str>,
+    errors: Vec<Option<&'a str>>,
+}
+
+pub async fn get_reward(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    params: Result<Query<RewardParams>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let response = match params {
+        Ok(Query(params)) => answer(&state, peer, params, &headers, body).await,
+        Err(rejection) => error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "bad query string: {}; options: kind, style, think_prefilled, language, \
+                 error_reward, timeout_ms",
+                rejection.body_text()
+            ),
+        ),
+    };
+    count(&state, ROUTE, response)
+}
+
+async fn answer(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    params: RewardParams,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let kind = params.kind.unwrap_or(state.args.get_reward_kind);
+    if let Err(message) = check_params(kind, &params) {
+        return error(StatusCode::BAD_REQUEST, message);
+    }
+    let admitted = match admit(state, peer, headers, body).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let request: RewardRequest = match serde_json::from_slice(&admitted.body) {
+        Ok(request) => request,
+        Err(err) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "malformed request: expected {{\"query\": [...], \"prompts\": [...], \
+                     \"labels\": [...]}} (lists of the same length): {err}"
+                ),
+            )
+        }
+    };
+    let n = request.query.len();
+    let labels = request.labels.unwrap_or_else(|| vec![Value::Null; n]);
+    if request.prompts.len() != n || labels.len() != n {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "`query`, `prompts` and `labels` must be lists of the same length; got {n}, {} \
+                 and {}",
+                request.prompts.len(),
+                labels.len()
+            ),
+        );
+    }
+    let slot = admitted.into_slot();
+    let options = TaskOptions {
+        format_style: params.style,
+        think_prefilled: params.think_prefilled,
+        language: params.language,
+    };
+    let limits = Limits {
+        timeout_ms: params.timeout_ms,
+    };
+    let error_reward = params.error_reward.unwrap_or(0.0);
+    let graded = grade_batch(
+        state,
+        slot,
+        n,
+        move |engine| {
+            let samples: Vec<Result<Sample, SampleError>> = engine.install(|| {
+                use rayon::prelude::*;
+                (0..n)
+                    .into_par_iter()
+                    .map(|i| {
+                        sample(
+                            i,
+                            &request.query[i],
+                            &request.prompts[i],
+                            &labels[i],
+                            kind,
+                            &options,
+                            &limits,
+                        )
+                    })
+                    .collect()
+            });
+            engine.grade_samples(samples, &|i| format!("item {i}"))
+        },
+        move || (0..n).map(Value::from).collect(),
+        Arc::new(move |graded: &Graded| render(graded, error_reward)),
+    )
+    .await;
+    match graded {
+        Ok((_, Ok(body))) => json_body(body),
+        Ok((_, Err(err))) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode rewards: {err}"),
+        ),
+        Err(response) => response,
+    }
+}
+
+/// Options that do not apply to the kind are refused rather than ignored: a `style` with
+/// `kind=math` is a mistake worth hearing about.
+fn check_params(kind: LabelKind, params: &RewardParams) -> Result<(), String> {
+    let misplaced = [
+        ("style", params.style.is_some(), LabelKind::Format),
+        (
+            "think_prefilled",
+            params.think_prefilled.is_some(),
+            LabelKind::Format,
+        ),
+        ("language", params.language.is_some(), LabelKind::Code),
+    ];
+    for (name, given, applies_to) in misplaced {
+        if given && kind != applies_to {
+            return Err(format!(
+                "`{name}` applies to kind={} only, not kind={}",
+                kind_name(applies_to),
+                kind_name(kind)
+            ));
+        }
+    }
+    if let Some(reward) = params.error_reward {
+        graders::contract::check_magnitude(reward)
+            .map_err(|why| format!("`error_reward` {why}"))?;
+    }
+    Ok(())
+}
+
+fn kind_name(kind: LabelKind) -> String {
+    use clap::ValueEnum;
+    kind.to_possible_value()
+        .map(|value| value.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// One OpenRLHF item as a sample: the response cut out of the query, the label as the task.
+fn sample(
+    i: usize,
+    query: &str,
+    prompt: &str,
+    label: &Value,
+    kind: LabelKind,
+    options: &TaskOptions,
+    limits: &Limits,
+) -> Result<Sample, SampleError> {
+    let fail = |message: String| SampleError {
+        id: Value::from(i),
+        message,
+    };
+    let completion = response_text::response_of(query, prompt)
+        .map_err(|why| fail(format!("query[{i}]: {why}")))?;
+    let task = kind
+        .task(label, prompt, options)
+        .map_err(|why| fail(format!("labels[{i}]: {why}")))?;
+    Ok(Sample {
+        id: Value::from(i),
+        completion: completion.to_string(),
+        task,
+        weight: None,
+        components: Vec::new(),
+        group_id: None,
+        limits: limits.clone(),
+    })
+}
+
+fn render(graded: &Graded, error_reward: f64) -> serde_json::Result<Vec<u8>> {
+    let failed = |status: Status| matches!(status, Status::Error | Status::Timeout);
+    let rewards: Vec<f64> = graded
+        .results
+        .iter()
+        .map(|r| {
+            if failed(r.status) {
+                error_reward
+            } else {
+                r.reward
+            }
+        })
+        .collect();
+    let mut extra_logs = Map::new();
+    for status in Status::ALL {
+        let indicator: Vec<f64> = graded
+            .results
+            .iter()
+            .map(|r| if r.status == status { 1.0 } else { 0.0 })
+            .collect();
+        extra_logs.insert(format!("verifier_{}", status.as_str()), indicator.into());
+    }
+    serde_json::to_vec(&RewardResponse {
+        scores: rewards.clone(),
+        rewards,
+        extra_logs,
+        statuses: graded.results.iter().map(|r| r.status.as_str()).collect(),
+        errors: graded.results.iter().map(|r| r.error.as_deref()).collect(),
+    })
+}
