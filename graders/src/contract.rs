@@ -8,9 +8,13 @@
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+mod schema;
+pub use schema::documented_kinds;
 
 /// One sample to grade.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct Sample {
     /// Echoed back unchanged (string, number or absent).
     #[serde(default, skip_serializing_if = "Value::is_null")]
@@ -38,7 +42,7 @@ pub struct Sample {
 }
 
 /// An extra reward component: a task graded on the same completion, with a weight.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct ComponentSpec {
     /// Name shown in the result (defaults to the task's kind, or `kind:style` for format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,7 +84,7 @@ fn optional_weight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
 }
 
 /// Per-sample limits.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Deadline for grading the whole sample, in milliseconds.
@@ -229,17 +233,18 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys {
 }
 
 /// `math`: the gold answer, plain, LaTeX, `$...$` or `\boxed{}`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MathTask {
     pub answer: String,
-    /// Grader options (extraction targets, rounding); the math grader documents them.
+    /// Grader options (extraction targets, rounding), read by the math grader.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schema(value_type = crate::math::options::OptionsSpec)]
     pub options: Map<String, Value>,
 }
 
 /// `code`: the candidate's code is run against tests in a sandbox.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeTask {
     pub language: CodeLanguage,
@@ -266,7 +271,7 @@ pub struct CodeTask {
 /// The equality of `call` tests. `strict` (the default): types are checked, a boolean is never a
 /// number. `python`: Python's `==` between plain values, as evalplus compares (`True == 1`).
 /// Either way integers compare exactly, and a tolerance applies only to expected floats.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
     #[default]
@@ -280,7 +285,7 @@ impl Comparison {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeLanguage {
     Python,
@@ -288,7 +293,7 @@ pub enum CodeLanguage {
 }
 
 /// The three kinds of code tests.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CodeTests {
     /// HumanEval/MBPP style: the test code defines `check(candidate)`.
@@ -306,7 +311,7 @@ pub enum CodeTests {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StdioCase {
     pub input: String,
@@ -315,7 +320,7 @@ pub struct StdioCase {
 
 /// One call of the candidate's function. Values are plain JSON; an integer beyond 64 bits is
 /// written `{"$int": "digits"}` (in `args` and `expected`), as the harness reports such values.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallCase {
     pub args: Vec<Value>,
@@ -323,7 +328,7 @@ pub struct CallCase {
 }
 
 /// How per-test (or per-instruction) verdicts become a reward.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scoring {
     /// 1 when everything passes, else 0.
@@ -334,7 +339,7 @@ pub enum Scoring {
 }
 
 /// `format`: a rule about the completion's layout.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormatTask {
     pub style: FormatStyle,
@@ -343,7 +348,7 @@ pub struct FormatTask {
     pub think_prefilled: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FormatStyle {
     /// DeepSeek-R1: one `<think>` block with reasoning, then a non-empty answer.
@@ -375,7 +380,7 @@ impl FormatStyle {
 }
 
 /// `instructions`: IFEval-style verifiable instructions.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstructionsTask {
     pub instruction_id_list: Vec<String>,
@@ -391,7 +396,7 @@ pub struct InstructionsTask {
     pub prompt: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InstructionsMode {
     #[default]
@@ -400,7 +405,7 @@ pub enum InstructionsMode {
 }
 
 /// How grading ended. A documented, closed set: never a silent zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Full reward.
@@ -495,7 +500,7 @@ impl Verdict {
 }
 
 /// The score of one reward component inside a result.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 pub struct ComponentResult {
     pub name: String,
     pub weight: f64,
@@ -508,7 +513,7 @@ pub struct ComponentResult {
 }
 
 /// One result per sample, in request order.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 pub struct GradeResult {
     #[serde(default)]
     pub id: Value,

@@ -14,7 +14,7 @@
 //! `<think>` block, or the text before `</think>` when the template pre-filled `<think>`, or the
 //! whole completion when there is none) or `completion`. A span without words gets `no_answer`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::params::{parse, status_between};
 use crate::contract::{Status, Task, Verdict};
@@ -22,7 +22,7 @@ use crate::registry::{GradeContext, Grader, GraderInfo};
 
 pub const KIND: &str = "language_consistency";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
     En,
@@ -32,7 +32,7 @@ pub enum Language {
     Ru,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Span {
     #[default]
@@ -40,12 +40,15 @@ pub enum Span {
     Completion,
 }
 
-#[derive(Debug, Deserialize)]
+/// The `language_consistency` task's params.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Params {
-    language: Language,
+pub struct Params {
+    /// The target language.
+    pub language: Language,
+    /// Which text is counted: the `think` block (default) or the whole `completion`.
     #[serde(default)]
-    span: Span,
+    pub span: Span,
 }
 
 /// The script a word is written in.
