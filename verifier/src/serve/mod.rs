@@ -7,19 +7,24 @@
 //! body is read. A client has `--read-timeout-s` for its headers and then for its body (else
 //! 408). SIGTERM and SIGINT stop accepting connections and let in-flight batches finish for up to
 //! `--drain-timeout-s`; batches still grading then are answered with `error` results.
+//!
+//! Routes and their OpenAPI document are defined together (`openapi.rs`); `auth.rs` is the
+//! optional bearer token.
 
+mod auth;
 mod handlers;
 mod listen;
 pub mod metrics;
+mod openapi;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::routing::{get, post};
-use axum::Router;
 use graders::Registry;
+use sandboxes::PoolStats;
 use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
 
@@ -57,6 +62,11 @@ pub struct ServeArgs {
     /// just before then are answered with `error` results, and the process exits.
     #[arg(long, default_value_t = 30)]
     pub drain_timeout_s: u64,
+    /// A file holding a bearer token: every route but /healthz then answers 401 unless the
+    /// request carries `Authorization: Bearer <token>`. For a service that listens beyond
+    /// loopback.
+    #[arg(long, value_name = "PATH", env = "VERIFIER_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
 }
 
 pub struct AppState {
@@ -67,9 +77,18 @@ pub struct AppState {
     pub args: ServeArgs,
     /// Becomes true just before the drain timeout ends: batches still grading answer at once.
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// `GET /openapi.json`'s body, rendered once.
+    pub openapi_json: axum::body::Bytes,
+    pub routes: openapi::Routes,
+    pub auth: Option<auth::BearerToken>,
 }
 
-pub fn run(args: ServeArgs, registry: Registry) -> anyhow::Result<()> {
+pub fn run(args: ServeArgs, registry: Registry, pool_stats: Arc<PoolStats>) -> anyhow::Result<()> {
+    // A bad token file stops the start, before anything listens.
+    let auth = match &args.auth_token_file {
+        Some(path) => Some(auth::BearerToken::from_file(path)?),
+        None => None,
+    };
     let jobs = args.jobs.unwrap_or_else(crate::default_jobs);
     let engine = Arc::new(Engine::new(
         registry,
@@ -82,29 +101,39 @@ pub fn run(args: ServeArgs, registry: Registry) -> anyhow::Result<()> {
         .thread_name("http")
         .enable_all()
         .build()?;
-    let served = runtime.block_on(serve(args, engine));
+    let served = runtime.block_on(serve(args, engine, pool_stats, auth));
     // Grading still blocking a thread after the drain timeout is abandoned, not waited for
     // (dropping the runtime would wait): its batch has had its answer.
     runtime.shutdown_background();
     served
 }
 
-async fn serve(args: ServeArgs, engine: Arc<Engine>) -> anyhow::Result<()> {
+async fn serve(
+    args: ServeArgs,
+    engine: Arc<Engine>,
+    pool_stats: Arc<PoolStats>,
+    auth: Option<auth::BearerToken>,
+) -> anyhow::Result<()> {
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let (router, document) = openapi::routes();
+    let openapi_json = serde_json::to_vec(&document).context("rendering the OpenAPI document")?;
     let state = Arc::new(AppState {
         engine: engine.clone(),
-        metrics: Metrics::new(),
+        metrics: Metrics::new(pool_stats),
         admission: Arc::new(Semaphore::new(args.max_queue.min(Semaphore::MAX_PERMITS))),
         request_slots: Arc::new(Semaphore::new(args.max_requests.max(1))),
         args: args.clone(),
         stop,
+        openapi_json: openapi_json.into(),
+        routes: openapi::Routes::of(&document),
+        auth,
     });
-    let app = Router::new()
-        .route("/v1/grade", post(handlers::grade))
-        .route("/v1/graders", get(handlers::graders))
-        .route("/healthz", get(handlers::healthz))
-        .route("/metrics", get(handlers::metrics))
+    let app = router
         .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state);
 
