@@ -210,6 +210,25 @@ mod tests {
         assert!(opts.answer.boxed_priority.is_none());
         let bad = json!({"float_roundin": 3});
         let err = MathOptions::from_map(bad.as_object().unwrap()).unwrap_err();
-        assert!(err.contains("float_roundin"));
+        assert!(err.contains("float_roundin"), "{err}");
+        for (bad, names) in [
+            (json!({"float_rounding": 16}), "float_rounding"),
+            (
+                json!({"answer_targets": ["latex", "words"]}),
+                "answer_targets",
+            ),
+            (json!({"strict": "yes"}), "strict"),
+            (json!({"extraction_mode": "best"}), "extraction_mode"),
+        ] {
+            let err = MathOptions::from_map(bad.as_object().unwrap()).unwrap_err();
+            assert!(err.contains(names), "{err}");
+        }
+        let first = json!({"extraction_mode": "first_match", "require_anchor": true,
+                           "choices": ["a", "b"], "gold_targets": ["choice"]});
+        let opts = MathOptions::from_map(first.as_object().unwrap()).unwrap();
+        assert!(opts.first_match);
+        assert!(!opts.answer.without_anchor);
+        assert_eq!(opts.gold.choices, ["A", "B"]);
+        assert!(opts.answer.choices.is_empty());
     }
 }
