@@ -90,7 +90,7 @@ fn the_document_covers_every_route_and_every_registered_kind() {
         assert!(properties.len() > 1, "a kind without fields: {branch}");
         assert_eq!(branch["additionalProperties"], false, "{branch}");
     }
-    let options = schemas["OptionsSpec"]["properties"]
+    let options = schemas["MathOptions"]["properties"]
         .as_object()
         .expect("math options documented");
     for option in [

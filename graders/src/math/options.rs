@@ -68,6 +68,7 @@ const DEFAULT_CHOICES: [&str; 5] = ["A", "B", "C", "D", "E"];
 /// What the completion (or the gold answer) is searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = MathTarget)]
 pub enum Target {
     /// LaTeX: boxes, `$...$`, environments.
     Latex,
@@ -80,6 +81,7 @@ pub enum Target {
 /// `any_match` takes the best candidate that parses; `first_match` only the best candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = MathExtractionMode)]
 pub enum ExtractionMode {
     AnyMatch,
     FirstMatch,
@@ -90,6 +92,7 @@ pub enum ExtractionMode {
 /// left out; an unknown one is an error naming it.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MathOptions)]
 pub struct OptionsSpec {
     /// What to look for in the completion (default `["latex", "expr"]`).
     #[serde(default)]

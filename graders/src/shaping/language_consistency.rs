@@ -24,6 +24,7 @@ pub const KIND: &str = "language_consistency";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ConsistencyLanguage)]
 pub enum Language {
     En,
     Zh,
@@ -34,6 +35,7 @@ pub enum Language {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ConsistencySpan)]
 pub enum Span {
     #[default]
     Think,

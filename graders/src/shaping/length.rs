@@ -31,6 +31,7 @@ pub const KIND: &str = "length";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = LengthStyle)]
 pub enum Style {
     Cosine,
     SoftOverlong,

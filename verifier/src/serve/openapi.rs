@@ -131,7 +131,7 @@ mod tests {
             .map(|branch| branch["properties"]["kind"]["enum"][0].as_str().unwrap())
             .collect();
         assert_eq!(kinds, graders::contract::documented_kinds());
-        let options = &text["components"]["schemas"]["OptionsSpec"]["properties"];
+        let options = &text["components"]["schemas"]["MathOptions"]["properties"];
         assert!(options["float_rounding"].is_object(), "{options}");
         assert_eq!(routes.label("/v1/grade"), "/v1/grade");
         assert_eq!(routes.label("/nope"), "unmatched");
