@@ -77,6 +77,34 @@ fn the_dockerfile_builds_in_stages_sets_up_runtimes_and_runs_unprivileged() {
     );
 }
 
+#[test]
+fn the_dockerfile_health_check_passes_on_a_live_service_and_fails_on_a_dead_one() {
+    let text = std::fs::read_to_string(repo_root().join("Dockerfile")).expect("a Dockerfile");
+    // The exec form after `CMD` on the HEALTHCHECK's continuation line: a JSON array.
+    let after = text.split("HEALTHCHECK").nth(1).expect("a HEALTHCHECK");
+    let array = &after[after.find("CMD [").expect("exec-form CMD") + 4..];
+    let array = &array[..array.find('\n').unwrap()];
+    let command: Vec<String> = serde_json::from_str(array).expect("CMD is a JSON array");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    assert_eq!(command[0], "python3", "{command:?}");
+    let service = tests::Service::start(&[]);
+    let address = service.url.trim_start_matches("http://").to_string();
+    let probe = |expect_ok: bool| {
+        let args: Vec<String> = command[1..]
+            .iter()
+            .map(|a| a.replace("127.0.0.1:8080", &address))
+            .collect();
+        let status = Command::new(&python)
+            .args(&args)
+            .status()
+            .expect("run the probe");
+        assert_eq!(status.success(), expect_ok, "probe {args:?}");
+    };
+    probe(true);
+    drop(service);
+    probe(false);
+}
+
 /// Whether `docker` answers and can get the base images; `Err` says why not.
 fn engine_and_base_images() -> Result<(), String> {
     let info = Command::new("docker")
