@@ -247,7 +247,7 @@ impl Coverage {
     fn warn(&self) {
         if self.is_partial() {
             eprintln!(
-                "\n!!! WARNING: the samples cover only {} of the {} tasks; pass@k below is over \
+                "\n!!! WARNING: the samples cover only {} of the {} tasks; pass@k is over \
                  those {} tasks only and is NOT comparable with full-benchmark figures !!!\n",
                 self.covered, self.total, self.covered
             );
