@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use tests::{python_code_sample, repo_root, Service};
+use tests::{python_code_sample, repo_root, CacheCopy, Service};
 
 /// The value of the sample line that starts with `series` (name and labels, exactly).
 fn value(metrics: &str, series: &str) -> f64 {
@@ -20,7 +20,9 @@ fn value(metrics: &str, series: &str) -> f64 {
 
 #[test]
 fn process_build_sandbox_and_verdict_metrics_are_exported() {
-    let service = Service::start(&[]);
+    // A warm cache (set up once, outside any request's timeout) of this test's own.
+    let cache = CacheCopy::new("metrics-export");
+    let service = Service::start_with_env(&[], &[("VERIFIER_CACHE_DIR", cache.root.as_os_str())]);
     let mut failing = python_code_sample("wrong");
     failing["completion"] = "```python\ndef f(x):\n    return x\n```".into();
     let body = serde_json::json!({"samples": [
