@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use tests::{pinned_venv, repo_root, Service};
+use tests::{pinned_venv, repo_root, CacheCopy, Service};
 
 #[test]
 fn the_document_covers_every_route_and_every_registered_kind() {
@@ -120,7 +120,9 @@ fn real_responses_match_the_document_by_openapi_spec_validator() {
     ) else {
         return;
     };
-    let service = Service::start(&[]);
+    // A warm sandbox cache of this test's own, so its code samples never wait for set-up.
+    let cache = CacheCopy::new("openapi");
+    let service = Service::start_with_env(&[], &[("VERIFIER_CACHE_DIR", cache.root.as_os_str())]);
     let output = Command::new(&python)
         .arg(repo_root().join("tests/python/check_openapi.py"))
         .arg(&service.url)
