@@ -8,12 +8,16 @@
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+mod schema;
+pub use schema::documented_kinds;
 
 mod completion;
 pub use completion::last_assistant_content;
 
 /// One sample to grade.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct Sample {
     /// Echoed back unchanged (string, number or absent).
     #[serde(default, skip_serializing_if = "Value::is_null")]
@@ -43,7 +47,7 @@ pub struct Sample {
 }
 
 /// An extra reward component: a task graded on the same completion, with a weight.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct ComponentSpec {
     /// Name shown in the result (defaults to the task's kind, or `kind:style` for format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,7 +89,7 @@ fn optional_weight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<
 }
 
 /// Per-sample limits.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Deadline for grading the whole sample, in milliseconds.
@@ -334,17 +338,18 @@ impl UniqueKeys {
 }
 
 /// `math`: the gold answer, plain, LaTeX, `$...$` or `\boxed{}`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MathTask {
     pub answer: String,
-    /// Grader options (extraction targets, rounding); the math grader documents them.
+    /// Grader options (extraction targets, rounding), read by the math grader.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schema(value_type = crate::math::options::OptionsSpec)]
     pub options: Map<String, Value>,
 }
 
 /// `code`: the candidate's code is run against tests in a sandbox.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeTask {
     pub language: CodeLanguage,
@@ -371,7 +376,7 @@ pub struct CodeTask {
 /// The equality of `call` tests. `strict` (the default): types are checked, a boolean is never a
 /// number. `python`: Python's `==` between plain values, as evalplus compares (`True == 1`).
 /// Either way integers compare exactly, and a tolerance applies only to expected floats.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
     #[default]
@@ -385,7 +390,7 @@ impl Comparison {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeLanguage {
     Python,
@@ -393,7 +398,7 @@ pub enum CodeLanguage {
 }
 
 /// The three kinds of code tests.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CodeTests {
     /// HumanEval/MBPP style: the test code defines `check(candidate)`.
@@ -411,7 +416,7 @@ pub enum CodeTests {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StdioCase {
     pub input: String,
@@ -420,7 +425,7 @@ pub struct StdioCase {
 
 /// One call of the candidate's function. Values are plain JSON; an integer beyond 64 bits is
 /// written `{"$int": "digits"}` (in `args` and `expected`), as the harness reports such values.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallCase {
     pub args: Vec<Value>,
@@ -428,7 +433,7 @@ pub struct CallCase {
 }
 
 /// How per-test (or per-instruction) verdicts become a reward.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scoring {
     /// 1 when everything passes, else 0.
@@ -439,7 +444,7 @@ pub enum Scoring {
 }
 
 /// `format`: a rule about the completion's layout.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormatTask {
     pub style: FormatStyle,
@@ -448,7 +453,7 @@ pub struct FormatTask {
     pub think_prefilled: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FormatStyle {
     /// DeepSeek-R1: one `<think>` block with reasoning, then a non-empty answer.
@@ -480,7 +485,7 @@ impl FormatStyle {
 }
 
 /// `instructions`: IFEval-style verifiable instructions.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstructionsTask {
     pub instruction_id_list: Vec<String>,
@@ -496,7 +501,7 @@ pub struct InstructionsTask {
     pub prompt: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InstructionsMode {
     #[default]
@@ -505,7 +510,7 @@ pub enum InstructionsMode {
 }
 
 /// How grading ended. A documented, closed set: never a silent zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Full reward.
@@ -600,7 +605,7 @@ impl Verdict {
 }
 
 /// The score of one reward component inside a result.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 pub struct ComponentResult {
     pub name: String,
     pub weight: f64,
@@ -613,7 +618,7 @@ pub struct ComponentResult {
 }
 
 /// One result per sample, in request order.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 pub struct GradeResult {
     #[serde(default)]
     pub id: Value,

@@ -25,7 +25,7 @@ pub trait Grader: Send + Sync {
 }
 
 /// What `GET /v1/graders` shows about a grader.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GraderInfo {
     pub kind: String,
     pub description: String,

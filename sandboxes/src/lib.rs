@@ -30,6 +30,7 @@ mod request;
 mod sandbox;
 mod scratch;
 mod setup;
+mod stats;
 mod waits;
 mod worker;
 
@@ -42,4 +43,5 @@ pub use setup::{
     prepare_runtimes, prepare_runtimes_with, verify_runtime_files, RuntimeFiles, SetupError,
     PYTHON_ENV,
 };
+pub use stats::{PoolSnapshot, PoolStats};
 pub use worker::{worker_main, WORKER_ARG, WORKER_ENV};

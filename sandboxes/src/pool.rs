@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use crate::baked::PythonModule;
 use crate::request::{RunRequest, RunResult};
 use crate::setup::{prepare_runtimes_with, RuntimeFiles, SetupError};
+use crate::stats::PoolStats;
 use crate::worker::{JOB_TAKEN, MAX_FRAME_BYTES, READY_MAGIC, WORKER_ARG, WORKER_ENV};
 
 /// How long a worker has to say it took a job ([`JOB_TAKEN`]; a healthy one does at once).
@@ -74,6 +75,8 @@ pub struct PoolConfig {
     /// 19): when the cores are contended, the host's own quick work (answering requests,
     /// grading that needs no sandbox) runs first and programs in the sandbox wait.
     pub worker_nice: i32,
+    /// Where the pool counts its work (busy workers, waits, restarts).
+    pub stats: Arc<PoolStats>,
 }
 
 impl PoolConfig {
@@ -88,7 +91,14 @@ impl PoolConfig {
             startup_timeout: Duration::from_secs(60),
             python_modules: Vec::new(),
             worker_nice: 5,
+            stats: Arc::default(),
         }
+    }
+
+    /// Counts the pool's work into `stats`, which the caller keeps to read.
+    pub fn with_stats(mut self, stats: Arc<PoolStats>) -> Self {
+        self.stats = stats;
+        self
     }
 
     pub fn with_python_modules(mut self, python_modules: Vec<PythonModule>) -> Self {
@@ -105,6 +115,7 @@ impl PoolConfig {
 struct Job {
     request: RunRequest,
     reply: oneshot::Sender<RunResult>,
+    sent: Instant,
 }
 
 /// Runs programs on a pool of worker processes. Cheap to share (`Arc`); dropping the last
@@ -112,6 +123,7 @@ struct Job {
 pub struct SandboxPool {
     jobs: mpsc::UnboundedSender<Job>,
     workers: usize,
+    stats: Arc<PoolStats>,
 }
 
 impl SandboxPool {
@@ -138,9 +150,11 @@ impl SandboxPool {
         for ready_receiver in ready {
             let _ = ready_receiver.await;
         }
+        config.stats.started(config.workers.max(1));
         Ok(SandboxPool {
             jobs: sender,
             workers: config.workers.max(1),
+            stats: config.stats,
         })
     }
 
@@ -148,7 +162,14 @@ impl SandboxPool {
     /// itself come back as [`Outcome::Error`](crate::Outcome).
     pub async fn run(&self, request: RunRequest) -> RunResult {
         let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job { request, reply }).is_err() {
+        self.stats.enqueued();
+        let job = Job {
+            request,
+            reply,
+            sent: Instant::now(),
+        };
+        if self.jobs.send(job).is_err() {
+            self.stats.dropped();
             return RunResult::error("the sandbox pool has shut down");
         }
         answer
@@ -182,6 +203,8 @@ async fn serve_jobs(
     loop {
         let job = { jobs.lock().await.recv().await };
         let Some(job) = job else { break };
+        let stats = &slot.config.stats;
+        stats.taken(job.sent.elapsed());
         // A worker that died while idle (killed, out of memory) never saw this job: replace it
         // before sending, and once more if it turns out dead while the job is being sent.
         let mut attempts = 0;
@@ -191,6 +214,7 @@ async fn serve_jobs(
                 worker = None;
             }
             if worker.is_none() {
+                stats.restarted();
                 match start_or_repair(&slot).await {
                     Ok(started) => worker = Some(started),
                     Err(error) => break RunResult::error(error),
@@ -221,6 +245,7 @@ async fn serve_jobs(
                 }
             }
         };
+        stats.finished();
         let _ = job.reply.send(result);
     }
 }

@@ -276,3 +276,61 @@ pub fn javascript_code_sample(id: &str) -> serde_json::Value {
         "task": {"kind": "code", "language": "javascript",
                  "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}}})
 }
+
+/// The repository's root (the parent of the tests crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// A venv at `venv` (callers pass a folder under `CARGO_TARGET_TMPDIR`) with the packages of `requirements` (a file in `tests/python`,
+/// every package pinned by version and sha256) installed by pip with `--require-hashes`; its
+/// `python`. Reused while the requirements are unchanged. `None` (the caller skips, saying so)
+/// where no `python3` with venv and pip is installed; a failing pip is a test failure.
+pub fn pinned_venv(venv: PathBuf, requirements: &str) -> Option<PathBuf> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let usable = Command::new(&python)
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        eprintln!("skipped: no `{python}` with venv and ensurepip to install {requirements}");
+        return None;
+    }
+    let file = repo_root().join("tests/python").join(requirements);
+    let wanted = std::fs::read_to_string(&file).expect("read the requirements file");
+    let venv_python = venv.join("bin").join("python");
+    let stamp = venv.join("installed-requirements.txt");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Some(venv_python);
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let made = Command::new(&python)
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .status()
+        .expect("run python -m venv");
+    assert!(made.success(), "python -m venv {} failed", venv.display());
+    let installed = Command::new(&venv_python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--only-binary=:all:",
+            "-r",
+        ])
+        .arg(&file)
+        .output()
+        .expect("run pip");
+    assert!(
+        installed.status.success(),
+        "pip install --require-hashes -r {} failed:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    std::fs::write(&stamp, wanted).expect("write the venv's stamp");
+    Some(venv_python)
+}

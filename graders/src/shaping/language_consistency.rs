@@ -14,7 +14,7 @@
 //! `<think>` block, or the text before `</think>` when the template pre-filled `<think>`, or the
 //! whole completion when there is none) or `completion`. A span without words gets `no_answer`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::params::{parse, status_between};
 use crate::contract::{Status, Task, Verdict};
@@ -22,8 +22,9 @@ use crate::registry::{GradeContext, Grader, GraderInfo};
 
 pub const KIND: &str = "language_consistency";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ConsistencyLanguage)]
 pub enum Language {
     En,
     Zh,
@@ -32,20 +33,24 @@ pub enum Language {
     Ru,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ConsistencySpan)]
 pub enum Span {
     #[default]
     Think,
     Completion,
 }
 
-#[derive(Debug, Deserialize)]
+/// The `language_consistency` task's params.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Params {
-    language: Language,
+pub struct Params {
+    /// The target language.
+    pub language: Language,
+    /// Which text is counted: the `think` block (default) or the whole `completion`.
     #[serde(default)]
-    span: Span,
+    pub span: Span,
 }
 
 /// The script a word is written in.

@@ -29,8 +29,9 @@ use crate::registry::{GradeContext, Grader, GraderInfo};
 
 pub const KIND: &str = "length";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = LengthStyle)]
 pub enum Style {
     Cosine,
     SoftOverlong,
@@ -38,30 +39,39 @@ pub enum Style {
 }
 
 /// The `length` task's params; each style reads its own.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     pub style: Style,
     /// Length in model tokens from the trainer's tokenizer (else counted in `unit`).
     #[serde(default)]
     pub length: Option<u64>,
+    /// How `L` is counted when `length` is absent: `tokens` (whitespace-separated, default)
+    /// or `chars`.
     #[serde(default)]
     pub unit: LengthUnit,
     /// cosine: whether the answer is correct (else taken from the primary component).
     #[serde(default)]
     pub correct: Option<bool>,
+    /// cosine: the length at which the reward reaches its end value (1000).
     #[serde(default = "default_max_len")]
     pub max_len: f64,
+    /// cosine: reward of a wrong answer at `max_len` (-1).
     #[serde(default = "default_min_value_wrong")]
     pub min_value_wrong: f64,
+    /// cosine: reward of a wrong answer at length 0 (-0.5).
     #[serde(default = "default_max_value_wrong")]
     pub max_value_wrong: f64,
+    /// cosine: reward of a correct answer at `max_len` (0.5).
     #[serde(default = "default_min_value_correct")]
     pub min_value_correct: f64,
+    /// cosine: reward of a correct answer at length 0 (1).
     #[serde(default = "default_max_value_correct")]
     pub max_value_correct: f64,
+    /// soft_overlong: DAPO's `L_max` (16384).
     #[serde(default = "default_max_completion_len")]
     pub max_completion_len: f64,
+    /// soft_overlong: DAPO's cache `C`, the span before `L_max` where the penalty grows (4096).
     #[serde(default = "default_soft_punish_cache")]
     pub soft_punish_cache: f64,
 }

@@ -3,7 +3,7 @@
 //! status.
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::contract::{Status, Task, Verdict};
@@ -34,7 +34,7 @@ pub fn parse<T: DeserializeOwned>(task: &Task, kind: &str) -> Result<T, Verdict>
 }
 
 /// How a completion's length is counted when the caller does not pass `length`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LengthUnit {
     /// Whitespace-separated tokens: a tokenizer-free stand-in for model tokens.

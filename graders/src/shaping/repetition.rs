@@ -15,13 +15,16 @@ use crate::registry::{GradeContext, Grader, GraderInfo};
 
 pub const KIND: &str = "repetition";
 
-#[derive(Debug, Deserialize)]
+/// The `repetition` task's params.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub struct Params {
+    /// Words per n-gram.
     #[serde(default = "default_ngram_size")]
-    ngram_size: usize,
+    pub ngram_size: usize,
+    /// The penalty when every n-gram repeats (at most 0).
     #[serde(default = "default_max_penalty")]
-    max_penalty: f64,
+    pub max_penalty: f64,
 }
 
 fn default_ngram_size() -> usize {

@@ -33,8 +33,9 @@ use graders::contract::{CodeLanguage, FormatStyle, Limits};
 use graders::{Sample, SampleError, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
-use super::handlers::{admit, count, error, grade_batch, json_body};
+use super::handlers::{admit, count, error, grade_batch, json_body, ErrorBody};
 use super::AppState;
 use crate::engine::Graded;
 pub use labels::LabelKind;
@@ -42,9 +43,11 @@ use labels::TaskOptions;
 
 const ROUTE: &str = "/get_reward";
 
-#[derive(Deserialize)]
+/// OpenRLHF's request: each sample's prompt and response together (`query`), the prompts, and
+/// the labels (the gold answer, the tests, or a task object; their meaning is `?kind=`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RewardRequest {
+pub(super) struct RewardRequest {
     query: Vec<String>,
     prompts: Vec<String>,
     #[serde(default)]
@@ -52,8 +55,9 @@ struct RewardRequest {
 }
 
 /// The route's options, from its query string (`/get_reward?kind=code&language=javascript`).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RewardParams {
     /// What a label means (default: the server's `--get-reward-kind`, `math`).
     kind: Option<LabelKind>,
@@ -69,15 +73,38 @@ pub struct RewardParams {
     timeout_ms: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct RewardResponse<'a> {
+/// One reward and score per sample; `extra_logs` holds a 0/1 list per status
+/// (`verifier_error`, ...), which OpenRLHF logs; `statuses` and `errors` it ignores.
+#[derive(Serialize, ToSchema)]
+pub(super) struct RewardResponse<'a> {
     rewards: Vec<f64>,
     scores: Vec<f64>,
+    #[schema(value_type = Object)]
     extra_logs: Map<String, Value>,
+    #[schema(value_type = Vec<String>)]
     statuses: Vec<&'static str>,
+    #[schema(value_type = Vec<Option<String>>)]
     errors: Vec<Option<&'a str>>,
 }
 
+/// OpenRLHF's remote reward model (`--remote_rm_url http://host:8080/get_reward`).
+#[utoipa::path(
+    post,
+    path = "/get_reward",
+    tag = "grading",
+    params(RewardParams),
+    request_body = RewardRequest,
+    responses(
+        (status = 200, description = "One reward per sample, in request order", body = RewardResponse),
+        (status = 400, description = "A malformed body, query string or label", body = ErrorBody),
+        (status = 401, description = "No or wrong bearer token (only with --auth-token-file)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within --read-timeout-s", body = ErrorBody),
+        (status = 413, description = "Over --max-body-mb, or more samples than --max-batch", body = ErrorBody),
+        (status = 503, description = "Overloaded", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn get_reward(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

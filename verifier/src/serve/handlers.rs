@@ -1,6 +1,8 @@
 //! HTTP handlers. Every error is JSON `{"error": "..."}` with a status that says whose fault it
-//! is: 400 malformed request, 408 too slow to send it, 413 too large, 503 overloaded (with
-//! `Retry-After`).
+//! is: 400 malformed request, 401 no or wrong bearer token (when one is set), 408 too slow to
+//! send it, 413 too large, 503 overloaded (with `Retry-After`). Each handler's
+//! `#[utoipa::path]` is its entry in `GET /openapi.json`, and the types it answers with are the
+//! ones serialised, so the document and the wire cannot drift apart.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,23 +15,69 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
+use utoipa::ToSchema;
 
 use super::AppState;
 use crate::engine::{Engine, Graded};
-use graders::GradeResult;
+use graders::{GradeResult, GraderInfo, Sample};
 
 const GRADE_ROUTE: &str = "/v1/grade";
 
-#[derive(Deserialize)]
-struct GradeRequest {
+/// A batch of samples to grade.
+#[derive(Deserialize, ToSchema)]
+pub struct GradeRequest {
+    /// Each is parsed on its own: a malformed one gets an `error` result naming its position
+    /// and field, and the rest of the batch is graded.
+    #[schema(value_type = Vec<Sample>)]
     samples: Vec<Box<RawValue>>,
 }
 
-#[derive(Serialize)]
-struct GradeResponse<'a> {
+/// The results of a batch.
+#[derive(Serialize, ToSchema)]
+pub struct GradeResponse<'a> {
+    /// One per sample, in request order.
+    #[schema(value_type = Vec<GradeResult>)]
     results: &'a [GradeResult],
 }
 
+/// What can be graded.
+#[derive(Serialize, ToSchema)]
+pub struct GradersResponse {
+    graders: Vec<GraderInfo>,
+}
+
+/// The service is up.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(value_type = String)]
+    status: &'static str,
+}
+
+/// Why a request was refused.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ErrorBody {
+    error: String,
+}
+
+/// Grades a batch of samples; results come back in request order.
+#[utoipa::path(
+    post,
+    path = "/v1/grade",
+    tag = "grading",
+    request_body = GradeRequest,
+    responses(
+        (status = 200, description = "One result per sample, in request order", body = GradeResponse),
+        (status = 400, description = "The body is not `{\"samples\": [...]}`", body = ErrorBody),
+        (status = 401, description = "No or wrong bearer token (only with --auth-token-file)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within --read-timeout-s", body = ErrorBody),
+        (status = 413, description = "Over --max-body-mb, or more samples than --max-batch", body = ErrorBody),
+        (status = 503, description = "Overloaded: every request slot or the sample queue is taken",
+            body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn grade(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -270,6 +318,9 @@ pub(super) async fn grade_batch<R: Send + 'static>(
             .samples
             .with_label_values(&[kind, result.status.as_str()])
             .inc();
+        if kind == "code" {
+            metrics.count_code_verdict(result.details.get("verdict").and_then(|v| v.as_str()));
+        }
         if !result.cached {
             metrics
                 .sample_seconds
@@ -313,17 +364,68 @@ fn shutting_down(ids: Vec<serde_json::Value>) -> Graded {
     Graded { results, kinds }
 }
 
+/// The task kinds this service grades, their variants and whether they are available.
+#[utoipa::path(
+    get,
+    path = "/v1/graders",
+    tag = "grading",
+    responses(
+        (status = 200, description = "Every registered kind", body = GradersResponse),
+        (status = 401, description = "No or wrong bearer token (only with --auth-token-file)", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn graders(State(state): State<Arc<AppState>>) -> Response {
-    let response = axum::Json(serde_json::json!({ "graders": state.engine.registry().infos() }))
-        .into_response();
+    let response = axum::Json(GradersResponse {
+        graders: state.engine.registry().infos(),
+    })
+    .into_response();
     count(&state, "/v1/graders", response)
 }
 
+/// Liveness and readiness: answers as soon as the service listens. Never needs a token.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    responses((status = 200, description = "The service is up", body = Health)),
+)]
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    let response = axum::Json(serde_json::json!({ "status": "ok" })).into_response();
+    let response = axum::Json(Health { status: "ok" }).into_response();
     count(&state, "/healthz", response)
 }
 
+/// This document: the OpenAPI 3.1 description of every route and wire type.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "service",
+    responses(
+        (status = 200, description = "OpenAPI 3.1 document", body = Object, content_type = "application/json"),
+        (status = 401, description = "No or wrong bearer token (only with --auth-token-file)", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
+pub async fn openapi(State(state): State<Arc<AppState>>) -> Response {
+    let response = (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi_json.clone(),
+    )
+        .into_response();
+    count(&state, "/openapi.json", response)
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "No or wrong bearer token (only with --auth-token-file)", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     // Counted before rendering, so a scrape sees itself.
     state
@@ -344,9 +446,9 @@ pub async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response
     let response = error(
         StatusCode::NOT_FOUND,
         format!(
-            "no route {}; routes: POST /v1/grade, GET /v1/graders, GET /healthz, GET /metrics, \
-             POST /get_reward (OpenRLHF), POST /run_code (SandboxFusion)",
-            uri.path()
+            "no route {}; routes: {}",
+            uri.path(),
+            state.routes.summary()
         ),
     );
     count(&state, "unmatched", response)
@@ -368,7 +470,7 @@ pub(super) fn json_body(body: Vec<u8>) -> Response {
 }
 
 pub(super) fn error(status: StatusCode, message: String) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+    (status, axum::Json(ErrorBody { error: message })).into_response()
 }
 
 /// A 503 answered at once, before the body is read; the body is read and dropped in the

@@ -11,22 +11,24 @@
 //!
 //! Routes: our own (`handlers`), and drop-ins in other frameworks' shapes under the same
 //! admission rules: OpenRLHF's remote reward model (`get_reward`) and SandboxFusion's code
-//! runner (`run_code`).
+//! runner (`run_code`). Routes and their OpenAPI document are defined together (`openapi.rs`);
+//! `auth.rs` is the optional bearer token.
 
+mod auth;
 mod client_slots;
 mod get_reward;
 mod handlers;
 mod listen;
 pub mod metrics;
+mod openapi;
 mod run_code;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::routing::{get, post};
-use axum::Router;
 use graders::Registry;
 use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
@@ -76,6 +78,11 @@ pub struct ServeArgs {
     /// request does not say (`?kind=`).
     #[arg(long, value_enum, default_value = "math")]
     pub get_reward_kind: get_reward::LabelKind,
+    /// A file holding a bearer token: every route but /healthz then answers 401 unless the
+    /// request carries `Authorization: Bearer <token>`. For a service that listens beyond
+    /// loopback.
+    #[arg(long, value_name = "PATH", env = "VERIFIER_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
 }
 
 pub struct AppState {
@@ -89,6 +96,10 @@ pub struct AppState {
     pub sandboxes: Arc<LazySandboxes>,
     /// Becomes true just before the drain timeout ends: batches still grading answer at once.
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// `GET /openapi.json`'s body, rendered once.
+    pub openapi_json: axum::body::Bytes,
+    pub routes: openapi::Routes,
+    pub auth: Option<auth::BearerToken>,
 }
 
 pub fn run(
@@ -96,6 +107,11 @@ pub fn run(
     registry: Registry,
     sandboxes: Arc<LazySandboxes>,
 ) -> anyhow::Result<()> {
+    // A bad token file stops the start, before anything listens.
+    let auth = match &args.auth_token_file {
+        Some(path) => Some(auth::BearerToken::from_file(path)?),
+        None => None,
+    };
     let jobs = args.jobs.unwrap_or_else(crate::default_jobs);
     let engine = Arc::new(Engine::new(
         registry,
@@ -108,7 +124,7 @@ pub fn run(
         .thread_name("http")
         .enable_all()
         .build()?;
-    let served = runtime.block_on(serve(args, engine, sandboxes));
+    let served = runtime.block_on(serve(args, engine, sandboxes, auth));
     // Grading still blocking a thread after the drain timeout is abandoned, not waited for
     // (dropping the runtime would wait): its batch has had its answer.
     runtime.shutdown_background();
@@ -119,11 +135,14 @@ async fn serve(
     args: ServeArgs,
     engine: Arc<Engine>,
     sandboxes: Arc<LazySandboxes>,
+    auth: Option<auth::BearerToken>,
 ) -> anyhow::Result<()> {
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let (router, document) = openapi::routes();
+    let openapi_json = serde_json::to_vec(&document).context("rendering the OpenAPI document")?;
     let state = Arc::new(AppState {
         engine: engine.clone(),
-        metrics: Metrics::new(),
+        metrics: Metrics::new(sandboxes.stats()),
         admission: Arc::new(Semaphore::new(args.max_queue.min(Semaphore::MAX_PERMITS))),
         request_slots: Arc::new(Semaphore::new(args.max_requests.max(1))),
         client_slots: Arc::new(ClientSlots::new(
@@ -134,16 +153,16 @@ async fn serve(
         args: args.clone(),
         sandboxes,
         stop,
+        openapi_json: openapi_json.into(),
+        routes: openapi::Routes::of(&document),
+        auth,
     });
-    let app = Router::new()
-        .route("/v1/grade", post(handlers::grade))
-        .route("/v1/graders", get(handlers::graders))
-        // Drop-in routes for other frameworks' clients, in their shapes.
-        .route("/get_reward", post(get_reward::get_reward))
-        .route("/run_code", post(run_code::run_code))
-        .route("/healthz", get(handlers::healthz))
-        .route("/metrics", get(handlers::metrics))
+    let app = router
         .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state);
 

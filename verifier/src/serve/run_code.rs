@@ -36,8 +36,9 @@ use axum::response::{IntoResponse, Response};
 use sandboxes::{Language, Limits, Outcome, RunRequest, RunResult};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use super::handlers::{admit, count, error, overloaded};
+use super::handlers::{admit, count, error, overloaded, ErrorBody};
 use super::AppState;
 
 const ROUTE: &str = "/run_code";
@@ -50,9 +51,9 @@ const SLOWDOWN: f64 = 3.0;
 
 /// SandboxFusion's `RunCodeRequest`; every field it has is accepted, and an unknown one (a
 /// typo) is refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RunCodeRequest {
+pub(super) struct RunCodeRequest {
     code: String,
     #[serde(default)]
     stdin: Option<String>,
@@ -64,6 +65,7 @@ struct RunCodeRequest {
     #[serde(default = "no_limit", rename = "memory_limit_MB")]
     memory_limit_mb: i64,
     #[serde(default)]
+    #[schema(value_type = Object)]
     files: Map<String, Value>,
     #[serde(default)]
     fetch_files: Vec<String>,
@@ -78,23 +80,26 @@ fn no_limit() -> i64 {
 }
 
 /// SandboxFusion's `RunCodeResponse`, plus `sandbox`: how our sandbox saw the run.
-#[derive(Serialize)]
-struct RunCodeResponse {
+#[derive(Serialize, ToSchema)]
+pub(super) struct RunCodeResponse {
     /// `Success`, `Failed` (a non-zero return code or a time limit) or `SandboxError`.
+    #[schema(value_type = String)]
     status: &'static str,
     message: String,
     compile_result: Option<CommandRunResult>,
     run_result: Option<CommandRunResult>,
     executor_pod_name: Option<String>,
+    #[schema(value_type = Object)]
     files: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sandbox: Option<SandboxReport>,
 }
 
 /// SandboxFusion's `CommandRunResult`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CommandRunResult {
     /// `Finished`, `TimeLimitExceeded` or `Error`.
+    #[schema(value_type = String)]
     status: &'static str,
     /// Seconds.
     execution_time: Option<f64>,
@@ -104,8 +109,10 @@ struct CommandRunResult {
 }
 
 /// What SandboxFusion's shape has no field for.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SandboxReport {
+    /// How the run ended, as our sandbox saw it (`finished`, `time_limit`, ...).
+    #[schema(value_type = String)]
     outcome: Outcome,
     cpu_ms: f64,
     peak_memory_bytes: u64,
@@ -115,6 +122,24 @@ struct SandboxReport {
     stderr_truncated: bool,
 }
 
+/// SandboxFusion's code runner (verl's `sandbox_fusion.url`): runs one program on the
+/// service's sandbox pool.
+#[utoipa::path(
+    post,
+    path = "/run_code",
+    tag = "grading",
+    request_body = RunCodeRequest,
+    responses(
+        (status = 200, description = "The run, in SandboxFusion's shape (an unsupported language is a `SandboxError` here)", body = RunCodeResponse),
+        (status = 400, description = "A malformed request", body = ErrorBody),
+        (status = 401, description = "No or wrong bearer token (only with --auth-token-file)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within --read-timeout-s", body = ErrorBody),
+        (status = 413, description = "Over --max-body-mb", body = ErrorBody),
+        (status = 503, description = "Overloaded", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn run_code(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
