@@ -60,12 +60,15 @@ pub(super) struct RewardRequest {
 #[into_params(parameter_in = Query)]
 pub struct RewardParams {
     /// What a label means (default: the server's `--get-reward-kind`, `math`).
+    #[param(inline)]
     kind: Option<LabelKind>,
     /// `kind=format`: the style (default `r1`).
+    #[param(inline)]
     style: Option<FormatStyle>,
     /// `kind=format`: the template opened `<think>` already (default: the prompt ends with it).
     think_prefilled: Option<bool>,
     /// `kind=code`: the language (default `python`).
+    #[param(inline)]
     language: Option<CodeLanguage>,
     /// Reward and score of a sample that could not be graded (`error`, `timeout`); default 0.
     error_reward: Option<f64>,
