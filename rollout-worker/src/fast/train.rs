@@ -4,11 +4,13 @@
 //! reference's scalar loops. Matrix products stay on `matrixmultiply`, whose packing is paid
 //! once per product over thousands of rows here.
 
+use rayon::prelude::*;
+
 use super::simd::{dots, dots_strided, Rows};
 use crate::model::backward::backward_with;
 use crate::model::forward::forward_with;
 use crate::model::kernels::Kernels;
-use crate::model::ops::softmax_in_place;
+use crate::model::ops::{self, softmax_in_place};
 use crate::model::{Activations, ModelWeights, ScoredSequence};
 
 /// The fast kernels (f32).
@@ -25,7 +27,35 @@ fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
+/// Elements per parallel piece of an elementwise op (large enough that one piece outweighs
+/// handing it to a thread).
+const PIECE: usize = 1 << 16;
+
 impl Kernels<f32> for Fast {
+    fn swiglu(&self, gate: &[f32], up: &[f32]) -> Vec<f32> {
+        let mut out = vec![0.0; gate.len()];
+        out.par_chunks_mut(PIECE)
+            .zip(gate.par_chunks(PIECE).zip(up.par_chunks(PIECE)))
+            .for_each(|(o, (g, u))| o.copy_from_slice(&ops::swiglu(g, u)));
+        out
+    }
+
+    fn swiglu_backward(&self, dy: &[f32], gate: &[f32], up: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let mut d_gate = vec![0.0; gate.len()];
+        let mut d_up = vec![0.0; gate.len()];
+        d_gate
+            .par_chunks_mut(PIECE)
+            .zip(d_up.par_chunks_mut(PIECE))
+            .enumerate()
+            .for_each(|(i, (dg, du))| {
+                let r = i * PIECE..(i * PIECE + dg.len());
+                let (a, b) = ops::swiglu_backward(&dy[r.clone()], &gate[r.clone()], &up[r]);
+                dg.copy_from_slice(&a);
+                du.copy_from_slice(&b);
+            });
+        (d_gate, d_up)
+    }
+
     fn attention_head(
         &self,
         q: &[f32],

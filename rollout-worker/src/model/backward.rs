@@ -88,7 +88,7 @@ pub fn backward_with<T: Real, K: Kernels<T>>(
         let lg = &mut grads.layers[l];
         // Feed-forward block: x_out = x_mid + down(swiglu(gate(n), up(n))), n = norm(x_mid).
         let d_hidden = kern.linear_backward(&dx, &a.hidden, rows, &lw.w_down, &mut lg.w_down, f, d);
-        let (d_gate, d_up) = ops::swiglu_backward(&d_hidden, &a.gate, &a.up);
+        let (d_gate, d_up) = kern.swiglu_backward(&d_hidden, &a.gate, &a.up);
         let mut d_norm = kern.linear_backward(
             &d_gate,
             &a.x_norm_ffn,

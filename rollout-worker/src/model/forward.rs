@@ -119,7 +119,7 @@ pub fn forward_with<T: Real, K: Kernels<T>>(
         let f = c.intermediate_size;
         let gate = kern.linear(&x_norm_ffn, rows, &lw.w_gate, d, f);
         let up = kern.linear(&x_norm_ffn, rows, &lw.w_up, d, f);
-        let hidden = ops::swiglu(&gate, &up);
+        let hidden = kern.swiglu(&gate, &up);
         let down = kern.linear(&hidden, rows, &lw.w_down, f, d);
         let x_out: Vec<T> = x_mid.iter().zip(&down).map(|(&a, &b)| a + b).collect();
 

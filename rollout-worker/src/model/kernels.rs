@@ -27,6 +27,16 @@ pub trait Kernels<T: Real>: Sync {
         real::linear_backward(dy, x, rows, w, d_w, in_dim, out_dim)
     }
 
+    /// See [`ops::swiglu`].
+    fn swiglu(&self, gate: &[T], up: &[T]) -> Vec<T> {
+        ops::swiglu(gate, up)
+    }
+
+    /// See [`ops::swiglu_backward`].
+    fn swiglu_backward(&self, dy: &[T], gate: &[T], up: &[T]) -> (Vec<T>, Vec<T>) {
+        ops::swiglu_backward(dy, gate, up)
+    }
+
     /// See [`ops::attention_head`].
     fn attention_head(&self, q: &[T], k: &[T], v: &[T], len: usize, hd: usize) -> (Vec<T>, Vec<T>) {
         ops::attention_head(q, k, v, len, hd)
