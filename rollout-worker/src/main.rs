@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+use rollout_worker::fast::{self, Precision};
 use rollout_worker::load::{fetch, load_model};
 use rollout_worker::rng::Rng;
 use rollout_worker::sampling::{generate, SamplingConfig};
@@ -54,6 +55,12 @@ enum Command {
         top_p: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Decode with the plain reference instead of the fast path.
+        #[arg(long)]
+        reference_kernels: bool,
+        /// Fast-path decoding weights: `f32` or `bf16`.
+        #[arg(long, value_enum, default_value_t = Precision::F32)]
+        decode_precision: Precision,
     },
     /// Tokens/s of generation (batch 1 and 8) and of a training step (8 x 256) on SmolLM2-135M's
     /// shape, next to this machine's measured peak FLOP/s and memory bandwidth.
@@ -99,6 +106,8 @@ fn main() -> anyhow::Result<()> {
             temperature,
             top_p,
             seed,
+            reference_kernels,
+            decode_precision,
         } => {
             let started = Instant::now();
             let loaded = load_model(&model, seed)?;
@@ -118,14 +127,20 @@ fn main() -> anyhow::Result<()> {
                 max_new_tokens,
             };
             let started = Instant::now();
-            let out = generate(
-                &loaded.weights,
-                &encoded,
-                1,
-                &config,
-                &loaded.tokenizer.stop_tokens(),
-                &mut Rng::new(seed),
-            );
+            let (stop, mut rng) = (loaded.tokenizer.stop_tokens(), Rng::new(seed));
+            let out = if reference_kernels {
+                generate(&loaded.weights, &encoded, 1, &config, &stop, &mut rng)
+            } else {
+                fast::generate(
+                    &loaded.weights,
+                    decode_precision,
+                    &encoded,
+                    1,
+                    &config,
+                    &stop,
+                    &mut rng,
+                )
+            };
             let seconds = started.elapsed().as_secs_f64();
             let mut new_tokens = 0;
             for (prompt, group) in prompts.iter().zip(&out) {
