@@ -198,3 +198,34 @@ fn fast_training_logps_and_gradients_match_the_reference() {
         println!("tied {tied}: log-probabilities within {diff:.2e}, gradients within {worst:.2e} (relative)");
     }
 }
+
+#[test]
+#[ignore = "downloads SmolLM2-135M-Instruct (about 93 MB) on first use"]
+fn fast_decoding_matches_the_reference_on_smollm2() {
+    let loaded = rollout_worker::load::load_model("smollm2", 0).unwrap();
+    let w = &loaded.weights;
+    let layers = w.config.num_hidden_layers;
+    let prompt = loaded.tokenizer.encode("The capital of France is");
+    let run = |decoder: &dyn DecodeStep<f32>| {
+        let mut caches = vec![KvCache::new(layers)];
+        let rows: Vec<Row> = prompt
+            .iter()
+            .map(|&token| Row {
+                cache: 0,
+                token,
+                want_logits: true,
+            })
+            .collect();
+        decoder.step(&mut caches, &rows)
+    };
+    let reference = run(&Decoder::new(w, 64));
+    let fast = run(&FastDecoder::new(w, Precision::F32, 64));
+    let bf16 = run(&FastDecoder::new(w, Precision::Bf16, 64));
+    let scale = reference.iter().flatten().fold(0f32, |m, x| m.max(x.abs()));
+    let (diff, diff_bf16) = (
+        max_abs_diff(&reference, &fast),
+        max_abs_diff(&reference, &bf16),
+    );
+    println!("SmolLM2: fast f32 logits within {diff:.2e}, bf16 within {diff_bf16:.2e} (largest logit {scale:.1})");
+    assert!(diff <= 1e-4, "fast decoding differs by {diff}");
+}
