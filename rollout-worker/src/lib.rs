@@ -4,6 +4,8 @@
 //!
 //! Code map:
 //! - [`real`], [`model`]: the decoder, its training forward/backward and KV-cache decoding;
+//! - [`fast`]: the fast f32 path (packed decoding weights, SIMD attention), tested against
+//!   [`model`]; [`bench`]: tokens/s next to this machine's measured limits;
 //! - [`load`]: GGUF (SmolLM2 from the package registry), safetensors + config.json, checkpoints;
 //! - [`tokenizer`]: byte-level BPE, chat templates, and the toy task's character tokenizer;
 //! - [`sampling`]: temperature / top-p sampling of G completions per prompt;
@@ -12,6 +14,8 @@
 //! - [`reward`]: the verifier client (HTTP, round-robin, retries) and in-process grading;
 //! - [`train`]: the loop, its prompts file and its per-step log; [`toy`]: the arithmetic task.
 
+pub mod bench;
+pub mod fast;
 pub mod grpo;
 pub mod load;
 pub mod model;

@@ -4,10 +4,12 @@
 //!
 //! ```text
 //! g     = g * min(1, max_norm / (||g||_2 + 1e-6))
-//! p     = p * (1 - lr * weight_decay)
+//! p     = p * (1 - lr * weight_decay)          (not for norm weights, see [`decays`])
 //! m     = b1 m + (1 - b1) g ;  v = b2 v + (1 - b2) g^2
 //! p     = p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 //! ```
+
+use rayon::prelude::*;
 
 use crate::model::ModelWeights;
 use crate::real::Real;
@@ -54,6 +56,35 @@ pub fn global_norm<T: Real>(grads: &ModelWeights<T>) -> f64 {
         .sqrt()
 }
 
+/// How the learning rate moves over a run, named as Hugging Face's `lr_scheduler_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// From `lr` down to 0 over the run (TRL's default, through `TrainingArguments`; no warmup).
+    Linear,
+    Constant,
+}
+
+/// The learning rate of optimiser step `step` (1-based) of `total`: HF's
+/// `get_linear_schedule_with_warmup` without warmup multiplies by `(total - (step - 1)) / total`,
+/// so the first step uses `lr` and the last `lr / total`.
+pub fn scheduled_lr(lr: f64, schedule: LrSchedule, step: usize, total: usize) -> f64 {
+    match schedule {
+        LrSchedule::Constant => lr,
+        LrSchedule::Linear => {
+            let total = total.max(1) as f64;
+            lr * ((total - (step.max(1) - 1) as f64) / total).max(0.0)
+        }
+    }
+}
+
+/// Whether weight decay applies to a tensor: not to norm weights, as Hugging Face's
+/// `Trainer.get_decay_parameter_names` leaves out every LayerNorm/RMSNorm weight and bias
+/// (embeddings and projections are decayed).
+pub fn decays(name: &str) -> bool {
+    !(name.ends_with("norm.weight") || name.contains("bias"))
+}
+
 impl<T: Real> AdamW<T> {
     pub fn new(config: AdamWConfig, like: &ModelWeights<T>) -> AdamW<T> {
         AdamW {
@@ -87,14 +118,23 @@ impl<T: Real> AdamW<T> {
             .zip(grads.tensors_mut())
             .zip(self.m.tensors_mut())
             .zip(self.v.tensors_mut());
-        for ((((_, p), (_, g)), (_, m)), (_, v)) in tensors {
-            for i in 0..p.len() {
-                g[i] *= clip;
-                p[i] *= decay;
-                m[i] = b1 * m[i] + (T::one() - b1) * g[i];
-                v[i] = b2 * v[i] + (T::one() - b2) * g[i] * g[i];
-                p[i] -= lr * (m[i] / bc1) / (v[i].sqrt() / bc2_sqrt + eps);
-            }
+        for ((((name, p), (_, g)), (_, m)), (_, v)) in tensors {
+            let decay = if decays(&name) { decay } else { T::one() };
+            // Elementwise, so split into pieces across threads (the result does not depend on
+            // the split).
+            const PIECE: usize = 1 << 16;
+            p.par_chunks_mut(PIECE)
+                .zip(g.par_chunks_mut(PIECE))
+                .zip(m.par_chunks_mut(PIECE).zip(v.par_chunks_mut(PIECE)))
+                .for_each(|((p, g), (m, v))| {
+                    for i in 0..p.len() {
+                        g[i] *= clip;
+                        p[i] *= decay;
+                        m[i] = b1 * m[i] + (T::one() - b1) * g[i];
+                        v[i] = b2 * v[i] + (T::one() - b2) * g[i] * g[i];
+                        p[i] -= lr * (m[i] / bc1) / (v[i].sqrt() / bc2_sqrt + eps);
+                    }
+                });
         }
         norm
     }
@@ -122,6 +162,35 @@ mod tests {
         );
         opt.step(&mut p, &mut g);
         assert!((p.final_norm[0] + 0.1).abs() < 1e-6 && (p.final_norm[1] - 0.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn linear_schedule_starts_at_lr_and_ends_one_step_above_zero() {
+        assert_eq!(scheduled_lr(1.0, LrSchedule::Linear, 1, 4), 1.0);
+        assert_eq!(scheduled_lr(1.0, LrSchedule::Linear, 4, 4), 0.25);
+        assert_eq!(scheduled_lr(1.0, LrSchedule::Constant, 4, 4), 1.0);
+    }
+
+    #[test]
+    fn weight_decay_skips_norm_weights() {
+        let config = ModelConfig::tiny(4);
+        let mut p = ModelWeights::<f64>::zeros(&config);
+        p.final_norm[0] = 1.0;
+        p.layers[0].attn_norm[0] = 1.0;
+        p.layers[0].wq[0] = 1.0;
+        p.embed[0] = 1.0;
+        let mut g = ModelWeights::<f64>::zeros(&config);
+        let mut opt = AdamW::new(
+            AdamWConfig {
+                lr: 0.1,
+                weight_decay: 0.5,
+                ..Default::default()
+            },
+            &p,
+        );
+        opt.step(&mut p, &mut g);
+        assert_eq!((p.final_norm[0], p.layers[0].attn_norm[0]), (1.0, 1.0));
+        assert!((p.layers[0].wq[0] - 0.95).abs() < 1e-12 && (p.embed[0] - 0.95).abs() < 1e-12);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! (so each step reads the weights once). A completion ends at a stop token (kept, as TRL keeps
 //! EOS in the completion mask) or at `max_new_tokens`.
 
-use crate::model::decode::{Decoder, KvCache, Row};
+use crate::model::decode::{DecodeStep, Decoder, KvCache, Row};
 use crate::model::ModelWeights;
 use crate::real::Real;
 use crate::rng::Rng;
@@ -67,7 +67,7 @@ pub fn sample_token<T: Real>(logits: &[T], config: &SamplingConfig, rng: &mut Rn
     probs.last().map_or(0, |p| p.1)
 }
 
-/// `group_size` completions for each prompt, grouped by prompt.
+/// `group_size` completions for each prompt, grouped by prompt, with the reference decoder.
 pub fn generate<T: Real>(
     weights: &ModelWeights<T>,
     prompts: &[Vec<u32>],
@@ -76,10 +76,34 @@ pub fn generate<T: Real>(
     stop_tokens: &[u32],
     rng: &mut Rng,
 ) -> Vec<Vec<Vec<u32>>> {
-    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
-    let decoder = Decoder::new(weights, longest + config.max_new_tokens + 1);
+    let decoder = Decoder::new(weights, positions_needed(prompts, config));
     let layers = weights.config.num_hidden_layers;
+    generate_with(
+        &decoder,
+        layers,
+        prompts,
+        group_size,
+        config,
+        stop_tokens,
+        rng,
+    )
+}
 
+/// Positions a decoder needs for these prompts and this many new tokens.
+pub fn positions_needed(prompts: &[Vec<u32>], config: &SamplingConfig) -> usize {
+    prompts.iter().map(Vec::len).max().unwrap_or(0) + config.max_new_tokens + 1
+}
+
+/// [`generate`] with any decoder (the reference or the fast path) of a `layers`-layer model.
+pub fn generate_with<T: Real>(
+    decoder: &impl DecodeStep<T>,
+    layers: usize,
+    prompts: &[Vec<u32>],
+    group_size: usize,
+    config: &SamplingConfig,
+    stop_tokens: &[u32],
+    rng: &mut Rng,
+) -> Vec<Vec<Vec<u32>>> {
     // Prefill every prompt in one call.
     let mut prompt_caches: Vec<KvCache<T>> = prompts.iter().map(|_| KvCache::new(layers)).collect();
     let rows: Vec<Row> = prompts

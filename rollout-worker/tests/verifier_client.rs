@@ -135,16 +135,21 @@ fn results_come_back_in_order_despite_dead_busy_and_hanging_endpoints() {
 
 #[test]
 fn no_endpoint_answering_is_an_error_not_zero_rewards() {
-    let mut config = HttpConfig::new(vec![dead_endpoint(), dead_endpoint()]);
-    config.max_attempts = 3;
+    let dead = dead_endpoint();
+    let mut config = HttpConfig::new(vec![dead.clone()]);
+    config.max_attempts = 4;
     config.initial_backoff = Duration::from_millis(1);
     let err = HttpVerifier::new(config)
         .unwrap()
         .grade(&samples(4))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
-        err.to_string()
-            .contains("no verifier answered after 3 attempts"),
+        err.contains("no verifier answered after 4 attempts"),
         "{err}"
     );
+    // Four identical failures are one line with a count, the URL written once.
+    assert_eq!(err.matches(&dead).count(), 1, "{err}");
+    assert!(err.contains("(4 times)"), "{err}");
+    println!("{err}");
 }

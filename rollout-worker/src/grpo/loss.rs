@@ -30,6 +30,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum LossType {
     Grpo,
+    /// TRL's spelling, `dr_grpo`; `dr-grpo` is accepted too.
+    #[value(name = "dr_grpo", alias = "dr-grpo")]
     DrGrpo,
     Dapo,
 }
@@ -63,7 +65,9 @@ pub struct LossOutput {
     pub d_logps: Vec<Vec<f64>>,
     /// Mean over completions of the token-mean k3 KL (TRL's logged `kl`); 0 without a reference.
     pub mean_kl: f64,
-    /// Share of tokens whose ratio was clipped (TRL's `clip_ratio/region_mean`).
+    /// Share of tokens in TRL's clipped region (`clip_ratio/region_mean`): `rho < 1 - eps_low`
+    /// with `A < 0`, or `rho > 1 + eps_high` with `A > 0`, where the clipped branch is the
+    /// smaller and the gradient is cut.
     pub clip_fraction: f64,
 }
 
@@ -107,7 +111,7 @@ pub fn grpo_loss(
             } else {
                 0.0
             };
-            if rho < lo || rho > hi {
+            if (rho < lo && a < 0.0) || (rho > hi && a > 0.0) {
                 clipped += 1;
             }
             if config.beta != 0.0 {
@@ -129,5 +133,28 @@ pub fn grpo_loss(
         d_logps,
         mean_kl: kl_sum / b.max(1) as f64,
         clip_fraction: clipped as f64 / total_tokens.max(1) as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_fraction_counts_trls_region_only() {
+        // Ratios below, inside and above [0.8, 1.2]; one completion with A > 0, one with A < 0.
+        let rho = [0.5f64, 1.0, 1.5];
+        let logps: Vec<Vec<f64>> = vec![rho.iter().map(|r| r.ln()).collect(); 2];
+        let old = vec![vec![0.0; 3]; 2];
+        let out = grpo_loss(&LossConfig::default(), &logps, &old, None, &[1.0, -1.0]);
+        // Counted: rho 1.5 with A > 0, rho 0.5 with A < 0. Not: 0.5 with A > 0, 1.5 with A < 0.
+        assert_eq!(out.clip_fraction, 2.0 / 6.0);
+    }
+
+    #[test]
+    fn dr_grpo_is_spelled_as_in_trl() {
+        use clap::ValueEnum;
+        assert_eq!(LossType::from_str("dr_grpo", false), Ok(LossType::DrGrpo));
+        assert_eq!(LossType::from_str("dr-grpo", false), Ok(LossType::DrGrpo));
     }
 }

@@ -5,12 +5,24 @@
 use rayon::prelude::*;
 
 use super::forward::{gather_head, scatter_add_head, Activations};
+use super::kernels::{Kernels, Reference};
 use super::ops::{self, Rope};
 use super::ModelWeights;
-use crate::real::{linear_backward, Real};
+use crate::real::Real;
 
 /// Adds the gradient of `sum_i d_logps[i] * logp_i` into `grads`.
 pub fn backward<T: Real>(
+    w: &ModelWeights<T>,
+    acts: &Activations<T>,
+    d_logps: &[Vec<T>],
+    grads: &mut ModelWeights<T>,
+) {
+    backward_with(&Reference, w, acts, d_logps, grads)
+}
+
+/// [`backward`] with the given kernels.
+pub fn backward_with<T: Real, K: Kernels<T>>(
+    kern: &K,
     w: &ModelWeights<T>,
     acts: &Activations<T>,
     d_logps: &[Vec<T>],
@@ -46,7 +58,7 @@ pub fn backward<T: Real>(
             (Some(head), Some(d_head)) => (head, d_head),
             _ => (&w.embed, &mut grads.embed),
         };
-        linear_backward(
+        kern.linear_backward(
             &d_logits,
             &selected,
             flat.len(),
@@ -75,9 +87,9 @@ pub fn backward<T: Real>(
     for (l, (lw, a)) in w.layers.iter().zip(&acts.layers).enumerate().rev() {
         let lg = &mut grads.layers[l];
         // Feed-forward block: x_out = x_mid + down(swiglu(gate(n), up(n))), n = norm(x_mid).
-        let d_hidden = linear_backward(&dx, &a.hidden, rows, &lw.w_down, &mut lg.w_down, f, d);
-        let (d_gate, d_up) = ops::swiglu_backward(&d_hidden, &a.gate, &a.up);
-        let mut d_norm = linear_backward(
+        let d_hidden = kern.linear_backward(&dx, &a.hidden, rows, &lw.w_down, &mut lg.w_down, f, d);
+        let (d_gate, d_up) = kern.swiglu_backward(&d_hidden, &a.gate, &a.up);
+        let mut d_norm = kern.linear_backward(
             &d_gate,
             &a.x_norm_ffn,
             rows,
@@ -86,7 +98,8 @@ pub fn backward<T: Real>(
             d,
             f,
         );
-        let d_norm_up = linear_backward(&d_up, &a.x_norm_ffn, rows, &lw.w_up, &mut lg.w_up, d, f);
+        let d_norm_up =
+            kern.linear_backward(&d_up, &a.x_norm_ffn, rows, &lw.w_up, &mut lg.w_up, d, f);
         d_norm
             .iter_mut()
             .zip(&d_norm_up)
@@ -101,14 +114,15 @@ pub fn backward<T: Real>(
         let d_mid: Vec<T> = dx.iter().zip(&d_mid_norm).map(|(&a, &b)| a + b).collect();
 
         // Attention block: x_mid = x_in + o(attn(rope(q(n)), rope(k(n)), v(n))), n = norm(x_in).
-        let d_attn = linear_backward(&d_mid, &a.attn_out, rows, &lw.wo, &mut lg.wo, c.q_dim(), d);
-        let (mut dq, mut dk, dv) = attention_backward(c, acts, a, &d_attn);
+        let d_attn =
+            kern.linear_backward(&d_mid, &a.attn_out, rows, &lw.wo, &mut lg.wo, c.q_dim(), d);
+        let (mut dq, mut dk, dv) = attention_backward(kern, c, acts, a, &d_attn);
         rope.rotate_rows(&mut dq, c.q_dim(), &acts.positions, true);
         rope.rotate_rows(&mut dk, c.kv_dim(), &acts.positions, true);
         let mut d_norm =
-            linear_backward(&dq, &a.x_norm_attn, rows, &lw.wq, &mut lg.wq, d, c.q_dim());
+            kern.linear_backward(&dq, &a.x_norm_attn, rows, &lw.wq, &mut lg.wq, d, c.q_dim());
         for (dy, wt, dwt) in [(&dk, &lw.wk, &mut lg.wk), (&dv, &lw.wv, &mut lg.wv)] {
-            let part = linear_backward(dy, &a.x_norm_attn, rows, wt, dwt, d, c.kv_dim());
+            let part = kern.linear_backward(dy, &a.x_norm_attn, rows, wt, dwt, d, c.kv_dim());
             d_norm.iter_mut().zip(&part).for_each(|(a, &b)| *a += b);
         }
         let d_in_norm = ops::rmsnorm_backward(
@@ -131,7 +145,8 @@ pub fn backward<T: Real>(
 
 /// Gradients of queries, keys and values (still rotated), in parallel over (sequence, kv head):
 /// each job owns one key/value head and the query heads that share it.
-fn attention_backward<T: Real>(
+fn attention_backward<T: Real, K: Kernels<T>>(
+    kern: &K,
     c: &super::ModelConfig,
     acts: &Activations<T>,
     a: &super::forward::LayerActivations<T>,
@@ -163,7 +178,7 @@ fn attention_backward<T: Real>(
                 let doh = gather_head(d_attn, qd, span, h, hd);
                 let mut dq = vec![T::zero(); len * hd];
                 let probs = &a.probs[s * heads + h];
-                ops::attention_head_backward(
+                kern.attention_head_backward(
                     &doh,
                     &qh,
                     &kh,

@@ -26,6 +26,18 @@ impl<T: Real> KvCache<T> {
     }
 }
 
+/// One decoding call: append `rows` to their caches and return the logits of the rows that want
+/// them, in row order. The reference [`Decoder`] and the fast path both implement it.
+pub trait DecodeStep<T>: Sync {
+    fn step(&self, caches: &mut [KvCache<T>], rows: &[Row]) -> Vec<Vec<T>>;
+}
+
+impl<T: Real> DecodeStep<T> for Decoder<'_, T> {
+    fn step(&self, caches: &mut [KvCache<T>], rows: &[Row]) -> Vec<Vec<T>> {
+        Decoder::step(self, caches, rows)
+    }
+}
+
 /// Rotary tables sized for a model, shared across decoding calls.
 pub struct Decoder<'w, T> {
     pub weights: &'w ModelWeights<T>,

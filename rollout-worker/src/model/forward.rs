@@ -6,9 +6,10 @@
 
 use rayon::prelude::*;
 
+use super::kernels::{Kernels, Reference};
 use super::ops::{self, Rope};
 use super::ModelWeights;
-use crate::real::{linear, Real};
+use crate::real::Real;
 
 /// One sequence and which of its tokens are scored: `tokens[first_scored..]`, each predicted from
 /// the position before it (so `first_scored >= 1`; for GRPO it is the prompt length).
@@ -64,6 +65,16 @@ pub fn forward<T: Real>(
     batch: &[ScoredSequence],
     temperature: f64,
 ) -> (Vec<Vec<T>>, Activations<T>) {
+    forward_with(&Reference, w, batch, temperature)
+}
+
+/// [`forward`] with the given kernels.
+pub fn forward_with<T: Real, K: Kernels<T>>(
+    kern: &K,
+    w: &ModelWeights<T>,
+    batch: &[ScoredSequence],
+    temperature: f64,
+) -> (Vec<Vec<T>>, Activations<T>) {
     let c = &w.config;
     let (d, hd) = (c.hidden_size, c.head_dim());
     let mut spans = Vec::new();
@@ -94,22 +105,22 @@ pub fn forward<T: Real>(
     let mut layers = Vec::with_capacity(w.layers.len());
     for lw in &w.layers {
         let (x_norm_attn, inv_rms_attn) = ops::rmsnorm(&x, &lw.attn_norm, c.rms_norm_eps);
-        let mut q = linear(&x_norm_attn, rows, &lw.wq, d, c.q_dim());
-        let mut k = linear(&x_norm_attn, rows, &lw.wk, d, c.kv_dim());
-        let v = linear(&x_norm_attn, rows, &lw.wv, d, c.kv_dim());
+        let mut q = kern.linear(&x_norm_attn, rows, &lw.wq, d, c.q_dim());
+        let mut k = kern.linear(&x_norm_attn, rows, &lw.wk, d, c.kv_dim());
+        let v = kern.linear(&x_norm_attn, rows, &lw.wv, d, c.kv_dim());
         rope.rotate_rows(&mut q, c.q_dim(), &positions, false);
         rope.rotate_rows(&mut k, c.kv_dim(), &positions, false);
 
-        let (attn_out, probs) = attention(c, &spans, &q, &k, &v);
-        let projected = linear(&attn_out, rows, &lw.wo, c.q_dim(), d);
+        let (attn_out, probs) = attention(kern, c, &spans, &q, &k, &v);
+        let projected = kern.linear(&attn_out, rows, &lw.wo, c.q_dim(), d);
         let x_mid: Vec<T> = x.iter().zip(&projected).map(|(&a, &b)| a + b).collect();
 
         let (x_norm_ffn, inv_rms_ffn) = ops::rmsnorm(&x_mid, &lw.ffn_norm, c.rms_norm_eps);
         let f = c.intermediate_size;
-        let gate = linear(&x_norm_ffn, rows, &lw.w_gate, d, f);
-        let up = linear(&x_norm_ffn, rows, &lw.w_up, d, f);
-        let hidden = ops::swiglu(&gate, &up);
-        let down = linear(&hidden, rows, &lw.w_down, f, d);
+        let gate = kern.linear(&x_norm_ffn, rows, &lw.w_gate, d, f);
+        let up = kern.linear(&x_norm_ffn, rows, &lw.w_up, d, f);
+        let hidden = kern.swiglu(&gate, &up);
+        let down = kern.linear(&hidden, rows, &lw.w_down, f, d);
         let x_out: Vec<T> = x_mid.iter().zip(&down).map(|(&a, &b)| a + b).collect();
 
         layers.push(LayerActivations {
@@ -136,7 +147,7 @@ pub fn forward<T: Real>(
         .flat_map(|&r| x_norm_final[r * d..(r + 1) * d].iter().copied())
         .collect();
     let v = c.vocab_size;
-    let logits = linear(&selected, scored_rows.len(), w.output_matrix(), d, v);
+    let logits = kern.linear(&selected, scored_rows.len(), w.output_matrix(), d, v);
     let temp = T::of(temperature);
     let mut probs_out = vec![T::zero(); logits.len()];
     let flat_logps: Vec<T> = logits
@@ -207,7 +218,8 @@ pub(crate) fn scatter_add_head<T: Real>(
 }
 
 /// Causal grouped-query attention over every sequence, in parallel over (sequence, head).
-fn attention<T: Real>(
+fn attention<T: Real, K: Kernels<T>>(
+    kern: &K,
     c: &super::ModelConfig,
     spans: &[(usize, usize)],
     q: &[T],
@@ -226,7 +238,7 @@ fn attention<T: Real>(
             let qh = gather_head(q, qd, span, h, hd);
             let kh = gather_head(k, kvd, span, h / group, hd);
             let vh = gather_head(v, kvd, span, h / group, hd);
-            ops::attention_head(&qh, &kh, &vh, span.1, hd)
+            kern.attention_head(&qh, &kh, &vh, span.1, hd)
         })
         .collect();
     let rows = q.len() / qd;

@@ -10,6 +10,7 @@ pub mod backward;
 pub mod config;
 pub mod decode;
 pub mod forward;
+pub mod kernels;
 pub mod ops;
 pub mod weights;
 

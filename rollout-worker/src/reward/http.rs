@@ -110,12 +110,17 @@ impl HttpVerifier {
                     unreachable: false,
                 });
             }
-            Err(err) => {
+            Err(ureq::Error::Transport(err)) => {
+                // ureq's own message starts with the URL; say it once.
+                let text = err.to_string();
+                let text = text
+                    .strip_prefix(&format!("{url}: "))
+                    .map_or(text.clone(), str::to_string);
                 return Err(Failure {
-                    message: format!("{url}: {err}"),
+                    message: format!("{url}: {text}"),
                     retry_after: None,
                     unreachable: true,
-                })
+                });
             }
         };
         let parsed: GradeResponse = response
@@ -176,9 +181,31 @@ impl HttpVerifier {
         Err(anyhow!(
             "no verifier answered after {} attempts: {}",
             self.config.max_attempts,
-            errors.join("; ")
+            summarise(&errors)
         ))
     }
+}
+
+/// Distinct failures once each, in first-seen order, with how often each happened: a dead
+/// endpoint tried four times is one line, not its URL four times over.
+fn summarise(errors: &[String]) -> String {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for e in errors {
+        match seen.iter_mut().find(|(m, _)| *m == e.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((e, 1)),
+        }
+    }
+    seen.iter()
+        .map(|(m, n)| {
+            if *n > 1 {
+                format!("{m} ({n} times)")
+            } else {
+                m.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl RewardSource for HttpVerifier {

@@ -6,6 +6,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct StepLog {
     pub step: usize,
+    /// Learning rate of this step's update (after the schedule).
+    pub lr: f64,
     /// Mean reward over all completions of the step (errors count as 0 here).
     pub mean_reward: f64,
     /// Share of completions whose primary task was `correct`.

@@ -15,13 +15,14 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::fast::{self, Precision};
 use crate::grpo::{
     advantage, advantages, grpo_loss, AdvantageConfig, LossConfig, LossType, ScaleRewards,
 };
 use crate::load::{hf, load_model, LoadedModel};
 use crate::model::backward::backward;
 use crate::model::{forward, ModelWeights, ScoredSequence};
-use crate::optim::{AdamW, AdamWConfig};
+use crate::optim::{scheduled_lr, AdamW, AdamWConfig, LrSchedule};
 use crate::reward::http::{HttpConfig, HttpVerifier};
 use crate::reward::local::LocalGrader;
 use crate::reward::{format_score, is_correct, training_reward, RewardSource};
@@ -70,6 +71,9 @@ pub struct TrainArgs {
     /// TRL default 1e-6.
     #[arg(long, default_value_t = 1e-6)]
     pub lr: f64,
+    /// `linear` (TRL's default: from `--lr` down to 0 over `--steps`) or `constant`.
+    #[arg(long, value_enum, default_value_t = LrSchedule::Linear)]
+    pub lr_scheduler_type: LrSchedule,
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f64,
     #[arg(long, default_value_t = 1.0)]
@@ -89,7 +93,7 @@ pub struct TrainArgs {
     pub scale_rewards: ScaleRewards,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where the log (`log.jsonl`) and checkpoints go.
+    /// Where the log (`log.jsonl`) and checkpoints go (`runs/` is ignored by git).
     #[arg(long, default_value = "runs/latest")]
     pub out_dir: PathBuf,
     /// Checkpoint every N steps (0: only at the end).
@@ -98,6 +102,14 @@ pub struct TrainArgs {
     /// Skip the final checkpoint.
     #[arg(long)]
     pub no_checkpoint: bool,
+    /// Use the plain reference kernels for sampling and the update (the fast path's oracle;
+    /// several times slower).
+    #[arg(long)]
+    pub reference_kernels: bool,
+    /// Weights for sampling on the fast path: `f32`, or `bf16` (half the memory traffic per
+    /// token; the update is always f32).
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub decode_precision: Precision,
     /// Print a sampled completion every N steps (0: never).
     #[arg(long, default_value_t = 0)]
     pub show_every: usize,
@@ -235,14 +247,26 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let prompts: Vec<Vec<u32>> = chosen.iter().map(|&i| encoded[i].clone()).collect();
 
         let t = Instant::now();
-        let groups = generate(
-            &policy,
-            &prompts,
-            args.group_size,
-            &sampling,
-            &stop,
-            &mut rng,
-        );
+        let groups = if args.reference_kernels {
+            generate(
+                &policy,
+                &prompts,
+                args.group_size,
+                &sampling,
+                &stop,
+                &mut rng,
+            )
+        } else {
+            fast::generate(
+                &policy,
+                args.decode_precision,
+                &prompts,
+                args.group_size,
+                &sampling,
+                &stop,
+                &mut rng,
+            )
+        };
         let generate_s = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
@@ -275,13 +299,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let adv = advantages(&rewards, adv_config);
 
         let t = Instant::now();
+        let run_forward = |w: &ModelWeights<f32>| {
+            if args.reference_kernels {
+                forward(w, &batch, logp_temperature)
+            } else {
+                fast::train::forward(w, &batch, logp_temperature)
+            }
+        };
         let ref_logps: Option<Vec<Vec<f64>>> = reference.as_ref().map(|r| {
-            let (lp, _) = forward(r, &batch, logp_temperature);
+            let (lp, _) = run_forward(r);
             lp.iter()
                 .map(|s| s.iter().map(|&x| x as f64).collect())
                 .collect()
         });
-        let (logps, acts) = forward(&policy, &batch, logp_temperature);
+        let (logps, acts) = run_forward(&policy);
         let logps: Vec<Vec<f64>> = logps
             .iter()
             .map(|s| s.iter().map(|&x| x as f64).collect())
@@ -293,8 +324,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             .map(|s| s.iter().map(|&x| x as f32).collect())
             .collect();
         grads.fill_zero();
-        backward(&policy, &acts, &d_logps, &mut grads);
+        if args.reference_kernels {
+            backward(&policy, &acts, &d_logps, &mut grads);
+        } else {
+            fast::train::backward(&policy, &acts, &d_logps, &mut grads);
+        }
         drop(acts);
+        let lr = scheduled_lr(args.lr, args.lr_scheduler_type, step, args.steps);
+        optimizer.config.lr = lr;
         let grad_norm = optimizer.step(&mut policy, &mut grads);
         let train_s = t.elapsed().as_secs_f64();
 
@@ -302,6 +339,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let all_tokens: usize = batch.iter().map(|s| s.tokens.len()).sum();
         let entry = StepLog {
             step,
+            lr,
             mean_reward: mean(results.iter().map(|r| r.reward)),
             accuracy: mean(results.iter().map(|r| is_correct(r) as u8 as f64)),
             format_rate: mean(results.iter().map(format_score)),
