@@ -678,12 +678,23 @@ impl Sample {
             return Ok(sample);
         }
         let mut de = serde_json::Deserializer::from_str(text);
-        let parsed = serde_path_to_error::deserialize::<_, Sample>(&mut de)
-            .map_err(describe_path_error)
-            .and_then(|sample| match de.end() {
-                Ok(()) => Ok(sample),
-                Err(e) => Err(format!("malformed JSON: {e}")),
-            });
+        let parsed = match serde_path_to_error::deserialize::<_, Sample>(&mut de) {
+            Ok(sample) => de
+                .end()
+                .map(|()| sample)
+                .map_err(|e| format!("malformed JSON: {e}")),
+            // serde_json's streaming parser calls a wrongly typed enum (`"style": 7`) a syntax
+            // error ("expected value"); when the text is well-formed JSON, the parsed tree
+            // says what was found instead.
+            Err(err) if err.inner().is_syntax() && is_well_formed(text) => {
+                let streamed = describe_path_error(err);
+                match serde_json::from_str::<Value>(text).map(Sample::from_value) {
+                    Ok(Err(from_tree)) => Err(from_tree.message),
+                    _ => Err(streamed.replacen("malformed JSON", "invalid sample", 1)),
+                }
+            }
+            Err(err) => Err(describe_path_error(err)),
+        };
         parsed.map_err(|message| SampleError {
             id: best_effort_id(text),
             message,
@@ -698,6 +709,10 @@ impl Sample {
             message: describe_path_error(err),
         })
     }
+}
+
+fn is_well_formed(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 fn describe_path_error(err: serde_path_to_error::Error<serde_json::Error>) -> String {
@@ -840,12 +855,23 @@ mod tests {
             (r#"{"answer":"1"}"#, "missing field `kind`"),
             (r#"{}"#, "missing field `kind`"),
             (r#"{"kind":"math"}"#, "missing field `answer`"),
+            // A wrongly typed enum: serde_json's streaming parser calls it a syntax error.
+            (
+                r#"{"kind":"format","style":7}"#,
+                "invalid type: integer `7`, expected string or map",
+            ),
+            (
+                r#"{"style":null,"kind":"format"}"#,
+                "style: invalid type: null, expected string or map",
+            ),
         ];
         for (task, needle) in refused {
             let text = format!(r#"{{"completion":"x","task":{task}}}"#);
             let err = Sample::from_json_str(&text).unwrap_err().message;
             assert!(err.contains(needle), "{task}: {err}");
         }
+        let broken = Sample::from_json_str(r#"{"completion":"x","task":{"kind":"#);
+        assert!(broken.unwrap_err().message.starts_with("malformed JSON"));
     }
 
     #[test]
