@@ -104,7 +104,7 @@ pub fn run(args: FormatBenchArgs) -> anyhow::Result<()> {
 
 /// Realistic completions of a few hundred bytes, a mix of good and bad layouts, each distinct
 /// (so the duplicate cache does not flatter the figures).
-fn generate_samples(n: usize) -> Vec<String> {
+pub(crate) fn generate_samples(n: usize) -> Vec<String> {
     let styles = ["r1", "think_answer", "think_answer_strict", "tag_count"];
     (0..n)
         .map(|i| {
@@ -261,13 +261,17 @@ fn post(agent: &ureq::Agent, url: &str, body: &str) -> anyhow::Result<()> {
 }
 
 /// A `verifier serve` child on a free loopback port, stopped on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Server {
-    fn start(exe: &Path, jobs: usize) -> anyhow::Result<Server> {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn start(exe: &Path, jobs: usize) -> anyhow::Result<Server> {
         let mut child = Command::new(exe)
             .args([
                 "serve",
@@ -300,7 +304,7 @@ impl Drop for Server {
     }
 }
 
-struct RemoveOnDrop(PathBuf);
+pub(crate) struct RemoveOnDrop(pub PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {

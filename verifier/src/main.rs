@@ -6,6 +6,7 @@
 //! graders it wires together are pure (crate `graders`).
 
 mod bench_format;
+mod bench_io;
 mod bench_sandbox;
 mod code_executor;
 mod engine;
@@ -86,6 +87,9 @@ enum Command {
 enum BenchCommand {
     /// Format rewards through `verifier grade` and through HTTP batches.
     Format(bench_format::FormatBenchArgs),
+    /// The path around the graders: format, math and IFEval samples per CPU-second through
+    /// `grade` and HTTP (batches and single requests), next to Python anchors.
+    Io(bench_io::IoBenchArgs),
     /// Fresh-instance sandbox runs: latency and runs/s per language, next to native python3.
     Sandbox(bench_sandbox::SandboxBenchArgs),
 }
@@ -131,6 +135,7 @@ fn main() {
         Command::Exec(args) => exec::run(args).map(|code| std::process::exit(code)),
         Command::Bench(BenchCommand::Format(args)) => bench_format::run(args),
         Command::Bench(BenchCommand::Sandbox(args)) => bench_sandbox::run(args),
+        Command::Bench(BenchCommand::Io(args)) => bench_io::run(args),
         Command::Completions { .. } => Ok(()),
     };
     if let Err(err) = outcome {

@@ -1,0 +1,446 @@
+//! `verifier bench io`: what a sample costs on the whole path around the graders (JSON in,
+//! dedupe, grading, JSON out, pipes and sockets), per CPU-second, for format, math and IFEval
+//! samples, through `verifier grade` and through HTTP (256-sample batches, and single-sample
+//! requests on one keep-alive connection), next to Python anchors timed in the same run.
+//!
+//! CPU, not wall time, is the measure: the machines we run on are shared and small, and a
+//! trainer pays for cores. `grade` runs are charged from `getrusage(RUSAGE_CHILDREN)`, the
+//! server from `/proc/PID/stat`; the benchmark's own HTTP client is not charged to the server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::bench_format::{generate_samples, RemoveOnDrop, Server};
+
+#[derive(clap::Args, Debug)]
+pub struct IoBenchArgs {
+    /// Format and math samples per `grade` run (IFEval: its 541 responses, repeated to this).
+    #[arg(long, default_value_t = 40_000)]
+    pub samples: usize,
+    /// Runs of each `grade` measurement; the cheapest is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// 256-sample HTTP batches per kind.
+    #[arg(long, default_value_t = 60)]
+    pub batches: usize,
+    /// Single-sample requests per kind, one after another on one keep-alive connection.
+    #[arg(long, default_value_t = 3_000)]
+    pub single_requests: usize,
+    /// IFEval's responses with their instructions (default: `ifeval_verdicts.jsonl` under
+    /// `$VERIFIER_DATA_DIR/conformance/ifeval/` or `../shared/conformance/ifeval/`).
+    #[arg(long)]
+    pub ifeval_file: Option<PathBuf>,
+}
+
+/// Samples per HTTP batch (the issue's and TRL's usual batch).
+const BATCH: usize = 256;
+
+/// IFEval's reference (google-research's checks with Python langdetect, strict mode, one core,
+/// a quiet machine): responses per second, from research/format.md §2.3. Not run here: its
+/// Python packages are not part of our set-up.
+const IFEVAL_REFERENCE_PER_S: f64 = 1_251.0;
+
+pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find the verifier executable")?;
+    let mut kinds = vec![
+        ("format", generate_samples(args.samples)),
+        ("math", math_samples(args.samples)),
+    ];
+    match ifeval_samples(args.ifeval_file.as_deref(), args.samples) {
+        Ok(lines) => kinds.push(("ifeval", lines)),
+        Err(err) => println!("ifeval: not measured ({err:#})"),
+    }
+    println!(
+        "every figure is samples per CPU-second of the process that grades (wall-clock rates in \
+         brackets); {} runs of each grade measurement, the cheapest kept",
+        args.repeat.max(1)
+    );
+    let mut rows = Vec::new();
+    for (kind, lines) in &kinds {
+        let file = std::env::temp_dir().join(format!(
+            "verifier-bench-io-{kind}-{}.jsonl",
+            std::process::id()
+        ));
+        std::fs::write(&file, lines.join("\n") + "\n")?;
+        let _cleanup = RemoveOnDrop(file.clone());
+        let grade1 = bench_grade(&exe, &file, 1, args.repeat, lines.len())?;
+        let grade2 = bench_grade(&exe, &file, 2, args.repeat, lines.len())?;
+        let server = Server::start(&exe, 1)?;
+        let batches = http_batches(&server, lines, args.batches)?;
+        let single = http_single(&server, lines, args.single_requests)?;
+        drop(server);
+        rows.push(Row {
+            kind,
+            grade1,
+            grade2,
+            batches,
+            single,
+        });
+    }
+    let anchors = anchors(&kinds[0].1);
+
+    println!();
+    println!(
+        "{:<8}{:>22}{:>22}{:>10}{:>24}{:>10}",
+        "", "grade --jobs 1", "grade --jobs 2", "2 vs 1", "HTTP 256-batches", "vs grade"
+    );
+    for row in &rows {
+        println!(
+            "{:<8}{:>22}{:>22}{:>9.2}x{:>24}{:>9.2}x",
+            row.kind,
+            row.grade1.show(),
+            row.grade2.show(),
+            row.grade2.per_s / row.grade1.per_s,
+            row.batches.show(),
+            row.batches.per_cpu_s / row.grade1.per_cpu_s,
+        );
+    }
+    println!("(2 vs 1: wall-clock rates; vs grade: per CPU-second, the server at --jobs 1)");
+    println!();
+    println!(
+        "{:<8}{:>14}{:>14}{:>14}{:>22}",
+        "single", "requests/s", "p50 ms", "p99 ms", "server CPU/request"
+    );
+    for row in &rows {
+        println!(
+            "{:<8}{:>14.0}{:>14.3}{:>14.3}{:>19.1} µs",
+            row.kind,
+            row.single.requests_per_s,
+            row.single.p50_ms,
+            row.single.p99_ms,
+            row.single.cpu_us_per_request
+        );
+    }
+    println!("(one client, one keep-alive connection, one request at a time)");
+    println!();
+    match anchors {
+        Ok(anchors) => {
+            let format = &rows[0];
+            println!(
+                "anchor: open-r1's format regex in CPython, in memory: {:.0} samples/CPU-s; \
+                 grade --jobs 1 is {:.2}x that",
+                anchors.regex,
+                format.grade1.per_cpu_s / anchors.regex
+            );
+            println!(
+                "anchor: the same with each JSON line parsed and a JSON result written: {:.0} \
+                 samples/CPU-s; grade --jobs 1 is {:.2}x that",
+                anchors.regex_json,
+                format.grade1.per_cpu_s / anchors.regex_json
+            );
+        }
+        Err(err) => println!("anchor: open-r1 in CPython: not measured ({err:#})"),
+    }
+    if let Some(ifeval) = rows.iter().find(|r| r.kind == "ifeval") {
+        println!(
+            "reference: IFEval's own checks, strict, {IFEVAL_REFERENCE_PER_S:.0} responses/s on \
+             one core (research/format.md §2.3, not run here); grade --jobs 1 is {:.1}x that \
+             per CPU-second",
+            ifeval.grade1.per_cpu_s / IFEVAL_REFERENCE_PER_S
+        );
+    }
+    println!(
+        "targets (issue 18): format through grade --jobs 1 >= 2x the regex anchor; --jobs 2 >= \
+         1.7x --jobs 1 on an idle machine; IFEval >= 50x the reference; HTTP batches within 10% \
+         of grade; single requests p99 < 1 ms for math and format on an idle machine"
+    );
+    Ok(())
+}
+
+struct Row<'a> {
+    kind: &'a str,
+    grade1: Rate,
+    grade2: Rate,
+    batches: Rate,
+    single: Single,
+}
+
+/// Samples per CPU-second and per wall-clock second.
+struct Rate {
+    per_cpu_s: f64,
+    per_s: f64,
+}
+
+impl Rate {
+    fn show(&self) -> String {
+        format!("{:.0} ({:.0})", self.per_cpu_s, self.per_s)
+    }
+}
+
+struct Single {
+    requests_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_us_per_request: f64,
+}
+
+/// CPU time (user + system) of this process's children that have been waited for.
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage writes one rusage struct into the zeroed memory we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// CPU time (user + system) of a running process, from `/proc/PID/stat` (clock ticks).
+fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields we want come after its closing bracket:
+    // state is the first there, utime the 12th and stime the 13th.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unexpected /proc stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(Duration::from_secs_f64(ticks as f64 / per_s))
+}
+
+fn bench_grade(
+    exe: &Path,
+    file: &Path,
+    jobs: usize,
+    repeat: usize,
+    n: usize,
+) -> anyhow::Result<Rate> {
+    let mut best = Rate {
+        per_cpu_s: 0.0,
+        per_s: 0.0,
+    };
+    for _ in 0..repeat.max(1) {
+        let (cpu, started) = (children_cpu(), Instant::now());
+        let status = Command::new(exe)
+            .args(["grade", "--quiet", "--jobs", &jobs.to_string()])
+            .args(["--output", "/dev/null"])
+            .arg(file)
+            .stdin(Stdio::null())
+            .status()
+            .context("cannot run verifier grade")?;
+        if !status.success() {
+            bail!("verifier grade failed: {status}");
+        }
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = (children_cpu() - cpu).as_secs_f64().max(1e-6);
+        best.per_cpu_s = best.per_cpu_s.max(n as f64 / cpu);
+        best.per_s = best.per_s.max(n as f64 / wall);
+    }
+    Ok(best)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// `batches` batches of 256, one after another (the first one, which warms the graders, is not
+/// counted), charged to the server's CPU.
+fn http_batches(server: &Server, lines: &[String], batches: usize) -> anyhow::Result<Rate> {
+    let bodies: Vec<String> = lines
+        .chunks(BATCH)
+        .filter(|c| c.len() == BATCH)
+        .map(|chunk| format!("{{\"samples\":[{}]}}", chunk.join(",")))
+        .collect();
+    anyhow::ensure!(!bodies.is_empty(), "fewer samples than one batch");
+    let agent = agent();
+    post(&agent, &server.url, &bodies[0], BATCH)?;
+    let (cpu, started) = (process_cpu(server.pid())?, Instant::now());
+    for i in 0..batches.max(1) {
+        post(&agent, &server.url, &bodies[(i + 1) % bodies.len()], BATCH)?;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = (process_cpu(server.pid())? - cpu).as_secs_f64().max(1e-6);
+    let n = (batches.max(1) * BATCH) as f64;
+    Ok(Rate {
+        per_cpu_s: n / cpu,
+        per_s: n / wall,
+    })
+}
+
+/// Single-sample requests, one at a time on one keep-alive connection.
+fn http_single(server: &Server, lines: &[String], requests: usize) -> anyhow::Result<Single> {
+    let agent = agent();
+    let body = |i: usize| format!("{{\"samples\":[{}]}}", lines[i % lines.len()]);
+    for i in 0..50 {
+        post(&agent, &server.url, &body(i), 1)?;
+    }
+    let requests = requests.max(1);
+    let mut times = Vec::with_capacity(requests);
+    let (cpu, started) = (process_cpu(server.pid())?, Instant::now());
+    for i in 0..requests {
+        let body = body(i + 50);
+        let sent = Instant::now();
+        post(&agent, &server.url, &body, 1)?;
+        times.push(sent.elapsed().as_secs_f64() * 1e3);
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = (process_cpu(server.pid())? - cpu).as_secs_f64();
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    Ok(Single {
+        requests_per_s: requests as f64 / wall,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        cpu_us_per_request: cpu * 1e6 / requests as f64,
+    })
+}
+
+fn post(agent: &ureq::Agent, url: &str, body: &str, expected: usize) -> anyhow::Result<()> {
+    let response = agent
+        .post(&format!("{url}/v1/grade"))
+        .set("content-type", "application/json")
+        .send_string(body)
+        .context("grading request failed")?;
+    let text = response.into_string()?;
+    let answer: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("unexpected answer: {}", &text[..text.len().min(200)]))?;
+    let results = answer["results"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(
+        results == expected,
+        "{results} results for {expected} samples"
+    );
+    Ok(())
+}
+
+/// Math answers as models write them (a boxed answer at the end of some reasoning), gold
+/// answers in several forms, about half of them right; every completion distinct.
+fn math_samples(n: usize) -> Vec<String> {
+    // (gold, right answer as written, wrong answer)
+    let cases = [
+        ("\\frac{1}{2}", "0.5", "\\frac{1}{3}"),
+        ("12", "12", "13"),
+        ("x^2+2x+1", "(x+1)^2", "(x-1)^2"),
+        ("\\sqrt{2}", "\\frac{2}{\\sqrt{2}}", "2"),
+        ("[0, 1)", "[0,1)", "(0,1]"),
+        ("3\\pi", "3\\pi", "\\frac{3}{\\pi}"),
+        ("-\\frac{7}{4}", "-1.75", "\\frac{7}{4}"),
+        ("1000", "1{,}000", "100"),
+    ];
+    (0..n)
+        .map(|i| {
+            let (gold, right, wrong) = cases[i % cases.len()];
+            let answer = if i % 2 == 0 { right } else { wrong };
+            let completion = format!(
+                "<think>\nWe simplify step {i}: expand, collect like terms and check the \
+                 boundary cases.\n</think>\nSo the final answer is $\\boxed{{{answer}}}$."
+            );
+            serde_json::json!({
+                "id": i,
+                "completion": completion,
+                "task": {"kind": "math", "answer": gold},
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+/// IFEval's responses with their instructions as `instructions` tasks (strict), repeated to
+/// `n`; each repetition ends with one more space, so that no two samples are alike.
+fn ifeval_samples(file: Option<&Path>, n: usize) -> anyhow::Result<Vec<String>> {
+    let path = match file {
+        Some(path) => path.to_path_buf(),
+        None => {
+            let relative = "conformance/ifeval/ifeval_verdicts.jsonl";
+            let dir = std::env::var_os("VERIFIER_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("../shared"));
+            dir.join(relative)
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {} (--ifeval-file)", path.display()))?;
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{} is not JSON lines", path.display()))?;
+    anyhow::ensure!(!rows.is_empty(), "{} is empty", path.display());
+    Ok((0..n)
+        .map(|i| {
+            let row = &rows[i % rows.len()];
+            let response = row["response"].as_str().unwrap_or_default();
+            let completion = format!("{response}{}", " ".repeat(i / rows.len()));
+            serde_json::json!({
+                "id": i,
+                "completion": completion,
+                "task": {
+                    "kind": "instructions",
+                    "instruction_id_list": row["instruction_id_list"],
+                    "kwargs": row["kwargs"],
+                    "prompt": row["prompt"],
+                },
+            })
+            .to_string()
+        })
+        .collect())
+}
+
+struct Anchors {
+    regex: f64,
+    regex_json: f64,
+}
+
+/// open-r1's `format_reward` regex in CPython on the format samples' completions, per CPU
+/// second (`time.process_time`): on strings in memory, and with each JSON line parsed and a
+/// JSON result written to a buffer, as a service must.
+fn anchors(format_lines: &[String]) -> anyhow::Result<Anchors> {
+    const SCRIPT: &str = r#"
+import io, json, re, sys, time
+lines = sys.stdin.read().splitlines()
+pattern = re.compile(r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$", re.DOTALL | re.MULTILINE)
+completions = [json.loads(l)["completion"] for l in lines]
+def best(f):
+    times = []
+    for _ in range(3):
+        start = time.process_time()
+        f()
+        times.append(time.process_time() - start)
+    return len(lines) / max(min(times), 1e-9)
+def regex():
+    [1.0 if pattern.match(c) else 0.0 for c in completions]
+def regex_json():
+    out = io.StringIO()
+    for l in lines:
+        s = json.loads(l)
+        r = 1.0 if pattern.match(s["completion"]) else 0.0
+        out.write(json.dumps({"id": s.get("id"), "reward": r, "status": "correct" if r else "incorrect"}))
+        out.write("\n")
+print(best(regex), best(regex_json))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("python3 not found")?;
+    let input = format_lines.join("\n");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output()?;
+    let _ = writer.join();
+    if !output.status.success() {
+        bail!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut figures = text.split_whitespace().map(str::parse::<f64>);
+    match (figures.next(), figures.next()) {
+        (Some(Ok(regex)), Some(Ok(regex_json))) => Ok(Anchors { regex, regex_json }),
+        _ => bail!("unexpected output from the anchor: {text}"),
+    }
+}
