@@ -61,20 +61,21 @@ fn a_small_code_batch_runs_on_every_worker() {
 
 #[test]
 fn a_code_sample_deadline_starts_when_a_worker_is_free() {
-    // Many grading threads, two sandbox workers, 24 samples sent at once, each with two code
-    // components of about a quarter of a second and a 4 s deadline. Served two at a time they
-    // take about 6 s in all; the time a sample waits for a worker, before or between its
-    // components, must not count against its deadline (which leaves it eight times its work).
-    // All 24 requests come from one client (127.0.0.1): its share must cover them.
-    let service = Service::start(&["--jobs", "24", "--max-requests-per-client", "24"]);
+    // Many grading threads, two sandbox workers, 36 samples sent at once, each with two code
+    // components of about a quarter of a second and a 6 s deadline. Served two at a time they
+    // take about 9 s in all; the time a sample waits for a worker, before or between its
+    // components, must not count against its deadline (which leaves it twelve times its work,
+    // for machines where other tests' workers take the same cores).
+    // All 36 requests come from one client (127.0.0.1): its share must cover them.
+    let service = Service::start(&["--jobs", "36", "--max-requests-per-client", "36"]);
     warm(&service);
     let sample = |i: usize| {
-        let mut sample = busy_sample(&format!("d{i}"), Some(4000), 2_500_000);
+        let mut sample = busy_sample(&format!("d{i}"), Some(6000), 2_500_000);
         sample["components"] = json!([{ "task": sample["task"].clone() }]);
         sample
     };
     let results: Vec<Value> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..24)
+        let handles: Vec<_> = (0..36)
             .map(|i| {
                 let service = &service;
                 scope.spawn(move || grade(service, &[sample(i)]))
