@@ -53,22 +53,22 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
     let jobs = args.jobs.unwrap_or_else(crate::default_jobs);
     let engine = Engine::new(registry, jobs, Duration::from_millis(args.timeout_ms))?;
 
-    let (reader, total_bytes): (Box<dyn Read>, Option<u64>) = match &args.input {
+    let (reader, total_bytes): (Box<dyn Read + Send>, Option<u64>) = match &args.input {
         Some(path) if path.as_os_str() != "-" => {
             let file =
                 File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
             let len = file.metadata().ok().map(|m| m.len());
             (Box::new(file), len)
         }
-        _ => (Box::new(io::stdin().lock()), None),
+        _ => (Box::new(io::stdin()), None),
     };
-    let mut reader = BufReader::with_capacity(1 << 20, reader);
-    let mut out: Box<dyn Write> = match &args.output {
+    let reader = BufReader::with_capacity(1 << 20, reader);
+    let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => Box::new(BufWriter::with_capacity(
             1 << 20,
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
         )),
-        None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock())),
+        None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout())),
     };
 
     // Named in write errors (a full disk says which file it could not write).
@@ -79,51 +79,35 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
     let progress = progress_bar(total_bytes, args.quiet);
     let started = Instant::now();
     let mut tally = Tally::default();
-    let max_line = args.max_line_mb.saturating_mul(1 << 20);
-    let mut line_number = 0usize;
-    let mut chunk: Vec<(usize, Line)> = Vec::with_capacity(CHUNK_LINES);
-    let mut buffer = Vec::new();
-    loop {
-        chunk.clear();
-        let mut bytes = 0u64;
-        while chunk.len() < CHUNK_LINES {
-            let read = read_line_capped(&mut reader, &mut buffer, max_line)
-                .context("cannot read input")?;
-            if read.bytes == 0 {
+
+    // Reading, grading and writing overlap: a thread reads the next chunk and another writes
+    // the last one's results while this one grades. In one thread, the grading pool sat idle
+    // through every read and write, and `--jobs 2` could not reach twice `--jobs 1`.
+    let (chunks, read_chunks) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(1);
+    let max_line_mb = args.max_line_mb;
+    std::thread::Builder::new()
+        .name("read".into())
+        .spawn(move || read_chunks_into(reader, max_line_mb, chunks))
+        .context("cannot start the reading thread")?;
+    let (encoded_results, to_write) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    let writer = std::thread::Builder::new()
+        .name("write".into())
+        .spawn(move || write_all_from(out, to_write))
+        .context("cannot start the writing thread")?;
+
+    let mut read_error = None;
+    for chunk in read_chunks {
+        let Chunk {
+            lines: chunk,
+            bytes,
+        } = match chunk {
+            Ok(chunk) => chunk,
+            Err(err) => {
+                // What was graded before still goes out, then the error.
+                read_error = Some(err);
                 break;
             }
-            bytes += read.bytes as u64;
-            line_number += 1;
-            if read.over_cap {
-                chunk.push((
-                    line_number,
-                    Line::Unreadable(format!(
-                        "the line is over the {} MiB limit (--max-line-mb); it was not graded",
-                        args.max_line_mb
-                    )),
-                ));
-                continue;
-            }
-            if buffer.trim_ascii().is_empty() {
-                continue;
-            }
-            if buffer.capacity() > GROW_TO_CAP_PAST {
-                buffer.shrink_to_fit();
-            }
-            match String::from_utf8(std::mem::take(&mut buffer)) {
-                Ok(text) => chunk.push((line_number, Line::Text(text))),
-                Err(err) => chunk.push((
-                    line_number,
-                    Line::Unreadable(format!(
-                        "the line is not valid UTF-8 (byte {} of the line); it was not graded",
-                        err.utf8_error().valid_up_to() + 1
-                    )),
-                )),
-            }
-        }
-        if chunk.is_empty() && bytes == 0 {
-            break;
-        }
+        };
         let texts: Vec<&str> = chunk
             .iter()
             .filter_map(|(_, line)| match line {
@@ -165,9 +149,9 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         for result in &results {
             tally.add(result);
         }
-        for lines in &encoded {
-            out.write_all(lines)
-                .with_context(|| format!("cannot write results to {destination}"))?;
+        if encoded_results.send(encoded).is_err() {
+            // The writer stopped on an error, which its join below reports.
+            break;
         }
         progress.inc(if total_bytes.is_some() {
             bytes
@@ -175,8 +159,14 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
             results.len() as u64
         });
     }
-    out.flush()
+    drop(encoded_results);
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writing thread panicked"))?
         .with_context(|| format!("cannot write results to {destination}"))?;
+    if let Some(err) = read_error {
+        return Err(err).context("cannot read input");
+    }
     progress.finish_and_clear();
 
     if !args.quiet {
@@ -190,6 +180,89 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Lines read together, with the bytes they took in the input.
+struct Chunk {
+    lines: Vec<(usize, Line)>,
+    bytes: u64,
+}
+
+/// Reads the input in chunks of [`CHUNK_LINES`] graded lines and sends them on, until the
+/// input ends, a read fails (the error is sent) or the receiver has gone.
+fn read_chunks_into(
+    mut reader: impl BufRead,
+    max_line_mb: usize,
+    chunks: std::sync::mpsc::SyncSender<io::Result<Chunk>>,
+) {
+    let max_line = max_line_mb.saturating_mul(1 << 20);
+    let mut line_number = 0usize;
+    let mut buffer = Vec::new();
+    loop {
+        let mut chunk = Chunk {
+            lines: Vec::with_capacity(CHUNK_LINES),
+            bytes: 0,
+        };
+        while chunk.lines.len() < CHUNK_LINES {
+            let read = match read_line_capped(&mut reader, &mut buffer, max_line) {
+                Ok(read) => read,
+                Err(err) => {
+                    let _ = chunks.send(Err(err));
+                    return;
+                }
+            };
+            if read.bytes == 0 {
+                break;
+            }
+            chunk.bytes += read.bytes as u64;
+            line_number += 1;
+            if read.over_cap {
+                chunk.lines.push((
+                    line_number,
+                    Line::Unreadable(format!(
+                        "the line is over the {max_line_mb} MiB limit (--max-line-mb); it was \
+                         not graded"
+                    )),
+                ));
+                continue;
+            }
+            if buffer.trim_ascii().is_empty() {
+                continue;
+            }
+            if buffer.capacity() > GROW_TO_CAP_PAST {
+                buffer.shrink_to_fit();
+            }
+            match String::from_utf8(std::mem::take(&mut buffer)) {
+                Ok(text) => chunk.lines.push((line_number, Line::Text(text))),
+                Err(err) => chunk.lines.push((
+                    line_number,
+                    Line::Unreadable(format!(
+                        "the line is not valid UTF-8 (byte {} of the line); it was not graded",
+                        err.utf8_error().valid_up_to() + 1
+                    )),
+                )),
+            }
+        }
+        if chunk.lines.is_empty() && chunk.bytes == 0 {
+            return;
+        }
+        if chunks.send(Ok(chunk)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes every buffer received, in order, then flushes; stops at the first error.
+fn write_all_from(
+    mut out: impl Write,
+    buffers: std::sync::mpsc::Receiver<Vec<Vec<u8>>>,
+) -> io::Result<()> {
+    for run in buffers {
+        for lines in &run {
+            out.write_all(lines)?;
+        }
+    }
+    out.flush()
 }
 
 /// What [`read_line_capped`] read.
