@@ -308,10 +308,10 @@ fn read_line_capped(
                 read.over_cap = true;
                 *buffer = Vec::new();
             } else {
-                // Past 1 MiB, room up to the cap at once: growing by doubling holds the old and
-                // the new buffer together at every step (mimalloc copies where glibc remaps),
-                // and a 40 MiB line then peaked at 125 MiB of RSS; capacity not yet written
-                // costs no memory.
+                // Past 1 MiB, room up to the cap at once: growing by doubling can hold the old
+                // and the new buffer together at every step (an allocator that copies where
+                // glibc remaps peaked at 125 MiB of RSS on a 40 MiB line); capacity not yet
+                // written costs no memory.
                 if buffer.len() + content.len() > GROW_TO_CAP_PAST && buffer.capacity() < cap {
                     buffer.reserve_exact(cap - buffer.len());
                 }

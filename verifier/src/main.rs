@@ -22,29 +22,6 @@ use std::sync::Arc;
 use clap::{CommandFactory, Parser, Subcommand};
 use graders::Registry;
 
-/// mimalloc in place of glibc's malloc: grading a batch allocates on the grading threads and
-/// frees on the caller's, which glibc pays for in arena locking and chunk consolidation (27% of
-/// the CPU of `verifier grade` on format samples, measured with perf).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// mimalloc's `mi_option_purge_decommits`: index 5 of `mi_option_e` in both mimalloc 2.x and
-/// 3.x as libmimalloc-sys bundles them (its Rust bindings do not name this option).
-const MI_OPTION_PURGE_DECOMMITS: std::ffi::c_int = 5;
-
-extern "C" {
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-
-/// Freed memory that mimalloc purges is marked reusable (`MADV_FREE`, reclaimed by the kernel
-/// only under memory pressure) rather than decommitted: decommitted pages were faulted in and
-/// zeroed again on the next allocation, 21% of the CPU of IFEval through `grade` (perf), and
-/// 1.53 s of CPU for 20k IFEval samples fell to 0.80 s with this setting.
-fn tune_allocator() {
-    // SAFETY: mi_option_set only stores an option's value; any value is valid for this one.
-    unsafe { mi_option_set(MI_OPTION_PURGE_DECOMMITS, 0) };
-}
-
 #[derive(Parser)]
 #[command(
     name = "verifier",
@@ -112,7 +89,6 @@ enum BenchCommand {
 }
 
 fn main() {
-    tune_allocator();
     // The sandbox pool re-executes this binary as its worker processes.
     if std::env::args().nth(1).as_deref() == Some(sandboxes::WORKER_ARG) {
         std::process::exit(sandboxes::worker_main());
