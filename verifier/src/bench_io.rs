@@ -70,6 +70,7 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
         let grade1 = bench_grade(&exe, &file, 1, args.repeat, lines.len())?;
         let grade2 = bench_grade(&exe, &file, 2, args.repeat, lines.len())?;
         let server = Server::start(&exe, 1)?;
+        wait_until_idle(&server)?;
         let batches = http_batches(&server, lines, args.batches)?;
         let single = http_single(&server, lines, args.single_requests)?;
         drop(server);
@@ -212,6 +213,23 @@ fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
     // SAFETY: sysconf has no preconditions.
     let per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Ok(Duration::from_secs_f64(ticks as f64 / per_s))
+}
+
+/// Waits until the server's CPU time stops growing (at most 5 s): its start-up work in the
+/// background (the instructions grader's tables, ~0.15 CPU-s) must not be charged to the
+/// first measurement.
+fn wait_until_idle(server: &Server) -> anyhow::Result<()> {
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut last = process_cpu(server.pid())?;
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = process_cpu(server.pid())?;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    Ok(())
 }
 
 fn bench_grade(
