@@ -55,7 +55,7 @@ pub fn run(args: FormatBenchArgs) -> anyhow::Result<()> {
         let grade = bench_grade(&exe, &file, jobs, args.repeat, lines.len())?;
         let server = Server::start(&exe, jobs)?;
         let bodies = batch_bodies(&lines, args.batch);
-        let latency = sequential_latency(&server.url, &bodies, args.latency_batches)?;
+        let latency = sequential_latency(&server.url, &bodies, args.batch, args.latency_batches)?;
         let throughput = concurrent_throughput(
             &server.url,
             &bodies,
@@ -193,23 +193,37 @@ struct Latency {
     p99_ms: f64,
 }
 
-fn sequential_latency(url: &str, bodies: &[String], batches: usize) -> anyhow::Result<Latency> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(30))
-        .build();
+fn sequential_latency(
+    url: &str,
+    bodies: &[String],
+    batch: usize,
+    batches: usize,
+) -> anyhow::Result<Latency> {
+    let agent = agent();
     let mut times = Vec::with_capacity(batches);
     for i in 0..batches {
         let body = &bodies[i % bodies.len()];
         let started = Instant::now();
-        post(&agent, url, body)?;
+        post(&agent, url, body, batch)?;
         times.push(started.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     Ok(Latency {
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
+        p50_ms: percentile(&times, 0.5),
+        p99_ms: percentile(&times, 0.99),
     })
+}
+
+/// The value at quantile `q` of `sorted` (nearest rank).
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// An HTTP client for the benchmarks: keep-alive, a generous timeout.
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build()
 }
 
 fn concurrent_throughput(
@@ -225,12 +239,15 @@ fn concurrent_throughput(
         let handles: Vec<_> = (0..clients.max(1))
             .map(|c| {
                 scope.spawn(move || -> anyhow::Result<usize> {
-                    let agent = ureq::AgentBuilder::new()
-                        .timeout(Duration::from_secs(30))
-                        .build();
+                    let agent = agent();
                     let mut sent = 0;
                     while Instant::now() < until {
-                        post(&agent, url, &bodies[(c + sent * clients) % bodies.len()])?;
+                        post(
+                            &agent,
+                            url,
+                            &bodies[(c + sent * clients) % bodies.len()],
+                            batch,
+                        )?;
                         sent += 1;
                     }
                     Ok(sent)
@@ -246,17 +263,27 @@ fn concurrent_throughput(
     Ok((total * batch) as f64 / started.elapsed().as_secs_f64())
 }
 
-fn post(agent: &ureq::Agent, url: &str, body: &str) -> anyhow::Result<()> {
+/// Posts a batch to `/v1/grade` and reads the whole answer, as a client would; the answer must
+/// hold `expected` results.
+pub(crate) fn post(
+    agent: &ureq::Agent,
+    url: &str,
+    body: &str,
+    expected: usize,
+) -> anyhow::Result<()> {
     let response = agent
         .post(&format!("{url}/v1/grade"))
         .set("content-type", "application/json")
         .send_string(body)
         .context("grading request failed")?;
-    // Read the whole answer, as a client would.
     let text = response.into_string()?;
-    if !text.starts_with("{\"results\":") {
-        bail!("unexpected answer: {}", &text[..text.len().min(200)]);
-    }
+    let answer: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("unexpected answer: {}", &text[..text.len().min(200)]))?;
+    let results = answer["results"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(
+        results == expected,
+        "{results} results for {expected} samples"
+    );
     Ok(())
 }
 
@@ -312,39 +339,59 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// open-r1's `format_reward` and `tag_count_reward` (the regex and counts of research/rl.md §2)
-/// timed in CPython over the same completions: reward functions only, no JSON or I/O.
+/// open-r1's `format_reward` and `tag_count_reward` as written (src/open_r1/rewards.py;
+/// research/rl.md §2), for the anchors' Python scripts.
+pub(crate) const OPEN_R1_REWARDS: &str = r#"
+import re
+pattern = r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$"
+def format_reward(contents):
+    matches = [re.match(pattern, content, re.DOTALL | re.MULTILINE) for content in contents]
+    return [1.0 if match else 0.0 for match in matches]
+def tag_count_reward(contents):
+    def count_tags(text):
+        count = 0.0
+        if text.count("<think>\n") == 1: count += 0.25
+        if text.count("\n</think>\n") == 1: count += 0.25
+        if text.count("\n<answer>\n") == 1: count += 0.25
+        if text.count("\n</answer>") == 1: count += 0.25
+        return count
+    return [count_tags(c) for c in contents]
+"#;
+
+/// Runs `script` (after [`OPEN_R1_REWARDS`]) in `python3` with `input` on its stdin; its stdout.
+pub(crate) fn run_anchor(script: &str, input: String) -> anyhow::Result<String> {
+    let mut child = Command::new("python3")
+        .args(["-c", &format!("{OPEN_R1_REWARDS}{script}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("python3 not found")?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // Written from a thread: a script that prints before reading all its input must not block.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output()?;
+    let _ = writer.join();
+    if !output.status.success() {
+        bail!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// open-r1's two format rewards timed in CPython over the same completions: reward functions
+/// only, no JSON or I/O.
 fn anchor_open_r1(file: &Path) -> anyhow::Result<f64> {
     const SCRIPT: &str = r#"
-import json, re, sys, time
-completions = [json.loads(l)["completion"] for l in open(sys.argv[1])]
-pattern = r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$"
-def format_reward(cs):
-    return [1.0 if re.match(pattern, c, re.DOTALL | re.MULTILINE) else 0.0 for c in cs]
-def tag_count_reward(cs):
-    def count(t):
-        s = 0.0
-        if t.count("<think>\n") == 1: s += 0.25
-        if t.count("\n</think>\n") == 1: s += 0.25
-        if t.count("\n<answer>\n") == 1: s += 0.25
-        if t.count("\n</answer>") == 1: s += 0.25
-        return s
-    return [count(c) for c in cs]
+import json, sys, time
+completions = [json.loads(l)["completion"] for l in sys.stdin]
 start = time.perf_counter()
 format_reward(completions); tag_count_reward(completions)
 # Two rewards per completion: report rewards per second.
 print(2 * len(completions) / (time.perf_counter() - start))
 "#;
-    let child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .arg(file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("python3 not found")?;
-    let output = child.wait_with_output()?;
-    if !output.status.success() {
-        bail!("{}", String::from_utf8_lossy(&output.stderr));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
+    let input = std::fs::read_to_string(file)?;
+    Ok(run_anchor(SCRIPT, input)?.trim().parse()?)
 }

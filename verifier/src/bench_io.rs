@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::bench_format::{generate_samples, RemoveOnDrop, Server};
+use crate::bench_format::{
+    agent, generate_samples, percentile, post, run_anchor, RemoveOnDrop, Server,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct IoBenchArgs {
@@ -263,12 +265,6 @@ fn bench_grade(
     Ok(best)
 }
 
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(60))
-        .build()
-}
-
 /// `batches` batches of 256, one after another (the first one, which warms the graders, is not
 /// counted), charged to the server's CPU.
 fn http_batches(server: &Server, lines: &[String], batches: usize) -> anyhow::Result<Rate> {
@@ -312,30 +308,12 @@ fn http_single(server: &Server, lines: &[String], requests: usize) -> anyhow::Re
     let wall = started.elapsed().as_secs_f64();
     let cpu = (process_cpu(server.pid())? - cpu).as_secs_f64();
     times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
     Ok(Single {
         requests_per_s: requests as f64 / wall,
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
+        p50_ms: percentile(&times, 0.5),
+        p99_ms: percentile(&times, 0.99),
         cpu_us_per_request: cpu * 1e6 / requests as f64,
     })
-}
-
-fn post(agent: &ureq::Agent, url: &str, body: &str, expected: usize) -> anyhow::Result<()> {
-    let response = agent
-        .post(&format!("{url}/v1/grade"))
-        .set("content-type", "application/json")
-        .send_string(body)
-        .context("grading request failed")?;
-    let text = response.into_string()?;
-    let answer: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("unexpected answer: {}", &text[..text.len().min(200)]))?;
-    let results = answer["results"].as_array().map_or(0, Vec::len);
-    anyhow::ensure!(
-        results == expected,
-        "{results} results for {expected} samples"
-    );
-    Ok(())
 }
 
 /// Math answers as models write them (a boxed answer at the end of some reasoning), gold
@@ -426,22 +404,8 @@ struct Anchors {
 /// JSON result written to a buffer, as a service must.
 fn anchors(format_lines: &[String]) -> anyhow::Result<Anchors> {
     const SCRIPT: &str = r#"
-import io, json, re, sys, time
+import io, json, sys, time
 lines = sys.stdin.read().splitlines()
-# open-r1's format_reward and tag_count_reward as written (src/open_r1/rewards.py).
-pattern = r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$"
-def format_reward(contents):
-    matches = [re.match(pattern, content, re.DOTALL | re.MULTILINE) for content in contents]
-    return [1.0 if match else 0.0 for match in matches]
-def tag_count_reward(contents):
-    def count_tags(text):
-        count = 0.0
-        if text.count("<think>\n") == 1: count += 0.25
-        if text.count("\n</think>\n") == 1: count += 0.25
-        if text.count("\n<answer>\n") == 1: count += 0.25
-        if text.count("\n</answer>") == 1: count += 0.25
-        return count
-    return [count_tags(c) for c in contents]
 completions = [json.loads(l)["completion"] for l in lines]
 def best(f):
     times = []
@@ -464,25 +428,7 @@ def regex_json():
         out.write("\n")
 print(best(regex), best(both), best(regex_json))
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("python3 not found")?;
-    let input = format_lines.join("\n");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let writer = std::thread::spawn(move || {
-        use std::io::Write;
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let output = child.wait_with_output()?;
-    let _ = writer.join();
-    if !output.status.success() {
-        bail!("{}", String::from_utf8_lossy(&output.stderr));
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
+    let text = run_anchor(SCRIPT, format_lines.join("\n"))?;
     let mut figures = text.split_whitespace().map(str::parse::<f64>);
     match (figures.next(), figures.next(), figures.next()) {
         (Some(Ok(regex)), Some(Ok(both)), Some(Ok(regex_json))) => Ok(Anchors {
