@@ -2,7 +2,7 @@
 //! `verifier` binary, start it on a free loopback port, speak HTTP to it, read `../shared`.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -282,20 +282,59 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// A venv at `venv` (callers pass a folder under `CARGO_TARGET_TMPDIR`) with the packages of `requirements` (a file in `tests/python`,
-/// every package pinned by version and sha256) installed by pip with `--require-hashes`; its
-/// `python`. Reused while the requirements are unchanged. `None` (the caller skips, saying so)
-/// where no `python3` with venv and pip is installed; a failing pip is a test failure.
-pub fn pinned_venv(venv: PathBuf, requirements: &str) -> Option<PathBuf> {
+/// `$PYTHON` (default `python3`) when it has `venv` and `ensurepip`; otherwise `None`, after
+/// saying on stderr that the caller skips `what`.
+pub fn python_with_venv(what: &str) -> Option<String> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
     let usable = Command::new(&python)
         .args(["-c", "import venv, ensurepip"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !usable {
-        eprintln!("skipped: no `{python}` with venv and ensurepip to install {requirements}");
+        eprintln!("skipped: no `{python}` with venv and ensurepip to {what}");
         return None;
     }
+    Some(python)
+}
+
+/// Runs `command` to its end; one that cannot start or fails fails the test, with its output.
+pub fn run_ok(command: &mut Command) -> std::process::Output {
+    let shown = format!("{command:?}");
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    assert!(
+        output.status.success(),
+        "{shown} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Downloads the wheel that `pin` (a requirement line with `--hash=sha256:...`) names into
+/// `folder`, with pip's hash check and without dependencies.
+pub fn download_pinned(python: &str, pin: &str, folder: &Path) {
+    std::fs::create_dir_all(folder).expect("create the download folder");
+    let requirements = folder.join("requirements.txt");
+    std::fs::write(&requirements, format!("{pin}\n")).expect("write the pin");
+    run_ok(
+        Command::new(python)
+            .args(["-m", "pip", "download", "--no-deps", "--require-hashes"])
+            .args(["--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements)
+            .arg("-d")
+            .arg(folder),
+    );
+}
+
+/// A venv at `venv` (callers pass a folder under `CARGO_TARGET_TMPDIR`) with the packages of `requirements` (a file in `tests/python`,
+/// every package pinned by version and sha256) installed by pip with `--require-hashes`; its
+/// `python`. Reused while the requirements are unchanged. `None` (the caller skips, saying so)
+/// where no `python3` with venv and pip is installed; a failing pip is a test failure.
+pub fn pinned_venv(venv: PathBuf, requirements: &str) -> Option<PathBuf> {
+    let python = python_with_venv(&format!("install {requirements}"))?;
     let file = repo_root().join("tests/python").join(requirements);
     let wanted = std::fs::read_to_string(&file).expect("read the requirements file");
     let venv_python = venv.join("bin").join("python");

@@ -10,7 +10,7 @@
 //! so, where `python3` with `venv` and `pip` is missing.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const VERL_PIN: &str = "verl==0.9.1 \
     --hash=sha256:db6e6f2a8d9d5808d9ec32d357a42319fdc6967df688ff9d9810050f49bfdd14";
@@ -19,41 +19,11 @@ fn anchors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("anchors/compat")
 }
 
-fn run(command: &mut Command) -> Output {
-    let shown = format!("{command:?}");
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-    assert!(
-        output.status.success(),
-        "{shown} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 /// verl's SandboxFusion client package, unpacked as the top-level package `sandbox_fusion` in
 /// the returned folder.
 fn verl_sandbox_fusion(python: &Path, scratch: &Path) -> PathBuf {
     let download = scratch.join("verl-wheel");
-    std::fs::create_dir_all(&download).unwrap();
-    let requirements = download.join("requirements.txt");
-    std::fs::write(&requirements, format!("{VERL_PIN}\n")).unwrap();
-    run(Command::new(python)
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--require-hashes",
-            "--quiet",
-        ])
-        .args(["--disable-pip-version-check", "-r"])
-        .arg(&requirements)
-        .arg("-d")
-        .arg(&download));
+    tests::download_pinned(&python.to_string_lossy(), VERL_PIN, &download);
     let package = scratch.join("verl-sandbox-fusion");
     let unpack = "import sys, zipfile, glob, os\n\
         prefix = 'verl/utils/reward_score/sandbox_fusion/'\n\
@@ -63,41 +33,39 @@ fn verl_sandbox_fusion(python: &Path, scratch: &Path) -> PathBuf {
         os.makedirs(os.path.join(sys.argv[2], 'sandbox_fusion'), exist_ok=True)\n\
         for n in names:\n\
         \x20   open(os.path.join(sys.argv[2], 'sandbox_fusion', n[len(prefix):]), 'wb').write(wheel.read(n))\n";
-    run(Command::new(python)
-        .args(["-c", unpack])
-        .arg(&download)
-        .arg(&package));
+    tests::run_ok(
+        Command::new(python)
+            .args(["-c", unpack])
+            .arg(&download)
+            .arg(&package),
+    );
     package
 }
 
 #[test]
 fn verl_and_openrlhf_clients_work_against_the_compatible_routes() {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let usable = Command::new(&python)
-        .args(["-c", "import venv, ensurepip"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !usable {
-        eprintln!("skipped: no `{python}` with venv and ensurepip to run the frameworks' clients");
+    let Some(python) = tests::python_with_venv("run the frameworks' clients") else {
         return;
-    }
+    };
     let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compat-clients");
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();
     let venv = scratch.join("venv");
-    run(Command::new(&python).arg("-m").arg("venv").arg(&venv));
+    tests::run_ok(Command::new(&python).arg("-m").arg("venv").arg(&venv));
     let venv_python = venv.join("bin").join("python");
-    run(Command::new(&venv_python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--require-hashes",
-            "--quiet",
-        ])
-        .args(["--disable-pip-version-check", "-r"])
-        .arg(anchors().join("requirements.txt")));
+    tests::run_ok(
+        Command::new(&venv_python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--no-deps",
+                "--require-hashes",
+                "--quiet",
+            ])
+            .args(["--disable-pip-version-check", "-r"])
+            .arg(anchors().join("requirements.txt")),
+    );
     let package = verl_sandbox_fusion(&venv_python, &scratch);
 
     let output = Command::new(&venv_python)

