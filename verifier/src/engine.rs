@@ -31,7 +31,32 @@ pub struct Engine {
     /// (not behind all their samples), and sandbox work never occupies the pure graders' threads.
     sandbox_queue: Arc<FairQueue<SandboxJob>>,
     jobs: usize,
+    /// Small batches being graded on their callers' threads now (see [`Engine::map`]).
+    inline_batches: std::sync::atomic::AtomicUsize,
     deadlines: Deadlines,
+}
+
+/// One count in [`Engine::map`]'s batches on callers' threads, given back when dropped (a
+/// grader that panics included).
+struct InlinePlace<'a> {
+    count: &'a std::sync::atomic::AtomicUsize,
+    running_before: usize,
+}
+
+impl<'a> InlinePlace<'a> {
+    fn take(count: &'a std::sync::atomic::AtomicUsize) -> InlinePlace<'a> {
+        let running_before = count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        InlinePlace {
+            count,
+            running_before,
+        }
+    }
+}
+
+impl Drop for InlinePlace<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// A sample's deadline: the client's `limits.timeout_ms` up to `max`, else `default`.
@@ -76,6 +101,7 @@ impl Engine {
             pool,
             sandbox_queue,
             jobs,
+            inline_batches: std::sync::atomic::AtomicUsize::new(0),
             deadlines: Deadlines {
                 default: default_timeout,
                 max: default_timeout.max(Duration::from_secs(60)),
@@ -100,14 +126,20 @@ impl Engine {
     /// for a batch of one chunk or less, which runs on one thread either way. Handing such a
     /// batch to the pool and back cost two thread switches and the pool's spinning, three
     /// times a batch: 213 µs of server CPU per single-sample request on the keep-alive path
-    /// (`verifier bench io`), mostly scheduler time (perf).
+    /// (`verifier bench io`), mostly scheduler time (perf). At most `--jobs` batches run on
+    /// callers' threads at once; past that they queue on the pool as large ones do, so that many
+    /// small requests cannot time-slice every sample past its deadline.
     fn map<T: Sync, R: Send>(&self, items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
         if items.len() <= PARALLEL_CHUNK {
-            return items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| f(i, item))
-                .collect();
+            let place = InlinePlace::take(&self.inline_batches);
+            if place.running_before < self.jobs {
+                return items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| f(i, item))
+                    .collect();
+            }
+            drop(place);
         }
         self.pool.install(|| {
             items
