@@ -192,9 +192,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .collect();
     let stop = loaded.tokenizer.stop_tokens();
 
-    std::fs::create_dir_all(&args.out_dir)?;
-    let log_path = args.out_dir.join("log.jsonl");
-    let mut log_file = std::io::BufWriter::new(std::fs::File::create(&log_path)?);
     let mut policy = loaded.weights.clone();
     let reference = (args.beta != 0.0).then(|| policy.clone());
     let mut optimizer = AdamW::new(
@@ -215,6 +212,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         Device::Cpu => None,
     };
+    // After the device opened, so that a run that cannot start leaves no empty log behind.
+    std::fs::create_dir_all(&args.out_dir)?;
+    let log_path = args.out_dir.join("log.jsonl");
+    let mut log_file = std::io::BufWriter::new(std::fs::File::create(&log_path)?);
     let sampling = SamplingConfig {
         temperature: args.temperature,
         top_p: args.top_p,
