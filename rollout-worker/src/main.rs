@@ -133,6 +133,10 @@ fn main() -> anyhow::Result<()> {
             };
             let on_gpu = match device {
                 Device::Cuda => {
+                    anyhow::ensure!(
+                        !reference_kernels && decode_precision == Precision::F32,
+                        "--reference-kernels and --decode-precision are for --device cpu (the CUDA backend is f32)"
+                    );
                     let gpu = cuda::Gpu::open(0)?;
                     eprintln!("device: {}", gpu.description);
                     let weights = cuda::GpuWeights::upload(&gpu, &loaded.weights)?;

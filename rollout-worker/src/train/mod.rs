@@ -206,6 +206,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut grads = ModelWeights::<f32>::zeros(&policy.config);
     let mut cuda = match args.device {
         Device::Cuda => {
+            // The CPU paths' options mean nothing on the GPU; refuse them rather than ignore them.
+            anyhow::ensure!(
+                !args.reference_kernels && args.decode_precision == Precision::F32,
+                "--reference-kernels and --decode-precision are for --device cpu (the CUDA backend is f32)"
+            );
             let c = CudaPolicy::new(&policy, reference.is_some(), optimizer.config)?;
             eprintln!("device: {}", c.gpu.description);
             Some(c)
