@@ -6,6 +6,7 @@
 //! - [`real`], [`model`]: the decoder, its training forward/backward and KV-cache decoding;
 //! - [`fast`]: the fast f32 path (packed decoding weights, SIMD attention), tested against
 //!   [`model`]; [`bench`]: tokens/s next to this machine's measured limits;
+//! - [`cuda`]: the CUDA backend (cudarc, NVRTC kernels, cuBLAS), checked against [`model`];
 //! - [`load`]: GGUF (SmolLM2 from the package registry), safetensors + config.json, checkpoints;
 //! - [`tokenizer`]: byte-level BPE, chat templates, and the toy task's character tokenizer;
 //! - [`sampling`]: temperature / top-p sampling of G completions per prompt;
@@ -15,6 +16,7 @@
 //! - [`train`]: the loop, its prompts file and its per-step log; [`toy`]: the arithmetic task.
 
 pub mod bench;
+pub mod cuda;
 pub mod fast;
 pub mod grpo;
 pub mod load;

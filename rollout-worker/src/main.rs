@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+use rollout_worker::cuda::{self, Device};
 use rollout_worker::fast::{self, Precision};
 use rollout_worker::load::{fetch, load_model};
 use rollout_worker::rng::Rng;
@@ -61,6 +62,9 @@ enum Command {
         /// Fast-path decoding weights: `f32` or `bf16`.
         #[arg(long, value_enum, default_value_t = Precision::F32)]
         decode_precision: Precision,
+        /// `cpu`, or `cuda` (GPU 0; needs an NVIDIA driver, NVRTC and cuBLAS from CUDA 13).
+        #[arg(long, value_enum, default_value_t = Device::Cpu)]
+        device: Device,
     },
     /// Tokens/s of generation (batch 1 and 8) and of a training step (8 x 256) on SmolLM2-135M's
     /// shape, next to this machine's measured peak FLOP/s and memory bandwidth.
@@ -108,6 +112,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             reference_kernels,
             decode_precision,
+            device,
         } => {
             let started = Instant::now();
             let loaded = load_model(&model, seed)?;
@@ -126,9 +131,24 @@ fn main() -> anyhow::Result<()> {
                 top_p,
                 max_new_tokens,
             };
+            let on_gpu = match device {
+                Device::Cuda => {
+                    anyhow::ensure!(
+                        !reference_kernels && decode_precision == Precision::F32,
+                        "--reference-kernels and --decode-precision are for --device cpu (the CUDA backend is f32)"
+                    );
+                    let gpu = cuda::Gpu::open(0)?;
+                    eprintln!("device: {}", gpu.description);
+                    let weights = cuda::GpuWeights::upload(&gpu, &loaded.weights)?;
+                    Some((gpu, weights))
+                }
+                Device::Cpu => None,
+            };
             let started = Instant::now();
             let (stop, mut rng) = (loaded.tokenizer.stop_tokens(), Rng::new(seed));
-            let out = if reference_kernels {
+            let out = if let Some((gpu, weights)) = &on_gpu {
+                cuda::decode::generate(gpu, weights, &encoded, 1, &config, &stop, &mut rng)?
+            } else if reference_kernels {
                 generate(&loaded.weights, &encoded, 1, &config, &stop, &mut rng)
             } else {
                 fast::generate(

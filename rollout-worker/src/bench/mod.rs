@@ -39,6 +39,9 @@ pub struct BenchArgs {
     /// Only these works (repeatable): generate_b1, generate_b8, train_8x256.
     #[arg(long = "work")]
     pub works: Vec<String>,
+    /// `cpu`, or `cuda` (GPU 0, tokens/s only: the GPU's limits are not measured).
+    #[arg(long, value_enum, default_value_t = crate::cuda::Device::Cpu)]
+    pub device: crate::cuda::Device,
 }
 
 /// SmolLM2-135M(-Instruct)'s `config.json`.
@@ -212,6 +215,14 @@ fn training(weights: &mut ModelWeights<f32>, reference: bool) -> Measured {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.device == crate::cuda::Device::Cuda {
+        let weights = match &args.model {
+            Some(spec) => load_model(spec, 0)?.weights,
+            None => ModelWeights::random(&smollm2_config(), &mut Rng::new(1)),
+        };
+        let wanted = |w: &str| args.works.is_empty() || args.works.iter().any(|x| x == w);
+        return crate::cuda::bench::run(&weights, args.tokens, args.json, &wanted);
+    }
     let threads = rayon::current_num_threads();
     let peak = limits::peak_gflops().unwrap_or(f64::NAN);
     let bandwidth = limits::bandwidth_gbs();

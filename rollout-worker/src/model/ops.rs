@@ -73,6 +73,12 @@ impl<T: Real> Rope<T> {
         Rope { half, cos, sin }
     }
 
+    /// The cosine and sine tables, `max_pos x head_dim/2` (the GPU backend uploads them, so both
+    /// sides rotate by the same rounded angles).
+    pub fn tables(&self) -> (&[T], &[T]) {
+        (&self.cos, &self.sin)
+    }
+
     /// Rotates one head vector in place at `pos`, HF `rotate_half` layout: element `i` pairs
     /// with `i + head_dim/2`. `inverse` applies the transpose (the backward pass).
     pub fn rotate(&self, v: &mut [T], pos: usize, inverse: bool) {

@@ -15,6 +15,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cuda::{CudaPolicy, Device};
 use crate::fast::{self, Precision};
 use crate::grpo::{
     advantage, advantages, grpo_loss, AdvantageConfig, LossConfig, LossType, ScaleRewards,
@@ -110,6 +111,10 @@ pub struct TrainArgs {
     /// token; the update is always f32).
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub decode_precision: Precision,
+    /// `cpu`, or `cuda` (GPU 0: sampling, forward, backward and AdamW on the device; needs an
+    /// NVIDIA driver, NVRTC and cuBLAS from CUDA 13, found at run time).
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    pub device: Device,
     /// Print a sampled completion every N steps (0: never).
     #[arg(long, default_value_t = 0)]
     pub show_every: usize,
@@ -187,9 +192,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .collect();
     let stop = loaded.tokenizer.stop_tokens();
 
-    std::fs::create_dir_all(&args.out_dir)?;
-    let log_path = args.out_dir.join("log.jsonl");
-    let mut log_file = std::io::BufWriter::new(std::fs::File::create(&log_path)?);
     let mut policy = loaded.weights.clone();
     let reference = (args.beta != 0.0).then(|| policy.clone());
     let mut optimizer = AdamW::new(
@@ -202,6 +204,23 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         &policy,
     );
     let mut grads = ModelWeights::<f32>::zeros(&policy.config);
+    let mut cuda = match args.device {
+        Device::Cuda => {
+            // The CPU paths' options mean nothing on the GPU; refuse them rather than ignore them.
+            anyhow::ensure!(
+                !args.reference_kernels && args.decode_precision == Precision::F32,
+                "--reference-kernels and --decode-precision are for --device cpu (the CUDA backend is f32)"
+            );
+            let c = CudaPolicy::new(&policy, reference.is_some(), optimizer.config)?;
+            eprintln!("device: {}", c.gpu.description);
+            Some(c)
+        }
+        Device::Cpu => None,
+    };
+    // After the device opened, so that a run that cannot start leaves no empty log behind.
+    std::fs::create_dir_all(&args.out_dir)?;
+    let log_path = args.out_dir.join("log.jsonl");
+    let mut log_file = std::io::BufWriter::new(std::fs::File::create(&log_path)?);
     let sampling = SamplingConfig {
         temperature: args.temperature,
         top_p: args.top_p,
@@ -247,7 +266,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let prompts: Vec<Vec<u32>> = chosen.iter().map(|&i| encoded[i].clone()).collect();
 
         let t = Instant::now();
-        let groups = if args.reference_kernels {
+        let groups = if let Some(c) = &cuda {
+            c.generate(&prompts, args.group_size, &sampling, &stop, &mut rng)?
+        } else if args.reference_kernels {
             generate(
                 &policy,
                 &prompts,
@@ -299,40 +320,60 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let adv = advantages(&rewards, adv_config);
 
         let t = Instant::now();
-        let run_forward = |w: &ModelWeights<f32>| {
-            if args.reference_kernels {
-                forward(w, &batch, logp_temperature)
-            } else {
-                fast::train::forward(w, &batch, logp_temperature)
-            }
-        };
-        let ref_logps: Option<Vec<Vec<f64>>> = reference.as_ref().map(|r| {
-            let (lp, _) = run_forward(r);
+        let lr = scheduled_lr(args.lr, args.lr_scheduler_type, step, args.steps);
+        let to_f64 = |lp: Vec<Vec<f32>>| -> Vec<Vec<f64>> {
             lp.iter()
                 .map(|s| s.iter().map(|&x| x as f64).collect())
                 .collect()
-        });
-        let (logps, acts) = run_forward(&policy);
-        let logps: Vec<Vec<f64>> = logps
-            .iter()
-            .map(|s| s.iter().map(|&x| x as f64).collect())
-            .collect();
-        let out = grpo_loss(&loss_config, &logps, &logps, ref_logps.as_deref(), &adv);
-        let d_logps: Vec<Vec<f32>> = out
-            .d_logps
-            .iter()
-            .map(|s| s.iter().map(|&x| x as f32).collect())
-            .collect();
-        grads.fill_zero();
-        if args.reference_kernels {
-            backward(&policy, &acts, &d_logps, &mut grads);
+        };
+        let (out, grad_norm) = if let Some(c) = cuda.as_mut() {
+            let ref_logps = c.reference_logps(&batch, logp_temperature)?.map(to_f64);
+            let (logps, acts) = c.forward(&batch, logp_temperature)?;
+            let logps = to_f64(logps);
+            let out = grpo_loss(&loss_config, &logps, &logps, ref_logps.as_deref(), &adv);
+            let d_logps: Vec<Vec<f32>> = out
+                .d_logps
+                .iter()
+                .map(|s| s.iter().map(|&x| x as f32).collect())
+                .collect();
+            let grad_norm = c.update(acts, &d_logps, lr)?;
+            (out, grad_norm)
         } else {
-            fast::train::backward(&policy, &acts, &d_logps, &mut grads);
-        }
-        drop(acts);
-        let lr = scheduled_lr(args.lr, args.lr_scheduler_type, step, args.steps);
-        optimizer.config.lr = lr;
-        let grad_norm = optimizer.step(&mut policy, &mut grads);
+            let run_forward = |w: &ModelWeights<f32>| {
+                if args.reference_kernels {
+                    forward(w, &batch, logp_temperature)
+                } else {
+                    fast::train::forward(w, &batch, logp_temperature)
+                }
+            };
+            let ref_logps: Option<Vec<Vec<f64>>> = reference.as_ref().map(|r| {
+                let (lp, _) = run_forward(r);
+                lp.iter()
+                    .map(|s| s.iter().map(|&x| x as f64).collect())
+                    .collect()
+            });
+            let (logps, acts) = run_forward(&policy);
+            let logps: Vec<Vec<f64>> = logps
+                .iter()
+                .map(|s| s.iter().map(|&x| x as f64).collect())
+                .collect();
+            let out = grpo_loss(&loss_config, &logps, &logps, ref_logps.as_deref(), &adv);
+            let d_logps: Vec<Vec<f32>> = out
+                .d_logps
+                .iter()
+                .map(|s| s.iter().map(|&x| x as f32).collect())
+                .collect();
+            grads.fill_zero();
+            if args.reference_kernels {
+                backward(&policy, &acts, &d_logps, &mut grads);
+            } else {
+                fast::train::backward(&policy, &acts, &d_logps, &mut grads);
+            }
+            drop(acts);
+            optimizer.config.lr = lr;
+            let grad_norm = optimizer.step(&mut policy, &mut grads);
+            (out, grad_norm)
+        };
         let train_s = t.elapsed().as_secs_f64();
 
         let completion_tokens: usize = groups.iter().flatten().map(Vec::len).sum();
@@ -382,6 +423,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         ));
         bar.inc(1);
         if args.checkpoint_every > 0 && step % args.checkpoint_every == 0 {
+            if let Some(c) = &cuda {
+                policy = c.weights()?;
+            }
             save_checkpoint(
                 &args.out_dir.join(format!("step-{step}")),
                 &loaded,
@@ -393,6 +437,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     bar.finish();
     if !args.no_checkpoint {
         let dir = args.out_dir.join("final");
+        if let Some(c) = &cuda {
+            policy = c.weights()?;
+        }
         save_checkpoint(&dir, &loaded, &policy, args.steps)?;
         eprintln!("checkpoint: {}", dir.display());
     }
