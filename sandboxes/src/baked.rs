@@ -8,11 +8,15 @@
 
 use crate::setup::SetupError;
 
-/// One module: `import <name>` works in every run of a sandbox built with it.
+/// One module: `import <name>` works in every run of a sandbox built with it. A package is a
+/// module with `files` (its `__init__.py` and submodules, by path inside the package).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PythonModule {
     pub name: String,
+    /// The module's source (`<name>.py`); empty for a package.
     pub source: String,
+    /// A package's files: (`__init__.py`, `sub/module.py`, ...) and their sources.
+    pub files: Vec<(String, String)>,
 }
 
 impl PythonModule {
@@ -20,8 +24,42 @@ impl PythonModule {
         PythonModule {
             name: name.into(),
             source: source.into(),
+            files: Vec::new(),
         }
     }
+
+    /// A package `name`: `files` are its Python files by relative path, with `__init__.py`.
+    pub fn package(name: impl Into<String>, mut files: Vec<(String, String)>) -> Self {
+        files.sort();
+        PythonModule {
+            name: name.into(),
+            source: String::new(),
+            files,
+        }
+    }
+
+    /// Where each file of the module goes, relative to the build's source folder.
+    pub fn paths(&self) -> Vec<(String, &str)> {
+        if self.files.is_empty() {
+            return vec![(format!("{}.py", self.name), self.source.as_str())];
+        }
+        self.files
+            .iter()
+            .map(|(path, source)| (format!("{}/{path}", self.name), source.as_str()))
+            .collect()
+    }
+}
+
+/// A package's file path is plain: relative, `/`-separated identifiers ending in `.py`.
+fn plain_package_path(path: &str) -> bool {
+    path.strip_suffix(".py").is_some_and(|stem| {
+        stem.split('/').all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    })
 }
 
 /// The module the guest imports before it snapshots; it imports the baked modules in turn.
@@ -53,6 +91,16 @@ pub fn normalised(modules: &[PythonModule]) -> Result<Vec<PythonModule>, SetupEr
             Some("is reserved by the sandbox guest")
         } else if index > 0 && modules[index - 1].name == name {
             Some("is given twice")
+        } else if !module.files.is_empty()
+            && !module.files.iter().any(|(path, _)| path == "__init__.py")
+        {
+            Some("is a package without `__init__.py`")
+        } else if let Some((_, _)) = module
+            .files
+            .iter()
+            .find(|(path, _)| !plain_package_path(path))
+        {
+            Some("has a file whose path is not `name/of/module.py`")
         } else {
             None
         };
@@ -108,6 +156,22 @@ mod tests {
         ] {
             let error = normalised(&[PythonModule::new(bad, "")]).unwrap_err();
             assert!(error.to_string().contains("module name"), "{bad}: {error}");
+        }
+        let package = |files: &[&str]| {
+            let files = files.iter().map(|f| (f.to_string(), String::new()));
+            PythonModule::package("p", files.collect())
+        };
+        assert!(normalised(&[package(&["__init__.py", "sub/m.py"])]).is_ok());
+        assert_eq!(
+            package(&["sub/m.py", "__init__.py"]).paths()[0].0,
+            "p/__init__.py"
+        );
+        for bad in [
+            &["m.py"][..],
+            &["__init__.py", "../x.py"],
+            &["__init__.py", "/x.py"],
+        ] {
+            assert!(normalised(&[package(bad)]).is_err(), "{bad:?}");
         }
         let twice = [PythonModule::new("a", ""), PythonModule::new("a", "y = 2")];
         assert!(normalised(&twice)

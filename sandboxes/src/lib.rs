@@ -10,6 +10,9 @@
 //!   compilation to cached `.cwasm`), done automatically on first use; [`PythonModule`]s a user
 //!   asks for are baked into the Python component's snapshot.
 //!
+//! - [`compile_component`] and [`ComponentCall`]: components a user brings, compiled into the
+//!   cache once and called one export at a time, in fresh instances with the same limits.
+//!
 //! Isolation: no preopened directories (but a private, capped scratch `/tmp` for a run that asks
 //! for one), no environment, no arguments (beyond QuickJS's own), no
 //! network or name lookups, no processes or threads (WASI has none); a wall-clock budget by epoch
@@ -18,6 +21,7 @@
 mod baked;
 mod budget;
 mod cache;
+mod component;
 mod engine;
 mod guest_io;
 mod javascript;
@@ -36,6 +40,7 @@ mod worker;
 
 pub use baked::PythonModule;
 pub use cache::{default_cache_dir, ensure_private_dir, CacheError, CACHE_DIR_ENV};
+pub use component::{compile_component, ComponentCall};
 pub use pool::{PoolConfig, SandboxPool, WorkerCommand};
 pub use request::{Language, Limits, Outcome, Part, PeerRequest, RunRequest, RunResult};
 pub use sandbox::Sandbox;

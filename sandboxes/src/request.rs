@@ -1,6 +1,7 @@
 //! What a run is asked to do and how it ended: the crate's data contract, shared by the
 //! in-process [`Sandbox`](crate::Sandbox), the worker pipe protocol and `verifier exec`.
 
+use crate::component::ComponentCall;
 use serde::{Deserialize, Serialize};
 
 /// The guest languages a sandbox runs.
@@ -78,6 +79,10 @@ pub struct RunRequest {
     /// runs only while it runs, so without this a run with a peer may take both limits together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_limit_ms: Option<u64>,
+    /// Call an export of a compiled component instead of running `program` (`language`,
+    /// `program`, `harness` and `peer` are then not used; see [`ComponentCall`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<ComponentCall>,
 }
 
 /// The peer of a run: a program in its own fresh instance that registers a handler; each call of
@@ -112,6 +117,15 @@ impl RunRequest {
             scratch_limit_bytes: None,
             peer: None,
             wall_limit_ms: None,
+            component: None,
+        }
+    }
+
+    /// A call of `call.function` of a compiled component, each in a fresh instance.
+    pub fn component(call: ComponentCall) -> Self {
+        RunRequest {
+            component: Some(call),
+            ..RunRequest::new(Language::Python, String::new())
         }
     }
 
@@ -221,6 +235,10 @@ pub struct RunResult {
     /// the end; `wall_ms` and `cpu_ms` are the time charged to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<Box<RunResult>>,
+    /// What a component call's export returned, as plain JSON (see
+    /// [`crate::component::to_json`]); absent for programs and for calls that did not return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned: Option<serde_json::Value>,
 }
 
 impl RunResult {
@@ -240,6 +258,7 @@ impl RunResult {
             peak_memory_bytes: 0,
             memory_limit_hit: false,
             peer: None,
+            returned: None,
         }
     }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{HasSelf, ResourceTable};
+use wasmtime::component::{HasSelf, ResourceTable, Val};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::clocks::WasiClocksView;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
@@ -91,6 +91,17 @@ pub struct Sandbox {
     pub(crate) engine: Engine,
     pub(crate) python: SandboxPre<PythonState>,
     javascript: JavascriptRuntime,
+    /// WASI and our imports, for components callers bring ([`crate::ComponentCall`]).
+    linker: wasmtime::component::Linker<PythonState>,
+    /// Where compiled runtimes live: the only place a component is loaded from.
+    compiled_dir: std::path::PathBuf,
+    /// Components loaded so far, by their compiled file.
+    components: std::cell::RefCell<
+        std::collections::HashMap<
+            std::path::PathBuf,
+            wasmtime::component::InstancePre<PythonState>,
+        >,
+    >,
     _ticker: EpochTicker,
 }
 
@@ -152,6 +163,13 @@ impl Sandbox {
             engine,
             python,
             javascript,
+            linker: component_linker,
+            compiled_dir: files
+                .python_cwasm
+                .parent()
+                .unwrap_or(Path::new("/nonexistent"))
+                .to_path_buf(),
+            components: Default::default(),
             _ticker: ticker,
         })
     }
@@ -180,6 +198,15 @@ impl Sandbox {
             output: OutputPipes::new(&request.limits),
             scratch,
         };
+        if let Some(call) = &request.component {
+            let (verdict, limiter, returned) = self.run_component(&run, call);
+            let wall = started.elapsed();
+            let cpu = thread_cpu_time().saturating_sub(cpu_started);
+            let output = run.output;
+            let mut result = output.into_result(verdict, &limiter, &request.limits, wall, cpu);
+            result.returned = returned;
+            return result;
+        }
         let (verdict, limiter, peer) = match request.language {
             Language::Python => {
                 let (verdict, limiter, peer) = self.run_python(&run);
@@ -228,6 +255,106 @@ impl Sandbox {
         let state = store.data_mut();
         let limiter = std::mem::replace(&mut state.limiter, GuestLimiter::new(0));
         (verdict, limiter, state.peer.take())
+    }
+
+    /// Calls one export of a compiled component in a fresh instance, with the run's limits.
+    fn run_component(
+        &self,
+        run: &RunContext,
+        call: &crate::ComponentCall,
+    ) -> (Verdict, GuestLimiter, Option<serde_json::Value>) {
+        let failed = |message: String| {
+            let verdict = Verdict {
+                outcome: Outcome::Error { message },
+                part: None,
+            };
+            (verdict, GuestLimiter::new(0), None)
+        };
+        let pre = match self.component(&call.compiled) {
+            Ok(pre) => pre,
+            Err(message) => return failed(message),
+        };
+        let request = run.request;
+        let wasi = isolated_wasi("", &run.output, None).build();
+        let budget = Budget::started(Duration::from_millis(request.limits.time_limit_ms))
+            .ending_by(run.wall_deadline);
+        let state = PythonState::new(wasi, &request.limits, budget);
+        let mut store = budgeted_store(&self.engine, state, None, |state| &mut state.limiter);
+        let called = (|| {
+            let instance = pre.instantiate(&mut store)?;
+            let Some(func) = instance.get_func(&mut store, &call.function) else {
+                return Ok(Err(format!(
+                    "the component exports no function `{}`",
+                    call.function
+                )));
+            };
+            let args: Vec<Val> = call
+                .args
+                .iter()
+                .map(|arg| Val::String(arg.clone()))
+                .collect();
+            let mut results = vec![Val::Bool(false); func.ty(&store).results().len()];
+            func.call(&mut store, &args, &mut results)?;
+            Ok(Ok(results))
+        })();
+        let limiter = std::mem::replace(&mut store.data_mut().limiter, GuestLimiter::new(0));
+        match called {
+            Ok(Ok(results)) => {
+                let returned = match results.as_slice() {
+                    [one] => crate::component::to_json(one),
+                    many => serde_json::Value::Array(
+                        many.iter().map(crate::component::to_json).collect(),
+                    ),
+                };
+                let verdict = Verdict {
+                    outcome: Outcome::Finished,
+                    part: None,
+                };
+                (verdict, limiter, Some(returned))
+            }
+            Ok(Err(message)) => {
+                let (verdict, _, _) = failed(message);
+                (verdict, limiter, None)
+            }
+            Err(error) => {
+                let verdict = Verdict {
+                    outcome: outcome_of_error(&error),
+                    part: None,
+                };
+                (verdict, limiter, None)
+            }
+        }
+    }
+
+    /// The component compiled at `compiled`, loaded once: only from the runtimes' own private
+    /// directory and with its recorded digest, as the runtimes themselves.
+    fn component(
+        &self,
+        compiled: &Path,
+    ) -> Result<wasmtime::component::InstancePre<PythonState>, String> {
+        if let Some(pre) = self.components.borrow().get(compiled) {
+            return Ok(pre.clone());
+        }
+        if compiled.parent() != Some(self.compiled_dir.as_path()) {
+            return Err(format!(
+                "{} is not a compiled component of this sandbox's cache",
+                compiled.display()
+            ));
+        }
+        crate::cache::verify_digest(compiled).map_err(|error| error.to_string())?;
+        // SAFETY: a file of our private cache whose digest matches the one recorded when
+        // `compile_component` wrote it; wasmtime checks its version and settings too.
+        let component =
+            unsafe { wasmtime::component::Component::deserialize_file(&self.engine, compiled) }
+                .map_err(|error| format!("loading {}: {error:#}", compiled.display()))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|error| format!("the component's imports: {error:#}"))?;
+        self.components
+            .borrow_mut()
+            .insert(compiled.to_path_buf(), pre.clone());
+        Ok(pre)
     }
 
     fn run_javascript(&self, run: &RunContext) -> (Verdict, GuestLimiter, Option<Box<JsPeer>>) {
@@ -462,6 +589,7 @@ impl OutputPipes {
             peak_memory_bytes: limiter.peak_memory_bytes as u64,
             memory_limit_hit: limiter.memory_limit_hit,
             peer: None,
+            returned: None,
         }
     }
 }

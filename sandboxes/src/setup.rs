@@ -117,10 +117,15 @@ pub fn verify_runtime_files(files: &RuntimeFiles) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// The directory of compiled runtimes and components in `cache_dir`.
+pub(crate) fn compiled_dir(cache_dir: &Path) -> PathBuf {
+    cache_dir.join("compiled")
+}
+
 /// Where the compiled runtimes for `engine`'s settings live in `cache_dir`.
 fn runtime_paths(cache_dir: &Path, engine: &wasmtime::Engine, python_inputs: &str) -> RuntimeFiles {
     let codegen = engine::codegen_key(engine);
-    let compiled_dir = cache_dir.join("compiled");
+    let compiled_dir = compiled_dir(cache_dir);
     RuntimeFiles {
         python_cwasm: compiled_dir.join(format!("python-{}-{codegen}.cwasm", &python_inputs[..16])),
         javascript_cwasm: compiled_dir.join(format!(
@@ -210,19 +215,24 @@ fn needs_building(path: &Path) -> bool {
 
 /// The component is not byte-reproducible, so its cache entry is named by what it is built
 /// from: the tool version, our WIT and guest sources, the generated preload (which names the
-/// baked modules) and each baked module's source.
+/// baked modules) and each baked module's files, by path and source.
 fn python_component_inputs_hash(python_modules: &[PythonModule]) -> String {
     let preload = baked::preload_source(python_modules);
-    let mut inputs = Vec::new();
-    for part in [
+    let mut parts: Vec<&str> = vec![
         pins::COMPONENTIZE_PY.version,
         pins::GUEST_WIT,
         pins::GUEST_MODULE_SOURCE,
         &preload,
-    ]
-    .into_iter()
-    .chain(python_modules.iter().map(|module| module.source.as_str()))
-    {
+    ];
+    let files: Vec<(String, &str)> = python_modules
+        .iter()
+        .flat_map(PythonModule::paths)
+        .collect();
+    for (path, source) in &files {
+        parts.extend([path.as_str(), source]);
+    }
+    let mut inputs = Vec::new();
+    for part in parts {
         inputs.extend_from_slice(part.as_bytes());
         inputs.push(0);
     }
@@ -285,9 +295,15 @@ fn python_component(
         std::fs::write(&preload, baked::preload_source(python_modules))
             .map_err(io_error("writing the preload module"))?;
         for module in python_modules {
-            std::fs::write(work.join(format!("{}.py", module.name)), &module.source).map_err(
-                io_error(format!("writing the baked module {}", module.name)),
-            )?;
+            for (path, source) in module.paths() {
+                let file = work.join(&path);
+                if let Some(folder) = file.parent() {
+                    std::fs::create_dir_all(folder)
+                        .map_err(io_error(format!("creating {}", folder.display())))?;
+                }
+                std::fs::write(&file, source)
+                    .map_err(io_error(format!("writing the baked module file {path}")))?;
+            }
         }
         let output = work.join("component.wasm");
         let mut command = Command::new(&python);
