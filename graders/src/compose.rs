@@ -16,11 +16,11 @@ pub fn grade_sample(registry: &Registry, sample: &Sample, ctx: &GradeContext) ->
         .iter()
         .map(|c| (c.name.as_deref(), c.weight, &c.task));
     let all: Vec<_> = std::iter::once(primary).chain(extra).collect();
-    // Sandboxed components (code) are graded last: a candidate whose code spends the deadline
+    // Sandboxed components (code, plugins) are graded last: a candidate whose code spends the deadline
     // must not turn the quick components after it (format, math) into `timeout`s, which would
     // make the whole sample a `timeout` that trainers drop. Results keep the sample's order.
     let mut order: Vec<usize> = (0..all.len()).collect();
-    order.sort_by_key(|&index| matches!(all[index].2, Task::Code(_)));
+    order.sort_by_key(|&index| matches!(all[index].2, Task::Code(_) | Task::Plugin { .. }));
     let mut verdicts: Vec<Option<Verdict>> = vec![None; all.len()];
     for index in order {
         let (_, weight, task) = all[index];
@@ -170,6 +170,7 @@ mod tests {
                 description: "test".into(),
                 available: true,
                 variants: Vec::new(),
+                version: None,
             }
         }
 
@@ -235,6 +236,7 @@ mod tests {
                 description: "test".into(),
                 available: true,
                 variants: Vec::new(),
+                version: None,
             }
         }
 

@@ -12,6 +12,7 @@ pub mod contract;
 pub mod format;
 pub mod instructions;
 pub mod math;
+pub mod plugin;
 pub mod registry;
 pub mod shaping;
 

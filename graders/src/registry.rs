@@ -34,6 +34,9 @@ pub struct GraderInfo {
     /// Accepted variants, e.g. format styles.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<String>,
+    /// A plugin's version, as it states it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// Per-call context: the deadline by which the grader should have answered.
@@ -139,6 +142,7 @@ impl Grader for Unavailable {
             description: self.description.to_string(),
             available: false,
             variants: Vec::new(),
+            version: None,
         }
     }
 

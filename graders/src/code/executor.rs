@@ -23,6 +23,8 @@ pub struct ExecRequest {
     pub peer: Option<ExecPeer>,
     /// Wall-clock bound of the whole run, the peer's time included (the sample's deadline).
     pub wall_limit_ms: Option<u64>,
+    /// Most standard output the run may write; `None`: the executor's default (16 MiB).
+    pub stdout_limit_bytes: Option<usize>,
 }
 
 /// The peer of a run, in an instance of its own: it registers a handler (Python:

@@ -93,10 +93,10 @@ pub mod compare;
 pub mod executor;
 pub mod extract;
 pub mod limits;
-mod nonce;
+pub(crate) mod nonce;
 mod prepared;
 mod program;
-mod protocol;
+pub(crate) mod protocol;
 mod run;
 pub mod verdict;
 
@@ -156,6 +156,7 @@ impl CodeGrader {
             memory_limit_mb: self.config.default_memory_limit_mb,
             peer: None,
             wall_limit_ms: None,
+            stdout_limit_bytes: None,
         });
         let known = match outcome.ending {
             Ending::Finished => Ok(()),
@@ -187,6 +188,7 @@ impl Grader for CodeGrader {
             description: "runs the candidate's code against tests in a sandbox".into(),
             available: true,
             variants: vec!["assert".into(), "stdio".into(), "call".into()],
+            version: None,
         }
     }
 

@@ -131,6 +131,7 @@ impl<'a> Runner<'a> {
             memory_limit_mb: self.config.memory_limit_mb(self.task),
             peer,
             wall_limit_ms,
+            stdout_limit_bytes: None,
         });
         match &outcome.ending {
             Ending::Error(message) => {

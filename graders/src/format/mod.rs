@@ -29,6 +29,7 @@ impl Grader for FormatGrader {
                 .iter()
                 .map(|s| s.as_str().to_string())
                 .collect(),
+            version: None,
         }
     }
 

@@ -42,6 +42,7 @@ impl Grader for InstructionsGrader {
             description: "IFEval's 25 verifiable instructions, strict or loose, with the reference's exact semantics".into(),
             available: true,
             variants: INSTRUCTION_IDS.iter().map(|id| id.to_string()).collect(),
+            version: None,
         }
     }
 

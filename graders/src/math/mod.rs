@@ -244,6 +244,7 @@ impl Grader for MathGrader {
                 .into(),
             available: true,
             variants: Vec::new(),
+            version: None,
         }
     }
 

@@ -212,6 +212,7 @@ impl Grader for LanguageConsistencyGrader {
             description: "DeepSeek-R1's language consistency: share of target-language words in the reasoning".into(),
             available: true,
             variants: ["en", "zh", "ja", "ko", "ru"].map(String::from).to_vec(),
+            version: None,
         }
     }
 

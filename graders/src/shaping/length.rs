@@ -209,6 +209,7 @@ impl Grader for LengthGrader {
                     .into(),
             available: true,
             variants: vec!["cosine".into(), "soft_overlong".into(), "kimi".into()],
+            version: None,
         }
     }
 

@@ -85,6 +85,7 @@ impl Grader for RepetitionGrader {
             description: "open-r1's n-gram repetition penalty (0 down to max_penalty)".into(),
             available: true,
             variants: Vec::new(),
+            version: None,
         }
     }
 

@@ -62,6 +62,7 @@ impl Grader for IntegerFallback {
                     .into(),
             available: true,
             variants: Vec::new(),
+            version: None,
         }
     }
 
