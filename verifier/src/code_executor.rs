@@ -42,14 +42,23 @@ impl SandboxExecutor {
     /// pool counts its work into `stats` (`/metrics` reads them).
     pub fn start(workers: Option<usize>, stats: Arc<PoolStats>) -> anyhow::Result<SandboxExecutor> {
         let command = WorkerCommand::current_exe().context("locating the verifier executable")?;
-        SandboxExecutor::start_with(command, workers, stats)
+        let (name, source) = graders::code::PYTHON_HARNESS_MODULE;
+        SandboxExecutor::start_with(
+            command,
+            workers,
+            stats,
+            vec![PythonModule::new(name, source)],
+        )
     }
 
-    /// As [`SandboxExecutor::start`], with an explicit worker command (tests use their own binary).
+    /// As [`SandboxExecutor::start`], with an explicit worker command (tests use their own
+    /// binary) and the Python modules baked into the pool's sandbox (the code grader's harness,
+    /// or the plugins' runner and plugins: never both, so candidates cannot import plugins).
     pub fn start_with(
         command: WorkerCommand,
         workers: Option<usize>,
         stats: Arc<PoolStats>,
+        python_modules: Vec<PythonModule>,
     ) -> anyhow::Result<SandboxExecutor> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -57,9 +66,8 @@ impl SandboxExecutor {
             .enable_all()
             .build()
             .context("starting the sandbox pool's runtime")?;
-        let (name, source) = graders::code::PYTHON_HARNESS_MODULE;
         let mut config = PoolConfig::new(command)
-            .with_python_modules(vec![PythonModule::new(name, source)])
+            .with_python_modules(python_modules)
             .with_stats(stats);
         if let Some(workers) = workers {
             config = config.with_workers(workers);
@@ -107,7 +115,7 @@ pub fn to_run_request(request: ExecRequest) -> RunRequest {
     let limits = Limits {
         time_limit_ms: request.time_limit_ms,
         memory_limit_bytes: request.memory_limit_mb.saturating_mul(1 << 20),
-        stdout_limit_bytes: STDOUT_LIMIT_BYTES,
+        stdout_limit_bytes: request.stdout_limit_bytes.unwrap_or(STDOUT_LIMIT_BYTES),
         ..Limits::default()
     };
     let mut run = RunRequest::new(language, request.program)
@@ -126,7 +134,7 @@ pub fn to_run_request(request: ExecRequest) -> RunRequest {
     }
 }
 
-fn to_outcome(result: RunResult) -> ExecOutcome {
+pub fn to_outcome(result: RunResult) -> ExecOutcome {
     let ending = match result.outcome {
         Outcome::Finished => Ending::Finished,
         Outcome::Exited { code } | Outcome::SystemExit { code } => Ending::Exit(code),
@@ -179,6 +187,7 @@ pub fn set_up() -> anyhow::Result<()> {
             memory_limit_mb: 256,
             peer: None,
             wall_limit_ms: None,
+            stdout_limit_bytes: None,
         });
         anyhow::ensure!(
             outcome.ending == Ending::Finished && outcome.stdout.trim() == "42",
@@ -345,6 +354,7 @@ mod tests {
             memory_limit_mb: 64,
             peer: None,
             wall_limit_ms: Some(5000),
+            stdout_limit_bytes: None,
         });
         assert_eq!(run.language, Language::Javascript);
         assert_eq!(run.stdin, "in");

@@ -514,6 +514,7 @@ mod tests {
                 description: "test".into(),
                 available: true,
                 variants: Vec::new(),
+                version: None,
             }
         }
 

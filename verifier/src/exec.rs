@@ -64,6 +64,7 @@ pub fn run(args: ExecArgs) -> anyhow::Result<i32> {
         scratch_limit_bytes: args.scratch_dir_mb.map(|mb| mb.saturating_mul(1 << 20)),
         peer: None,
         wall_limit_ms: None,
+        component: None,
     };
     let sandbox = Sandbox::new().context("setting up the sandbox")?;
     let result = sandbox.run(&request);

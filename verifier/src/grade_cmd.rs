@@ -40,6 +40,8 @@ pub struct GradeArgs {
     /// naming it, and is skipped without being held in memory.
     #[arg(long, default_value_t = 32)]
     pub max_line_mb: usize,
+    #[command(flatten)]
+    pub plugins: crate::plugins::PluginArgs,
 }
 
 /// One input line, as read.

@@ -15,6 +15,8 @@ mod exec;
 mod fair_queue;
 mod grade_cmd;
 mod help;
+mod plugin_cmd;
+mod plugins;
 mod serve;
 
 use std::sync::Arc;
@@ -59,8 +61,11 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Run one program from stdin in the sandbox and print how it ended as JSON.
     Exec(exec::ExecArgs),
-    /// List the graders and their variants as JSON.
-    Graders,
+    /// List the graders and their variants as JSON (with --plugin, the plugins' too).
+    Graders(plugins::PluginArgs),
+    /// Grader plugins: check one, or start a new one.
+    #[command(subcommand)]
+    Plugin(plugin_cmd::PluginCommand),
     /// Set the sandbox runtimes up now (download, build, compile into the cache) and check
     /// them, so that the first code task pays nothing (container images run this at build).
     Setup,
@@ -114,10 +119,22 @@ fn main() {
         pool_stats,
     ));
     registry.insert(code_executor::lazy_sandbox_code_grader(sandboxes.clone()));
+    let plugin_args = match &cli.command {
+        Command::Serve(args) => Some(&args.plugins),
+        Command::Grade(args) => Some(&args.plugins),
+        Command::Graders(args) => Some(args),
+        _ => None,
+    };
+    if let Some(plugin_args) = plugin_args {
+        if let Err(err) = plugins::load_into(&mut registry, plugin_args, cli.max_memory_mb, None) {
+            eprintln!("error: {err:#}");
+            std::process::exit(1);
+        }
+    }
     let outcome = match cli.command {
         Command::Serve(args) => serve::run(args, registry, sandboxes),
         Command::Grade(args) => grade_cmd::run(args, registry),
-        Command::Graders => {
+        Command::Graders(_) => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&registry.infos()).expect("serialisable")
@@ -125,6 +142,7 @@ fn main() {
             Ok(())
         }
         Command::Eval(args) => eval::run(args),
+        Command::Plugin(command) => plugin_cmd::run(command, cli.max_memory_mb),
         Command::Setup => code_executor::set_up(),
         Command::Exec(args) => exec::run(args).map(|code| std::process::exit(code)),
         Command::Bench(BenchCommand::Format(args)) => bench_format::run(args),

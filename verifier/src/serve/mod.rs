@@ -83,6 +83,8 @@ pub struct ServeArgs {
     /// loopback.
     #[arg(long, value_name = "PATH", env = "VERIFIER_AUTH_TOKEN_FILE")]
     pub auth_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub plugins: crate::plugins::PluginArgs,
 }
 
 pub struct AppState {
