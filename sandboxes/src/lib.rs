@@ -45,8 +45,8 @@ pub use pool::{PoolConfig, SandboxPool, WorkerCommand};
 pub use request::{Language, Limits, Outcome, Part, PeerRequest, RunRequest, RunResult};
 pub use sandbox::Sandbox;
 pub use setup::{
-    prepare_runtimes, prepare_runtimes_with, verify_runtime_files, RuntimeFiles, SetupError,
-    PYTHON_ENV,
+    componentize_python, prepare_runtimes, prepare_runtimes_with, verify_runtime_files,
+    RuntimeFiles, SetupError, PYTHON_ENV,
 };
 pub use stats::{PoolSnapshot, PoolStats};
 pub use worker::{worker_main, WORKER_ARG, WORKER_ENV};

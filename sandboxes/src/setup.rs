@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::baked::{self, PythonModule};
 use crate::cache::{
@@ -267,6 +267,67 @@ fn compile(
     Ok(())
 }
 
+/// How long a componentize-py build may take (about 10 s on a 2-core machine).
+const COMPONENTIZE_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs the pinned componentize-py: builds `module` (found in `source_dir`) against `world` of
+/// the WIT file into the component `output`.
+fn run_componentize(
+    python: &str,
+    tool_dir: &Path,
+    (wit, world): (&Path, &str),
+    source_dir: &Path,
+    module: &str,
+    output: &Path,
+) -> Result<(), SetupError> {
+    let mut command = Command::new(python);
+    command
+        .arg("-c")
+        .arg(format!(
+            "import sys; sys.path.insert(0, {:?}); import componentize_py; componentize_py.script()",
+            tool_dir.display().to_string()
+        ))
+        .arg("-d")
+        .arg(wit)
+        .arg("-w")
+        .arg(world)
+        .arg("componentize")
+        .arg("-p")
+        .arg(source_dir)
+        .arg(module)
+        .arg("-o")
+        .arg(output)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("PYTHONPATH");
+    run_checked_within(&mut command, "componentize-py", COMPONENTIZE_LIMIT).map(drop)
+}
+
+/// Builds a caller's Python module into a component of `world` in the WIT source `wit`, with
+/// the pinned componentize-py (downloaded into `cache_dir` on first use). `module` is the
+/// module's name in `source_dir`.
+pub fn componentize_python(
+    cache_dir: &Path,
+    (wit, world): (&str, &str),
+    source_dir: &Path,
+    module: &str,
+    output: &Path,
+) -> Result<(), SetupError> {
+    crate::cache::ensure_private_dir(cache_dir)?;
+    let python = find_python()?;
+    let tool_dir = componentize_py(&python, cache_dir)?;
+    let work = temporary_sibling(&output.with_extension("wit-build"));
+    std::fs::create_dir_all(&work).map_err(io_error(format!("creating {}", work.display())))?;
+    let wit_file = work.join("world.wit");
+    let result = std::fs::write(&wit_file, wit)
+        .map_err(io_error("writing the WIT world"))
+        .and_then(|()| {
+            let world = (wit_file.as_path(), world);
+            run_componentize(&python, &tool_dir, world, source_dir, module, output)
+        });
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
 fn python_component(
     cache_dir: &Path,
     inputs_hash: &str,
@@ -306,26 +367,15 @@ fn python_component(
             }
         }
         let output = work.join("component.wasm");
-        let mut command = Command::new(&python);
-        command
-            .arg("-c")
-            .arg(format!(
-                "import sys; sys.path.insert(0, {:?}); import componentize_py; componentize_py.script()",
-                tool_dir.display().to_string()
-            ))
-            .arg("-d")
-            .arg(&wit)
-            .arg("-w")
-            .arg(pins::GUEST_WORLD)
-            .arg("componentize")
-            .arg("-p")
-            .arg(&work)
-            .arg(pins::GUEST_MODULE_NAME)
-            .arg("-o")
-            .arg(&output)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env_remove("PYTHONPATH");
-        run_checked(&mut command, "componentize-py")?;
+        let world = (wit.as_path(), pins::GUEST_WORLD);
+        run_componentize(
+            &python,
+            &tool_dir,
+            world,
+            &work,
+            pins::GUEST_MODULE_NAME,
+            &output,
+        )?;
         std::fs::create_dir_all(component.parent().unwrap_or(cache_dir))
             .map_err(io_error("creating the components cache"))?;
         std::fs::rename(&output, &component).map_err(io_error(format!(
@@ -505,6 +555,75 @@ fn run_checked(command: &mut Command, what: &str) -> Result<Vec<u8>, SetupError>
     let output = command
         .output()
         .map_err(io_error(format!("starting {what}")))?;
+    checked_output(output, what)
+}
+
+/// As [`run_checked`], killing the command if it runs past `limit`: componentize-py runs the
+/// modules it bakes, and one that loops at import would hold the set-up forever.
+fn run_checked_within(
+    command: &mut Command,
+    what: &str,
+    limit: Duration,
+) -> Result<Vec<u8>, SetupError> {
+    use std::io::Read;
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(io_error(format!("starting {what}")))?;
+    // Drained on their own threads, so that a chatty command cannot fill a pipe and stall.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child
+            .try_wait()
+            .map_err(io_error(format!("waiting for {what}")))?
+        {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SetupError::CommandFailed {
+                    what: what.to_string(),
+                    status: format!("killed after {} s", limit.as_secs()),
+                    output: "it did not finish in time (does a baked module loop or wait \
+                             when it is imported?)"
+                        .into(),
+                });
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let output = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    checked_output(output, what)
+}
+
+fn checked_output(output: std::process::Output, what: &str) -> Result<Vec<u8>, SetupError> {
     if output.status.success() {
         return Ok(output.stdout);
     }

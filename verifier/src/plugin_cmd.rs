@@ -27,6 +27,24 @@ pub enum PluginCommand {
         after_help = "Example:\n  verifier plugin new --python my_grader && verifier plugin check my_grader.py"
     )]
     New(NewArgs),
+    /// Build a Python module that implements the grader world (wit/grader.wit) into a
+    /// WebAssembly component plugin, with the pinned componentize-py.
+    #[command(
+        after_help = "Example:\n  verifier plugin build examples/plugins/keywords_component/keywords.py -o keywords.wasm\n  verifier serve --plugin keywords=keywords.wasm"
+    )]
+    Build(BuildArgs),
+    /// Print the WIT world component plugins implement.
+    Wit,
+}
+
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// The Python module (a .py file defining `class WitWorld(wit_world.WitWorld)` with `info`
+    /// and `grade`); modules beside it can be imported.
+    module: PathBuf,
+    /// Where to write the component.
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -57,7 +75,53 @@ pub fn run(command: PluginCommand, max_memory_mb: u64) -> anyhow::Result<()> {
     match command {
         PluginCommand::Check(args) => check(args, max_memory_mb),
         PluginCommand::New(args) => new(args),
+        PluginCommand::Build(args) => build(args),
+        PluginCommand::Wit => {
+            print!("{}", graders::plugin::GRADER_WIT.0);
+            Ok(())
+        }
     }
+}
+
+fn build(args: BuildArgs) -> anyhow::Result<()> {
+    let module = args
+        .module
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .filter(|_| args.module.extension().is_some_and(|e| e == "py"))
+        .with_context(|| format!("{} is not a .py file", args.module.display()))?;
+    anyhow::ensure!(
+        args.module.is_file(),
+        "{} does not exist",
+        args.module.display()
+    );
+    let folder = match args.module.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let started = Instant::now();
+    sandboxes::componentize_python(
+        &sandboxes::default_cache_dir(),
+        graders::plugin::GRADER_WIT,
+        &folder,
+        module,
+        &args.output,
+    )
+    .with_context(|| format!("building {}", args.module.display()))?;
+    let size = std::fs::metadata(&args.output)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "built {} ({:.1} MB) in {:.1} s",
+        args.output.display(),
+        size as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "check it:  verifier plugin check NAME={} --samples FILE",
+        args.output.display()
+    );
+    Ok(())
 }
 
 /// One sample to check, and the reward it must get if it says.

@@ -30,6 +30,9 @@ pub use python::{PluginExample, PythonPlugin, RUNNER_MODULE};
 
 use serde::Deserialize;
 
+/// The WIT world component plugins implement (`wit/grader.wit`), and its name.
+pub const GRADER_WIT: (&str, &str) = (include_str!("../../../wit/grader.wit"), "grader");
+
 /// Limits of one plugin call, set per plugin (`LIMITS` in a Python plugin).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
