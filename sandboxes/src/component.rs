@@ -37,8 +37,9 @@ pub fn compile_component(cache_dir: &Path, component: &[u8]) -> Result<PathBuf, 
         crate::engine::new_engine().map_err(|error| SetupError::Wasmtime(format!("{error:#}")))?;
     let key = sha256_hex(component);
     let compiled = crate::setup::compiled_dir(cache_dir).join(format!(
+        // The whole digest: a file named by a prefix could be another component's.
         "component-{}-{}.cwasm",
-        &key[..16],
+        key,
         crate::engine::codegen_key(&engine)
     ));
     if crate::cache::verify_digest(&compiled).is_ok() {

@@ -14,9 +14,18 @@ use wasmtime::{
 /// How often the ticker advances the epoch: the granularity of time limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
-/// Guest stack budget. CPython keeps Python frames on its heap, so this only bounds the
-/// interpreter's own C recursion; QuickJS overflows its shadow stack long before it.
-const MAX_WASM_STACK_BYTES: usize = 1 << 20;
+/// Native stack a guest may use. CPython guards its C recursion (a deep `json.loads`, `repr`,
+/// `==` of nested lists) by its *shadow* stack in linear memory, ~1 MB, and raises
+/// `RecursionError` when that runs out; but each level also takes native stack, up to ~90 bytes
+/// per shadow byte. With too little native stack the guest traps first, where no `except` can
+/// catch it: measured, 1 MiB trapped at `json.loads("[" * 5000)`, 48 MiB on `==` of 300k-deep
+/// lists; 96 MiB let CPython raise on every deep path we tried (json, repr, ==, eval, ast, re,
+/// deepcopy). The stack is virtual memory: only the pages a run touches are committed, and
+/// runs execute on a thread of [`RUN_THREAD_STACK_BYTES`] (see `Sandbox::run`).
+pub const MAX_WASM_STACK_BYTES: usize = 128 << 20;
+
+/// The stack of a thread that runs guests: the guest's budget plus room for the host's frames.
+pub const RUN_THREAD_STACK_BYTES: usize = MAX_WASM_STACK_BYTES + (8 << 20);
 
 /// The one engine configuration. Anything that changes generated code changes
 /// [`codegen_key`], and so the name of the compiled-module cache entry.
@@ -63,6 +72,8 @@ fn base_config() -> Config {
         .wasm_component_model(true)
         .cranelift_opt_level(OptLevel::Speed)
         .max_wasm_stack(MAX_WASM_STACK_BYTES)
+        // Never used (no async calls), but wasmtime checks it is above the stack budget.
+        .async_stack_size(MAX_WASM_STACK_BYTES + (1 << 20))
         .parallel_compilation(true)
         // Every fresh CPython instance calls through most of its function table (type slots):
         // initialising it up front costs less than a lazy check per `call_indirect`. Measured

@@ -13,7 +13,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 
 use crate::baked::PythonModule;
 use crate::budget::{Budget, HasBudget};
-use crate::engine::{new_runtime_engine, EpochTicker, EPOCH_TICK};
+use crate::engine::{new_runtime_engine, EpochTicker, EPOCH_TICK, RUN_THREAD_STACK_BYTES};
 use crate::javascript::{JavascriptRuntime, Launch};
 use crate::js_peer::{take_peer, Channel, JsPeer};
 use crate::limiter::GuestLimiter;
@@ -96,7 +96,7 @@ pub struct Sandbox {
     /// Where compiled runtimes live: the only place a component is loaded from.
     compiled_dir: std::path::PathBuf,
     /// Components loaded so far, by their compiled file.
-    components: std::cell::RefCell<
+    components: std::sync::Mutex<
         std::collections::HashMap<
             std::path::PathBuf,
             wasmtime::component::InstancePre<PythonState>,
@@ -176,7 +176,34 @@ impl Sandbox {
 
     /// Runs one program in a fresh instance. Never panics on guest behaviour; a sandbox
     /// failure comes back as [`Outcome::Error`].
+    ///
+    /// The guest runs on a thread with a stack of [`RUN_THREAD_STACK_BYTES`]: this one if it is
+    /// such a thread ([`on_run_thread`]; the pool's workers are), else a thread started for
+    /// the run.
     pub fn run(&self, request: &RunRequest) -> RunResult {
+        if ON_RUN_THREAD.get() {
+            return self.run_here(request);
+        }
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("sandbox-run".into())
+                .stack_size(RUN_THREAD_STACK_BYTES)
+                .spawn_scoped(scope, || {
+                    ON_RUN_THREAD.set(true);
+                    self.run_here(request)
+                })
+                .map(|thread| {
+                    thread
+                        .join()
+                        .unwrap_or_else(|_| RunResult::error("the run's thread panicked"))
+                })
+                .unwrap_or_else(|error| {
+                    RunResult::error(format!("starting the run's thread: {error}"))
+                })
+        })
+    }
+
+    fn run_here(&self, request: &RunRequest) -> RunResult {
         let started = Instant::now();
         let cpu_started = thread_cpu_time();
         let scratch = match request
@@ -332,7 +359,12 @@ impl Sandbox {
         &self,
         compiled: &Path,
     ) -> Result<wasmtime::component::InstancePre<PythonState>, String> {
-        if let Some(pre) = self.components.borrow().get(compiled) {
+        if let Some(pre) = self
+            .components
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(compiled)
+        {
             return Ok(pre.clone());
         }
         if compiled.parent() != Some(self.compiled_dir.as_path()) {
@@ -352,7 +384,8 @@ impl Sandbox {
             .instantiate_pre(&component)
             .map_err(|error| format!("the component's imports: {error:#}"))?;
         self.components
-            .borrow_mut()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .insert(compiled.to_path_buf(), pre.clone());
         Ok(pre)
     }
@@ -606,4 +639,26 @@ pub(crate) fn thread_cpu_time() -> Duration {
         return Duration::ZERO;
     }
     Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+thread_local! {
+    /// This thread's stack has room for a guest's ([`RUN_THREAD_STACK_BYTES`]).
+    static ON_RUN_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` on a thread whose stack has room for guests, where [`Sandbox::run`] runs
+/// without starting a thread per run (the pool's workers run their whole loop this way).
+pub fn on_run_thread<R: Send>(work: impl FnOnce() -> R + Send) -> std::io::Result<R> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("sandbox-runs".into())
+            .stack_size(RUN_THREAD_STACK_BYTES)
+            .spawn_scoped(scope, || {
+                ON_RUN_THREAD.set(true);
+                work()
+            })?;
+        thread
+            .join()
+            .map_err(|_| std::io::Error::other("the runs' thread panicked"))
+    })
 }

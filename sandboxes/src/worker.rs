@@ -31,7 +31,9 @@ pub const MAX_FRAME_BYTES: usize = 256 << 20;
 /// Runs the worker loop on this process's stdin and stdout; returns the process exit code.
 /// A binary calls this when started with [`WORKER_ARG`] (and only then).
 pub fn worker_main() -> i32 {
-    match serve() {
+    // The whole loop on one thread with room for guests' stacks, rather than a thread a run.
+    let served = crate::sandbox::on_run_thread(serve).unwrap_or_else(|e| Err(e.into()));
+    match served {
         Ok(()) => 0,
         Err(error) => {
             eprintln!("sandboxes worker: {error:#}");

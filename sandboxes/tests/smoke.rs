@@ -134,3 +134,42 @@ async fn pool_runs_through_worker_processes() {
         assert_eq!(result.stdout, format!("{}\n", index * 2));
     }
 }
+
+/// Deep C recursion in CPython (nested JSON, `repr` and `==` of deep lists, deep expressions)
+/// raises an exception the program can catch, on the pool's workers and in-process alike: the
+/// guest's native stack outlasts CPython's own guard, so no input turns into an uncatchable trap.
+#[test]
+fn deep_recursion_raises_catchable_errors_instead_of_trapping() {
+    let program = r#"
+import json, copy
+def nested(k):
+    x = []
+    for _ in range(k):
+        x = [x]
+    return x
+deep = nested(300000)
+cases = [
+    lambda: json.loads("[" * 1000000),
+    lambda: json.loads('{"a":' * 1000000),
+    lambda: repr(deep),
+    lambda: deep == nested(300000),
+    lambda: json.dumps(deep),
+    lambda: copy.deepcopy(deep),
+    lambda: eval("(" * 200000 + ")" * 200000),
+]
+for case in cases:
+    try:
+        case()
+        print("returned")
+    except (RecursionError, MemoryError):
+        print("caught")
+"#;
+    let request = RunRequest::new(Language::Python, program).with_limits(sandboxes::Limits {
+        time_limit_ms: 60_000,
+        memory_limit_bytes: 1 << 30,
+        ..sandboxes::Limits::default()
+    });
+    let run = sandbox().run(&request);
+    assert_eq!(run.outcome, Outcome::Finished, "{run:?}");
+    assert_eq!(run.stdout, "caught\n".repeat(7), "{run:?}");
+}
