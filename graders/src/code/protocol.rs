@@ -15,6 +15,9 @@ use super::verdict::{TestOutcome, TestResult};
 pub struct Records {
     pub list: Vec<Map<String, Value>>,
     pub done: bool,
+    /// Why the first framed line that is not a JSON object could not be read: the nonce says
+    /// our side wrote it, so it is our bug or a value we could not encode, never to be ignored.
+    pub unreadable: Option<String>,
 }
 
 pub fn parse_records(stdout: &str, nonce: &str) -> Records {
@@ -26,8 +29,18 @@ pub fn parse_records(stdout: &str, nonce: &str) -> Records {
         else {
             continue;
         };
-        let Ok(Value::Object(record)) = serde_json::from_str::<Value>(body) else {
-            continue;
+        let record = match serde_json::from_str::<Value>(body) {
+            Ok(Value::Object(record)) => record,
+            Ok(_) => {
+                records
+                    .unreadable
+                    .get_or_insert_with(|| "not a JSON object".into());
+                continue;
+            }
+            Err(error) => {
+                records.unreadable.get_or_insert_with(|| error.to_string());
+                continue;
+            }
         };
         if record.get("k").and_then(Value::as_str) == Some("done") {
             records.done = true;

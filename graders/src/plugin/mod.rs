@@ -81,7 +81,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if well_formed {
+    if name == "runner" {
+        // The plugin's module would be `verifier_plugin_runner`, our runner's.
+        Err("plugin name \"runner\" is reserved; choose another".into())
+    } else if well_formed {
         Ok(())
     } else {
         Err(format!(

@@ -51,6 +51,8 @@ pub struct PythonPlugin {
     version: Option<String>,
     limits: PluginLimits,
     examples: Vec<PluginExample>,
+    /// The built-ins that run code (`eval`, `exec`, `compile`) its functions use.
+    runs_code: Vec<String>,
     executor: Arc<dyn Executor>,
 }
 
@@ -95,12 +97,24 @@ impl PythonPlugin {
             Some(Value::Number(version)) => Some(version.to_string()),
             _ => None,
         };
+        let runs_code = info
+            .get("runs_code")
+            .and_then(Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(PythonPlugin {
             name: name.to_string(),
             description: summary(text(info, "doc"), name),
             version,
             limits,
             examples,
+            runs_code,
             executor,
         })
     }
@@ -117,6 +131,21 @@ impl PythonPlugin {
 
     pub fn examples(&self) -> &[PluginExample] {
         &self.examples
+    }
+
+    /// A warning for a plugin whose functions call `eval`, `exec` or `compile`: a completion
+    /// run as code inside the plugin's interpreter can reach anything there, the result's
+    /// framing included, and so set its own reward.
+    pub fn code_execution_warning(&self) -> Option<String> {
+        (!self.runs_code.is_empty()).then(|| {
+            format!(
+                "plugin `{}` calls {}: if that ever runs text from the completion, the \
+                 completion controls the plugin's interpreter and can set its own reward; \
+                 parse instead (json, ast.literal_eval), or grade code with the code grader",
+                self.name,
+                self.runs_code.join(", ")
+            )
+        })
     }
 }
 
@@ -200,6 +229,11 @@ fn failure(
             message.push_str(&format!(" ({place})"));
         }
         return Verdict::error(message);
+    }
+    if let Some(why) = &records.unreadable {
+        return Verdict::error(format!(
+            "plugin `{name}`: its result could not be read ({why})"
+        ));
     }
     for kind in ["not_plain", "bad_plugin"] {
         if let Some(record) = records.first(kind) {
