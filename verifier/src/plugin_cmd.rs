@@ -157,6 +157,11 @@ fn check(args: CheckArgs, max_memory_mb: u64) -> anyhow::Result<()> {
             .map(|v| format!(" (version {v})"))
             .unwrap_or_default()
     );
+    if let LoadedPlugin::Python(p) = plugin {
+        if let Some(warning) = p.code_execution_warning() {
+            println!("WARNING {warning}");
+        }
+    }
     let limits = match plugin {
         LoadedPlugin::Python(p) => p.limits(),
         LoadedPlugin::Component(p) => p.limits(),

@@ -198,8 +198,13 @@ impl ComponentRunner for PluginSandbox {
         .with_limits(limits);
         run.wall_limit_ms = call.wall_limit_ms;
         let mut result = self.executor.run(run);
-        let returned = result.returned.take();
-        let truncated = result.stdout_truncated;
+        let mut returned = result.returned.take();
+        let mut truncated = result.stdout_truncated;
+        // What an export returns counts against the output limit, as a Python plugin's record.
+        let size = returned.as_ref().map_or(0, |value| value.to_string().len());
+        if size > limits.stdout_limit_bytes {
+            (returned, truncated) = (None, true);
+        }
         ComponentOutcome {
             ending: to_outcome(result).ending,
             returned,
@@ -276,6 +281,9 @@ pub fn load_into(
         let overrides = args.plugin_limits.iter().filter(|o| o.name == name);
         let plugin = if is_python {
             let plugin = PythonPlugin::load(&name, sandbox.clone()).map_err(anyhow::Error::msg)?;
+            if let Some(warning) = plugin.code_execution_warning() {
+                tracing::warn!("{warning}");
+            }
             let limits = overridden(plugin.limits(), overrides)?;
             LoadedPlugin::Python(Arc::new(plugin.with_limits(limits)))
         } else {
