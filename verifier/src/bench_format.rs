@@ -360,8 +360,13 @@ def tag_count_reward(contents):
 
 /// Runs `script` (after [`OPEN_R1_REWARDS`]) in `python3` with `input` on its stdin; its stdout.
 pub(crate) fn run_anchor(script: &str, input: String) -> anyhow::Result<String> {
+    run_python(&format!("{OPEN_R1_REWARDS}{script}"), input)
+}
+
+/// Runs `script` in `python3` with `input` on its stdin; its stdout.
+pub(crate) fn run_python(script: &str, input: String) -> anyhow::Result<String> {
     let mut child = Command::new("python3")
-        .args(["-c", &format!("{OPEN_R1_REWARDS}{script}")])
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -7,6 +7,7 @@
 
 mod bench_format;
 mod bench_io;
+mod bench_plugin;
 mod bench_sandbox;
 mod code_executor;
 mod engine;
@@ -91,6 +92,9 @@ enum BenchCommand {
     Io(bench_io::IoBenchArgs),
     /// Fresh-instance sandbox runs: latency and runs/s per language, next to native python3.
     Sandbox(bench_sandbox::SandboxBenchArgs),
+    /// A Python plugin's calls in the sandbox (p50/p99, samples/s with N workers), next to the
+    /// same `grade` called in-process by a TRL-style loop.
+    Plugin(bench_plugin::PluginBenchArgs),
 }
 
 fn main() {
@@ -148,6 +152,7 @@ fn main() {
         Command::Bench(BenchCommand::Format(args)) => bench_format::run(args),
         Command::Bench(BenchCommand::Sandbox(args)) => bench_sandbox::run(args),
         Command::Bench(BenchCommand::Io(args)) => bench_io::run(args),
+        Command::Bench(BenchCommand::Plugin(args)) => bench_plugin::run(args, cli.max_memory_mb),
         Command::Completions { .. } => Ok(()),
     };
     if let Err(err) = outcome {
