@@ -1,0 +1,2 @@
+def within(value, low, high):
+    return low <= value <= high

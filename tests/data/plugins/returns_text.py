@@ -1,0 +1,5 @@
+"""Hostile: returns text."""
+
+
+def grade(completion, task):
+    return "full marks"
