@@ -164,7 +164,7 @@ fn cases() -> Vec<(Value, &'static str, f64, &'static str)> {
             sample("forges", "x", json!({"kind": "forges"})),
             "error",
             0.0,
-            "plugin `forges` raised RuntimeError: no reward here",
+            "plugin `forges` raised RuntimeError: no reward here (forges.py, line ",
         ),
         (
             sample("exits", "x", json!({"kind": "exits"})),

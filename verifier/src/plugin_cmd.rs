@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use graders::{GradeContext, Registry, Sample};
+use graders::{GradeContext, Registry, Sample, Status};
 use serde_json::{Map, Value};
 
 use crate::plugins::{self, LoadedPlugin, PluginArgs, PluginSpec};
@@ -52,8 +52,8 @@ pub struct CheckArgs {
     /// The plugin: PATH (named after the file) or NAME=PATH; .py, a folder with __init__.py, or
     /// a .wasm component.
     plugin: PluginSpec,
-    /// Grade these samples (JSON Lines of `{"completion", "task", "expected_reward"?}`; a task
-    /// without a `kind` is the plugin's) instead of the plugin's EXAMPLES.
+    /// Grade these samples instead of the plugin's EXAMPLES: JSON Lines of `{"completion",
+    /// "task", "expected_reward"?, "expected_status"?}`; a task without a `kind` is the plugin's.
     #[arg(long, value_name = "FILE")]
     samples: Option<PathBuf>,
     /// Per-call limits over the plugin's own, e.g. `time_limit_ms=2000,memory_limit_mb=128`.
@@ -124,10 +124,11 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One sample to check, and the reward it must get if it says.
+/// One sample to check, and the reward and status it must get if it says.
 struct Case {
     sample: Sample,
     expected: Option<f64>,
+    expected_status: Option<Status>,
 }
 
 fn check(args: CheckArgs, max_memory_mb: u64) -> anyhow::Result<()> {
@@ -189,17 +190,30 @@ fn check(args: CheckArgs, max_memory_mb: u64) -> anyhow::Result<()> {
         let result = graders::grade_sample(&registry, &case.sample, &ctx);
         let ms = call.elapsed().as_secs_f64() * 1000.0;
         times.push(ms);
-        let verdict = match (&result.error, case.expected) {
-            (Some(error), _) => {
+        let status = serde_json::to_value(result.status).unwrap_or_default();
+        let status = status.as_str().unwrap_or("");
+        let verdict = match (&result.error, case.expected, case.expected_status) {
+            (Some(error), ..) => {
                 errors += 1;
                 format!("ERROR {error}")
             }
-            (None, Some(expected)) if (expected - result.reward).abs() > 1e-9 => {
+            (None, Some(expected), _) if (expected - result.reward).abs() > 1e-9 => {
                 mismatches += 1;
-                format!("MISMATCH reward {} (expected {expected})", result.reward)
+                format!(
+                    "MISMATCH reward {} (expected {expected}), {status}",
+                    result.reward
+                )
             }
-            (None, Some(_)) => format!("ok     reward {} as expected", result.reward),
-            (None, None) => format!("ok     reward {} ({:?})", result.reward, result.status),
+            (None, _, Some(expected)) if expected != result.status => {
+                mismatches += 1;
+                let expected = serde_json::to_value(expected).unwrap_or_default();
+                format!(
+                    "MISMATCH status {status} (expected {expected}), reward {}",
+                    result.reward
+                )
+            }
+            (None, None, None) => format!("ok     reward {}, {status}", result.reward),
+            (None, ..) => format!("ok     reward {}, {status}, as expected", result.reward),
         };
         println!("  #{:<3} {ms:>8.1} ms  {verdict}", index + 1);
     }
@@ -232,6 +246,7 @@ fn examples(plugin: &LoadedPlugin, name: &str) -> anyhow::Result<Vec<Case>> {
                 "completion": example.completion,
                 "task": example.task,
                 "expected_reward": example.reward,
+                "expected_status": example.status,
             });
             case(value, name).context("EXAMPLES")
         })
@@ -263,6 +278,16 @@ fn case(mut value: Value, name: &str) -> anyhow::Result<Case> {
         None | Some(Value::Null) => None,
         Some(reward) => Some(reward.as_f64().context("expected_reward is not a number")?),
     };
+    let expected_status = match object.remove("expected_status") {
+        None | Some(Value::Null) => None,
+        Some(status) => Some(serde_json::from_value(status).context(
+            "expected_status is not one of correct, partial, incorrect, no_answer, error, timeout",
+        )?),
+    };
+    // A misspelt expectation would silently check nothing.
+    if let Some(key) = object.keys().find(|key| key.starts_with("expected")) {
+        bail!("unknown key `{key}`: the expectations are expected_reward and expected_status");
+    }
     let task = object
         .entry("task")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -271,7 +296,11 @@ fn case(mut value: Value, name: &str) -> anyhow::Result<Case> {
             .or_insert_with(|| Value::String(name.to_string()));
     }
     let sample: Sample = serde_json::from_value(value).context("not a sample")?;
-    Ok(Case { sample, expected })
+    Ok(Case {
+        sample,
+        expected,
+        expected_status,
+    })
 }
 
 fn new(args: NewArgs) -> anyhow::Result<()> {
@@ -300,7 +329,7 @@ fn new(args: NewArgs) -> anyhow::Result<()> {
 
 /// The skeleton `plugin new --python` writes: every part a plugin may have, with EXAMPLES as its
 /// test (`plugin check` runs them).
-const SKELETON: &str = r#""""{name}: one line on what this grader rewards (shown by GET /v1/graders).
+const SKELETON: &str = r#""""One line on what this grader rewards (shown by GET /v1/graders).
 
 More about it here. `grade(completion, task)` is called once per sample, in a fresh sandbox:
 standard library only, no files, no network, within LIMITS.
@@ -315,7 +344,7 @@ LIMITS = {"time_limit_ms": 2000, "memory_limit_mb": 128, "output_limit_kb": 64}
 # plugin's), and the reward it must get.
 EXAMPLES = [
     {"completion": "The answer is 42.", "task": {"answer": "42"}, "reward": 1.0},
-    {"completion": "No idea.", "task": {"answer": "42"}, "reward": 0.0},
+    {"completion": "No idea.", "task": {"answer": "42"}, "reward": 0.0, "status": "incorrect"},
 ]
 
 

@@ -235,7 +235,18 @@ pub fn load_into(
     let mut python = vec![PythonModule::new(RUNNER_MODULE.0, RUNNER_MODULE.1)];
     let mut compiled = HashMap::new();
     let mut kinds = Vec::new();
+    let mut source_names = HashMap::new();
     for spec in &args.plugins {
+        let file_name = spec
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        let source_name = match file_name {
+            Some(name) if spec.path.is_dir() => format!("{name}/"),
+            Some(name) => name,
+            None => spec.path.display().to_string(),
+        };
+        source_names.insert(spec.name.clone(), source_name);
         if registry.get(&spec.name).is_some() || kinds.iter().any(|(n, _)| n == &spec.name) {
             bail!(
                 "plugin `{}`: the name is taken (by a built-in grader or another --plugin); \
@@ -285,7 +296,12 @@ pub fn load_into(
                 tracing::warn!("{warning}");
             }
             let limits = overridden(plugin.limits(), overrides)?;
-            LoadedPlugin::Python(Arc::new(plugin.with_limits(limits)))
+            let plugin = plugin.with_limits(limits);
+            let plugin = match source_names.get(&name) {
+                Some(source) => plugin.with_source_name(source.clone()),
+                None => plugin,
+            };
+            LoadedPlugin::Python(Arc::new(plugin))
         } else {
             let limits = overridden(PluginLimits::default(), overrides)?;
             let plugin = ComponentPlugin::load(&name, limits, sandbox.clone())

@@ -18,8 +18,17 @@
 //! plugin only as a string value (and the task only as data), never as code or as part of a
 //! program's text, and it cannot forge the result: the record that carries it is framed by a
 //! nonce drawn per call, which the completion never sees, and only the first `result` record
-//! before `done` counts. Plugins run in a sandbox built for them alone, apart from the code
-//! grader's, so a candidate's code can neither import a plugin nor read its tables.
+//! before `done` counts. Nor can it decide whether an honest result arrives: what the plugin
+//! prints goes to a capped buffer, details the host could not read are replaced (the reward
+//! kept), and the guest's native stack outlasts CPython's recursion guard, so deep input raises
+//! an exception the plugin can catch rather than a trap. Plugins run in a sandbox built for them
+//! alone, apart from the code grader's, so a candidate's code can neither import a plugin nor
+//! read its tables.
+//!
+//! The limit: a plugin that runs the completion as code (`eval`, `exec`) hands it the plugin's
+//! interpreter, the nonce and the plugin's own comparisons included; nothing inside one
+//! interpreter can stop that. Such plugins are flagged when loaded (`runs_code`); code is graded
+//! by the code grader, whose candidate never shares an interpreter with what decides the reward.
 
 mod component;
 mod python;

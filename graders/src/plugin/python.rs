@@ -41,6 +41,9 @@ pub struct PluginExample {
     /// The reward the example must get, if given.
     #[serde(default)]
     pub reward: Option<f64>,
+    /// The status it must get (`correct`, `partial`, `incorrect`, `no_answer`), if given.
+    #[serde(default)]
+    pub status: Option<crate::contract::Status>,
 }
 
 /// A loaded Python plugin: its name (the task `kind` it grades), what its module says of itself,
@@ -53,6 +56,8 @@ pub struct PythonPlugin {
     examples: Vec<PluginExample>,
     /// The built-ins that run code (`eval`, `exec`, `compile`) its functions use.
     runs_code: Vec<String>,
+    /// The author's file name (`word_limit.py`), shown in place of the baked module's.
+    source_name: Option<String>,
     executor: Arc<dyn Executor>,
 }
 
@@ -115,12 +120,20 @@ impl PythonPlugin {
             limits,
             examples,
             runs_code,
+            source_name: None,
             executor,
         })
     }
 
     pub fn limits(&self) -> PluginLimits {
         self.limits
+    }
+
+    /// The plugin with error messages that name its file as the author knows it (`word_limit.py`
+    /// or, for a folder, `word_limit/`) instead of the module it is baked as.
+    pub fn with_source_name(mut self, source_name: impl Into<String>) -> Self {
+        self.source_name = Some(source_name.into());
+        self
     }
 
     /// The plugin with its calls' limits set by the operator (`--plugin-limits`) over its own.
@@ -178,7 +191,17 @@ impl Grader for PythonPlugin {
         let records = parse_records(&outcome.stdout, &nonce);
         match records.first("result") {
             Some(result) => verdict::read(&self.name, result.get("value").unwrap_or(&Value::Null)),
-            None => failure(&self.name, &records, &outcome, &self.limits, ctx.expired()),
+            None => {
+                let mut verdict =
+                    failure(&self.name, &records, &outcome, &self.limits, ctx.expired());
+                if let (Some(error), Some(source)) = (&mut verdict.error, &self.source_name) {
+                    let module = Self::module_name(&self.name);
+                    *error = error
+                        .replace(&format!("{module}.py"), source)
+                        .replace(&format!("{module}/"), source);
+                }
+                verdict
+            }
         }
     }
 
