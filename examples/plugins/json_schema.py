@@ -71,18 +71,15 @@ _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S)
 _JSON_START = re.compile(r'\{[ \t\n\r]*["}]|\[[ \t\n\r]*(?:[\[{"\-0-9\]]|true|false|null)')
 
 
-def _no_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text):
+def _finite(text):
+    """Reads a float, refusing NaN and Infinity (which Python's json takes) and 1e400 (inf)."""
     value = float(text)
-    if value - value != 0:  # 1e400 reads as inf
-        raise ValueError(f"{text} does not fit a float")
+    if value - value != 0:
+        raise ValueError(f"{text} is not a finite number")
     return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+_DECODER = json.JSONDecoder(parse_constant=_finite, parse_float=_finite)
 
 
 def _answer_text(text):
@@ -122,16 +119,20 @@ def _fenced(text):
 def _inline(text):
     """The last top-level {...} or [...] that parses, with the decoder's work capped."""
     # Forward first, jumping over each value that parses: the usual answer costs one parse.
-    found, value, pos, failed = False, None, 0, 0
-    while failed < _MAX_FAILED_FORWARD:
-        start = _JSON_START.search(text, pos)
-        if start is None:
+    # Failures are few and cheap in a real answer; their scanning is budgeted all the same.
+    found, value, pos, failed, budget = False, None, 0, 0, len(text) // 2 + 50_000
+    while failed < _MAX_FAILED_FORWARD and budget > 0:
+        match = _JSON_START.search(text, pos)
+        if match is None:
             return found, value
+        start = match.start()
         try:
-            value, pos = _DECODER.raw_decode(text, start.start())
+            value, pos = _DECODER.raw_decode(text, start)
             found = True
-        except (ValueError, RecursionError):  # not JSON, NaN, a huge number, too deep
-            failed, pos = failed + 1, start.start() + 1
+        except json.JSONDecodeError as error:
+            failed, pos, budget = failed + 1, start + 1, budget - (error.pos - start)
+        except (ValueError, RecursionError):  # NaN, a huge number, too deep: it may have read all
+            failed, pos, budget = failed + 1, start + 1, budget - (len(text) - start)
     # Many failures (hostile text?): try starts from the end instead, so inner values parse
     # first and a later success that ends at or after the best one is its container. Each
     # try decodes the text's tail, whose errors are cheap; their copying is what we budget.
@@ -171,8 +172,10 @@ def _canon(value):
     """A hashable form with JSON's equality: 1 == 1.0, but 1 != true and 1 != "1"."""
     if isinstance(value, (bool, str)) or value is None:
         return (type(value).__name__, value)
+    if isinstance(value, float) and value.is_integer():
+        return ("number", int(value))
     if isinstance(value, (int, float)):
-        return ("number", int(value) if float(value).is_integer() else value)
+        return ("number", value)
     if isinstance(value, list):
         return ("array", tuple(_canon(item) for item in value))
     return ("object", frozenset((key, _canon(item)) for key, item in value.items()))
@@ -185,8 +188,10 @@ def _short(value, limit=60):
 
 def _kw(schema, key, kinds):
     """A keyword's value, or None; a value of the wrong kind makes the task malformed."""
-    value = schema.get(key)
-    if value is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
+    if key not in schema:
+        return None
+    value = schema[key]
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         raise ValueError(f"schema keyword `{key}` has an invalid value {_short(value)}")
     return value
 
@@ -366,10 +371,9 @@ def grade(completion, task):
     if not isinstance(partial_credit, bool):
         raise ValueError("`partial_credit` must be true or false")
     answer = _answer_text(completion)
-    source = "fenced"
     found, value = _fenced(answer)
+    source = "fenced" if found else "inline"
     if not found:
-        source = "inline"
         found, value = _inline(answer)
     if not found:
         return {"reward": 0.0, "status": "no_answer", "details": {"found": False, "violations": [], "source": None}}

@@ -253,7 +253,9 @@ fn failure(
         }
         return Verdict::error(message);
     }
-    if let Some(why) = &records.unreadable {
+    // A cut-off record is explained by how the run ended; one from a run that ended well is not.
+    let ended_well = outcome.ending == Ending::Finished && !outcome.truncated;
+    if let Some(why) = records.unreadable.as_ref().filter(|_| ended_well) {
         return Verdict::error(format!(
             "plugin `{name}`: its result could not be read ({why})"
         ));
