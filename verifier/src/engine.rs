@@ -320,11 +320,12 @@ fn grade_one(registry: &Registry, deadlines: Deadlines, sample: &Sample) -> Grad
     graders::grade_sample(registry, sample, &ctx)
 }
 
-/// Whether grading `sample` runs programs in the sandboxes (its task or a component is code).
+/// Whether grading `sample` runs in the sandboxes (its task or a component is code or a
+/// plugin, or of a kind no built-in knows, which only a plugin could grade).
 fn uses_sandbox(sample: &Sample) -> bool {
     std::iter::once(&sample.task)
         .chain(sample.components.iter().map(|c| &c.task))
-        .any(|task| matches!(task, graders::Task::Code(_)))
+        .any(|task| matches!(task, graders::Task::Code(_) | graders::Task::Plugin { .. }))
 }
 
 /// What makes two samples grade the same, with their completions: everything but `id` and
