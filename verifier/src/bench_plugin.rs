@@ -1,6 +1,7 @@
 //! `verifier bench plugin`: what a plugin call costs in the sandbox (p50/p99 of one call, and
 //! samples/s with N workers busy), next to the anchor: the same `grade` function imported and
-//! called in-process by a TRL-style loop in CPython, timed over the same samples in the same run.
+//! called in-process by a TRL-style loop in CPython, timed over the same samples in the same run;
+//! and, for what isolation costs natively, the same call in a fresh CPython process each.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ pub struct PluginBenchArgs {
 /// TRL calls a reward function (one call per completion, serially, in the trainer's process).
 const ANCHOR: &str = r#"
 import importlib.util, json, sys, time
-path, calls = sys.argv[1], int(sys.argv[2])
+path, calls, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 spec = importlib.util.spec_from_file_location("plugin", path)
 plugin = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(plugin)
@@ -53,7 +54,27 @@ rewards = [plugin.grade(c, t) for c, t in samples]
 wall = time.perf_counter() - start
 times.sort()
 q = lambda f: times[round((len(times) - 1) * f)] * 1000
-print(json.dumps({"p50_ms": q(0.5), "p99_ms": q(0.99), "samples_per_s": len(samples) / wall}))
+in_process = {"p50_ms": q(0.5), "p99_ms": q(0.99), "samples_per_s": len(samples) / wall}
+
+# Isolation the way a Python trainer gets a hard timeout and a fresh state per call: a new
+# interpreter per call (subprocess.run(timeout=...)), `workers` at a time.
+import subprocess, concurrent.futures
+CHILD = "import importlib.util, json, sys\n" \
+    "spec = importlib.util.spec_from_file_location('plugin', sys.argv[1])\n" \
+    "plugin = importlib.util.module_from_spec(spec); spec.loader.exec_module(plugin)\n" \
+    "c, t = json.loads(sys.stdin.read()); print(json.dumps(plugin.grade(c, t)))\n"
+def one(sample):
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", CHILD, path], input=json.dumps(sample), capture_output=True, text=True, timeout=10, check=True)
+    return time.perf_counter() - start
+subset = samples[:60]
+times = sorted(one(s) for s in subset)
+start = time.perf_counter()
+with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    list(pool.map(one, subset))
+wall = time.perf_counter() - start
+subprocess_per_call = {"p50_ms": q(0.5), "p99_ms": q(0.99), "samples_per_s": len(subset) / wall}
+print(json.dumps({"in_process": in_process, "subprocess": subprocess_per_call}))
 "#;
 
 pub fn run(args: PluginBenchArgs, max_memory_mb: u64) -> anyhow::Result<()> {
@@ -129,20 +150,22 @@ pub fn run(args: PluginBenchArgs, max_memory_mb: u64) -> anyhow::Result<()> {
     let path = args.plugin.path.display().to_string();
     let anchor = run_python(
         &format!(
-            "import sys; sys.argv = ['', {path:?}, '{}']\n{ANCHOR}",
+            "import sys; sys.argv = ['', {path:?}, '{}', '{workers}']\n{ANCHOR}",
             args.calls.max(1)
         ),
         input,
     )
     .context("the in-process anchor (python3)")?;
     let anchor: Value = serde_json::from_str(anchor.trim()).context("the anchor's figures")?;
-    let figure = |key: &str| anchor[key].as_f64().unwrap_or(f64::NAN);
+    let rate = |key: &str| anchor[key]["samples_per_s"].as_f64().unwrap_or(f64::NAN);
     let report = json!({
         "plugin": name,
         "workers": workers,
         "sandboxed": {"p50_ms": percentile(&times, 0.5), "p99_ms": percentile(&times, 0.99), "samples_per_s": sandboxed_rate},
-        "in_process_python": {"p50_ms": figure("p50_ms"), "p99_ms": figure("p99_ms"), "samples_per_s": figure("samples_per_s")},
-        "throughput_ratio": sandboxed_rate / figure("samples_per_s"),
+        "in_process_python": anchor["in_process"],
+        "subprocess_per_call_python": anchor["subprocess"],
+        "throughput_ratio": sandboxed_rate / rate("in_process"),
+        "throughput_ratio_to_subprocess": sandboxed_rate / rate("subprocess"),
     });
     if args.json {
         println!("{report}");
@@ -167,6 +190,10 @@ pub fn run(args: PluginBenchArgs, max_memory_mb: u64) -> anyhow::Result<()> {
             "in-process CPython, TRL-style loop (anchor)".to_string(),
             "in_process_python",
         ),
+        (
+            format!("CPython process per call ({workers} at a time)"),
+            "subprocess_per_call_python",
+        ),
     ] {
         let row = &report[key];
         println!(
@@ -177,8 +204,11 @@ pub fn run(args: PluginBenchArgs, max_memory_mb: u64) -> anyhow::Result<()> {
         );
     }
     println!(
-        "throughput ratio (sandboxed / in-process): {:.3}",
-        report["throughput_ratio"].as_f64().unwrap_or(f64::NAN)
+        "throughput ratio, sandboxed / in-process: {:.3}; sandboxed / process per call: {:.1}",
+        report["throughput_ratio"].as_f64().unwrap_or(f64::NAN),
+        report["throughput_ratio_to_subprocess"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
     );
     Ok(())
 }
