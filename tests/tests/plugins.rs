@@ -463,12 +463,15 @@ fn a_new_plugin_checks_and_a_changed_one_is_reloaded() {
     let changed = source.replace("1.0 if found else 0.0", "0.25 if found else 0.0");
     assert_ne!(source, changed, "the skeleton's reward line moved");
     std::fs::write(&path, changed).unwrap();
-    let (results, err, ok) = grade(&["--plugin".into(), spec], &input);
-    assert!(ok, "{err}");
+    // The service restarted with the changed file serves the new code.
+    let service = Service::start(&["--plugin", &spec]);
+    let body = json!({ "samples": [serde_json::from_str::<Value>(&input).unwrap()] });
+    let result = &service.post("/v1/grade", &body.to_string()).json()["results"][0];
     assert_eq!(
-        results[0]["reward"], 0.25,
-        "the changed plugin was not used: {results:?}"
+        result["reward"], 0.25,
+        "the changed plugin was not used: {result}"
     );
+    drop(service);
 
     // Its EXAMPLES now disagree with it: check says so and fails.
     let (out, _, ok) = verifier(&["plugin", "check", path_text]);
