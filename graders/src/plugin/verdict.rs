@@ -52,6 +52,8 @@ fn parse_object(object: &Map<String, Value>) -> Result<Verdict, String> {
     let reward = match object.get("reward") {
         Some(value @ Value::Number(_)) => reward(value)?,
         Some(Value::Bool(passed)) => f64::from(u8::from(*passed)),
+        // JSON has no NaN or infinity: a component's non-finite float arrives as null.
+        Some(Value::Null) => return Err("a `reward` that is None or not a finite number".into()),
         Some(other) => return Err(format!("a `reward` that is {}", describe(other))),
         None => return Err("a dict without `reward`".into()),
     };
