@@ -39,6 +39,8 @@ pub use python::{PluginExample, PythonPlugin, RUNNER_MODULE};
 
 use serde::Deserialize;
 
+use crate::registry::GraderInfo;
+
 /// The WIT world component plugins implement (`wit/grader.wit`), and its name.
 pub const GRADER_WIT: (&str, &str) = (include_str!("../../../wit/grader.wit"), "grader");
 
@@ -100,6 +102,17 @@ pub fn check_name(name: &str) -> Result<(), String> {
             "plugin name {name:?} must be lower-case letters, digits and `_`, starting with a \
              letter, at most 64 characters (it is the task `kind` the plugin grades)"
         ))
+    }
+}
+
+/// How a plugin of either kind describes itself in the registry.
+fn plugin_info(name: &str, description: &str, version: &Option<String>) -> GraderInfo {
+    GraderInfo {
+        kind: name.to_string(),
+        description: description.to_string(),
+        available: true,
+        variants: Vec::new(),
+        version: version.clone(),
     }
 }
 

@@ -164,13 +164,7 @@ impl PythonPlugin {
 
 impl Grader for PythonPlugin {
     fn info(&self) -> GraderInfo {
-        GraderInfo {
-            kind: self.name.clone(),
-            description: self.description.clone(),
-            available: true,
-            variants: Vec::new(),
-            version: self.version.clone(),
-        }
+        super::plugin_info(&self.name, &self.description, &self.version)
     }
 
     fn grade(&self, completion: &str, task: &Task, ctx: &GradeContext) -> Verdict {
