@@ -373,3 +373,33 @@ pub fn pinned_venv(venv: PathBuf, requirements: &str) -> Option<PathBuf> {
     std::fs::write(&stamp, wanted).expect("write the venv's stamp");
     Some(venv_python)
 }
+
+/// Runs `verifier grade` on raw bytes (which need not be UTF-8).
+pub fn run_grade_bytes(args: &[&str], stdin: Vec<u8>) -> (Vec<serde_json::Value>, String, bool) {
+    let mut child = Command::new(verifier_bin())
+        .arg("grade")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start verifier grade");
+    use std::io::Write;
+    let mut stdin_pipe = child.stdin.take().unwrap();
+    // Written from a thread: the child answers while we are still writing.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin_pipe.write_all(&stdin);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let results = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect();
+    (
+        results,
+        String::from_utf8(output.stderr).unwrap(),
+        output.status.success(),
+    )
+}

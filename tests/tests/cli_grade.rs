@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use tests::{format_sample, verifier_bin};
+use tests::{format_sample, run_grade_bytes, verifier_bin};
 
 const GOOD: &str = "<think>\nreasoning\n</think>\n<answer>\n42\n</answer>";
 
@@ -106,35 +106,6 @@ fn a_missing_input_file_is_a_clear_error() {
         stderr.contains("cannot open /no/such/file.jsonl"),
         "{stderr}"
     );
-}
-
-/// Runs `verifier grade` on raw bytes (which need not be UTF-8).
-fn run_grade_bytes(args: &[&str], stdin: Vec<u8>) -> (Vec<Value>, String, bool) {
-    let mut child = Command::new(verifier_bin())
-        .arg("grade")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start verifier grade");
-    let mut stdin_pipe = child.stdin.take().unwrap();
-    // Written from a thread: the child answers while we are still writing.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin_pipe.write_all(&stdin);
-    });
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    let results = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
-        .collect();
-    (
-        results,
-        String::from_utf8(output.stderr).unwrap(),
-        output.status.success(),
-    )
 }
 
 #[test]

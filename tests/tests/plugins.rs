@@ -7,9 +7,8 @@
 //! Each distinct set of Python plugins is one sandbox build (~20 s, once per cache), so the
 //! hostile plugins and the examples are loaded together.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
@@ -397,25 +396,8 @@ fn plugins_grade_through_verifier_grade() {
 }
 
 fn grade(args: &[String], input: &str) -> (Vec<Value>, String, bool) {
-    let mut child = Command::new(verifier_bin())
-        .arg("grade")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    let results = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (results, stderr, output.status.success())
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    tests::run_grade_bytes(&args, input.as_bytes().to_vec())
 }
 
 fn verifier(args: &[&str]) -> (String, String, bool) {
