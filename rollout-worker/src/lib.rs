@@ -13,7 +13,8 @@
 //! - [`grpo`]: advantages and the clipped, KL-penalised loss as TRL and verl define them;
 //! - [`optim`]: AdamW with global-norm gradient clipping;
 //! - [`reward`]: the verifier client (HTTP, round-robin, retries) and in-process grading;
-//! - [`train`]: the loop, its prompts file and its per-step log; [`toy`]: the arithmetic task.
+//! - [`train`]: the loop, its prompts file and its per-step log; [`toy`]: the arithmetic task;
+//! - [`report`]: a run's curves as an image, and two held-out evaluations compared.
 
 pub mod bench;
 pub mod cuda;
@@ -23,6 +24,7 @@ pub mod load;
 pub mod model;
 pub mod optim;
 pub mod real;
+pub mod report;
 pub mod reward;
 pub mod rng;
 pub mod sampling;

