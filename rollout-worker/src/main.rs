@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use rollout_worker::cuda::{self, Device};
@@ -53,11 +54,11 @@ enum Command {
         prompts_file: Option<std::path::PathBuf>,
         /// Write one verifier sample per prompt (the prompt line's task fields, an `id` and the
         /// `completion`) to this JSON-lines file, for `verifier grade`; needs `--prompts`.
-        #[arg(long, requires = "prompts_file")]
+        #[arg(long)]
         out: Option<std::path::PathBuf>,
         /// Prompts decoded together (a batch).
-        #[arg(long, default_value_t = 16)]
-        batch_size: usize,
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+        batch_size: u64,
         /// `model` (the model's own template), `plain`, or a pattern with `{prompt}`.
         #[arg(long, default_value = "model")]
         chat_template: String,
@@ -126,14 +127,11 @@ fn keep_freed_memory() {
 /// One verifier sample per prompt, in the prompts file's order: its task fields, `id` `p1`, `p2`, ...
 /// and the completion, ready for `verifier grade`.
 fn write_samples(
-    path: &std::path::Path,
+    file: std::fs::File,
     records: &[train::data::PromptRecord],
     completions: &[String],
 ) -> anyhow::Result<()> {
-    use anyhow::Context;
     use std::io::Write;
-    let file =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut file = std::io::BufWriter::new(file);
     for (i, (record, completion)) in records.iter().zip(completions).enumerate() {
         let mut fields = record.sample_fields.clone();
@@ -148,9 +146,17 @@ fn write_samples(
         serde_json::to_writer(&mut file, &fields)?;
         file.write_all(b"\n")?;
     }
-    file.flush()
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.flush()?;
     Ok(())
+}
+
+/// Creates `path` for writing, refusing the input file itself (it would be emptied before it
+/// is read back, or overwritten with something else).
+fn create_output(path: &std::path::Path, input: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    if let (Ok(a), Ok(b)) = (path.canonicalize(), input.canonicalize()) {
+        anyhow::ensure!(a != b, "--out {} is the input file itself", path.display());
+    }
+    std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -180,6 +186,16 @@ fn main() -> anyhow::Result<()> {
             decode_precision,
             device,
         } => {
+            // Checked, and the file made, before the model loads and anything is generated:
+            // a bad --out must not cost the run. (clap's `requires` did not refuse it.)
+            let out_file = match (&out, &prompts_file) {
+                (None, _) => None,
+                (Some(_), None) => anyhow::bail!(
+                    "--out writes one sample per line of a prompts file: give it with --prompts FILE"
+                ),
+                (Some(path), Some(prompts_path)) => Some(create_output(path, prompts_path)?),
+            };
+            let batch_size = batch_size as usize;
             let started = Instant::now();
             let loaded = load_model(&model, seed)?;
             eprintln!(
@@ -188,10 +204,6 @@ fn main() -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
             let template = train::resolve_template(&chat_template, loaded.chat_template.clone())?;
-            anyhow::ensure!(
-                out.is_none() || prompts_file.is_some(),
-                "--out writes one sample per line of a prompts file: give it with --prompts FILE"
-            );
             let records = match &prompts_file {
                 Some(path) => train::data::load_prompts(path)?,
                 None => Vec::new(),
@@ -230,7 +242,7 @@ fn main() -> anyhow::Result<()> {
                 progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
             }
             let mut generated: Vec<Vec<u32>> = Vec::with_capacity(encoded.len());
-            for batch in encoded.chunks(batch_size.max(1)) {
+            for batch in encoded.chunks(batch_size) {
                 let groups = if let Some((gpu, weights)) = &on_gpu {
                     cuda::decode::generate(gpu, weights, batch, 1, &config, &stop, &mut rng)?
                 } else if reference_kernels {
@@ -256,9 +268,10 @@ fn main() -> anyhow::Result<()> {
                 .iter()
                 .map(|t| loaded.tokenizer.decode(t))
                 .collect();
-            match &out {
-                Some(path) => write_samples(path, &records, &texts)?,
-                None => {
+            match (out_file, &out) {
+                (Some(file), Some(path)) => write_samples(file, &records, &texts)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                _ => {
                     for (prompt, text) in prompts.iter().zip(&texts) {
                         println!("### {prompt}\n{text}\n");
                     }
@@ -279,18 +292,18 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Plot { log, out, title } => {
-            use anyhow::Context;
             let text = std::fs::read_to_string(&log)
                 .with_context(|| format!("cannot read {}", log.display()))?;
             let title = title.unwrap_or_else(|| log.display().to_string());
             let svg = report::plot_svg(&text, &title).with_context(|| log.display().to_string())?;
             let out = out.unwrap_or_else(|| log.with_file_name("plot.svg"));
-            std::fs::write(&out, svg).with_context(|| format!("cannot write {}", out.display()))?;
+            let mut file = create_output(&out, &log)?;
+            std::io::Write::write_all(&mut file, svg.as_bytes())
+                .with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!("wrote {}", out.display());
             Ok(())
         }
         Command::Compare { before, after } => {
-            use anyhow::Context;
             let read = |path: &std::path::Path| -> anyhow::Result<report::Evaluation> {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use anyhow::{bail, Context};
-use graders::contract::GradeResult;
+use graders::contract::{GradeResult, Status};
 use serde_json::Value;
 
 use crate::reward::{format_score, is_correct};
@@ -41,7 +41,11 @@ pub fn plot_svg(log: &str, title: &str) -> anyhow::Result<String> {
         rows.push(
             fields
                 .into_iter()
-                .filter_map(|(key, value)| value.as_f64().map(|v| (key, v)))
+                // serde_json writes a NaN as null: kept as NaN, so the chart can say so.
+                .filter_map(|(key, value)| match value {
+                    Value::Null => Some((key, f64::NAN)),
+                    value => value.as_f64().map(|v| (key, v)),
+                })
                 .collect(),
         );
     }
@@ -54,6 +58,24 @@ pub fn plot_svg(log: &str, title: &str) -> anyhow::Result<String> {
         .map(|(i, row)| row.get("step").copied().unwrap_or(i as f64 + 1.0))
         .collect();
     let elapsed = rows.last().and_then(|row| row.get("elapsed_s")).copied();
+    if !CURVES
+        .iter()
+        .any(|(field, _)| rows.iter().any(|row| row.contains_key(*field)))
+    {
+        bail!(
+            "no step has any of {}: is this a `train` log?",
+            CURVES.map(|c| c.0).join(", ")
+        );
+    }
+    // Past this, spans overflow to infinity and coordinates become NaN.
+    if rows
+        .iter()
+        .flat_map(|row| row.values())
+        .chain(&steps)
+        .any(|v| v.abs() > 1e100)
+    {
+        bail!("a value in the log is beyond ±1e100: not a value a run logs");
+    }
 
     let (panel_w, panel_h, margin) = (420.0, 220.0, 50.0);
     let columns = 2usize;
@@ -80,13 +102,19 @@ pub fn plot_svg(log: &str, title: &str) -> anyhow::Result<String> {
     for (index, (field, label)) in CURVES.iter().enumerate() {
         let x0 = margin + (index % columns) as f64 * (panel_w + margin);
         let y0 = 30.0 + margin + (index / columns) as f64 * (panel_h + margin);
-        let points: Vec<(f64, f64)> = steps
+        let logged: Vec<(f64, f64)> = steps
             .iter()
             .zip(&rows)
             .filter_map(|(&step, row)| row.get(*field).map(|&v| (step, v)))
-            .filter(|(_, v)| v.is_finite())
             .collect();
-        panel(&mut svg, (x0, y0, panel_w, panel_h), label, &points);
+        let points: Vec<(f64, f64)> = logged.iter().copied().filter(|p| p.1.is_finite()).collect();
+        let not_finite = logged.len() - points.len();
+        let label = if not_finite == 0 {
+            label.to_string()
+        } else {
+            format!("{label} ({not_finite} steps NaN or infinite, not drawn)")
+        };
+        panel(&mut svg, (x0, y0, panel_w, panel_h), &label, &points);
     }
     svg.push_str("</svg>\n");
     Ok(svg)
@@ -184,10 +212,18 @@ fn short(value: f64) -> String {
     }
 }
 
+/// Text as SVG character data: markup escaped, and control characters (which XML forbids, so
+/// a viewer would refuse the whole image) replaced.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            c if c.is_control() => "\u{fffd}".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// One sample's grading: (correct, format score).
@@ -196,26 +232,42 @@ type Graded = (bool, f64);
 /// Accuracy and format rate of one graded evaluation, per sample id.
 #[derive(Debug)]
 pub struct Evaluation {
-    /// id -> (correct, format score)
-    pub by_id: HashMap<String, (bool, f64)>,
+    /// id (its JSON text, so `1` and `"1"` differ) -> (correct, format score)
+    pub by_id: HashMap<String, Graded>,
+    /// Results whose grading failed (`error`, `timeout`): kept, as incorrect with format 0,
+    /// but counted so a broken grading run cannot pass for a regression.
+    pub failed_gradings: usize,
 }
 
 impl Evaluation {
     /// Reads `verifier grade` output (JSON lines of results).
     pub fn parse(text: &str) -> anyhow::Result<Evaluation> {
-        let mut by_id = HashMap::new();
+        let (mut by_id, mut failed_gradings) = (HashMap::new(), 0);
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             let result: GradeResult =
                 serde_json::from_str(line).with_context(|| format!("result line {}", n + 1))?;
-            let id = match &result.id {
-                Value::String(id) => id.clone(),
-                other => other.to_string(),
-            };
+            if !line.trim_start().starts_with('{') {
+                bail!("result line {}: not a JSON object", n + 1);
+            }
+            if result.id.is_null() {
+                bail!("result line {}: no id to pair it by", n + 1);
+            }
+            let id = result.id.to_string();
+            let format = format_score(&result);
+            if !(0.0..=1.0).contains(&format) {
+                bail!(
+                    "result line {}: format reward {format} is outside [0, 1]",
+                    n + 1
+                );
+            }
+            if matches!(result.status, Status::Error | Status::Timeout) {
+                failed_gradings += 1;
+            }
             if by_id
-                .insert(id.clone(), (is_correct(&result), format_score(&result)))
+                .insert(id.clone(), (is_correct(&result), format))
                 .is_some()
             {
                 bail!("result line {}: id {id} appears twice", n + 1);
@@ -224,7 +276,10 @@ impl Evaluation {
         if by_id.is_empty() {
             bail!("no results");
         }
-        Ok(Evaluation { by_id })
+        Ok(Evaluation {
+            by_id,
+            failed_gradings,
+        })
     }
 }
 
@@ -262,10 +317,11 @@ pub fn paired_difference(differences: &[f64]) -> Share {
         0.0
     };
     let half = 1.959_963_984_540_054 * (variance / n).sqrt();
+    // Each difference lies in [-1, 1], and so does their mean.
     Share {
         value: mean,
-        low: mean - half,
-        high: mean + half,
+        low: (mean - half).max(-1.0),
+        high: (mean + half).min(1.0),
     }
 }
 
@@ -288,6 +344,28 @@ pub fn compare(before: &Evaluation, after: &Evaluation) -> anyhow::Result<String
         .collect();
     let mut out = String::new();
     let _ = writeln!(out, "{n} prompts in both evaluations");
+    let only = |a: &Evaluation, b: &Evaluation| {
+        a.by_id
+            .keys()
+            .filter(|id| !b.by_id.contains_key(*id))
+            .count()
+    };
+    let (only_before, only_after) = (only(before, after), only(after, before));
+    if only_before + only_after > 0 {
+        let _ = writeln!(
+            out,
+            "left out: {only_before} ids only before, {only_after} only after"
+        );
+    }
+    for (name, evaluation) in [("before", before), ("after", after)] {
+        if evaluation.failed_gradings > 0 {
+            let _ = writeln!(
+                out,
+                "warning: {} results {name} are grading errors or timeouts, counted as incorrect",
+                evaluation.failed_gradings
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "{:<14}{:>24}{:>24}{:>30}",
@@ -312,6 +390,8 @@ pub fn compare(before: &Evaluation, after: &Evaluation) -> anyhow::Result<String
         share(accuracy(|p| p.1 .0)),
         change(accuracy_change)
     );
+    // Format scores can be fractional (partial-credit styles): the interval then treats their
+    // sum as a count of successes, an approximation that is exact for pass/fail styles.
     let format_before: f64 = pairs.iter().map(|p| p.0 .1).sum();
     let format_after: f64 = pairs.iter().map(|p| p.1 .1).sum();
     let format_change =
@@ -402,6 +482,67 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("twice"));
+    }
+
+    #[test]
+    fn compare_says_what_it_left_out_and_refuses_impossible_rewards() {
+        let mut failed: serde_json::Value =
+            serde_json::from_str(&result("p2", false, 0.0)).unwrap();
+        failed["status"] = "error".into();
+        let before = [
+            result("p1", true, 1.0),
+            result("p2", true, 1.0),
+            result("p3", true, 1.0),
+        ];
+        let after = [
+            result("p1", true, 1.0),
+            failed.to_string(),
+            result("p9", true, 1.0),
+        ];
+        let before = Evaluation::parse(&before.join("\n")).unwrap();
+        let after = Evaluation::parse(&after.join("\n")).unwrap();
+        let text = compare(&before, &after).unwrap();
+        assert!(
+            text.contains("left out: 1 ids only before, 1 only after"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 results after are grading errors"),
+            "{text}"
+        );
+        // `1` and `"1"` are different ids; an id-less result cannot be paired.
+        let numeric = result("p1", true, 1.0).replace("\"p1\"", "1");
+        let text = compare(
+            &Evaluation::parse(&numeric).unwrap(),
+            &Evaluation::parse(&result("1", true, 1.0)).unwrap(),
+        );
+        assert!(text
+            .unwrap_err()
+            .to_string()
+            .contains("share no sample ids"));
+        assert!(Evaluation::parse(&result("p1", true, 5.0))
+            .unwrap_err()
+            .to_string()
+            .contains("outside [0, 1]"));
+        let no_id = result("p1", true, 1.0).replace("\"id\":\"p1\",", "");
+        assert!(Evaluation::parse(&no_id)
+            .unwrap_err()
+            .to_string()
+            .contains("no id"));
+        assert!(paired_difference(&[1.0, 1.0, -1.0]).high <= 1.0);
+    }
+
+    #[test]
+    fn plot_refuses_what_it_cannot_draw_and_says_what_it_left_out() {
+        assert!(plot_svg("{}\n{\"step\":1}\n", "t").is_err());
+        assert!(plot_svg("{\"step\":1,\"mean_reward\":1e308}\n", "t").is_err());
+        let svg = plot_svg(
+            "{\"step\":1,\"mean_reward\":0.5,\"kl\":null}\n{\"step\":2,\"mean_reward\":0.7,\"kl\":0.1}\n",
+            "a\u{1}b",
+        )
+        .unwrap();
+        assert!(svg.contains("KL to the reference (1 steps NaN or infinite, not drawn)"));
+        assert!(!svg.contains('\u{1}') && svg.contains("a\u{fffd}b"));
     }
 
     #[test]

@@ -85,6 +85,33 @@ fn generate_writes_one_gradable_sample_per_prompt_in_order() {
             "--prompts",
             path(&few),
         ],
+        vec![
+            "generate",
+            "--model",
+            "toy",
+            "--prompts",
+            path(&few),
+            "--out",
+            path(&few),
+        ],
+        vec![
+            "generate",
+            "--model",
+            "toy",
+            "--prompts",
+            path(&few),
+            "--batch-size",
+            "0",
+        ],
+        vec![
+            "generate",
+            "--model",
+            "toy",
+            "--prompts",
+            path(&few),
+            "--out",
+            "/nonexistent/o.jsonl",
+        ],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_rollout-worker"))
             .args(&args)
@@ -92,6 +119,11 @@ fn generate_writes_one_gradable_sample_per_prompt_in_order() {
             .unwrap();
         assert!(!output.status.success(), "{args:?} should be refused");
     }
+    // Refusing `--out` the prompts file itself left it as it was.
+    assert_eq!(
+        std::fs::read_to_string(&few).unwrap(),
+        lines.join("\n") + "\n"
+    );
 }
 
 #[test]
