@@ -14,6 +14,7 @@ mod schema;
 pub use schema::documented_kinds;
 
 mod completion;
+mod result_json;
 pub use completion::last_assistant_content;
 
 /// One sample to grade.

@@ -157,7 +157,7 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
                 .map(|run| {
                     let mut lines = Vec::with_capacity(run.len() * 192);
                     for result in &run {
-                        serde_json::to_writer(&mut lines, result).expect("results serialise");
+                        result.write_json(&mut lines);
                         lines.push(b'\n');
                     }
                     lines
