@@ -123,6 +123,11 @@ impl Engine {
         self.pool.install(work)
     }
 
+    /// Runs `work` on the engine's pool without waiting for it.
+    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
+        self.pool.spawn(work);
+    }
+
     /// `f(i, item)` for every item, in order: on the engine's pool in chunks, or on this thread
     /// for a batch of one chunk or less, which runs on one thread either way. Handing such a
     /// batch to the pool and back cost two thread switches and the pool's spinning, three
@@ -401,7 +406,10 @@ fn first_occurrences(
     keys: &[Option<CacheKey>],
     parsed: &[Result<Sample, SampleError>],
 ) -> Vec<Option<usize>> {
-    let mut seen: HashMap<u64, usize> = HashMap::with_capacity(keys.len());
+    // The keys are already seeded hashes: foldhash mixes them in a few instructions, where the
+    // default SipHash was the largest part of this serial loop.
+    let mut seen: HashMap<u64, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(keys.len(), foldhash::fast::RandomState::default());
     keys.iter()
         .enumerate()
         .map(|(i, key)| {

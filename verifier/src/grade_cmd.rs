@@ -91,7 +91,11 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         .name("read".into())
         .spawn(move || read_chunks_into(reader, max_line_mb, chunks, buffers_to_reuse))
         .context("cannot start the reading thread")?;
-    let (encoded_results, to_write) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    // Each chunk's results are encoded on the pool while this thread goes on to the next chunk
+    // (its serial steps then overlap that work instead of leaving the pool idle); the writer
+    // takes each chunk's encoding in input order as it completes.
+    let (encoded_results, to_write) =
+        std::sync::mpsc::sync_channel::<std::sync::mpsc::Receiver<Vec<Vec<u8>>>>(2);
     let writer = std::thread::Builder::new()
         .name("write".into())
         .spawn(move || write_all_from(out, to_write))
@@ -107,21 +111,10 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
                 break;
             }
         };
-        // A line that is not UTF-8 is unreadable too; the rest are graded as borrowed texts.
+        // Graded as texts borrowed from the chunk's buffer.
         let lines: Vec<(usize, Result<&str, String>)> = lines
             .into_iter()
-            .map(|(n, line)| {
-                let text = line.and_then(|range| {
-                    std::str::from_utf8(&data[range]).map_err(|err| {
-                        format!(
-                            "the line is not valid UTF-8 (byte {} of the line); it was not \
-                             graded",
-                            err.valid_up_to() + 1
-                        )
-                    })
-                });
-                (n, text)
-            })
+            .map(|(n, line)| (n, line.map(|range| &data[range])))
             .collect();
         let texts: Vec<&str> = lines
             .iter()
@@ -151,21 +144,23 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         // freed on the pool as they are written: freed on this thread, which feeds the pool, the
         // frees of 8,192 results took a fifth of `grade`'s CPU, serially (glibc frees another
         // thread's blocks through that thread's arena).
-        let encoded: Vec<Vec<u8>> = engine.install(|| {
-            into_runs(results, RESULTS_PER_BUFFER)
+        let (encoded, encoding) = std::sync::mpsc::sync_channel(1);
+        engine.spawn(move || {
+            let lines: Vec<Vec<u8>> = into_runs(results, RESULTS_PER_BUFFER)
                 .into_par_iter()
                 .map(|run| {
-                    let mut lines = Vec::with_capacity(run.len() * 192);
+                    let mut lines = Vec::with_capacity(run.len() * 256);
                     for result in &run {
                         result.write_json(&mut lines);
                         lines.push(b'\n');
                     }
                     lines
                 })
-                .collect()
+                .collect();
+            let _ = encoded.send(lines);
         });
-        let _ = used_buffers.send(data);
-        if encoded_results.send(encoded).is_err() {
+        let _ = used_buffers.send(data.into_bytes());
+        if encoded_results.send(encoding).is_err() {
             // The writer stopped on an error, which its join below reports.
             break;
         }
@@ -211,10 +206,10 @@ fn into_runs<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     }
 }
 
-/// Lines read together: their bytes in one buffer (one allocation a chunk, not one a line), and
+/// Lines read together: their text in one buffer (one allocation a chunk, not one a line), and
 /// the bytes they took in the input.
 struct Chunk {
-    data: Vec<u8>,
+    data: String,
     lines: Vec<(usize, Line)>,
     bytes: u64,
 }
@@ -239,14 +234,12 @@ fn read_chunks_into(
             }
             Err(_) => Vec::new(),
         };
-        let mut chunk = Chunk {
-            data,
-            lines: Vec::with_capacity(CHUNK_LINES),
-            bytes: 0,
-        };
-        while chunk.lines.len() < CHUNK_LINES {
-            let start = chunk.data.len();
-            let read = match read_line_capped(&mut reader, &mut chunk.data, max_line) {
+        let mut data = data;
+        let mut lines = Vec::with_capacity(CHUNK_LINES);
+        let mut bytes = 0;
+        while lines.len() < CHUNK_LINES {
+            let start = data.len();
+            let read = match read_line_capped(&mut reader, &mut data, max_line) {
                 Ok(read) => read,
                 Err(err) => {
                     let _ = chunks.send(Err(err));
@@ -256,10 +249,10 @@ fn read_chunks_into(
             if read.bytes == 0 {
                 break;
             }
-            chunk.bytes += read.bytes as u64;
+            bytes += read.bytes as u64;
             line_number += 1;
             if read.over_cap {
-                chunk.lines.push((
+                lines.push((
                     line_number,
                     Err(format!(
                         "the line is over the {max_line_mb} MiB limit (--max-line-mb); it was \
@@ -268,30 +261,66 @@ fn read_chunks_into(
                 ));
                 continue;
             }
-            if chunk.data[start..].trim_ascii().is_empty() {
-                chunk.data.truncate(start);
+            if data[start..].trim_ascii().is_empty() {
+                data.truncate(start);
                 continue;
             }
-            chunk.lines.push((line_number, Ok(start..chunk.data.len())));
+            lines.push((line_number, Ok(start..data.len())));
+            // A separator, so that a line ending in half a character and the next starting
+            // with the other half are not valid UTF-8 together (see `into_text`).
+            data.push(b'\n');
         }
-        if chunk.lines.is_empty() && chunk.bytes == 0 {
+        if lines.is_empty() && bytes == 0 {
             return;
         }
-        if chunks.send(Ok(chunk)).is_err() {
+        // Validated here, off the thread that feeds the grading pool.
+        let data = into_text(data, &mut lines);
+        if chunks.send(Ok(Chunk { data, lines, bytes })).is_err() {
             return;
         }
     }
 }
 
+/// The chunk's buffer as text: in one pass when every line is UTF-8, as lines almost always
+/// are (lines are kept with a newline between them, so the buffer is UTF-8 exactly when each
+/// line is); otherwise each line that is not becomes unreadable, naming its first bad byte, and its
+/// bytes are left out.
+fn into_text(data: Vec<u8>, lines: &mut [(usize, Line)]) -> String {
+    let data = match String::from_utf8(data) {
+        Ok(text) => return text,
+        Err(err) => err.into_bytes(),
+    };
+    let mut kept = Vec::with_capacity(data.len());
+    for (_, line) in lines.iter_mut() {
+        let Ok(range) = line.clone() else { continue };
+        *line = match std::str::from_utf8(&data[range.clone()]) {
+            Ok(text) => {
+                let start = kept.len();
+                kept.extend_from_slice(text.as_bytes());
+                Ok(start..kept.len())
+            }
+            Err(err) => Err(format!(
+                "the line is not valid UTF-8 (byte {} of the line); it was not graded",
+                err.valid_up_to() + 1
+            )),
+        };
+    }
+    String::from_utf8(kept).expect("only lines that are UTF-8 were kept")
+}
+
 /// The most of a used chunk buffer kept for the next chunk.
 const CHUNK_BYTES_KEPT: usize = 16 << 20;
 
-/// Writes every buffer received, in order, then flushes; stops at the first error.
+/// Writes every chunk's buffers, in order, as each chunk's encoding completes, then flushes;
+/// stops at the first error.
 fn write_all_from(
     mut out: impl Write,
-    buffers: std::sync::mpsc::Receiver<Vec<Vec<u8>>>,
+    chunks: std::sync::mpsc::Receiver<std::sync::mpsc::Receiver<Vec<Vec<u8>>>>,
 ) -> io::Result<()> {
-    for run in buffers {
+    for encoding in chunks {
+        let run = encoding
+            .recv()
+            .map_err(|_| io::Error::other("encoding a chunk of results failed"))?;
         for lines in &run {
             out.write_all(lines)?;
         }
@@ -435,6 +464,38 @@ mod tests {
         );
         read_line_capped(&mut reader, &mut buffer, 5).unwrap();
         assert_eq!(buffer.as_slice(), b"keptabcxy");
+    }
+
+    fn read_all(input: &[u8]) -> Vec<(usize, Result<String, String>)> {
+        let (sender, chunks) = std::sync::mpsc::sync_channel(16);
+        let (_keep, reuse) = std::sync::mpsc::channel();
+        read_chunks_into(BufReader::new(input), 1, sender, reuse);
+        chunks
+            .into_iter()
+            .flat_map(|chunk| {
+                let Chunk { data, lines, .. } = chunk.unwrap();
+                lines
+                    .into_iter()
+                    .map(|(n, line)| (n, line.map(|range| data[range].to_string())))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_that_are_not_utf8_are_named_and_the_rest_read() {
+        // "€" is E2 82 AC: split across two lines, each half is invalid on its own.
+        let got = read_all(b"ok\n\xE2\x82\n\xAC tail\n\n  \nlast \xC3\xA9");
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[0], (1, Ok("ok".to_string())));
+        assert!(got[1]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("byte 1 of the line"));
+        assert_eq!(got[1].0, 2);
+        assert!(got[2].1.as_ref().unwrap_err().contains("not valid UTF-8"));
+        assert_eq!(got[3], (6, Ok("last é".to_string())));
     }
 
     #[test]
