@@ -14,8 +14,12 @@ use rayon::prelude::*;
 
 use crate::engine::{Engine, Tally};
 
-/// Lines graded together: enough to keep every core busy, small enough to stream.
-const CHUNK_LINES: usize = 8192;
+/// Lines graded together: enough to keep every core busy (16 pool tasks of 64), small enough
+/// that a chunk's samples and results stay in cache. Measured on 200k format samples, `--jobs
+/// 1`: 0.55 CPU-s at 1,024 lines against 0.61 at 8,192; on 40k, 0.11 against 0.14-0.15 (a
+/// short file is also only a few chunks at 8,192, too few to keep reading, grading and
+/// writing overlapped).
+const CHUNK_LINES: usize = 1024;
 
 /// Result lines serialised together, on one thread, into one buffer.
 const RESULTS_PER_BUFFER: usize = 256;
