@@ -435,3 +435,93 @@ fn arguments_the_candidate_changes_change_in_the_tests_and_identity_holds() {
     assert_eq!(verdicts[1].reward, 1.0, "{:?}", verdicts[1]);
     assert_eq!(verdicts[2].reward, 1.0, "{:?}", verdicts[2]);
 }
+
+fn python_assert_task(check: &str, entry_point: &str, scoring: &str) -> Task {
+    serde_json::from_value(json!({"kind": "code", "language": "python", "time_limit_ms": 300,
+        "scoring": scoring, "tests": {"type": "assert", "code": check, "entry_point": entry_point}}))
+    .unwrap()
+}
+
+/// The load request is no test's call: a first test that calls nothing (`assert True`, as 12
+/// HumanEval tasks begin) earns no partial credit, and tests none of which call the candidate
+/// are never a pass (outside red team, 2026-12-03: the first test always counted as calling).
+#[test]
+fn a_first_test_that_calls_nothing_earns_nothing() {
+    let raising = "def f(x):\n    raise ValueError\n".to_string();
+    let check = "def check(candidate):\n    assert True, 'debug'\n    assert candidate(1) == 2\n    assert candidate(2) == 4\n";
+    let items = vec![
+        (raising.clone(), python_assert_task(check, "f", "fraction")),
+        (
+            "def f(x):\n    return 0\n".to_string(),
+            python_assert_task("assert True\nassert 1 == 1\n", "f", "all"),
+        ),
+        (
+            "def f(x):\n    return 2 * x\n".to_string(),
+            python_assert_task(check, "f", "fraction"),
+        ),
+    ];
+    let verdicts = grade_all(&items);
+    assert_eq!(verdicts[0].reward, 0.0, "{:?}", verdicts[0]);
+    assert_eq!(verdicts[0].status, Status::Incorrect, "{:?}", verdicts[0]);
+    assert_eq!(verdicts[1].reward, 0.0, "{:?}", verdicts[1]);
+    assert_ne!(verdicts[1].status, Status::Correct, "{:?}", verdicts[1]);
+    assert_eq!(verdicts[2].reward, 1.0, "{:?}", verdicts[2]);
+
+    // Every HumanEval task under fraction scoring, against a candidate that only raises.
+    let problems = humaneval();
+    let items: Vec<(String, Task)> = problems
+        .iter()
+        .map(|p| {
+            let mut task = p.task_with_limit(Some(300));
+            if let Task::Code(code) = &mut task {
+                code.scoring = graders::contract::Scoring::Fraction;
+            }
+            ("    raise ValueError('no')\n".to_string(), task)
+        })
+        .collect();
+    let ids: Vec<String> = problems.iter().map(|p| p.task_id.clone()).collect();
+    expect_zero_and_no_escape("raising, fraction scoring", &ids, &grade_all(&items));
+}
+
+/// A candidate whose instance exits or hangs inside a test's own `try` fails that test: the
+/// test's `except Exception` must not turn the end of the candidate's instance into a pass (the
+/// JavaScript harness already held this).
+#[test]
+fn an_exit_or_hang_inside_the_tests_own_try_fails_the_test() {
+    // The ending comes in the last call, so no later call notices it.
+    let check = "def check(candidate):\n    assert candidate(2) == 4\n    try:\n        candidate(-1)\n        ok = False\n    except Exception:\n        ok = True\n    assert ok\n";
+    let body =
+        |ending: &str| format!("def f(x):\n    if x < 0:\n        {ending}\n    return 2 * x\n");
+    let items = vec![
+        (
+            body("import os; os._exit(0)"),
+            python_assert_task(check, "f", "all"),
+        ),
+        (
+            body("while True: pass"),
+            python_assert_task(check, "f", "all"),
+        ),
+        (
+            body("raise ValueError(x)"),
+            python_assert_task(check, "f", "all"),
+        ),
+    ];
+    let verdicts = grade_all(&items);
+    for verdict in &verdicts[..2] {
+        assert_eq!(verdict.reward, 0.0, "{verdict:?}");
+        assert_eq!(verdict.status, Status::Incorrect, "{verdict:?}");
+    }
+    assert_eq!(verdicts[2].reward, 1.0, "{:?}", verdicts[2]);
+}
+
+/// An answer of any size crosses from the candidate's instance (Python caps `str(int)` at 4,300
+/// digits by default).
+#[test]
+fn a_huge_integer_answer_crosses_whole() {
+    let check = "def check(candidate):\n    assert candidate(5000) == 10 ** 5000\n";
+    let verdicts = grade_all(&[(
+        "def f(n):\n    return 10 ** n\n".to_string(),
+        python_assert_task(check, "f", "all"),
+    )]);
+    assert_eq!(verdicts[0].reward, 1.0, "{:?}", verdicts[0]);
+}

@@ -10,6 +10,7 @@ mod code_support;
 use code_support::{grade_all, worker_entry};
 use graders::contract::{CodeLanguage, CodeTask, CodeTests, Scoring, Task};
 use graders::{Status, Verdict};
+use serde_json::{json, Value};
 
 /// Not a test: the entry point of the sandbox worker processes started from this binary.
 #[test]
@@ -262,4 +263,33 @@ fn the_prompts_helpers_run_on_the_tests_side_from_the_prompt() {
     assert_eq!(verdicts[0].reward, 1.0, "{:?}", verdicts[0]);
     assert_eq!(verdicts[1].reward, 0.0, "{:?}", verdicts[1]);
     assert_eq!(verdicts[1].status, Status::Incorrect, "{:?}", verdicts[1]);
+}
+
+/// A returned object shaped like one of the host's tags (`{$int: "5"}`) is an object, not the
+/// integer it spells: `call` tests compare on the host, which reads those tags.
+#[test]
+fn an_object_shaped_like_a_tag_is_not_the_value_it_spells() {
+    let task = |expected: Value| -> Task {
+        serde_json::from_value(json!({"kind": "code", "language": "javascript",
+            "time_limit_ms": 300, "tests": {"type": "call", "fn_name": "f",
+            "cases": [{"args": [1], "expected": expected}]}}))
+        .unwrap()
+    };
+    let items = vec![
+        (
+            "function f(x) { return {$int: '5'}; }".to_string(),
+            task(json!(5)),
+        ),
+        (
+            "function f(x) { return {$float: 'nan'}; }".to_string(),
+            task(json!({"$float": "nan"})),
+        ),
+        ("function f(x) { return 5; }".to_string(), task(json!(5))),
+    ];
+    let verdicts = grade_all(&items);
+    for verdict in &verdicts[..2] {
+        assert_eq!(verdict.reward, 0.0, "{verdict:?}");
+        assert_eq!(verdict.status, Status::Incorrect, "{verdict:?}");
+    }
+    assert_eq!(verdicts[2].reward, 1.0, "{:?}", verdicts[2]);
 }

@@ -84,8 +84,12 @@ const harnessLib = (function () {
       }
       if (proto === ObjectProto || proto === null) {
         const own = keys(value);
-        if (exact && own.length === 1 && own[0][0] === "$") {
-          return { $obj: [[own[0], toWire(value[own[0]], exact, depth + 1)]] };
+        // An object that looks like a tag (`{"$int": "5"}`) must not be read as one: escaped
+        // for our own decoder (exact), or as a dict for the host's comparison, as the Python
+        // harness writes such a dict.
+        if (own.length === 1 && own[0][0] === "$") {
+          const inner = toWire(value[own[0]], exact, depth + 1);
+          return exact ? { $obj: [[own[0], inner]] } : { $dict: [[own[0], inner]] };
         }
         const out = {};
         for (const key of own) setOwn(out, key, toWire(value[key], exact, depth + 1));

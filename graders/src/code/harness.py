@@ -341,6 +341,11 @@ class _Tags:
 def _candidate_main(code):
     import sandbox_peer
 
+    # Integers of any size cross as digits, as on the tests' side (a correct answer of 5,000
+    # digits must not fail on Python's default cap on `str(int)`).
+    if hasattr(_sys, "set_int_max_str_digits"):
+        _sys.set_int_max_str_digits(0)
+
     namespace = {"__name__": "__candidate__", "__builtins__": _builtins}
     objects = []  # handles are indices into this list
     loaded = {}
@@ -444,6 +449,11 @@ class _Remote:
     def __init__(self, peer):
         self.peer = peer
         self.calls = 0
+        # Why the candidate's instance stopped answering, once it has: every later request
+        # fails the same way, and the test it happened in fails whatever the test code made of
+        # the error (an `except Exception` around a call that exited or ran out of time must
+        # not pass), as in the JavaScript harness.
+        self.ended = None
         # Stand-ins for the candidate's exception classes, so that a test's `except
         # InvalidInput:` catches what the candidate raised under that name.
         self.exceptions = {}
@@ -454,10 +464,13 @@ class _Remote:
 
     def exchange(self, fields):
         self.calls += 1
+        if self.ended is not None:
+            raise _PeerFailed(self.ended)
         try:
             answer = self.peer.call(_json.dumps(fields, allow_nan=False))
         except self.peer.PeerError as failure:
-            raise _PeerFailed(str(failure.args[0])) from None
+            self.ended = _short(str(failure.args[0]), 200)
+            raise _PeerFailed(self.ended) from None
         reply = self.decode(answer)
         if type(reply) is not dict:
             raise _NotPlain("the candidate's instance answered with no object")
@@ -809,21 +822,32 @@ def _trusted_assert(config, emit):
     namespace[entry_point] = candidate
     if parameter is not None:
         namespace[parameter] = candidate
+    def failure(error):
+        # A test's failure; the candidate's instance having ended decides it whatever else
+        # was raised.
+        return _failure(_PeerFailed(remote.ended) if remote.ended is not None else error)
+
     try:
         exec(setup_code, namespace)
     except BaseException as error:
-        if remote.calls == 0:
-            emit({"k": "harness_error", "msg": "the test set-up failed: " + _short(error, 300)})
-        else:  # it failed in the candidate's code, or on what that returned
-            emit(dict({"k": "test", "i": 0}, **_failure(error)))
+        # The set-up (the test code's statements before its tests) uses names the candidate
+        # defines (`s = Solution()`), so its failure is charged to the candidate, as the first
+        # test's: which failures are the task's own cannot be told apart safely, and an `error`
+        # a candidate could cause is a sample the trainer drops.
+        emit(dict({"k": "test", "i": 0}, **failure(error)))
         return
 
-    progress = [0, 0]  # the next test, and the calls made before it began
+    # The next test, and the calls made before it began: the load request and the set-up's
+    # calls are no test's (a first test of `assert True` made no call and earns nothing).
+    progress = [0, remote.calls]
 
     def passed(index):
-        # A test that made no call into the candidate's code tests nothing (`assert True`): it
-        # earns no credit.
-        emit({"k": "test", "i": index, "v": "pass" if remote.calls > progress[1] else "neutral"})
+        if remote.ended is not None:
+            emit(dict({"k": "test", "i": index}, **failure(None)))
+        else:
+            # A test that made no call into the candidate's code tests nothing (`assert
+            # True`): it earns no credit.
+            emit({"k": "test", "i": index, "v": "pass" if remote.calls > progress[1] else "neutral"})
         progress[0], progress[1] = index + 1, remote.calls
 
     def wrong(got, expected):
@@ -832,7 +856,7 @@ def _trusted_assert(config, emit):
     def failed(index, error):
         if type(error) is _Stop:
             raise error
-        record = dict({"k": "test", "i": index}, **_failure(error))
+        record = dict({"k": "test", "i": index}, **failure(error))
         if record["v"] == "fail" and type(error) is AssertionError and not record["msg"]:
             record["msg"] = "assertion failed: " + names[index]
         emit(record)
@@ -849,6 +873,6 @@ def _trusted_assert(config, emit):
         # A statement outside the tests failed: the next test fails with its error, or, after
         # the last test, the run fails as a whole.
         if progress[0] < len(names):
-            emit(dict({"k": "test", "i": progress[0]}, **_failure(error)))
+            emit(dict({"k": "test", "i": progress[0]}, **failure(error)))
         else:
-            emit(dict({"k": "trailing_error"}, **_failure(error)))
+            emit(dict({"k": "trailing_error"}, **failure(error)))

@@ -76,10 +76,12 @@
 //! hangs, `time.sleep`, answers the tests cannot read) is `incorrect` with its verdict; with the
 //! default limits a test's budget (3 s native × 3 = 9 s) ends before the sample's default 10 s
 //! deadline. A sample is `timeout` only where the client's deadline was shorter than the tests'
-//! budget (the message says so), and `error` only where our side failed (a test set-up that fails
-//! before any call into the candidate, a sandbox failure). A test that never called the
-//! candidate's code (`assert True`) earns no credit, and a failure after the last test fails the
-//! run.
+//! budget (the message says so), and `error` only where our side failed (a sandbox failure, tests
+//! none of which call the candidate's code). A test set-up that fails (the test code's statements
+//! before its tests, which use the candidate's names) fails the first test: the task's failures
+//! there cannot be told apart from the candidate's. A test that never called the candidate's code
+//! (`assert True`) earns no credit, the first one included (the load request is no test's call),
+//! and a failure after the last test fails the run.
 //!
 //! # Limits
 //!
