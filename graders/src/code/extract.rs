@@ -1,5 +1,6 @@
 //! Finding the candidate's code in a completion (DESIGN.md §4): the last fenced block tagged with
-//! the task's language, else the last fenced block of any tag, else the whole completion.
+//! the task's language, else the last fenced block of any tag, else the whole completion (empty
+//! blocks do not count).
 //!
 //! Fences are Markdown's: a line starting with three or more backticks (or tildes) opens a block,
 //! the same run closes it. An unclosed final block counts up to the end of the text, because
@@ -14,9 +15,16 @@ struct Fenced<'a> {
     body: &'a str,
 }
 
-/// The candidate's code, or `None` when there is none (empty or white space only).
+/// The candidate's code, or `None` when there is none (empty or white space only). Empty blocks
+/// are passed over: a stray empty fence after the code (a model opening a block it never fills)
+/// must not hide the code before it.
 pub fn extract_code(completion: &str, language: CodeLanguage) -> Option<&str> {
-    let blocks = fenced_blocks(completion);
+    let mut blocks = fenced_blocks(completion);
+    let fenced = !blocks.is_empty();
+    blocks.retain(|b| !b.body.trim().is_empty());
+    if fenced && blocks.is_empty() {
+        return None;
+    }
     let code = blocks
         .iter()
         .rev()
@@ -116,6 +124,13 @@ mod tests {
             extract_code("def f():\n    return 1\n", Python),
             Some("def f():\n    return 1\n")
         );
+    }
+
+    #[test]
+    fn empty_blocks_are_passed_over() {
+        let text = "```python\ndef f():\n    return 1\n```\nDone.\n```python\n\n```\n```python\n";
+        assert_eq!(extract_code(text, Python), Some("def f():\n    return 1\n"));
+        assert_eq!(extract_code("```python\n  \n```\n", Python), None);
     }
 
     #[test]
