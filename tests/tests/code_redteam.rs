@@ -525,3 +525,31 @@ fn a_huge_integer_answer_crosses_whole() {
     )]);
     assert_eq!(verdicts[0].reward, 1.0, "{:?}", verdicts[0]);
 }
+
+/// A generator, `map` or iterable class of the candidate's iterates there, item by item, so
+/// `list(candidate(x))` holds for honest code; an endless one ends at the time limit, and its
+/// `StopIteration` ends only its own iteration.
+#[test]
+fn the_candidates_iterables_iterate_in_its_instance() {
+    let check = "def check(candidate):\n    assert list(candidate(4)) == [0, 1, 4, 9]\n";
+    let items: Vec<(String, Task)> = [
+        "def f(n):\n    for i in range(n):\n        yield i * i\n",
+        "def f(n):\n    return map(lambda i: i * i, range(n))\n",
+        "class It:\n    def __init__(self, n):\n        self.i, self.n = -1, n\n    def __iter__(self):\n        return self\n    def __next__(self):\n        self.i += 1\n        if self.i >= self.n:\n            raise StopIteration\n        return self.i ** 2\ndef f(n):\n    return It(n)\n",
+        "def f(n):\n    for i in range(n):\n        yield i\n",
+        "def f(n):\n    i = 0\n    while True:\n        yield i\n        i += 1\n",
+        "def f(n):\n    return object()\n",
+    ]
+    .iter()
+    .map(|code| (code.to_string(), python_assert_task(check, "f", "all")))
+    .collect();
+    let verdicts = grade_all(&items);
+    let got: Vec<(f64, Status)> = verdicts.iter().map(|v| (v.reward, v.status)).collect();
+    use Status::{Correct, Incorrect};
+    let want = [(1.0, Correct), (1.0, Correct), (1.0, Correct)]
+        .into_iter()
+        .chain([(0.0, Incorrect); 3])
+        .collect::<Vec<_>>();
+    assert_eq!(got, want, "{verdicts:#?}");
+    assert_eq!(verdicts[4].details["verdict"], "time_limit");
+}

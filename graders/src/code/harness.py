@@ -573,6 +573,34 @@ class _Handle:
         remote = object.__getattribute__(self, "_remote")
         return remote.call({"handle": object.__getattribute__(self, "_ref")}, args, kwargs)
 
+    def __iter__(self):
+        # Iterating one of the candidate's iterables (a generator, `map`, its own class)
+        # iterates it there, item by item, as plain values: `list(candidate(x))` holds for code
+        # that returns a generator.
+        remote = object.__getattribute__(self, "_remote")
+        ref = object.__getattribute__(self, "_ref")
+        start = remote.request({"op": "getattr", "handle": ref, "attr": "__iter__"})
+        if type(start) is not _Handle:
+            raise TypeError("the candidate's " + str(object.__getattribute__(self, "_type")) + " is not iterable")
+        iterator = start()
+        step = remote.request({"op": "getattr", "handle": object.__getattribute__(iterator, "_ref"), "attr": "__next__"}) if type(iterator) is _Handle else None
+        if type(step) is not _Handle:
+            raise TypeError("the candidate's iterator has no __next__")
+
+        def items():
+            while True:
+                try:
+                    item = step()
+                except _Raised as error:
+                    # Only here is the candidate's `StopIteration` the end of something (it
+                    # crosses as `_Raised`, so that elsewhere it cannot end a loop of the tests').
+                    if error.type_name == "StopIteration":
+                        return
+                    raise
+                yield item
+
+        return items()
+
     def __repr__(self):
         return "<" + str(object.__getattribute__(self, "_type")) + " object of the candidate's>"
 

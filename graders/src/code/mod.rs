@@ -32,6 +32,10 @@
 //!   shape. Objects of the candidate's classes stay in its instance behind handles: attribute
 //!   reads, writes and calls are forwarded; comparisons are by identity, and no special method
 //!   (`__eq__`, `__deepcopy__`) is forwarded, so no expected value is ever sent across.
+//!   Iteration is: iterating a handle (a generator, `map`) calls its `__next__` there and brings
+//!   each item back as plain data, which sends nothing of the tests' either; the candidate's
+//!   `StopIteration` ends that iteration only (elsewhere it crosses as an ordinary exception, so
+//!   it cannot end a loop of the tests').
 //! - Every answer is untrusted input to the tests' instance: malformed, deeply nested or huge
 //!   answers fail the test that asked (the answer size is capped like output); a name the
 //!   candidate claims does not reach anything of the tests' but a proxy; the tests' names and
