@@ -325,21 +325,38 @@ pub(super) async fn grade_batch<R: Send + 'static>(
         .batch_seconds
         .observe(started.elapsed().as_secs_f64());
     metrics.batch_size.observe(n as f64);
+    // Counted per (kind, status) and looked up once per kind, not once a sample: a labelled
+    // metric's lookup hashes its labels and takes a lock.
+    let mut counts: Vec<(&str, graders::Status, u64)> = Vec::new();
+    let mut timers: Vec<(&str, prometheus::Histogram)> = Vec::new();
     for (result, kind) in graded.results.iter().zip(&graded.kinds) {
         let kind = kind.as_deref().unwrap_or("invalid");
-        metrics
-            .samples
-            .with_label_values(&[kind, result.status.as_str()])
-            .inc();
+        match counts
+            .iter_mut()
+            .find(|(k, status, _)| *k == kind && *status == result.status)
+        {
+            Some((_, _, count)) => *count += 1,
+            None => counts.push((kind, result.status, 1)),
+        }
         if kind == "code" {
             metrics.count_code_verdict(result.details.get("verdict").and_then(|v| v.as_str()));
         }
         if !result.cached {
-            metrics
-                .sample_seconds
-                .with_label_values(&[kind])
-                .observe(result.elapsed_us as f64 / 1e6);
+            let timer = match timers.iter().position(|(k, _)| *k == kind) {
+                Some(i) => &timers[i].1,
+                None => {
+                    timers.push((kind, metrics.sample_seconds.with_label_values(&[kind])));
+                    &timers.last().expect("just pushed").1
+                }
+            };
+            timer.observe(result.elapsed_us as f64 / 1e6);
         }
+    }
+    for (kind, status, count) in counts {
+        metrics
+            .samples
+            .with_label_values(&[kind, status.as_str()])
+            .inc_by(count);
     }
     Ok((graded, body))
 }
