@@ -553,3 +553,23 @@ fn the_candidates_iterables_iterate_in_its_instance() {
     assert_eq!(got, want, "{verdicts:#?}");
     assert_eq!(verdicts[4].details["verdict"], "time_limit");
 }
+
+/// Test code written to run as a script (`check(f)` at the end) is graded as its `check`: the
+/// call is the run we make ourselves (it failed every candidate, red team).
+#[test]
+fn test_code_that_calls_check_itself_is_graded_once() {
+    let check = "def check(candidate):\n    assert candidate(2) == 4\n\ncheck(f)\n";
+    let verdicts = grade_all(&[
+        (
+            "def f(x):\n    return 2 * x\n".to_string(),
+            python_assert_task(check, "f", "all"),
+        ),
+        (
+            "def f(x):\n    return x\n".to_string(),
+            python_assert_task(check, "f", "all"),
+        ),
+    ]);
+    assert_eq!(verdicts[0].reward, 1.0, "{:?}", verdicts[0]);
+    assert_eq!(verdicts[1].reward, 0.0, "{:?}", verdicts[1]);
+    assert_eq!(verdicts[1].status, Status::Incorrect, "{:?}", verdicts[1]);
+}

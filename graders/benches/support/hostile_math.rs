@@ -137,5 +137,24 @@ pub fn hostile_inputs() -> Vec<(&'static str, String)> {
             "1 MB of n(n+1)2",
             format!("\\boxed{{{}}}", "n(n+1)2".repeat((1 << 20) / 7)),
         ),
+        // A 2×2 matrix times itself, nested 40 deep to the left: expanded symbolically, each
+        // level doubles the entries (22 levels took 6 GB and aborted the process).
+        ("matrix product nested 40 deep", {
+            let matrix = "\\begin{pmatrix}1&1\\\\1&1\\end{pmatrix}";
+            format!(
+                "\\boxed{{{}{matrix}{}}}",
+                "(".repeat(40),
+                format!("){matrix}").repeat(40)
+            )
+        }),
+        // Exact binomials of huge n: 3,000 big-number steps each (20-110 s unpaid for).
+        (
+            "binom of 10^18 choose 3000",
+            "\\boxed{\\binom{10^{18}}{3000}}".to_string(),
+        ),
+        (
+            "binom of 10^9 choose 3000, twice",
+            "\\boxed{\\binom{10^{9}}{3000}+\\binom{10^{9}-1}{2999}}".to_string(),
+        ),
     ]
 }

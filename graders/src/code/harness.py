@@ -613,11 +613,22 @@ def _short(text, limit=160):
     return text if len(text) <= limit else text[: limit - 20] + "..." + text[-17:]
 
 
+def _calls_check(statement):
+    return (
+        isinstance(statement, _ast.Expr)
+        and isinstance(statement.value, _ast.Call)
+        and isinstance(statement.value.func, _ast.Name)
+        and statement.value.func.id == "check"
+    )
+
+
 def _test_units(tree):
     # HumanEval style: the body of `check(candidate)`; MBPP style: top-level statements.
     for statement in tree.body:
         if isinstance(statement, _ast.FunctionDef) and statement.name == "check" and statement.args.args:
-            setup = [s for s in tree.body if s is not statement]
+            # A top-level `check(...)` call is the run of the tests we run ourselves (test code
+            # written to be run as a script); kept in the set-up, it failed every candidate.
+            setup = [s for s in tree.body if s is not statement and not _calls_check(s)]
             return setup, statement.body, statement.args.args[0].arg
     return [], tree.body, None
 

@@ -920,53 +920,107 @@ fn sorted_by_value(items: &[Expr]) -> Option<Vec<Expr>> {
 }
 
 /// A matrix, or a sum or product of matrices, as rows of element expressions.
+/// Most expression nodes a matrix expression (`AB + C`) may expand to. Each product multiplies
+/// the entries' sizes, so products nested to the left double them at every factor: 22 levels
+/// of a 2×2 matrix (880 bytes of answer) took 6 GB before this bound, and aborted the process.
+const MAX_MATRIX_NODES: usize = 20_000;
+
+/// A matrix expression written out as one matrix, unless it is not one or would be too large.
 fn as_matrix(e: &Expr) -> Option<Vec<Vec<Expr>>> {
-    match e {
-        Expr::Matrix(rows) => Some(rows.clone()),
+    sized_matrix(e).map(|(entries, _)| entries)
+}
+
+/// A matrix with the node count of each entry, which bounds the expansion before it is made.
+type Sized = (Vec<Vec<Expr>>, Vec<Vec<usize>>);
+
+fn sized_matrix(e: &Expr) -> Option<Sized> {
+    let (entries, sizes): Sized = match e {
+        Expr::Matrix(rows) => {
+            let sizes = rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|entry| {
+                            let mut nodes = 0;
+                            entry.visit(&mut |_| nodes += 1);
+                            nodes
+                        })
+                        .collect()
+                })
+                .collect();
+            (rows.clone(), sizes)
+        }
         Expr::Add(terms) if terms.len() >= 2 => {
-            let mats: Vec<_> = terms.iter().map(as_matrix).collect::<Option<_>>()?;
-            let (h, w) = (mats[0].len(), mats[0].first()?.len());
+            let mats: Vec<Sized> = terms.iter().map(sized_matrix).collect::<Option<_>>()?;
+            let (h, w) = (mats[0].0.len(), mats[0].0.first()?.len());
             if mats
                 .iter()
-                .any(|m| m.len() != h || m.first().map(Vec::len) != Some(w))
+                .any(|(m, _)| m.len() != h || m.first().map(Vec::len) != Some(w))
             {
                 return None;
             }
-            Some(
-                (0..h)
-                    .map(|i| {
-                        (0..w)
-                            .map(|j| Expr::Add(mats.iter().map(|m| m[i][j].clone()).collect()))
-                            .collect()
-                    })
-                    .collect(),
-            )
+            let sizes: Vec<Vec<usize>> = (0..h)
+                .map(|i| {
+                    (0..w)
+                        .map(|j| 1 + mats.iter().map(|(_, s)| s[i][j]).sum::<usize>())
+                        .collect()
+                })
+                .collect();
+            within_bound(&sizes)?;
+            let entries = (0..h)
+                .map(|i| {
+                    (0..w)
+                        .map(|j| Expr::Add(mats.iter().map(|(m, _)| m[i][j].clone()).collect()))
+                        .collect()
+                })
+                .collect();
+            (entries, sizes)
         }
         Expr::Mul(factors) if factors.len() == 2 => {
-            let (a, b) = (as_matrix(&factors[0])?, as_matrix(&factors[1])?);
+            let ((a, sa), (b, sb)) = (sized_matrix(&factors[0])?, sized_matrix(&factors[1])?);
             let inner = a.first()?.len();
             if b.len() != inner {
                 return None;
             }
             let w = b.first()?.len();
-            Some(
-                a.iter()
-                    .map(|row| {
-                        (0..w)
-                            .map(|j| {
-                                Expr::Add(
-                                    (0..inner)
-                                        .map(|k| Expr::Mul(vec![row[k].clone(), b[k][j].clone()]))
-                                        .collect(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .collect(),
-            )
+            let sizes: Vec<Vec<usize>> = sa
+                .iter()
+                .map(|row| {
+                    (0..w)
+                        .map(|j| 1 + (0..inner).map(|k| 1 + row[k] + sb[k][j]).sum::<usize>())
+                        .collect()
+                })
+                .collect();
+            within_bound(&sizes)?;
+            let entries = a
+                .iter()
+                .map(|row| {
+                    (0..w)
+                        .map(|j| {
+                            Expr::Add(
+                                (0..inner)
+                                    .map(|k| Expr::Mul(vec![row[k].clone(), b[k][j].clone()]))
+                                    .collect(),
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            (entries, sizes)
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    within_bound(&sizes)?;
+    Some((entries, sizes))
+}
+
+/// `Some` when the entries' node counts add up to at most [`MAX_MATRIX_NODES`].
+fn within_bound(sizes: &[Vec<usize>]) -> Option<()> {
+    let total = sizes
+        .iter()
+        .flatten()
+        .try_fold(0usize, |total, &n| total.checked_add(n))?;
+    (total <= MAX_MATRIX_NODES).then_some(())
 }
 
 /// Text answers: case-insensitive, ignoring spaces, brackets and punctuation; a product of

@@ -242,7 +242,21 @@ fn eval_func(f: Func, args: &[Expr], at: &Point) -> EvalResult {
                 _ => Err(EvalError::Unsupported),
             }
         }
-        Func::Binom => binomial(&x, &eval(args.get(1).ok_or(EvalError::Unsupported)?, at)?),
+        Func::Binom => {
+            let k = eval(args.get(1).ok_or(EvalError::Unsupported)?, at)?;
+            // Paid before it is computed, as `n!` is: about k steps, each a multiplication and
+            // an exact division of a number of up to k log2(n) bits by a small one.
+            if let (Value::Exact(n), Value::Exact(k)) = (&x, &k) {
+                let as_i128 = |r: &BigRational| r.to_integer().to_i128().filter(|_| r.is_integer());
+                if let (Some(n), Some(k)) = (as_i128(n), as_i128(k)) {
+                    let steps = if n >= 0 { k.min(n - k) } else { k }.clamp(0, 1 << 20) as u64;
+                    let bits = 128 - n.unsigned_abs().leading_zeros() as u64;
+                    let limbs = steps.saturating_mul(bits) / 64 + 1;
+                    at.spend(steps.saturating_mul(limbs) / 4)?;
+                }
+            }
+            binomial(&x, &k)
+        }
         Func::Gamma => {
             let r = x.real().ok_or(EvalError::Unsupported)?;
             let g = gamma(r);
