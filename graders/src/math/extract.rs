@@ -134,12 +134,14 @@ const MAX_ENVIRONMENTS: usize = 256;
 /// Bare numbers kept: the rightmost are the ones tried.
 const MAX_NUMBERS: usize = 256;
 
-/// The part of a completion that may hold the answer: after the last `</think>`.
-pub fn answer_region(completion: &str) -> Option<&str> {
+/// The part of a completion that may hold the answer: after the last `</think>`. `None` when
+/// the reasoning is never closed: opened in the completion, or by the template
+/// (`think_prefilled`).
+pub fn answer_region(completion: &str, think_prefilled: bool) -> Option<&str> {
     let bytes = completion.as_bytes();
     match rfind_pattern(bytes, b"</think>") {
         Some(i) => Some(&completion[i + "</think>".len()..]),
-        None if find_pattern(bytes, 0, b"<think>", 6).is_some() => None,
+        None if think_prefilled || find_pattern(bytes, 0, b"<think>", 6).is_some() => None,
         None => Some(completion),
     }
 }
@@ -670,7 +672,16 @@ mod tests {
 
     #[test]
     fn think_is_not_the_answer() {
-        assert_eq!(answer_region("<think>\\boxed{1}</think> 2"), Some(" 2"));
-        assert_eq!(answer_region("<think>\\boxed{1}"), None);
+        assert_eq!(
+            answer_region("<think>\\boxed{1}</think> 2", false),
+            Some(" 2")
+        );
+        assert_eq!(answer_region("<think>\\boxed{1}", false), None);
+        assert_eq!(
+            answer_region("\\boxed{1} still thinking", false),
+            Some("\\boxed{1} still thinking")
+        );
+        assert_eq!(answer_region("\\boxed{1} still thinking", true), None);
+        assert_eq!(answer_region("hm \\boxed{1}</think> 2", true), Some(" 2"));
     }
 }

@@ -117,13 +117,18 @@ pub fn grade_answer(
     ctx: &GradeContext,
 ) -> Verdict {
     let gold_found = extract_answer(gold, &options.gold, false);
-    let Some(region) = extract::answer_region(completion) else {
+    let Some(region) = extract::answer_region(completion, options.think_prefilled) else {
+        let reason = if options.think_prefilled {
+            "the template opened <think> (think_prefilled) and the completion never closes it"
+        } else {
+            "the completion opens <think> and never closes it"
+        };
         return verdict(
             Status::NoAnswer,
             None,
             gold_found.answer.as_ref().map(|a| a.text.as_str()),
         )
-        .with_detail("reason", "the completion opens <think> and never closes it");
+        .with_detail("reason", reason);
     };
     if ctx.expired() {
         return Verdict::timeout("deadline passed before the answer was extracted");
@@ -295,6 +300,31 @@ mod tests {
         assert_eq!(grade("I do not know.", "4").status, Status::NoAnswer);
         assert_eq!(grade(r"\boxed{3}", r"\frac{").status, Status::Error);
         assert_eq!(grade(r"<think>\boxed{4}", "4").status, Status::NoAnswer);
+    }
+
+    /// Under a template that opened `<think>` itself, a guess boxed mid-thought in reasoning
+    /// that never closes is no answer (red team: it scored 1 without the option).
+    #[test]
+    fn a_prefilled_think_that_never_closes_is_no_answer() {
+        let task = |prefilled: bool| {
+            Task::Math(MathTask {
+                answer: "2".into(),
+                options: serde_json::from_value(serde_json::json!({"think_prefilled": prefilled}))
+                    .unwrap(),
+            })
+        };
+        let unclosed = r"Try n=3, that gives 9. Maybe \boxed{2}? Still checking whether";
+        let closed = r"Try n=1. </think> The answer is \boxed{2}.";
+        let grade = |text: &str, prefilled| {
+            MathGrader.grade(text, &task(prefilled), &GradeContext::default())
+        };
+        assert_eq!(grade(unclosed, true).status, Status::NoAnswer);
+        assert_eq!(grade(unclosed, false).status, Status::Correct);
+        assert_eq!(grade(closed, true).status, Status::Correct);
+        assert_eq!(
+            grade(r"\boxed{1} </think> \boxed{2}", true).status,
+            Status::Correct
+        );
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct MathOptions {
     pub gold: Targets,
     /// Only the best candidate is tried (`first_match`).
     pub first_match: bool,
+    /// The chat template already opened `<think>`: the completion starts inside it, so one that
+    /// never writes `</think>` has given no answer.
+    pub think_prefilled: bool,
     pub rules: Rules,
 }
 
@@ -40,6 +43,7 @@ impl Default for MathOptions {
                 ..targets(true, true, Vec::new(), Some(0), true)
             },
             first_match: false,
+            think_prefilled: false,
             rules: Rules::default(),
         }
     }
@@ -123,6 +127,11 @@ pub struct OptionsSpec {
     /// Also accept an inequality answer for an interval gold (default false).
     #[serde(default)]
     pub allow_set_relation: Option<bool>,
+    /// The prompt's chat template already opened `<think>` (R1-distill templates do): the
+    /// completion starts inside the reasoning, only text after `</think>` is searched, and one
+    /// that never closes it has no answer (default false; as the `format` task's option).
+    #[serde(default)]
+    pub think_prefilled: Option<bool>,
 }
 
 impl MathOptions {
@@ -162,6 +171,7 @@ impl MathOptions {
             out.rules.allow_set_relation = allow;
         }
         out.first_match = spec.extraction_mode == Some(ExtractionMode::FirstMatch);
+        out.think_prefilled = spec.think_prefilled.unwrap_or(false);
         let boxed = match spec.boxed_priority {
             Some(p) if p < 0 => None,
             Some(p) => Some(p.min(1000) as i32),
