@@ -7,11 +7,12 @@
 //!   counts when a model drifts into Chinese); so is every kana character (Japanese);
 //! * any other run of letters (with inner apostrophes or hyphens, e.g. "don't") is one word,
 //!   in the language its script implies: Latin → `en`, Cyrillic → `ru`, Hangul → `ko`;
-//! * numbers, punctuation, LaTeX commands (`\frac`), and code (fenced blocks and inline
-//!   backticks) are not words.
+//! * numbers, punctuation, LaTeX commands (`\frac`), and Latin words in code (fenced blocks and
+//!   inline backticks: identifiers and keywords) are not words; words of other scripts in code
+//!   are (reasoning hidden in a fence is still reasoning).
 //!
-//! Params: `language` (`en`, `zh`, `ja`, `ko`, `ru`); `span`: `think` (default: the first
-//! `<think>` block, or the text before `</think>` when the template pre-filled `<think>`, or the
+//! Params: `language` (`en`, `zh`, `ja`, `ko`, `ru`); `span`: `think` (default: from the first
+//! `<think>` to the last `</think>`, or the text before `</think>` when the template pre-filled `<think>`, or the
 //! whole completion when there is none) or `completion`. A span without words gets `no_answer`.
 
 use serde::{Deserialize, Serialize};
@@ -92,7 +93,9 @@ pub fn reasoning_span(completion: &str, span: Span) -> &str {
     if span == Span::Completion {
         return completion;
     }
-    match (completion.find("<think>"), completion.find("</think>")) {
+    // From the first `<think>` to the last `</think>`: reasoning split over several blocks is
+    // all counted (only the first block was, so a second block in another language was free).
+    match (completion.find("<think>"), completion.rfind("</think>")) {
         (Some(open), Some(close)) if open < close => &completion[open + "<think>".len()..close],
         (None, Some(close)) => &completion[..close],
         (Some(open), None) => &completion[open + "<think>".len()..],
@@ -122,6 +125,10 @@ pub fn word_counts_until(
     let (mut target, mut total) = (0, 0);
     // A byte offset into `text`, always at a character boundary.
     let mut i = 0;
+    // Code runs up to here: its Latin words (identifiers, keywords) are not words of any
+    // language, but the words of other scripts in it are counted, so that reasoning cannot be
+    // hidden from the count inside a code fence or backticks.
+    let mut code_until = 0;
     while let Some(c) = text[i..].chars().next() {
         steps.take()?;
         let rest = &text[i..];
@@ -131,15 +138,16 @@ pub fn word_counts_until(
                 continue;
             }
         }
-        if c == '`' {
-            // Skipped whole: a search for the closing fence (no search fails twice, since a
+        if c == '`' && i >= code_until {
+            // Its end found by a search for the closing fence (no search fails twice, since a
             // failed one means no such fence is left), not a walk.
             let fence = if rest.starts_with("```") { "```" } else { "`" };
             let after = i + fence.len();
-            i = match text[after..].find(fence) {
+            code_until = match text[after..].find(fence) {
                 Some(end) => after + end + fence.len(),
                 None => after,
             };
+            i = after;
             continue;
         }
         if c == '\\' {
@@ -178,6 +186,9 @@ pub fn word_counts_until(
             }
         }
         i += end;
+        if script == Script::Latin && i <= code_until {
+            continue;
+        }
         total += 1;
         target += usize::from(counts_as(script, language));
     }
@@ -268,6 +279,16 @@ mod tests {
         assert_eq!(word_counts("don't re-do it", Language::En), (3, 3));
     }
 
+    /// Reasoning in another script hidden in a fence or backticks is still counted (red team:
+    /// a fenced Chinese paragraph scored 1 for English).
+    #[test]
+    fn other_scripts_in_code_are_counted() {
+        let fenced = "Let me compute.\n```\n我们来计算\n```\nSo done.";
+        assert_eq!(word_counts(fenced, Language::En), (5, 10));
+        assert_eq!(word_counts("ok `你好 print`", Language::En), (1, 3));
+        assert_eq!(word_counts("`print(x)` 你好", Language::Zh), (2, 2));
+    }
+
     #[test]
     fn stops_inside_one_long_word_when_asked() {
         let asked = std::cell::Cell::new(0);
@@ -290,6 +311,10 @@ mod tests {
             "abc"
         );
         assert_eq!(reasoning_span("abc</think>answer", Span::Think), "abc");
+        assert_eq!(
+            reasoning_span("<think>ok</think>x<think>中文</think>y", Span::Think),
+            "ok</think>x<think>中文"
+        );
         assert_eq!(reasoning_span("no tags", Span::Think), "no tags");
         assert_eq!(
             reasoning_span("<think>a</think>b", Span::Completion),
