@@ -16,7 +16,8 @@
 //!   length is equal. Correctness is the primary component's status; computed in the group pass.
 //!
 //! Length `L`: the `length` param (model tokens, from the trainer's tokenizer) when given,
-//! else whitespace-separated tokens (`unit: "tokens"`, the default) or characters
+//! else estimated tokens (`unit: "tokens"`, the default: words, each CJK character one, and at
+//! least one per six characters, `params::token_estimate`) or characters
 //! (`unit: "chars"`, open-r1's measure).
 
 use std::f64::consts::PI;
@@ -46,7 +47,7 @@ pub struct Params {
     /// Length in model tokens from the trainer's tokenizer (else counted in `unit`).
     #[serde(default)]
     pub length: Option<u64>,
-    /// How `L` is counted when `length` is absent: `tokens` (whitespace-separated, default)
+    /// How `L` is counted when `length` is absent: `tokens` (estimated, default)
     /// or `chars`.
     #[serde(default)]
     pub unit: LengthUnit,

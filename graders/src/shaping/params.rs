@@ -37,7 +37,7 @@ pub fn parse<T: DeserializeOwned>(task: &Task, kind: &str) -> Result<T, Verdict>
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LengthUnit {
-    /// Whitespace-separated tokens: a tokenizer-free stand-in for model tokens.
+    /// A tokenizer-free stand-in for model tokens ([`token_estimate`]).
     #[default]
     Tokens,
     /// Unicode characters, as open-r1 measures (`len(content)`).
@@ -58,10 +58,46 @@ impl LengthSpec {
     pub fn measure(&self, completion: &str) -> f64 {
         match (self.length, self.unit) {
             (Some(length), _) => length as f64,
-            (None, LengthUnit::Tokens) => completion.split_whitespace().count() as f64,
+            (None, LengthUnit::Tokens) => token_estimate(completion) as f64,
             (None, LengthUnit::Chars) => completion.chars().count() as f64,
         }
     }
+}
+
+/// Characters per token at least, for text that has no separators to count.
+const CHARS_PER_TOKEN: usize = 6;
+
+/// A completion's length in tokens without a tokenizer: its words (runs between white space or
+/// invisible format characters such as U+200B, every Han, kana or Hangul character a word of its
+/// own), and at least one token per six characters. Counted by white space alone, text joined
+/// by zero-width spaces, underscores or nothing at all (Chinese) was one "token" however long,
+/// the best a length reward can pay (red team).
+pub fn token_estimate(text: &str) -> usize {
+    let (mut words, mut chars, mut in_word) = (0usize, 0usize, false);
+    for c in text.chars() {
+        chars += 1;
+        if c.is_whitespace() || is_format_char(c) {
+            in_word = false;
+        } else if is_ideograph(c) {
+            words += 1;
+            in_word = false;
+        } else if !in_word {
+            words += 1;
+            in_word = true;
+        }
+    }
+    words.max(chars.div_ceil(CHARS_PER_TOKEN))
+}
+
+/// Invisible format characters (zero-width spaces and joiners, word joiner, BOM, soft hyphen).
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// Characters that are words of their own: Han, kana, Hangul syllables.
+fn is_ideograph(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
+        | 0xAC00..=0xD7AF | 0x20000..=0x3134F)
 }
 
 /// A shaping reward's status: `correct` at its best value, `incorrect` at its worst, `partial`
@@ -90,4 +126,25 @@ pub const DEFERRED: &str = "deferred";
 /// status. It stays an `error` (with this message) unless the sample has a `group_id`.
 pub fn deferred(why: &str) -> Verdict {
     Verdict::error(why).with_detail(DEFERRED, true)
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::token_estimate;
+
+    #[test]
+    fn tokens_cannot_be_hidden_by_removing_spaces() {
+        assert_eq!(token_estimate("The answer is 42."), 4);
+        let words = ["the"; 30];
+        let spaced = words.join(" ");
+        assert_eq!(token_estimate(&spaced), 30);
+        assert_eq!(token_estimate(&words.join("\u{200B}")), 30);
+        assert!(
+            token_estimate(&words.join("_")) >= 15,
+            "{}",
+            token_estimate(&words.join("_"))
+        );
+        assert_eq!(token_estimate(&"我".repeat(1000)), 1000);
+        assert_eq!(token_estimate(""), 0);
+    }
 }
