@@ -90,12 +90,12 @@ pub fn token_estimate(text: &str) -> usize {
 }
 
 /// Invisible format characters (zero-width spaces and joiners, word joiner, BOM, soft hyphen).
-fn is_format_char(c: char) -> bool {
+pub(crate) fn is_format_char(c: char) -> bool {
     matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
 /// Characters that are words of their own: Han, kana, Hangul syllables.
-fn is_ideograph(c: char) -> bool {
+pub(crate) fn is_ideograph(c: char) -> bool {
     matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
         | 0xAC00..=0xD7AF | 0x20000..=0x3134F)
 }

@@ -2,14 +2,16 @@
 //! research/rl.md §2): words = `text.lower().split()`; no words or fewer than n → 0; otherwise
 //! `(1 − #distinct n-grams / #n-grams) · max_penalty`, with `max_penalty ≤ 0`.
 //!
-//! Params: `ngram_size` (default 3), `max_penalty` (default −1.0). Only open-r1's English
-//! (whitespace) word split is offered; its Chinese variant needs the jieba segmenter.
+//! Params: `ngram_size` (default 3), `max_penalty` (default −1.0). open-r1's English (white
+//! space) word split, with two changes so that repetition cannot be hidden: invisible format
+//! characters (zero-width spaces, joiners) are dropped first, and each Han, kana or Hangul
+//! character is a word (open-r1's Chinese variant segments with jieba instead).
 
 use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use super::params::{parse, shaped};
+use super::params::{is_format_char, is_ideograph, parse, shaped};
 use crate::contract::{check_magnitude, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
 
@@ -48,17 +50,17 @@ pub fn repetition_penalty_until(
     max_penalty: f64,
     stop: &dyn Fn() -> bool,
 ) -> Option<f64> {
-    let lowered = text.to_lowercase();
+    // Invisible format characters are dropped, not kept in words: sprinkled differently into
+    // each copy (`an\u{200B}swer`), they made every repeated phrase distinct (red team).
+    let lowered: String = text
+        .to_lowercase()
+        .chars()
+        .filter(|&c| !is_format_char(c))
+        .collect();
     if stop() {
         return None;
     }
-    let mut words: Vec<&str> = Vec::new();
-    for (i, word) in lowered.split_whitespace().enumerate() {
-        if i % CHECK_EVERY == 0 && stop() {
-            return None;
-        }
-        words.push(word);
-    }
+    let words = words_of(&lowered, stop)?;
     if words.is_empty() || words.len() < ngram_size || ngram_size == 0 {
         return Some(0.0);
     }
@@ -71,6 +73,32 @@ pub fn repetition_penalty_until(
         distinct.insert(ngram);
     }
     Some((1.0 - distinct.len() as f64 / windows as f64) * max_penalty)
+}
+
+/// Words split at white space, with each Han, kana or Hangul character a word of its own (text
+/// without spaces repeats too: `我我我…` was one word, never a repeated n-gram).
+fn words_of<'a>(text: &'a str, stop: &dyn Fn() -> bool) -> Option<Vec<&'a str>> {
+    let mut words = Vec::new();
+    let mut start: Option<usize> = None;
+    for (n, (i, c)) in text.char_indices().enumerate() {
+        if n % CHECK_EVERY == 0 && stop() {
+            return None;
+        }
+        if c.is_whitespace() || is_ideograph(c) {
+            if let Some(s) = start.take() {
+                words.push(&text[s..i]);
+            }
+            if is_ideograph(c) {
+                words.push(&text[i..i + c.len_utf8()]);
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        words.push(&text[s..]);
+    }
+    Some(words)
 }
 
 /// Units of work (n-grams here) between two looks at the deadline: a few hundred microseconds.
@@ -115,6 +143,19 @@ impl Grader for RepetitionGrader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Repetition hidden by zero-width characters or by writing without spaces is counted.
+    #[test]
+    fn invisible_characters_and_missing_spaces_hide_nothing() {
+        let plain = "the answer is ".repeat(20);
+        let expected = repetition_penalty(&plain, 3, -1.0);
+        assert!(expected < -0.9, "{expected}");
+        let sprinkled: String = (0..20)
+            .map(|i| format!("the{} an\u{200B}swer is ", "\u{200B}".repeat(i)))
+            .collect();
+        assert_eq!(repetition_penalty(&sprinkled, 3, -1.0), expected);
+        assert!(repetition_penalty(&"我".repeat(200), 3, -1.0) < -0.9);
+    }
 
     #[test]
     fn matches_open_r1_numbers() {
