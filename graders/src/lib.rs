@@ -6,6 +6,7 @@
 //! threads and knows nothing of sandboxes: anything that must run code goes through a trait the
 //! caller implements.
 
+pub mod chars;
 pub mod code;
 pub mod compose;
 pub mod contract;

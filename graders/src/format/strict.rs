@@ -3,14 +3,15 @@
 //! Each failure says why, so a person reading a result knows what the model did.
 
 use super::tags::{tag, Tag};
+use crate::chars::is_blank;
 
 static THINK_OPEN: Tag = tag!("<think>");
 static THINK_CLOSE: Tag = tag!("</think>");
 static ANSWER_OPEN: Tag = tag!("<answer>");
 static ANSWER_CLOSE: Tag = tag!("</answer>");
 
-/// DeepSeek-R1's format: `<think>reasoning</think>answer`, one think block, both parts
-/// non-empty after trimming white space.
+/// DeepSeek-R1's format: `<think>reasoning</think>answer`, one think block, both parts with
+/// something visible (not only white space or zero-width characters).
 pub fn r1(text: &str) -> Result<(), String> {
     let Some(after_open) = text.strip_prefix(THINK_OPEN.text) else {
         return Err("the completion must start with <think>".into());
@@ -20,10 +21,10 @@ pub fn r1(text: &str) -> Result<(), String> {
     let (reasoning, answer) = after_open
         .split_once(THINK_CLOSE.text)
         .ok_or("no </think> after <think>")?;
-    if reasoning.trim().is_empty() {
+    if is_blank(reasoning) {
         return Err("the reasoning inside <think> is empty".into());
     }
-    if answer.trim().is_empty() {
+    if is_blank(answer) {
         return Err("there is no answer after </think>".into());
     }
     Ok(())
@@ -45,10 +46,10 @@ pub fn think_answer(text: &str) -> Result<(), String> {
     let (answer, trailer) = rest
         .split_once("\n</answer>")
         .ok_or("the answer must end with \"\\n</answer>\"")?;
-    if reasoning.trim().is_empty() {
+    if is_blank(reasoning) {
         return Err("the reasoning inside <think> is empty".into());
     }
-    if answer.trim().is_empty() {
+    if is_blank(answer) {
         return Err("the answer inside <answer> is empty".into());
     }
     // Only line breaks may follow; even a space or "\r" is text that open-r1 rejects too, so
@@ -71,6 +72,16 @@ fn exactly_once(text: &str, tag: &Tag) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A zero-width character is not a body (red team: `<think>\u{200B}</think>\u{200B}`
+    /// passed).
+    #[test]
+    fn invisible_bodies_are_empty() {
+        assert!(r1("<think>\u{200B}</think>\u{200B}").is_err());
+        assert!(r1("<think>\u{2060}</think>ok").is_err());
+        assert!(think_answer("<think>\n\u{200B}\n</think>\n<answer>\nx\n</answer>").is_err());
+        assert!(think_answer("<think>\nx\n</think>\n<answer>\n\u{FEFF}\n</answer>").is_err());
+    }
 
     #[test]
     fn r1_accepts_the_native_layout() {

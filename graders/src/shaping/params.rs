@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::chars::{is_ideograph, is_invisible};
 use crate::contract::{Status, Task, Verdict};
 
 /// Parses `task`'s params (everything but `kind`) into `T`, or an error verdict naming the field.
@@ -76,7 +77,7 @@ pub fn token_estimate(text: &str) -> usize {
     let (mut words, mut chars, mut in_word) = (0usize, 0usize, false);
     for c in text.chars() {
         chars += 1;
-        if c.is_whitespace() || is_format_char(c) {
+        if c.is_whitespace() || is_invisible(c) {
             in_word = false;
         } else if is_ideograph(c) {
             words += 1;
@@ -87,17 +88,6 @@ pub fn token_estimate(text: &str) -> usize {
         }
     }
     words.max(chars.div_ceil(CHARS_PER_TOKEN))
-}
-
-/// Invisible format characters (zero-width spaces and joiners, word joiner, BOM, soft hyphen).
-pub(crate) fn is_format_char(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
-}
-
-/// Characters that are words of their own: Han, kana, Hangul syllables.
-pub(crate) fn is_ideograph(c: char) -> bool {
-    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
-        | 0xAC00..=0xD7AF | 0x20000..=0x3134F)
 }
 
 /// A shaping reward's status: `correct` at its best value, `incorrect` at its worst, `partial`

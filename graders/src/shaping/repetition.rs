@@ -11,7 +11,8 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use super::params::{is_format_char, is_ideograph, parse, shaped};
+use super::params::{parse, shaped};
+use crate::chars::{is_ideograph, is_invisible};
 use crate::contract::{check_magnitude, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
 
@@ -55,7 +56,7 @@ pub fn repetition_penalty_until(
     let lowered: String = text
         .to_lowercase()
         .chars()
-        .filter(|&c| !is_format_char(c))
+        .filter(|&c| !is_invisible(c))
         .collect();
     if stop() {
         return None;
