@@ -262,3 +262,70 @@ fn sigterm_with_slow_clients_and_busy_workers_exits_within_the_drain_timeout() {
         assert!(result["error"].as_str().unwrap().contains("shutting down"));
     }
 }
+
+/// A client that stops reading its answer cannot keep it in the server's memory: once a write
+/// has waited on it for the read timeout, the connection is dropped with what it was sending
+/// (before, answers of 96 MB sat in memory for as long as their clients liked, red team).
+#[test]
+fn a_client_that_stops_reading_its_answer_is_dropped() {
+    let service = Service::start(&["--read-timeout-s", "1"]);
+    let long_id = "x".repeat(3000);
+    let samples: Vec<serde_json::Value> = (0..4000)
+        .map(|i| json!({"id": format!("{long_id}{i}"), "completion": GOOD, "task": {"kind": "format", "style": "r1"}}))
+        .collect();
+    let body = json!({ "samples": samples }).to_string();
+    let address: SocketAddr = service.url.trim_start_matches("http://").parse().unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    // A small window, so that the answer (12 MB) cannot all sit in the sockets' buffers.
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&address.into()).unwrap();
+    let mut stream: TcpStream = socket.into();
+    write!(
+        stream,
+        "POST /v1/grade HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    // Not reading: the server's writes wait on us past its 1 s read timeout.
+    std::thread::sleep(Duration::from_secs(5));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let started = Instant::now();
+    let (mut received, mut buffer) = (Vec::new(), vec![0u8; 1 << 16]);
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the connection was not closed"
+    );
+    let text = String::from_utf8_lossy(&received);
+    let (head, answer) = text
+        .split_once("\r\n\r\n")
+        .expect("the answer's head arrived");
+    let length: usize = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_string)
+        })
+        .expect("a content-length")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(length > 10_000_000, "{length}");
+    assert!(
+        answer.len() < length,
+        "the whole answer arrived ({} of {length} bytes): the connection was kept",
+        answer.len()
+    );
+    // Everyone else is still served.
+    let reply = service.post("/v1/grade", &one_format_batch());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

@@ -1,6 +1,7 @@
 //! The accept loop: HTTP/1.1 connections served by hyper with a header read timeout (a client
 //! that has begun a request and stalls gets `408` and the connection is closed; an idle
-//! keep-alive connection is closed quietly), graceful shutdown bounded by the drain timeout, and
+//! keep-alive connection is closed quietly), the same bound on a client that stops reading its
+//! answer (the connection is dropped with what it was sending), graceful shutdown bounded by the drain timeout, and
 //! each request tagged with its peer address (axum's `ConnectInfo`).
 //! axum's own `serve` offers neither bound, so this replaces it.
 
@@ -79,6 +80,8 @@ fn serve_connection(
     let io = TokioIo::new(Counted {
         inner: stream,
         counters: counters.clone(),
+        write_timeout: read_timeout,
+        write_stall: None,
     });
     // Handlers learn the peer address as axum's `ConnectInfo` (per-client request slots).
     let service = TowerToHyperService::new(app.clone().map_request(
@@ -123,6 +126,40 @@ impl Counters {
 struct Counted {
     inner: TcpStream,
     counters: Arc<Counters>,
+    /// How long a write may wait for the client to read before the connection is dropped.
+    write_timeout: Duration,
+    /// Armed while a write waits on the client. A client that stops reading its answer held
+    /// that answer in memory for as long as it liked (a 96 MB `/run_code` answer for a 100-byte
+    /// request, held past its request slot: 4 GB from one client, red team); hyper has no write
+    /// timeout of its own.
+    write_stall: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Counted {
+    /// `polled`, unless the write has waited on the client longer than `write_timeout`: then
+    /// an error, which ends the connection and frees what it was sending.
+    fn watch_stall<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.write_stall = None;
+            return polled;
+        }
+        let timeout = self.write_timeout;
+        let stall = self
+            .write_stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stall.as_mut().poll(cx).is_ready() {
+            self.write_stall = None;
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading its answer",
+            )));
+        }
+        Poll::Pending
+    }
 }
 
 impl AsyncRead for Counted {
@@ -149,7 +186,8 @@ impl AsyncWrite for Counted {
         self.counters
             .read_at_last_write
             .store(read, Ordering::Relaxed);
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch_stall(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -161,7 +199,8 @@ impl AsyncWrite for Counted {
         self.counters
             .read_at_last_write
             .store(read, Ordering::Relaxed);
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch_stall(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -169,7 +208,8 @@ impl AsyncWrite for Counted {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch_stall(cx, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
