@@ -199,6 +199,26 @@ fn get_reward_labels_mean_what_kind_says() {
     assert_eq!(reply["statuses"], json!(["correct"]), "{reply}");
 }
 
+/// A math label written as a JSON number keeps every digit (as a float, 23! graded its exact
+/// answer wrong), and a label that cannot be read fails its item, not the request (red team).
+#[test]
+fn get_reward_number_labels_keep_their_digits_and_bad_labels_fail_alone() {
+    let service = Service::start(&[]);
+    let prompt = chatml_prompt("What is 23!?");
+    let exact = "25852016738884976640000";
+    let request = format!(
+        r#"{{"query": [{q}, {q}, {q}], "prompts": [{p}, {p}, {p}], "labels": [{exact}, "{exact}", 1e400]}}"#,
+        q = json!(query(&prompt, &format!("It is \\boxed{{{exact}}}."))),
+        p = json!(prompt),
+    );
+    let reply = service.post("/get_reward", &request);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let answer = reply.json();
+    assert_eq!(answer["rewards"][0], json!(1.0), "{answer}");
+    assert_eq!(answer["rewards"][1], json!(1.0), "{answer}");
+    assert_eq!(answer["statuses"][2], json!("incorrect"), "{answer}");
+}
+
 #[test]
 fn get_reward_refuses_malformed_requests_with_a_reason() {
     let service = Service::start(&[]);

@@ -50,8 +50,12 @@ const ROUTE: &str = "/get_reward";
 pub(super) struct RewardRequest {
     query: Vec<String>,
     prompts: Vec<String>,
+    /// Read one by one (a label that cannot be read fails its item, not the request), and a
+    /// math label that is a JSON number keeps its digits: parsed as a float, 23! was
+    /// 2.585201673888498e22 and its exact answer graded wrong (red team).
     #[serde(default)]
-    labels: Option<Vec<Value>>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    labels: Option<Vec<Box<serde_json::value::RawValue>>>,
 }
 
 /// The route's options, from its query string (`/get_reward?kind=code&language=javascript`).
@@ -157,15 +161,15 @@ async fn answer(
         }
     };
     let n = request.query.len();
-    let labels = request.labels.unwrap_or_else(|| vec![Value::Null; n]);
-    if request.prompts.len() != n || labels.len() != n {
+    let labels = request.labels.as_ref().map_or(n, Vec::len);
+    if request.prompts.len() != n || labels != n {
         return error(
             StatusCode::BAD_REQUEST,
             format!(
                 "`query`, `prompts` and `labels` must be lists of the same length; got {n}, {} \
                  and {}",
                 request.prompts.len(),
-                labels.len()
+                labels
             ),
         );
     }
@@ -193,7 +197,7 @@ async fn answer(
                             i,
                             &request.query[i],
                             &request.prompts[i],
-                            &labels[i],
+                            request.labels.as_ref().map(|labels| &*labels[i]),
                             kind,
                             &options,
                             &limits,
@@ -257,7 +261,7 @@ fn sample(
     i: usize,
     query: &str,
     prompt: &str,
-    label: &Value,
+    label: Option<&serde_json::value::RawValue>,
     kind: LabelKind,
     options: &TaskOptions,
     limits: &Limits,
@@ -268,8 +272,9 @@ fn sample(
     };
     let completion = response_text::response_of(query, prompt)
         .map_err(|why| fail(format!("query[{i}]: {why}")))?;
+    let label = label_value(label, kind).map_err(|why| fail(format!("labels[{i}]: {why}")))?;
     let task = kind
-        .task(label, prompt, options)
+        .task(&label, prompt, options)
         .map_err(|why| fail(format!("labels[{i}]: {why}")))?;
     Ok(Sample {
         id: Value::from(i),
@@ -280,6 +285,22 @@ fn sample(
         group_id: None,
         limits: limits.clone(),
     })
+}
+
+/// A label as a JSON value; a math label written as a number is its literal text, every digit
+/// kept (the math grader reads `25852016738884976640000` exactly; a float does not).
+fn label_value(
+    label: Option<&serde_json::value::RawValue>,
+    kind: LabelKind,
+) -> Result<Value, String> {
+    let Some(label) = label else {
+        return Ok(Value::Null);
+    };
+    let text = label.get().trim();
+    if kind == LabelKind::Math && text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return Ok(Value::String(text.to_string()));
+    }
+    serde_json::from_str(text).map_err(|err| format!("cannot be read: {err}"))
 }
 
 fn render(graded: &Graded, error_reward: f64) -> serde_json::Result<Vec<u8>> {
