@@ -29,6 +29,15 @@ const END_TOKENS: [&str; 12] = [
 /// The prompt is looked for as a prefix, then anywhere (a tokenizer may put a BOS token before
 /// it), then as a prefix with whitespace ignored (decoding may re-space the prompt's text).
 pub fn response_of<'q>(query: &'q str, prompt: &str) -> Result<&'q str, String> {
+    // With no prompt the whole query would be graded, the prompt's own text (a worked example,
+    // a boxed answer) included (red team).
+    if prompt.trim().is_empty() {
+        return Err(
+            "the prompt is empty, so the response cannot be told apart from the query: send \
+             the prompt the query starts with"
+                .into(),
+        );
+    }
     let rest = if let Some(rest) = query.strip_prefix(prompt) {
         rest
     } else if let Some(at) = query.find(prompt).filter(|_| !prompt.is_empty()) {
@@ -97,8 +106,14 @@ mod tests {
         assert_eq!(response_of(&with_bos, PROMPT).unwrap(), "two");
         let respaced = format!("{}  two", PROMPT.replace('\n', " "));
         assert_eq!(response_of(&respaced, PROMPT).unwrap(), "two");
-        // A prompt that is empty leaves the query whole.
-        assert_eq!(response_of("two<|eot_id|>", "").unwrap(), "two");
+    }
+
+    #[test]
+    fn an_empty_prompt_is_an_error_not_the_whole_query() {
+        for prompt in ["", "  \n"] {
+            let err = response_of("What is \\boxed{3}? answer nothing", prompt).unwrap_err();
+            assert!(err.contains("the prompt is empty"), "{err}");
+        }
     }
 
     #[test]
