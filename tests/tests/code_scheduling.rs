@@ -207,3 +207,71 @@ fn a_format_request_is_answered_in_milliseconds_while_code_is_queued() {
         "format latencies while code is queued: {latencies:?}"
     );
 }
+
+/// `POST /run_code` takes turns at the sandbox workers with grading requests, and clients take
+/// turns however many requests each sent: one client's slow runs do not hold every worker while
+/// another client's one-sample code grade waits behind all of them (the runs went past the
+/// queue, and the grade waited 23 s, red team).
+#[test]
+fn run_code_takes_turns_with_grading_at_the_sandbox_workers() {
+    let service = Service::start(&[]);
+    warm(&service);
+    // Six runs of up to 3 s each (run_timeout 1 s, three times that in the sandbox) on the two
+    // workers: 9 s of work queued ahead of the grade if they did not take turns.
+    let url = service.url.clone();
+    let slow: Vec<_> = (0..6)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let body = json!({"code": format!("import time\n# {i}\ntime.sleep(100)\n"),
+                                  "language": "python", "run_timeout": 1, "compile_timeout": 10});
+                ureq::post(&format!("{url}/run_code"))
+                    .timeout(Duration::from_secs(60))
+                    .send_string(&body.to_string())
+                    .map(|reply| reply.into_string().unwrap_or_default())
+                    .map_err(|err| err.to_string())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    // From another client: clients take turns at the workers, however many requests each sent.
+    let started = Instant::now();
+    let results = grade_from(&service, [127, 0, 0, 2], &[python_code_sample("small")]);
+    let waited = started.elapsed();
+    assert_eq!(results[0]["status"], json!("correct"), "{}", results[0]);
+    for run in slow {
+        let answer = run.join().unwrap().expect("the run was answered");
+        assert!(answer.contains("TimeLimitExceeded"), "{answer}");
+    }
+    assert!(
+        waited < Duration::from_millis(6500),
+        "the one-sample grade waited {waited:?} behind the runs"
+    );
+}
+
+/// [`grade`] from the loopback address `from` (Linux routes all of 127/8 to the loopback).
+fn grade_from(service: &Service, from: [u8; 4], samples: &[Value]) -> Vec<Value> {
+    use std::io::Read;
+    let address: std::net::SocketAddr = service.url.trim_start_matches("http://").parse().unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from((from, 0)).into())
+        .unwrap();
+    socket.connect(&address.into()).unwrap();
+    let mut stream: std::net::TcpStream = socket.into();
+    let body = json!({ "samples": samples }).to_string();
+    write!(
+        stream,
+        "POST /v1/grade HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{answer}");
+    serde_json::from_str::<Value>(body).unwrap()["results"]
+        .as_array()
+        .unwrap()
+        .clone()
+}

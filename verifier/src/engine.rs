@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use graders::{GradeContext, GradeResult, Registry, Sample, SampleError};
 use rayon::prelude::*;
 
-use crate::fair_queue::FairQueue;
+use crate::fair_queue::{Client, FairQueue};
 
 /// Samples per rayon task: small enough to balance two cores, large enough that scheduling
 /// costs nothing next to a few microseconds of grading each.
@@ -123,6 +123,14 @@ impl Engine {
         self.pool.install(work)
     }
 
+    /// Queues `job` for the sandbox threads as a request of its own, taking turns with the
+    /// sandboxed samples of grading requests (`POST /run_code`: run past the queue, eight slow
+    /// runs of one client held every worker while a one-sample code grade waited 23 s).
+    pub fn queue_sandbox_job(&self, client: Client, job: impl FnOnce() + Send + 'static) {
+        self.sandbox_queue
+            .push_request(client, [Box::new(job) as SandboxJob]);
+    }
+
     /// Runs `work` on the engine's pool without waiting for it.
     pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
         self.pool.spawn(work);
@@ -157,16 +165,18 @@ impl Engine {
         })
     }
 
-    /// Parses and grades JSON texts, one sample each. A text that does not parse becomes an
-    /// `error` result whose message starts with `position(i)` (e.g. "line 17"). Blocks until
-    /// the batch is graded: call it from a thread of the caller's (not one of the engine's).
+    /// Parses and grades JSON texts, one sample each, for `client` (whose sandboxed samples take
+    /// turns with other clients'). A text that does not parse becomes an `error` result whose
+    /// message starts with `position(i)` (e.g. "line 17"). Blocks until the batch is graded:
+    /// call it from a thread of the caller's (not one of the engine's).
     pub fn grade_texts(
         &self,
+        client: Client,
         texts: &[&str],
         position: &(dyn Fn(usize) -> String + Sync),
     ) -> Graded {
         let parsed = self.map(texts, |_, text| Sample::from_json_str(text));
-        self.grade_samples(parsed, position)
+        self.grade_samples(client, parsed, position)
     }
 
     /// Grades samples already parsed (or built by a route from its own request shape); an
@@ -174,6 +184,7 @@ impl Engine {
     /// [`Engine::grade_texts`] does.
     pub fn grade_samples(
         &self,
+        client: Client,
         parsed: Vec<Result<Sample, SampleError>>,
         position: &(dyn Fn(usize) -> String + Sync),
     ) -> Graded {
@@ -190,7 +201,7 @@ impl Engine {
             .filter(|&i| first_of[i].is_none())
             .filter(|&i| parsed[i].as_ref().is_ok_and(uses_sandbox))
             .collect();
-        let sandboxed_results = self.queue_sandboxed(&parsed, &sandboxed);
+        let sandboxed_results = self.queue_sandboxed(client, &parsed, &sandboxed);
         let mut results: Vec<Option<GradeResult>> =
             self.map(&parsed, |i, sample| match (sample, first_of[i]) {
                 (Err(err), _) => Some(GradeResult::error(
@@ -280,6 +291,7 @@ impl Engine {
     /// arrive on the returned channel as `(index, result)`, in the order they finish.
     fn queue_sandboxed(
         &self,
+        client: Client,
         parsed: &Arc<Vec<Result<Sample, SampleError>>>,
         indices: &[usize],
     ) -> mpsc::Receiver<(usize, GradeResult)> {
@@ -302,7 +314,7 @@ impl Engine {
                 }) as SandboxJob
             })
             .collect();
-        self.sandbox_queue.push_request(jobs);
+        self.sandbox_queue.push_request(client, jobs);
         receiver
     }
 
@@ -474,6 +486,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fair_queue::LOCAL;
     use graders::Status;
 
     fn engine() -> Engine {
@@ -487,7 +500,7 @@ mod tests {
         let b =
             r#"{"id":2,"completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
         let c = r#"{"id":3,"completion":"<think>x</think>y","task":{"kind":"format","style":"tag_count"}}"#;
-        let graded = engine().grade_texts(&[a, b, c], &|i| format!("#{i}"));
+        let graded = engine().grade_texts(LOCAL, &[a, b, c], &|i| format!("#{i}"));
         let r = &graded.results;
         assert_eq!(
             (r[0].cached, r[1].cached, r[2].cached),
@@ -503,7 +516,8 @@ mod tests {
         let good =
             r#"{"id":"g","completion":"<think>x</think>y","task":{"kind":"format","style":"r1"}}"#;
         let bad = r#"{"id":"b","completion":["no"],"task":{"kind":"format","style":"r1"}}"#;
-        let graded = engine().grade_texts(&[good, bad, good], &|i| format!("line {}", i + 1));
+        let graded =
+            engine().grade_texts(LOCAL, &[good, bad, good], &|i| format!("line {}", i + 1));
         let r = &graded.results;
         assert_eq!(r[0].status, Status::Correct);
         assert_eq!(r[2].status, Status::Correct);
@@ -520,7 +534,7 @@ mod tests {
     #[test]
     fn unknown_kinds_get_a_bounded_metrics_label() {
         let s = r#"{"completion":"x","task":{"kind":"whatever-a-client-sends"}}"#;
-        let graded = engine().grade_texts(&[s], &|i| i.to_string());
+        let graded = engine().grade_texts(LOCAL, &[s], &|i| i.to_string());
         assert_eq!(graded.kinds[0].as_deref(), Some("unknown"));
         assert_eq!(graded.results[0].status, Status::Error);
     }
@@ -575,7 +589,7 @@ mod tests {
         registry.insert(std::sync::Arc::new(SlowToStart::default()));
         let engine = Engine::new(registry, 2, Duration::from_secs(10)).unwrap();
         let sample = r#"{"completion":"x","task":{"kind":"format","style":"r1"},"limits":{"timeout_ms":100}}"#;
-        let graded = engine.grade_texts(&[sample], &|i| i.to_string());
+        let graded = engine.grade_texts(LOCAL, &[sample], &|i| i.to_string());
         let result = &graded.results[0];
         assert_eq!(result.status, Status::Correct, "{:?}", result.error);
     }

@@ -129,7 +129,9 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
             .filter(|(_, line)| line.is_ok())
             .map(|(n, _)| *n)
             .collect();
-        let graded = engine.grade_texts(&texts, &|i| format!("line {}", numbers[i]));
+        let graded = engine.grade_texts(crate::fair_queue::LOCAL, &texts, &|i| {
+            format!("line {}", numbers[i])
+        });
         // Unreadable lines take their place among the graded ones, in input order.
         let mut graded_results = graded.results.into_iter();
         let results: Vec<GradeResult> = lines

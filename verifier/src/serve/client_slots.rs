@@ -73,7 +73,7 @@ impl Drop for ClientSlot {
 
 /// The key a peer address is counted under: IPv4 as is (also when mapped into IPv6), IPv6 by
 /// its /64 prefix.
-fn client_of(address: IpAddr) -> IpAddr {
+pub fn client_of(address: IpAddr) -> IpAddr {
     match address.to_canonical() {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => {

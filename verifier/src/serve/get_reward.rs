@@ -174,6 +174,7 @@ async fn answer(
         );
     }
     let slot = admitted.into_slot();
+    let client = super::client_slots::client_of(peer.ip());
     let options = TaskOptions {
         format_style: params.style,
         think_prefilled: params.think_prefilled,
@@ -205,7 +206,7 @@ async fn answer(
                     })
                     .collect()
             });
-            engine.grade_samples(samples, &|i| format!("item {i}"))
+            engine.grade_samples(client, samples, &|i| format!("item {i}"))
         },
         move || (0..n).map(Value::from).collect(),
         Arc::new(move |graded: &Graded| render(graded, error_reward)),

@@ -128,6 +128,7 @@ async fn admit_and_grade(
         }
     };
     let slot = admitted.into_slot();
+    let client = super::client_slots::client_of(peer.ip());
     let n = request.samples.len();
     let request = Arc::new(request);
     let samples = request.clone();
@@ -138,7 +139,7 @@ async fn admit_and_grade(
         n,
         move |engine| {
             let texts: Vec<&str> = samples.samples.iter().map(|raw| raw.get()).collect();
-            engine.grade_texts(&texts, &|i| format!("samples[{i}]"))
+            engine.grade_texts(client, &texts, &|i| format!("samples[{i}]"))
         },
         move || sample_ids(&ids),
         Arc::new(|graded: &Graded| {

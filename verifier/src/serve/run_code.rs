@@ -227,8 +227,10 @@ async fn answer(
 
     let (done, ran) = tokio::sync::oneshot::channel();
     let sandboxes = state.sandboxes.clone();
-    // As a grading batch: on tokio's blocking pool, the permits held until the run is over.
-    tokio::task::spawn_blocking(move || {
+    // In turn with grading's sandboxed samples (the engine's fair queue), the permits held
+    // until the run is over.
+    let client = super::client_slots::client_of(peer.ip());
+    state.engine.queue_sandbox_job(client, move || {
         let held = (queued, slot);
         let result = sandboxes.run(run);
         drop(held);
