@@ -329,3 +329,44 @@ fn a_client_that_stops_reading_its_answer_is_dropped() {
     let reply = service.post("/v1/grade", &one_format_batch());
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
+
+/// One client cannot fill the grading queue with a few large requests: each client has the same
+/// share of `--max-queue` as of the request slots (one client's five requests took all 65,536
+/// places and everyone else was answered 503, red team); a batch larger than a client's share
+/// could never be admitted, so it is 413.
+#[test]
+fn one_client_cannot_fill_the_sample_queue() {
+    // 8 requests, 2 per client: a client's share is a quarter of 100 queued samples.
+    let service = Service::start(&["--max-queue", "100", "--max-requests", "8"]);
+    let batch = |n: usize, slow: bool| {
+        let samples: Vec<serde_json::Value> = (0..n)
+            .map(|i| {
+                if slow {
+                    json!({"id": i, "completion": format!("```python\nimport time\ndef f(x):\n    time.sleep(0.5)  # {i}\n    return x + 1\n```"),
+                           "task": {"kind": "code", "language": "python",
+                                    "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 2}]}}})
+                } else {
+                    format_sample(i, GOOD, "think_answer")
+                }
+            })
+            .collect();
+        json!({ "samples": samples }).to_string()
+    };
+    let too_big = post_from(&service, CLIENT_A, &batch(26, false));
+    assert!(too_big.starts_with("HTTP/1.1 413"), "{too_big}");
+    // Client A queues 8 slow samples, then asks for 20 more: past its share of 25.
+    let slow_body = batch(8, true);
+    let url_service = &service;
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| post_from(url_service, CLIENT_A, &slow_body));
+        std::thread::sleep(Duration::from_millis(500));
+        let more = post_from(&service, CLIENT_A, &batch(20, false));
+        assert!(more.starts_with("HTTP/1.1 503"), "{more}");
+        assert!(more.contains("share"), "{more}");
+        // Another client still gets in.
+        let other = post_from(&service, CLIENT_B, &batch(20, false));
+        assert!(other.starts_with("HTTP/1.1 200"), "{other}");
+        let slow = slow.join().unwrap();
+        assert!(slow.starts_with("HTTP/1.1 200"), "{slow}");
+    });
+}

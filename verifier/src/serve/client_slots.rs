@@ -1,7 +1,9 @@
 //! Each client's share of the request slots (`--max-requests-per-client`): a client is its peer
 //! address (an IPv6 client by its /64, the block one host is usually given), so that one client
 //! with many connections, slow or not, cannot hold every slot and keep everyone else at 503.
-//! Only clients holding a slot are remembered, so the map is bounded by `--max-requests`.
+//! Each client also has a share of the queued samples (`--max-queue` in the same proportion), so
+//! that one client's few large requests cannot fill the queue either. Only clients holding a
+//! slot are remembered, so the map is bounded by `--max-requests`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,7 +11,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub struct ClientSlots {
     per_client: usize,
-    held: Mutex<HashMap<IpAddr, usize>>,
+    samples_per_client: usize,
+    held: Mutex<HashMap<IpAddr, Held>>,
+}
+
+/// What one client holds now.
+#[derive(Default)]
+struct Held {
+    requests: usize,
+    samples: usize,
 }
 
 /// One slot of one client, given back when dropped.
@@ -18,10 +28,19 @@ pub struct ClientSlot {
     client: IpAddr,
 }
 
+/// Samples one client has queued, given back when dropped.
+pub struct ClientSamples {
+    slots: Arc<ClientSlots>,
+    client: IpAddr,
+    count: usize,
+}
+
 impl ClientSlots {
-    pub fn new(per_client: usize) -> ClientSlots {
+    /// `per_client` requests and `samples_per_client` queued samples for each client.
+    pub fn new(per_client: usize, samples_per_client: usize) -> ClientSlots {
         ClientSlots {
             per_client: per_client.max(1),
+            samples_per_client: samples_per_client.max(1),
             held: Mutex::new(HashMap::new()),
         }
     }
@@ -30,28 +49,45 @@ impl ClientSlots {
         self.per_client
     }
 
+    pub fn samples_per_client(&self) -> usize {
+        self.samples_per_client
+    }
+
     /// A slot for the client at `address`, or `None` when it holds its share already.
     pub fn try_acquire(self: &Arc<Self>, address: IpAddr) -> Option<ClientSlot> {
         let client = client_of(address);
         let mut held = self.lock();
-        let count = held.entry(client).or_insert(0);
-        if *count >= self.per_client {
+        let entry = held.entry(client).or_default();
+        if entry.requests >= self.per_client {
             return None;
         }
-        *count += 1;
+        entry.requests += 1;
         Some(ClientSlot {
             slots: self.clone(),
             client,
         })
     }
 
+    fn release(&self, client: IpAddr, requests: usize, samples: usize) {
+        let mut held = self.lock();
+        if let Some(entry) = held.get_mut(&client) {
+            entry.requests -= requests;
+            entry.samples -= samples;
+            if entry.requests == 0 && entry.samples == 0 {
+                held.remove(&client);
+            }
+        }
+    }
+
     /// Slots the client at `address` holds now.
     #[cfg(test)]
     fn held(&self, address: IpAddr) -> usize {
-        self.lock().get(&client_of(address)).copied().unwrap_or(0)
+        self.lock()
+            .get(&client_of(address))
+            .map_or(0, |held| held.requests)
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, Held>> {
         // Every update is one statement: a panic elsewhere cannot leave the counts torn.
         self.held
             .lock()
@@ -59,15 +95,34 @@ impl ClientSlots {
     }
 }
 
+impl ClientSlot {
+    /// `count` samples of this client's share of the queue (`--max-queue`), or `None` when
+    /// they would take it past its share: one client's five requests filled the whole queue
+    /// and everyone else was answered 503 (red team).
+    pub fn try_reserve_samples(&self, count: usize) -> Option<ClientSamples> {
+        let mut held = self.slots.lock();
+        let entry = held.entry(self.client).or_default();
+        if entry.samples.saturating_add(count) > self.slots.samples_per_client {
+            return None;
+        }
+        entry.samples += count;
+        Some(ClientSamples {
+            slots: self.slots.clone(),
+            client: self.client,
+            count,
+        })
+    }
+}
+
 impl Drop for ClientSlot {
     fn drop(&mut self) {
-        let mut held = self.slots.lock();
-        if let Some(count) = held.get_mut(&self.client) {
-            *count -= 1;
-            if *count == 0 {
-                held.remove(&self.client);
-            }
-        }
+        self.slots.release(self.client, 1, 0);
+    }
+}
+
+impl Drop for ClientSamples {
+    fn drop(&mut self) {
+        self.slots.release(self.client, 0, self.count);
     }
 }
 
@@ -93,7 +148,7 @@ mod tests {
 
     #[test]
     fn a_client_gets_its_share_and_others_still_get_theirs() {
-        let slots = Arc::new(ClientSlots::new(2));
+        let slots = Arc::new(ClientSlots::new(2, 100));
         let a1 = slots.try_acquire(ip("127.0.0.1")).unwrap();
         let _a2 = slots.try_acquire(ip("127.0.0.1")).unwrap();
         assert!(slots.try_acquire(ip("127.0.0.1")).is_none());
@@ -105,14 +160,14 @@ mod tests {
 
     #[test]
     fn clients_that_hold_nothing_are_forgotten() {
-        let slots = Arc::new(ClientSlots::new(1));
+        let slots = Arc::new(ClientSlots::new(1, 100));
         drop(slots.try_acquire(ip("10.0.0.1")).unwrap());
         assert!(slots.lock().is_empty());
     }
 
     #[test]
     fn an_ipv6_client_is_its_64_block_and_mapped_ipv4_is_ipv4() {
-        let slots = Arc::new(ClientSlots::new(1));
+        let slots = Arc::new(ClientSlots::new(1, 100));
         let _held = slots.try_acquire(ip("2001:db8:1:2::1")).unwrap();
         assert!(slots.try_acquire(ip("2001:db8:1:2:ffff::9")).is_none());
         assert!(slots.try_acquire(ip("2001:db8:1:3::1")).is_some());
@@ -121,8 +176,23 @@ mod tests {
     }
 
     #[test]
+    fn a_client_gets_its_share_of_the_queued_samples() {
+        let slots = Arc::new(ClientSlots::new(4, 100));
+        let a = slots.try_acquire(ip("127.0.0.1")).unwrap();
+        let first = a.try_reserve_samples(60).unwrap();
+        assert!(a.try_reserve_samples(41).is_none());
+        let _second = a.try_reserve_samples(40).unwrap();
+        let b = slots.try_acquire(ip("127.0.0.2")).unwrap();
+        let _theirs = b.try_reserve_samples(100).unwrap();
+        drop(first);
+        assert!(a.try_reserve_samples(60).is_some());
+        drop((a, _second));
+        assert!(slots.lock().get(&ip("127.0.0.1")).is_none());
+    }
+
+    #[test]
     fn a_share_is_at_least_one() {
-        let slots = Arc::new(ClientSlots::new(0));
+        let slots = Arc::new(ClientSlots::new(0, 100));
         assert_eq!(slots.per_client(), 1);
         assert!(slots.try_acquire(ip("127.0.0.1")).is_some());
     }

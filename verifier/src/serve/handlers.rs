@@ -173,9 +173,28 @@ impl Admitted {
 /// A request slot and the in-flight gauge it counts in: released when the work ends, not when
 /// the client leaves.
 pub(super) struct Slot {
-    _client: super::client_slots::ClientSlot,
+    client: super::client_slots::ClientSlot,
     _permit: tokio::sync::OwnedSemaphorePermit,
     _inflight: GaugeGuard,
+}
+
+impl Slot {
+    /// `n` queued samples of the client's share (`--max-queue` in the proportion of
+    /// `--max-requests-per-client`), or `None` when it holds its share already (see
+    /// [`share_used_up`]).
+    pub fn reserve_samples(&self, n: usize) -> Option<super::client_slots::ClientSamples> {
+        self.client.try_reserve_samples(n)
+    }
+}
+
+/// The 503 for a client that has samples queued up to its share.
+pub(super) fn share_used_up(state: &AppState) -> Response {
+    overloaded(format!(
+        "this client already has samples queued up to its share ({} of --max-queue's {}); \
+         retry later",
+        state.client_slots.samples_per_client(),
+        state.args.max_queue
+    ))
 }
 
 /// The admission rules every grading route shares (`/v1/grade`, `/get_reward`, `/run_code`): a
@@ -215,7 +234,7 @@ pub(super) async fn admit(
     };
     // Dropped with the slot: when grading ends, not when the client leaves.
     let slot = Slot {
-        _client: client,
+        client,
         _permit: permit,
         _inflight: GaugeGuard::add(&state.metrics.inflight_requests, 1),
     };
@@ -276,12 +295,20 @@ pub(super) async fn grade_batch<R: Send + 'static>(
     ids: impl FnOnce() -> Vec<serde_json::Value>,
     render: Arc<dyn Fn(&Graded) -> R + Send + Sync>,
 ) -> Result<(Graded, R), Response> {
-    if n > state.args.max_batch || n > state.args.max_queue {
+    let limit = state
+        .args
+        .max_batch
+        .min(state.args.max_queue)
+        .min(state.client_slots.samples_per_client());
+    if n > limit {
         return Err(too_large(format!(
-            "{n} samples in one request; the limit is {}",
-            state.args.max_batch.min(state.args.max_queue)
+            "{n} samples in one request; the limit is {limit} (--max-batch, and a client's \
+             share of --max-queue)"
         )));
     }
+    let Some(share) = slot.reserve_samples(n) else {
+        return Err(share_used_up(state));
+    };
     let Ok(admitted) = state.admission.clone().try_acquire_many_owned(n as u32) else {
         return Err(overloaded(format!(
             "the grading queue is full ({} samples); retry later",
@@ -299,7 +326,12 @@ pub(super) async fn grade_batch<R: Send + 'static>(
         // The permits and the gauges are released only when grading is over, even if the client
         // has gone away, so the queue bound holds for work actually in progress; and before the
         // results go out, so a client that reads /metrics after its answer sees them released.
-        let queued = (admitted, slot, GaugeGuard::taken(queue_gauge, n as i64));
+        let queued = (
+            admitted,
+            share,
+            slot,
+            GaugeGuard::taken(queue_gauge, n as i64),
+        );
         let graded = grade(&engine);
         let body = renderer(&graded);
         drop(queued);

@@ -46,7 +46,9 @@ pub struct ServeArgs {
     /// Grading threads (default: all cores).
     #[arg(short, long)]
     pub jobs: Option<usize>,
-    /// Samples admitted at once across all requests; more are answered 503.
+    /// Samples admitted at once across all requests; more are answered 503. A client may hold
+    /// the same share of them as of the request slots (--max-requests-per-client of
+    /// --max-requests); a batch larger than that share is 413.
     #[arg(long, default_value_t = 65_536)]
     pub max_queue: usize,
     /// Grading requests served at once; more are answered 503 before their body is read.
@@ -152,11 +154,17 @@ async fn serve(
         metrics: Metrics::new(sandboxes.stats()),
         admission: Arc::new(Semaphore::new(args.max_queue.min(Semaphore::MAX_PERMITS))),
         request_slots: Arc::new(Semaphore::new(args.max_requests.max(1))),
-        client_slots: Arc::new(ClientSlots::new(
-            args.max_requests_per_client
+        client_slots: Arc::new({
+            let per_client = args
+                .max_requests_per_client
                 .unwrap_or(args.max_requests / 4)
-                .max(1),
-        )),
+                .max(1);
+            // The same share of the queued samples as of the request slots.
+            let samples = (args.max_queue as u128 * per_client as u128)
+                .div_ceil(args.max_requests.max(1) as u128)
+                .min(args.max_queue as u128) as usize;
+            ClientSlots::new(per_client, samples)
+        }),
         args: args.clone(),
         sandboxes,
         stop,

@@ -199,6 +199,9 @@ async fn answer(
             "`files` and `fetch_files` are not supported: programs here see no file system".into(),
         );
     }
+    let Some(share) = slot.reserve_samples(1) else {
+        return super::handlers::share_used_up(state);
+    };
     let Ok(queued) = state.admission.clone().try_acquire_many_owned(1) else {
         return overloaded(format!(
             "the grading queue is full ({} samples); retry later",
@@ -231,7 +234,7 @@ async fn answer(
     // until the run is over.
     let client = super::client_slots::client_of(peer.ip());
     state.engine.queue_sandbox_job(client, move || {
-        let held = (queued, slot);
+        let held = (queued, share, slot);
         let result = sandboxes.run(run);
         drop(held);
         let _ = done.send(result);
