@@ -217,6 +217,25 @@ fn get_reward_number_labels_keep_their_digits_and_bad_labels_fail_alone() {
     assert_eq!(answer["rewards"][0], json!(1.0), "{answer}");
     assert_eq!(answer["rewards"][1], json!(1.0), "{answer}");
     assert_eq!(answer["statuses"][2], json!("incorrect"), "{answer}");
+
+    // A task label that gives a field twice is refused, not graded against the last one, as
+    // an object and as a JSON string.
+    let prompt = chatml_prompt("Pick one.");
+    let twice = r#"{"kind": "math", "answer": "1", "answer": "2"}"#;
+    let request = format!(
+        r#"{{"query": [{q}, {q}], "prompts": [{p}, {p}], "labels": [{twice}, {quoted}]}}"#,
+        q = json!(query(&prompt, "\\boxed{2}")),
+        p = json!(prompt),
+        quoted = json!(twice),
+    );
+    let reply = service.post("/get_reward?kind=task", &request);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let answer = reply.json();
+    assert_eq!(answer["statuses"], json!(["error", "error"]), "{answer}");
+    assert!(
+        answer["errors"].to_string().contains("duplicate field"),
+        "{answer}"
+    );
 }
 
 #[test]

@@ -301,7 +301,20 @@ fn label_value(
     if kind == LabelKind::Math && text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         return Ok(Value::String(text.to_string()));
     }
-    serde_json::from_str(text).map_err(|err| format!("cannot be read: {err}"))
+    let value: Value =
+        serde_json::from_str(text).map_err(|err| format!("cannot be read: {err}"))?;
+    if kind == LabelKind::Task {
+        // Read as a task from its own text too, which refuses a field given twice: read as a
+        // JSON value, `{"answer": "1", "answer": "2"}` was graded against "2" without a word.
+        let task_text = match &value {
+            Value::String(inner) => inner.as_str(),
+            _ => text,
+        };
+        if let Err(err) = serde_json::from_str::<graders::contract::Task>(task_text) {
+            return Err(format!("invalid task: {err}"));
+        }
+    }
+    Ok(value)
 }
 
 fn render(graded: &Graded, error_reward: f64) -> serde_json::Result<Vec<u8>> {
