@@ -43,6 +43,10 @@ use labels::TaskOptions;
 
 const ROUTE: &str = "/get_reward";
 
+/// Requests of at most this many items have their samples made on the caller's thread (as
+/// the engine grades batches of at most 64 there).
+const SMALL_REQUEST: usize = 64;
+
 /// OpenRLHF's request: each sample's prompt and response together (`query`), the prompts, and
 /// the labels (the gold answer, the tests, or a task object; their meaning is `?kind=`).
 #[derive(Deserialize, ToSchema)]
@@ -189,23 +193,27 @@ async fn answer(
         slot,
         n,
         move |engine| {
-            let samples: Vec<Result<Sample, SampleError>> = engine.install(|| {
-                use rayon::prelude::*;
-                (0..n)
-                    .into_par_iter()
-                    .map(|i| {
-                        sample(
-                            i,
-                            &request.query[i],
-                            &request.prompts[i],
-                            request.labels.as_ref().map(|labels| &*labels[i]),
-                            kind,
-                            &options,
-                            &limits,
-                        )
-                    })
-                    .collect()
-            });
+            let make = |i: usize| {
+                sample(
+                    i,
+                    &request.query[i],
+                    &request.prompts[i],
+                    request.labels.as_ref().map(|labels| &*labels[i]),
+                    kind,
+                    &options,
+                    &limits,
+                )
+            };
+            // A small request's samples are made here: on the pool, a one-item request waited
+            // behind every large batch queued there (9 s behind another client's, red team).
+            let samples: Vec<Result<Sample, SampleError>> = if n <= SMALL_REQUEST {
+                (0..n).map(make).collect()
+            } else {
+                engine.install(|| {
+                    use rayon::prelude::*;
+                    (0..n).into_par_iter().map(make).collect()
+                })
+            };
             engine.grade_samples(client, samples, &|i| format!("item {i}"))
         },
         move || (0..n).map(Value::from).collect(),
