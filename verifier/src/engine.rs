@@ -234,19 +234,13 @@ impl Engine {
             .iter()
             .map(|p| p.as_ref().ok().map(|s| self.kind_label(&s.task)))
             .collect();
-        // A large batch's samples are freed on the pool that parsed them, in parallel: freed on
-        // the caller's thread they took a tenth of `verifier grade`'s CPU, serially (glibc
-        // frees another thread's blocks through that thread's arena); a small batch's are
-        // freed here, as a trip to the pool costs more than the frees.
+        // A large batch's samples are freed on the pool that parsed them, without waiting:
+        // freed on the caller's thread they took a tenth of `verifier grade`'s CPU, serially
+        // (glibc frees another thread's blocks through that thread's arena), and waiting for a
+        // place on the pool would hold a served batch's answer behind other requests' work; a
+        // small batch's are freed here, as a trip to the pool costs more than the frees.
         if parsed.len() > PARALLEL_CHUNK {
-            if let Ok(parsed) = Arc::try_unwrap(parsed) {
-                self.pool.install(|| {
-                    parsed
-                        .into_par_iter()
-                        .with_min_len(PARALLEL_CHUNK)
-                        .for_each(drop)
-                });
-            }
+            self.spawn(move || drop(parsed));
         }
         Graded { results, kinds }
     }
