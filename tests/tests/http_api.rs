@@ -93,6 +93,33 @@ fn malformed_json_is_a_400_that_says_why() {
     }
 }
 
+/// A compressed body is 415, saying so (it was read as JSON and refused as malformed).
+#[test]
+fn a_compressed_body_is_415_saying_so() {
+    let service = Service::start(&[]);
+    let url = format!("{}/v1/grade", service.url);
+    let body = batch(&[format_sample("a", "x", "r1")]);
+    for encoding in ["gzip", "deflate"] {
+        let reply = ureq::post(&url)
+            .set("content-type", "application/json")
+            .set("content-encoding", encoding)
+            .send_string(&body);
+        let Err(ureq::Error::Status(status, reply)) = reply else {
+            panic!("{encoding}: not refused");
+        };
+        assert_eq!(status, 415);
+        let text = reply.into_string().unwrap();
+        assert!(text.contains("not accepted"), "{text}");
+    }
+    // Identity is no compression.
+    let reply = ureq::post(&url)
+        .set("content-type", "application/json")
+        .set("content-encoding", "identity")
+        .send_string(&body)
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+}
+
 #[test]
 fn one_bad_sample_does_not_spoil_the_others() {
     let service = Service::start(&[]);

@@ -208,6 +208,22 @@ pub(super) async fn admit(
 ) -> Result<Admitted, Response> {
     let limit = state.args.max_body_mb.saturating_mul(1024 * 1024);
     let read_timeout = Duration::from_secs(state.args.read_timeout_s.max(1));
+    // A compressed body would be read as JSON and refused as malformed, which hides the cause.
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        if !encoding.as_bytes().eq_ignore_ascii_case(b"identity") {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(read_timeout, discard(body, limit)).await;
+            });
+            return Err(error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "compressed request bodies (Content-Encoding: {}) are not accepted: send \
+                     the JSON as it is",
+                    String::from_utf8_lossy(encoding.as_bytes())
+                ),
+            ));
+        }
+    }
     // The client's share first, so that a client at its share never takes a slot from others.
     let Some(client) = state.client_slots.try_acquire(peer.ip()) else {
         return Err(refused_before_body(
