@@ -188,11 +188,19 @@ impl Task {
     /// The `kind` string this task was given.
     pub fn kind(&self) -> &str {
         match self {
-            Task::Math(_) => "math",
-            Task::Code(_) => "code",
-            Task::Format(_) => "format",
-            Task::Instructions(_) => "instructions",
             Task::Plugin { kind, .. } => kind,
+            builtin => builtin.builtin_kind().expect("a built-in kind"),
+        }
+    }
+
+    /// The kind of a built-in task, as a name that outlives it (`None` for a plugin's).
+    pub fn builtin_kind(&self) -> Option<&'static str> {
+        match self {
+            Task::Math(_) => Some("math"),
+            Task::Code(_) => Some("code"),
+            Task::Format(_) => Some("format"),
+            Task::Instructions(_) => Some("instructions"),
+            Task::Plugin { .. } => None,
         }
     }
 

@@ -102,6 +102,40 @@ impl Service {
             .timeout(Duration::from_secs(60));
         request(req, Some(body))
     }
+
+    /// A raw connection to the service from the loopback address `from` (Linux routes all of
+    /// 127/8 to the loopback interface): another client, as the service counts clients.
+    pub fn connect_from(&self, from: std::net::Ipv4Addr) -> std::net::TcpStream {
+        let address: std::net::SocketAddr = self.url.trim_start_matches("http://").parse().unwrap();
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&std::net::SocketAddr::from((from, 0)).into())
+            .unwrap_or_else(|e| panic!("cannot bind a client socket to {from}: {e}"));
+        socket.connect(&address.into()).unwrap();
+        let stream: std::net::TcpStream = socket.into();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+
+    /// Posts `body` to `path` from the loopback address `from`; the whole answer, head
+    /// included (or what arrived within 60 s).
+    pub fn post_raw_from(&self, from: std::net::Ipv4Addr, path: &str, body: &str) -> String {
+        use std::io::Write;
+        let mut stream = self.connect_from(from);
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    }
 }
 
 impl Drop for Service {

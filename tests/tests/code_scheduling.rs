@@ -249,25 +249,10 @@ fn run_code_takes_turns_with_grading_at_the_sandbox_workers() {
     );
 }
 
-/// [`grade`] from the loopback address `from` (Linux routes all of 127/8 to the loopback).
+/// [`grade`] from the loopback address `from`: another client.
 fn grade_from(service: &Service, from: [u8; 4], samples: &[Value]) -> Vec<Value> {
-    use std::io::Read;
-    let address: std::net::SocketAddr = service.url.trim_start_matches("http://").parse().unwrap();
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(&std::net::SocketAddr::from((from, 0)).into())
-        .unwrap();
-    socket.connect(&address.into()).unwrap();
-    let mut stream: std::net::TcpStream = socket.into();
     let body = json!({ "samples": samples }).to_string();
-    write!(
-        stream,
-        "POST /v1/grade HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let answer = service.post_raw_from(from.into(), "/v1/grade", &body);
     let (head, body) = answer.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{answer}");
     serde_json::from_str::<Value>(body).unwrap()["results"]

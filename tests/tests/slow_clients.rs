@@ -25,15 +25,7 @@ fn connect(service: &Service) -> TcpStream {
 
 /// A raw connection to the service from the loopback address `from`.
 fn connect_from(service: &Service, from: Ipv4Addr) -> TcpStream {
-    let address: SocketAddr = service.url.trim_start_matches("http://").parse().unwrap();
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket
-        .bind(&SocketAddr::from((from, 0)).into())
-        .unwrap_or_else(|e| panic!("cannot bind a client socket to {from}: {e}"));
-    socket.connect(&address.into()).unwrap();
-    let stream: TcpStream = socket.into();
-    stream.set_nodelay(true).unwrap();
-    stream
+    service.connect_from(from)
 }
 
 /// Starts a grading request that promises `length` body bytes and sends only `sent` of them.
@@ -83,19 +75,7 @@ fn one_format_batch() -> String {
 
 /// Posts `body` to `/v1/grade` from the loopback address `from`; the whole answer.
 fn post_from(service: &Service, from: Ipv4Addr, body: &str) -> String {
-    let mut stream = connect_from(service, from);
-    write!(
-        stream,
-        "POST /v1/grade HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
+    service.post_raw_from(from, "/v1/grade", body)
 }
 
 #[test]

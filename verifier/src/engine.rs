@@ -251,12 +251,9 @@ impl Engine {
         if self.registry.get(task.kind()).is_none() {
             return Cow::Borrowed("unknown");
         }
-        match task {
-            graders::Task::Math(_) => Cow::Borrowed("math"),
-            graders::Task::Code(_) => Cow::Borrowed("code"),
-            graders::Task::Format(_) => Cow::Borrowed("format"),
-            graders::Task::Instructions(_) => Cow::Borrowed("instructions"),
-            graders::Task::Plugin { kind, .. } => Cow::Owned(kind.clone()),
+        match task.builtin_kind() {
+            Some(kind) => Cow::Borrowed(kind),
+            None => Cow::Owned(task.kind().to_string()),
         }
     }
 

@@ -211,9 +211,7 @@ pub(super) async fn admit(
     // A compressed body would be read as JSON and refused as malformed, which hides the cause.
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
         if !encoding.as_bytes().eq_ignore_ascii_case(b"identity") {
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(read_timeout, discard(body, limit)).await;
-            });
+            discard_in_background(body, limit, read_timeout);
             return Err(error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!(
@@ -561,10 +559,16 @@ fn refused_before_body(
     read_timeout: Duration,
     message: String,
 ) -> Response {
+    discard_in_background(body, limit, read_timeout);
+    overloaded(message)
+}
+
+/// Reads and drops a refused request's body (up to `limit`, for at most `read_timeout`), so
+/// the connection can carry the answer and the next request.
+fn discard_in_background(body: Body, limit: usize, read_timeout: Duration) {
     tokio::spawn(async move {
         let _ = tokio::time::timeout(read_timeout, discard(body, limit)).await;
     });
-    overloaded(message)
 }
 
 fn too_large(message: String) -> Response {
