@@ -1,13 +1,41 @@
 //! Character classes the graders share, where a rule about text must not be fooled by what a
-//! reader cannot see (zero-width characters) or by text written without spaces (CJK).
+//! reader cannot see (zero-width and format characters, combining marks, fillers) or by text
+//! written without spaces.
 
-/// Invisible format characters: soft hyphen, zero-width spaces and joiners, directional marks,
-/// word joiner and invisible operators, byte-order mark.
+use std::sync::OnceLock;
+
+/// What no reader sees as a character of its own: Unicode's default-ignorable code points
+/// (zero-width spaces and joiners, variation selectors, tags, Hangul fillers, U+180E, U+034F),
+/// format characters (bidirectional controls), control characters, combining marks, and the
+/// blank braille pattern. A red team went through the short hand-made list this replaced
+/// character by character; the Unicode classes remove the class.
+const INVISIBLE: &str = r"[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Cc}\p{Mn}\p{Me}\x{2800}--\s]";
+
+/// The code point ranges of [`INVISIBLE`], sorted, for a binary search per character.
+fn invisible_ranges() -> &'static [(u32, u32)] {
+    static RANGES: OnceLock<Vec<(u32, u32)>> = OnceLock::new();
+    RANGES.get_or_init(|| {
+        let hir = regex_syntax::parse(INVISIBLE).expect("a valid character class");
+        match hir.kind() {
+            regex_syntax::hir::HirKind::Class(regex_syntax::hir::Class::Unicode(class)) => class
+                .ranges()
+                .iter()
+                .map(|range| (u32::from(range.start()), u32::from(range.end())))
+                .collect(),
+            other => unreachable!("a Unicode class, got {other:?}"),
+        }
+    })
+}
+
+/// See [`INVISIBLE`]; white space is not invisible here (it separates words).
 pub fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
-    )
+    if c.is_ascii() {
+        return c.is_ascii_control() && !c.is_ascii_whitespace();
+    }
+    let c = u32::from(c);
+    let ranges = invisible_ranges();
+    let at = ranges.partition_point(|&(_, end)| end < c);
+    ranges.get(at).is_some_and(|&(start, _)| start <= c)
 }
 
 /// Nothing visible: white space and invisible characters only (`str::trim` keeps a zero-width
@@ -31,5 +59,37 @@ mod tests {
         assert!(is_blank(" \n\u{200B}\u{FEFF}\t"));
         assert!(!is_blank("\u{200B}a"));
         assert!(is_ideograph('我') && is_ideograph('か') && !is_ideograph('a'));
+    }
+
+    /// Every invisible character the red teams used, and a few visible neighbours.
+    #[test]
+    fn the_invisible_classes_cover_what_red_teams_found() {
+        for c in [
+            '\u{200B}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{180E}',
+            '\u{034F}',
+            '\u{FE0F}',
+            '\u{202A}',
+            '\u{2066}',
+            '\u{2800}',
+            '\u{3164}',
+            '\u{115F}',
+            '\u{FFA0}',
+            '\u{E0020}',
+            '\u{0301}',
+            '\u{061C}',
+            '\u{206A}',
+            '\u{E0100}',
+            '\u{0007}',
+        ] {
+            assert!(is_invisible(c), "U+{:04X}", c as u32);
+            assert!(is_blank(&format!(" {c} ")), "U+{:04X}", c as u32);
+        }
+        for c in ['a', 'é', '我', '😀', 'ส', '。', ' ', '\n', '-'] {
+            assert!(!is_invisible(c), "U+{:04X}", c as u32);
+        }
     }
 }

@@ -17,7 +17,8 @@
 //!
 //! Length `L`: the `length` param (model tokens, from the trainer's tokenizer) when given,
 //! else estimated tokens (`unit: "tokens"`, the default: words, each CJK character one, and at
-//! least one per six characters, `params::token_estimate`) or characters
+//! least one per six ASCII characters plus one per other character, `params::token_estimate`)
+//! or characters
 //! (`unit: "chars"`, open-r1's measure).
 
 use std::f64::consts::PI;

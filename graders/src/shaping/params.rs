@@ -65,18 +65,23 @@ impl LengthSpec {
     }
 }
 
-/// Characters per token at least, for text that has no separators to count.
-const CHARS_PER_TOKEN: usize = 6;
+/// ASCII characters per token at least, for text that has no separators to count.
+const ASCII_CHARS_PER_TOKEN: usize = 6;
 
 /// A completion's length in tokens without a tokenizer: its words (runs between white space or
-/// invisible format characters such as U+200B, every Han, kana or Hangul character a word of its
-/// own), and at least one token per six characters. Counted by white space alone, text joined
-/// by zero-width spaces, underscores or nothing at all (Chinese) was one "token" however long,
-/// the best a length reward can pay (red team).
+/// invisible characters, every Han, kana or Hangul character a word of its own), and at least
+/// one token per six ASCII characters plus one per other character, as tokenizers spend at
+/// least one on almost every character outside ASCII (emoji, Thai, tags, combining marks).
+/// Counted by white space alone, text without spaces was one "token" however long, the best a
+/// length reward can pay; counting every character at a sixth, 3,000 emoji were 500 (red teams).
 pub fn token_estimate(text: &str) -> usize {
-    let (mut words, mut chars, mut in_word) = (0usize, 0usize, false);
+    let (mut words, mut ascii, mut other, mut in_word) = (0usize, 0usize, 0usize, false);
     for c in text.chars() {
-        chars += 1;
+        if c.is_ascii() {
+            ascii += 1;
+        } else {
+            other += 1;
+        }
         if c.is_whitespace() || is_invisible(c) {
             in_word = false;
         } else if is_ideograph(c) {
@@ -87,7 +92,7 @@ pub fn token_estimate(text: &str) -> usize {
             in_word = true;
         }
     }
-    words.max(chars.div_ceil(CHARS_PER_TOKEN))
+    words.max(ascii.div_ceil(ASCII_CHARS_PER_TOKEN) + other)
 }
 
 /// A shaping reward's status: `correct` at its best value, `incorrect` at its worst, `partial`
@@ -128,7 +133,7 @@ mod token_tests {
         let words = ["the"; 30];
         let spaced = words.join(" ");
         assert_eq!(token_estimate(&spaced), 30);
-        assert_eq!(token_estimate(&words.join("\u{200B}")), 30);
+        assert!(token_estimate(&words.join("\u{200B}")) >= 30);
         assert!(
             token_estimate(&words.join("_")) >= 15,
             "{}",
@@ -136,5 +141,9 @@ mod token_tests {
         );
         assert_eq!(token_estimate(&"我".repeat(1000)), 1000);
         assert_eq!(token_estimate(""), 0);
+        // Scripts and symbols without spaces count one token a character at least.
+        assert_eq!(token_estimate(&"😀".repeat(3000)), 3000);
+        assert!(token_estimate(&"สวัสดีครับ".repeat(300)) >= 3000);
+        assert!(token_estimate(&format!("a{}", "\u{0301}".repeat(6000))) >= 6000);
     }
 }

@@ -76,30 +76,52 @@ pub fn repetition_penalty_until(
     Some((1.0 - distinct.len() as f64 / windows as f64) * max_penalty)
 }
 
-/// Words split at white space, with each Han, kana or Hangul character a word of its own (text
-/// without spaces repeats too: `我我我…` was one word, never a repeated n-gram).
+/// Words split at white space, with each Han, kana or Hangul character a word of its own, and
+/// a run longer than [`LONG_WORD`] characters counted as pieces of [`PIECE`]: text without
+/// spaces in any script (`我我我…`, Thai, `the,answer,is,…`) was one word and never a repeated
+/// n-gram, and fixed pieces of periodic text repeat with it.
 fn words_of<'a>(text: &'a str, stop: &dyn Fn() -> bool) -> Option<Vec<&'a str>> {
     let mut words = Vec::new();
-    let mut start: Option<usize> = None;
+    // Where the current run of non-space characters starts.
+    let mut run: Option<usize> = None;
     for (n, (i, c)) in text.char_indices().enumerate() {
         if n % CHECK_EVERY == 0 && stop() {
             return None;
         }
         if c.is_whitespace() || is_ideograph(c) {
-            if let Some(s) = start.take() {
-                words.push(&text[s..i]);
+            if let Some(start) = run.take() {
+                push_run(&mut words, &text[start..i]);
             }
             if is_ideograph(c) {
                 words.push(&text[i..i + c.len_utf8()]);
             }
-        } else if start.is_none() {
-            start = Some(i);
+        } else if run.is_none() {
+            run = Some(i);
         }
     }
-    if let Some(s) = start {
-        words.push(&text[s..]);
+    if let Some(start) = run {
+        push_run(&mut words, &text[start..]);
     }
     Some(words)
+}
+
+/// A run of more characters than this is not one word but pieces of [`PIECE`] characters.
+const LONG_WORD: usize = 32;
+const PIECE: usize = 8;
+
+fn push_run<'a>(words: &mut Vec<&'a str>, run: &'a str) {
+    if run.chars().nth(LONG_WORD).is_none() {
+        words.push(run);
+        return;
+    }
+    let mut piece_start = 0;
+    for (count, (i, _)) in run.char_indices().enumerate() {
+        if count > 0 && count % PIECE == 0 {
+            words.push(&run[piece_start..i]);
+            piece_start = i;
+        }
+    }
+    words.push(&run[piece_start..]);
 }
 
 /// Units of work (n-grams here) between two looks at the deadline: a few hundred microseconds.
@@ -156,6 +178,39 @@ mod tests {
             .collect();
         assert_eq!(repetition_penalty(&sprinkled, 3, -1.0), expected);
         assert!(repetition_penalty(&"我".repeat(200), 3, -1.0) < -0.9);
+    }
+
+    /// The red team's second round: other invisible characters, per-copy marks, scripts and
+    /// separators without spaces. Every one repeats one phrase 50 times.
+    #[test]
+    fn repetition_in_any_script_or_disguise_is_counted() {
+        let phrase = ["the", "answer", "is"];
+        let copies: Vec<String> = vec![
+            phrase.repeat(50).join("\u{180E}"),
+            phrase.repeat(50).join("\u{2066}"),
+            phrase.repeat(50).join(","),
+            phrase.repeat(50).concat(),
+            (0..50)
+                .map(|i| format!("the{} answer is ", "\u{034F}".repeat(i)))
+                .collect(),
+            (0..50)
+                .map(|i| format!("the{} answer is ", "\u{0301}".repeat(i % 7)))
+                .collect(),
+            "สวัสดีครับ".repeat(50),
+            "\u{1100}\u{1161}".repeat(100),
+            "ｱｲｳ".repeat(100),
+            "。".repeat(300),
+        ];
+        for text in &copies {
+            let penalty = repetition_penalty(text, 3, -1.0);
+            assert!(
+                penalty < -0.5,
+                "{penalty} for {:?}",
+                &text[..text.len().min(40)]
+            );
+        }
+        // Ordinary prose is not touched by the long-run rule.
+        assert_eq!(repetition_penalty("a b c a b c a b", 3, -1.0), -0.5);
     }
 
     #[test]
