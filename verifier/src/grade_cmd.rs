@@ -248,6 +248,13 @@ fn read_chunks_into(
             let read = match read_line_capped(&mut reader, &mut data, max_line) {
                 Ok(read) => read,
                 Err(err) => {
+                    // The lines read before the error are graded and written, then the error.
+                    // (A line cut by the error is dropped: only complete lines are graded.)
+                    data.truncate(start);
+                    if !lines.is_empty() {
+                        let data = into_text(data, &mut lines);
+                        let _ = chunks.send(Ok(Chunk { data, lines, bytes }));
+                    }
                     let _ = chunks.send(Err(err));
                     return;
                 }
@@ -502,6 +509,37 @@ mod tests {
         assert_eq!(got[1].0, 2);
         assert!(got[2].1.as_ref().unwrap_err().contains("not valid UTF-8"));
         assert_eq!(got[3], (6, Ok("last é".to_string())));
+    }
+
+    /// A reader that gives its bytes, then fails.
+    struct FailsAfter(std::io::Cursor<Vec<u8>>);
+
+    impl Read for FailsAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(io::Error::other("disk gone")),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn lines_read_before_a_read_error_are_sent_before_it() {
+        let (sender, chunks) = std::sync::mpsc::sync_channel(16);
+        let (_keep, reuse) = std::sync::mpsc::channel();
+        let input = FailsAfter(std::io::Cursor::new(b"one\ntwo\nhalf a li".to_vec()));
+        read_chunks_into(BufReader::with_capacity(4, input), 1, sender, reuse);
+        let got: Vec<io::Result<Chunk>> = chunks.into_iter().collect();
+        assert_eq!(got.len(), 2);
+        let Ok(Chunk { data, lines, .. }) = &got[0] else {
+            panic!("the lines before the error first")
+        };
+        let texts: Vec<&str> = lines
+            .iter()
+            .map(|(_, line)| &data[line.clone().unwrap()])
+            .collect();
+        assert_eq!(texts, ["one", "two"]);
+        assert!(got[1].is_err());
     }
 
     #[test]

@@ -249,7 +249,12 @@ fn eval_func(f: Func, args: &[Expr], at: &Point) -> EvalResult {
             if let (Value::Exact(n), Value::Exact(k)) = (&x, &k) {
                 let as_i128 = |r: &BigRational| r.to_integer().to_i128().filter(|_| r.is_integer());
                 if let (Some(n), Some(k)) = (as_i128(n), as_i128(k)) {
-                    let steps = if n >= 0 { k.min(n - k) } else { k }.clamp(0, 1 << 20) as u64;
+                    let steps = if n >= 0 {
+                        k.min(n.saturating_sub(k))
+                    } else {
+                        k
+                    }
+                    .clamp(0, 1 << 20) as u64;
                     let bits = 128 - n.unsigned_abs().leading_zeros() as u64;
                     let limbs = steps.saturating_mul(bits) / 64 + 1;
                     at.spend(steps.saturating_mul(limbs) / 4)?;

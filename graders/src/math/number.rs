@@ -403,7 +403,8 @@ pub fn binomial(n: &Value, k: &Value) -> EvalResult {
             // rationals, a gcd a step made C(10^18, 3000) take 110 s).
             let mut acc = BigInt::one();
             for j in 0..k {
-                acc = acc * BigInt::from(n - j) / BigInt::from(j + 1);
+                // In i128: `n - j` overflows i64 for n near i64::MIN.
+                acc = acc * BigInt::from(i128::from(n) - i128::from(j)) / BigInt::from(j + 1);
             }
             return Value::exact_or(BigRational::from_integer(acc));
         }
@@ -437,6 +438,11 @@ mod tests {
         assert_eq!(c(-3, 2), q(6, 1));
         assert_eq!(c(-3, 3), q(-10, 1));
         assert_eq!(c(60, 30), q(118_264_581_564_861_424, 1));
+        // n - j past i64::MIN: (-2^63)(-2^63 - 1) / 2.
+        let least = binomial(&q(i64::MIN, 1), &q(2, 1)).unwrap();
+        let n = BigInt::from(i64::MIN);
+        let expected = &n * (&n - 1) / 2;
+        assert_eq!(least, Value::Exact(BigRational::from_integer(expected)));
     }
 
     #[test]
