@@ -162,6 +162,60 @@ fn one_bad_sample_does_not_spoil_the_others() {
     assert!(missing.contains("completion"), "{missing}");
 }
 
+/// A batch whose samples are all well formed is parsed in one pass; one with a bad sample is
+/// parsed sample by sample. The good samples must come out the same either way.
+#[test]
+fn good_samples_grade_alike_whether_or_not_a_bad_one_is_in_the_batch() {
+    fn without_timings(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|key, _| !key.starts_with("elapsed"));
+                map.values_mut().for_each(without_timings);
+            }
+            Value::Array(items) => items.iter_mut().for_each(without_timings),
+            _ => {}
+        }
+    }
+    let service = Service::start(&[]);
+    let good = vec![
+        format_sample("a", GOOD, "think_answer"),
+        json!({"id": 2, "completion": "so \\boxed{\\frac{1}{2}}", "task": {"kind": "math", "answer": "0.5"}}),
+        format_sample("a", GOOD, "think_answer"),
+        json!({"completion": "no id", "task": {"kind": "format", "style": "r1"}}),
+        json!({"id": [1, {"x": null}], "completion": GOOD, "task": {"kind": "format", "style": "tag_count"}}),
+    ];
+    let mut results = Vec::new();
+    for bad in [
+        None,
+        Some(json!({"id": 9, "completion": GOOD, "task": {"kind": "format"}})),
+    ] {
+        let mut samples = good.clone();
+        samples.extend(bad);
+        let reply = service.post("/v1/grade", &batch(&samples));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let mut body = reply.json();
+        without_timings(&mut body);
+        let all = body["results"].as_array().unwrap().clone();
+        assert_eq!(all.len(), samples.len());
+        if samples.len() > good.len() {
+            assert_eq!(
+                all[good.len()]["status"],
+                json!("error"),
+                "{}",
+                all[good.len()]
+            );
+        }
+        results.push(all[..good.len()].to_vec());
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(
+        results[0][1]["status"],
+        json!("correct"),
+        "{}",
+        results[0][1]
+    );
+}
+
 #[test]
 fn oversize_bodies_and_batches_are_413() {
     let service = Service::start(&["--max-body-mb", "1", "--max-batch", "100"]);

@@ -23,6 +23,9 @@ use graders::{GradeResult, GraderInfo, Sample};
 
 const GRADE_ROUTE: &str = "/v1/grade";
 
+/// A body this large (about a thousand samples) is parsed with `block_in_place`.
+const LARGE_BODY_BYTES: usize = 256 << 10;
+
 /// A batch of samples to grade.
 #[derive(Deserialize, ToSchema)]
 pub struct GradeRequest {
@@ -118,8 +121,15 @@ async fn admit_and_grade(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    let request: GradeRequest = match serde_json::from_slice(&admitted.body) {
-        Ok(request) => request,
+    // A large body's parse takes milliseconds: the event loop's other tasks move off this
+    // thread meanwhile.
+    let parsed = if admitted.body.len() > LARGE_BODY_BYTES {
+        tokio::task::block_in_place(|| Batch::parse(&admitted.body))
+    } else {
+        Batch::parse(&admitted.body)
+    };
+    let batch = match parsed {
+        Ok(batch) => batch,
         Err(err) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -127,21 +137,32 @@ async fn admit_and_grade(
             )
         }
     };
+    // Kept (a reference, not a copy) for the ids of a batch cut short by shutdown.
+    let body = admitted.body.clone();
     let slot = admitted.into_slot();
     let client = super::client_slots::client_of(peer.ip());
-    let n = request.samples.len();
-    let request = Arc::new(request);
-    let samples = request.clone();
-    let ids = request.clone();
+    let n = batch.len();
     let graded = grade_batch(
         state,
         slot,
         n,
         move |engine| {
-            let texts: Vec<&str> = samples.samples.iter().map(|raw| raw.get()).collect();
-            engine.grade_texts(client, &texts, &|i| format!("samples[{i}]"))
+            let position = |i| format!("samples[{i}]");
+            match batch {
+                Batch::Parsed(samples) => {
+                    engine.grade_samples(client, samples.into_iter().map(Ok).collect(), &position)
+                }
+                Batch::Raw(request) => {
+                    let texts: Vec<&str> = request.samples.iter().map(|raw| raw.get()).collect();
+                    engine.grade_texts(client, &texts, &position)
+                }
+            }
         },
-        move || sample_ids(&ids),
+        move || {
+            serde_json::from_slice::<GradeRequest>(&body)
+                .map(|request| sample_ids(&request))
+                .unwrap_or_default()
+        },
         Arc::new(|graded: &Graded| {
             Ok::<_, serde_json::Error>(grade_response_body(&graded.results))
         }),
@@ -406,6 +427,41 @@ pub(super) async fn grade_batch<R: Send + 'static>(
             .inc_by(count);
     }
     Ok((graded, body))
+}
+
+/// A `/v1/grade` body, read once.
+enum Batch {
+    /// Every sample well formed (nearly every batch): parsed in the one pass over the body.
+    Parsed(Vec<Sample>),
+    /// Some sample is not: each is parsed on its own (on the grading pool), so that a bad one
+    /// gets an `error` result naming its position and field and the rest are graded.
+    Raw(GradeRequest),
+}
+
+/// The fast path's shape: [`GradeRequest`] with its samples parsed as they are read.
+#[derive(Deserialize)]
+struct WellFormedRequest {
+    samples: Vec<Sample>,
+}
+
+impl Batch {
+    /// One pass over the body when every sample is well formed; a second, sample by sample,
+    /// only when one is not. (Splitting the body into raw samples first and parsing each again
+    /// was 11% of the server's CPU on 256-sample format batches.) A sample the one pass accepts
+    /// is one its own parse accepts: both are `Sample`'s deserialiser on the same text.
+    fn parse(body: &[u8]) -> Result<Batch, serde_json::Error> {
+        if let Ok(request) = serde_json::from_slice::<WellFormedRequest>(body) {
+            return Ok(Batch::Parsed(request.samples));
+        }
+        serde_json::from_slice::<GradeRequest>(body).map(Batch::Raw)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Batch::Parsed(samples) => samples.len(),
+            Batch::Raw(request) => request.samples.len(),
+        }
+    }
 }
 
 /// The ids of a `/v1/grade` batch's samples, where they have one.
