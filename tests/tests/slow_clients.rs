@@ -350,3 +350,32 @@ fn one_client_cannot_fill_the_sample_queue() {
         assert!(slow.starts_with("HTTP/1.1 200"), "{slow}");
     });
 }
+
+/// A client that opens connections and sends nothing holds at most its share of them; another
+/// client is still served, and the first gets a new connection once one of its own closes.
+/// (Before the cap, ~500 idle connections from one address took every file descriptor under
+/// the usual soft limit of 1,024, and every client was refused.)
+#[test]
+fn one_client_cannot_hold_every_connection() {
+    let service = Service::start(&["--max-connections-per-client", "8"]);
+    let mut idle: Vec<TcpStream> = (0..8).map(|_| connect(&service)).collect();
+    // Give the accept loop time to count the eight before the ninth arrives.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut refused = connect(&service);
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let ended = matches!(refused.read(&mut byte), Ok(0) | Err(_));
+    assert!(
+        ended && started.elapsed() < Duration::from_secs(4),
+        "the ninth connection was not closed at once"
+    );
+    let answer = post_from(&service, CLIENT_B, &one_format_batch());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(idle.pop());
+    std::thread::sleep(Duration::from_millis(300));
+    let answer = post_from(&service, CLIENT_A, &one_format_batch());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

@@ -2,15 +2,18 @@
 //! that has begun a request and stalls gets `408` and the connection is closed; an idle
 //! keep-alive connection is closed quietly), the same bound on a client that stops reading its
 //! answer (the connection is dropped with what it was sending), graceful shutdown bounded by the drain timeout, and
-//! each request tagged with its peer address (axum's `ConnectInfo`).
-//! axum's own `serve` offers neither bound, so this replaces it.
+//! each request tagged with its peer address (axum's `ConnectInfo`), and at most
+//! `--max-connections-per-client` open connections per client (one more is closed at once:
+//! without a cap, one address holding idle connections could take every file descriptor).
+//! axum's own `serve` offers none of these bounds, so this replaces it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -34,10 +37,12 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     read_timeout: Duration,
+    connections_per_client: usize,
     shutdown: impl Future<Output = ()>,
     drain_until: impl FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>>,
 ) {
     let graceful = GracefulShutdown::new();
+    let open = OpenConnections::new(connections_per_client);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -53,7 +58,13 @@ pub async fn serve(
                 continue;
             }
         };
-        if let Err(error) = serve_connection(stream, peer, &app, read_timeout, &graceful) {
+        let Some(held) = open.admit(peer.ip()) else {
+            // Closed unread: the client learns at its next write or read.
+            tracing::debug!(%peer, "connection refused: the client holds its share of connections");
+            drop(stream);
+            continue;
+        };
+        if let Err(error) = serve_connection(stream, peer, &app, read_timeout, &graceful, held) {
             tracing::warn!(%error, "cannot serve a connection");
         }
     }
@@ -70,6 +81,7 @@ fn serve_connection(
     app: &Router,
     read_timeout: Duration,
     graceful: &GracefulShutdown,
+    held: HeldConnection,
 ) -> io::Result<()> {
     // A second handle on the socket, to answer 408 after hyper gives up on the headers (hyper
     // closes such a connection without a word).
@@ -96,6 +108,7 @@ fn serve_connection(
         .header_read_timeout(read_timeout);
     let connection = graceful.watch(builder.serve_connection(io, service));
     tokio::spawn(async move {
+        let _held = held;
         if let Err(error) = connection.await {
             if error.is_timeout() && counters.request_begun() {
                 use std::io::Write;
@@ -107,6 +120,55 @@ fn serve_connection(
         }
     });
     Ok(())
+}
+
+/// How many connections each client (see [`super::client_slots::client_of`]) holds open.
+#[derive(Clone)]
+struct OpenConnections {
+    per_client: usize,
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl OpenConnections {
+    fn new(per_client: usize) -> Self {
+        OpenConnections {
+            per_client: per_client.max(1),
+            counts: Arc::default(),
+        }
+    }
+
+    /// A hold on one of `address`'s connections, or `None` when it holds its share already.
+    fn admit(&self, address: IpAddr) -> Option<HeldConnection> {
+        let client = super::client_slots::client_of(address);
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(client).or_insert(0);
+        if *count >= self.per_client {
+            return None;
+        }
+        *count += 1;
+        Some(HeldConnection {
+            open: self.clone(),
+            client,
+        })
+    }
+}
+
+/// One open connection of a client, counted until dropped.
+struct HeldConnection {
+    open: OpenConnections,
+    client: IpAddr,
+}
+
+impl Drop for HeldConnection {
+    fn drop(&mut self) {
+        let mut counts = self.open.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.client);
+            }
+        }
+    }
 }
 
 /// Bytes read, and bytes read when the last response bytes were written: if more have been

@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// least 1].
     #[arg(long)]
     pub max_requests_per_client: Option<usize>,
+    /// Open connections one client (peer IP address; IPv6 by /64) may hold; one more is closed
+    /// as soon as it is accepted. (Idle keep-alive connections close after --read-timeout-s.)
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_client: usize,
     /// Samples per request; a larger batch is answered 413.
     #[arg(long, default_value_t = 16_384)]
     pub max_batch: usize,
@@ -106,6 +110,26 @@ pub struct AppState {
     pub auth: Option<auth::BearerToken>,
 }
 
+/// Lets the process open as many files as its hard limit allows, as Go's runtime does: each
+/// connection takes two descriptors (see `listen`), and the usual soft limit of 1,024 ran out
+/// near 500 open connections, after which every client was refused.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write one rlimit through valid pointers.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::debug!("cannot raise the open-file limit");
+            }
+        }
+    }
+}
+
 pub fn run(
     args: ServeArgs,
     registry: Registry,
@@ -116,6 +140,7 @@ pub fn run(
         Some(path) => Some(auth::BearerToken::from_file(path)?),
         None => None,
     };
+    raise_open_file_limit();
     let jobs = args.jobs.unwrap_or_else(crate::default_jobs);
     let engine = Arc::new(Engine::new(
         registry,
@@ -196,6 +221,7 @@ async fn serve(
         listener,
         app,
         Duration::from_secs(args.read_timeout_s.max(1)),
+        args.max_connections_per_client,
         shutdown_signal(),
         move || {
             tokio::spawn(async move {
