@@ -143,3 +143,48 @@ fn sigterm_lets_the_in_flight_batch_finish() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// One client's large batch of slow samples does not hold the grading threads until it is done:
+/// another client's batch (too large to be graded on its own request's thread) is answered
+/// between its turns. Before turns, the second batch waited for the whole first one.
+#[test]
+fn a_large_slow_batch_takes_turns_with_other_clients() {
+    use std::net::Ipv4Addr;
+    let service = std::sync::Arc::new(Service::start(&["--jobs", "1"]));
+    // Each takes tens of milliseconds to refuse (a binomial of a huge number, charged to the
+    // sample's work budget); distinct, so the batch's dedupe keeps every one.
+    let slow: Vec<Value> = (0..300)
+        .map(|i| {
+            json!({"id": i, "completion": format!("\\boxed{{\\binom{{10^{{18}}}}{{3000}}}} ({i})"),
+                   "task": {"kind": "math", "answer": "5"}})
+        })
+        .collect();
+    let slow = json!({ "samples": slow }).to_string();
+    let first = {
+        let service = service.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let answer = service.post_raw_from(Ipv4Addr::new(127, 0, 0, 1), "/v1/grade", &slow);
+            (answer, started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let answer = service.post_raw_from(
+        Ipv4Addr::new(127, 0, 0, 2),
+        "/v1/grade",
+        &big_batch(100, 200, "other"),
+    );
+    let waited = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (slow_answer, slow_took) = first.join().unwrap();
+    assert!(slow_answer.starts_with("HTTP/1.1 200"), "{slow_answer}");
+    assert!(
+        waited < Duration::from_secs(2),
+        "the other client's batch waited {waited:?} behind a slow batch that took {slow_took:?}"
+    );
+    assert!(
+        slow_took > Duration::from_secs(3) && slow_took > waited * 3,
+        "the slow batch took {slow_took:?}, the other client waited {waited:?}: too quick to show turns"
+    );
+}

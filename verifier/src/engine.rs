@@ -6,17 +6,22 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::Hasher;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use graders::{GradeContext, GradeResult, Registry, Sample, SampleError};
 use rayon::prelude::*;
 
-use crate::fair_queue::{Client, FairQueue};
+use crate::fair_queue::{Client, FairQueue, LOCAL};
 
 /// Samples per rayon task: small enough to balance two cores, large enough that scheduling
 /// costs nothing next to a few microseconds of grading each.
 const PARALLEL_CHUNK: usize = 64;
+
+/// About how long one round of a served batch's grading holds the pool (see
+/// [`Engine::map_in_turns`]).
+const ROUND_TARGET: Duration = Duration::from_millis(10);
 
 /// One sandboxed sample to grade, with where its result goes.
 type SandboxJob = Box<dyn FnOnce() + Send>;
@@ -165,6 +170,54 @@ impl Engine {
         })
     }
 
+    /// [`Engine::map`] for the grading of a served client's batch: in turns of about
+    /// [`ROUND_TARGET`] on the pool. The pool takes work first come, first served, and a batch
+    /// handed over whole held every grading thread until it was done: 2,000 slow math samples
+    /// kept other clients' requests waiting for seconds. Here each thread takes one sample at a
+    /// time and gives the pool back once the turn's time is up; work that other requests
+    /// queued meanwhile goes first, then the batch's next turn. A batch that grades within one
+    /// turn makes one trip to the pool, as before. `verifier grade` (the one client, [`LOCAL`])
+    /// hands each chunk over whole.
+    fn map_in_turns<T: Sync, R: Send>(
+        &self,
+        client: Client,
+        items: &[T],
+        f: impl Fn(usize, &T) -> R + Sync,
+    ) -> Vec<R> {
+        if client == LOCAL || items.len() <= PARALLEL_CHUNK {
+            return self.map(items, f);
+        }
+        let next = AtomicUsize::new(0);
+        let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+        while next.load(Ordering::Relaxed) < items.len() {
+            let began = Instant::now();
+            let turn: Vec<Vec<(usize, R)>> = self.pool.install(|| {
+                (0..self.jobs)
+                    .into_par_iter()
+                    .map(|_| {
+                        let mut graded = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(item) = items.get(i) else { break };
+                            graded.push((i, f(i, item)));
+                            if began.elapsed() >= ROUND_TARGET {
+                                break;
+                            }
+                        }
+                        graded
+                    })
+                    .collect()
+            });
+            for (i, result) in turn.into_iter().flatten() {
+                slots[i] = Some(result);
+            }
+        }
+        slots
+            .into_iter()
+            .map(|slot| slot.expect("every index is taken once"))
+            .collect()
+    }
+
     /// Parses and grades JSON texts, one sample each, for `client` (whose sandboxed samples take
     /// turns with other clients'). A text that does not parse becomes an `error` result whose
     /// message starts with `position(i)` (e.g. "line 17"). Blocks until the batch is graded:
@@ -203,7 +256,7 @@ impl Engine {
             .collect();
         let sandboxed_results = self.queue_sandboxed(client, &parsed, &sandboxed);
         let mut results: Vec<Option<GradeResult>> =
-            self.map(&parsed, |i, sample| match (sample, first_of[i]) {
+            self.map_in_turns(client, &parsed, |i, sample| match (sample, first_of[i]) {
                 (Err(err), _) => Some(GradeResult::error(
                     err.id.clone(),
                     format!("{}: {}", position(i), err.message),
