@@ -216,6 +216,43 @@ fn good_samples_grade_alike_whether_or_not_a_bad_one_is_in_the_batch() {
     );
 }
 
+/// A body with bytes that are not UTF-8 is refused whole, whether or not another sample is bad:
+/// the one-pass parse skips fields it ignores unread, and once graded such a body while the
+/// per-sample path refused it (red team).
+#[test]
+fn a_body_that_is_not_utf8_is_refused_whatever_else_it_holds() {
+    use std::io::{Read, Write};
+    let service = Service::start(&[]);
+    let good = format_sample("g", GOOD, "think_answer").to_string();
+    let odd = b"{\"id\":\"u\",\"completion\":\"x\",\"task\":{\"kind\":\"format\",\"style\":\"r1\"},\"note\":\"\xff\xfe\"}";
+    let bad = br#"{"id":"b","completion":"x","task":{"kind":"format"}}"#;
+    let address = service.url.trim_start_matches("http://").to_string();
+    for with_bad in [false, true] {
+        let mut body = format!("{{\"samples\":[{good},").into_bytes();
+        body.extend_from_slice(odd);
+        if with_bad {
+            body.push(b',');
+            body.extend_from_slice(bad);
+        }
+        body.extend_from_slice(b"]}");
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "POST /v1/grade HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        stream.write_all(&body).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "with a bad sample {with_bad}: {answer}"
+        );
+        assert!(answer.contains("not UTF-8"), "{answer}");
+    }
+}
+
 #[test]
 fn oversize_bodies_and_batches_are_413() {
     let service = Service::start(&["--max-body-mb", "1", "--max-batch", "100"]);

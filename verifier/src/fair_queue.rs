@@ -15,7 +15,11 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 pub type Client = IpAddr;
 
 /// The one client of `verifier grade` and other in-process callers.
-pub const LOCAL: Client = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+///
+/// `::1`, an address no served client is counted as: the service names an IPv6 client by its
+/// /64, whose last 64 bits are zero (`::1` is `::`). It was `::` itself until a red team found
+/// that clients on `::1` were then taken for `verifier grade` and skipped the grading turns.
+pub const LOCAL: Client = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
 
 pub struct FairQueue<T> {
     state: Mutex<State<T>>,

@@ -142,6 +142,21 @@ pub fn client_of(address: IpAddr) -> IpAddr {
 mod tests {
     use super::*;
 
+    #[test]
+    fn no_served_client_is_taken_for_the_local_one() {
+        for address in [
+            "::1",
+            "::",
+            "::2",
+            "0.0.0.0",
+            "127.0.0.1",
+            "::ffff:127.0.0.1",
+        ] {
+            let client = client_of(address.parse().unwrap());
+            assert_ne!(client, crate::fair_queue::LOCAL, "{address}");
+        }
+    }
+
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
     }
