@@ -113,21 +113,36 @@ pub struct AppState {
 /// Lets the process open as many files as its hard limit allows, as Go's runtime does: each
 /// connection takes two descriptors (see `listen`), and the usual soft limit of 1,024 ran out
 /// near 500 open connections, after which every client was refused.
-fn raise_open_file_limit() {
+/// Returns the open-file limit then in force (`None` if it cannot be read).
+fn raise_open_file_limit() -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit and setrlimit read and write one rlimit through valid pointers.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                tracing::debug!("cannot raise the open-file limit");
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return Some(raised.rlim_cur as u64);
             }
+            tracing::debug!("cannot raise the open-file limit");
         }
     }
+    Some(limit.rlim_cur as u64)
+}
+
+/// Connections the service holds at most, all clients together: two descriptors each (see
+/// `listen`), with 512 left for everything else (sandbox workers, compiled modules, logs).
+fn connections_in_all(open_file_limit: Option<u64>) -> usize {
+    let limit = open_file_limit.unwrap_or(1024).min(1 << 24) as usize;
+    (limit.saturating_sub(512) / 2).max(64)
 }
 
 pub fn run(
@@ -140,7 +155,7 @@ pub fn run(
         Some(path) => Some(auth::BearerToken::from_file(path)?),
         None => None,
     };
-    raise_open_file_limit();
+    let open_file_limit = raise_open_file_limit();
     let jobs = args.jobs.unwrap_or_else(crate::default_jobs);
     let engine = Arc::new(Engine::new(
         registry,
@@ -158,7 +173,8 @@ pub fn run(
         .thread_name("http")
         .enable_all()
         .build()?;
-    let served = runtime.block_on(serve(args, engine, sandboxes, auth));
+    let connections = connections_in_all(open_file_limit);
+    let served = runtime.block_on(serve(args, engine, sandboxes, auth, connections));
     // Grading still blocking a thread after the drain timeout is abandoned, not waited for
     // (dropping the runtime would wait): its batch has had its answer.
     runtime.shutdown_background();
@@ -170,6 +186,7 @@ async fn serve(
     engine: Arc<Engine>,
     sandboxes: Arc<LazySandboxes>,
     auth: Option<auth::BearerToken>,
+    connections: usize,
 ) -> anyhow::Result<()> {
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
     let (router, document) = openapi::routes();
@@ -222,6 +239,7 @@ async fn serve(
         app,
         Duration::from_secs(args.read_timeout_s.max(1)),
         args.max_connections_per_client,
+        connections,
         shutdown_signal(),
         move || {
             tokio::spawn(async move {
