@@ -114,7 +114,7 @@ pub struct AppState {
 /// connection takes two descriptors (see `listen`), and the usual soft limit of 1,024 ran out
 /// near 500 open connections, after which every client was refused.
 /// Returns the open-file limit then in force (`None` if it cannot be read).
-fn raise_open_file_limit() -> Option<u64> {
+fn raise_open_file_limit() -> Option<libc::rlim_t> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -130,17 +130,17 @@ fn raise_open_file_limit() -> Option<u64> {
                 rlim_max: limit.rlim_max,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return Some(raised.rlim_cur as u64);
+                return Some(raised.rlim_cur);
             }
             tracing::debug!("cannot raise the open-file limit");
         }
     }
-    Some(limit.rlim_cur as u64)
+    Some(limit.rlim_cur)
 }
 
 /// Connections the service holds at most, all clients together: two descriptors each (see
 /// `listen`), with 512 left for everything else (sandbox workers, compiled modules, logs).
-fn connections_in_all(open_file_limit: Option<u64>) -> usize {
+fn connections_in_all(open_file_limit: Option<libc::rlim_t>) -> usize {
     let limit = open_file_limit.unwrap_or(1024).min(1 << 24) as usize;
     (limit.saturating_sub(512) / 2).max(64)
 }
