@@ -7,6 +7,14 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tests::{format_sample, Service};
 
+/// The tests here that load the cores or time their answers run one at a time: on two cores, one
+/// test's service slows another's and the timings mean nothing.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn big_batch(n: usize, completion_bytes: usize, tag: &str) -> String {
     let reasoning = "step ".repeat(completion_bytes / 5);
     let samples: Vec<Value> = (0..n)
@@ -28,6 +36,7 @@ fn big_batch(n: usize, completion_bytes: usize, tag: &str) -> String {
 
 #[test]
 fn a_flood_gets_503_with_retry_after_bounded_memory_and_no_lost_samples() {
+    let _serial = one_at_a_time();
     // The 16 clients share 127.0.0.1: a client's share is every slot, so that the global
     // bounds are what is tested here (`slow_clients` tests the share).
     let service = Service::start(&[
@@ -144,22 +153,27 @@ fn sigterm_lets_the_in_flight_batch_finish() {
     }
 }
 
+/// `n` math samples that each take tens of milliseconds to refuse (a binomial of a huge number,
+/// charged to the sample's work budget); distinct, so a batch's dedupe keeps every one.
+fn slow_math_batch(n: usize, tag: &str) -> String {
+    let samples: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"id": i, "completion": format!("\\boxed{{\\binom{{10^{{18}}}}{{3000}}}} ({tag}{i})"),
+                   "task": {"kind": "math", "answer": "5"}})
+        })
+        .collect();
+    json!({ "samples": samples }).to_string()
+}
+
 /// One client's large batch of slow samples does not hold the grading threads until it is done:
 /// another client's batch (too large to be graded on its own request's thread) is answered
 /// between its turns. Before turns, the second batch waited for the whole first one.
 #[test]
 fn a_large_slow_batch_takes_turns_with_other_clients() {
+    let _serial = one_at_a_time();
     use std::net::Ipv4Addr;
     let service = std::sync::Arc::new(Service::start(&["--jobs", "1"]));
-    // Each takes tens of milliseconds to refuse (a binomial of a huge number, charged to the
-    // sample's work budget); distinct, so the batch's dedupe keeps every one.
-    let slow: Vec<Value> = (0..300)
-        .map(|i| {
-            json!({"id": i, "completion": format!("\\boxed{{\\binom{{10^{{18}}}}{{3000}}}} ({i})"),
-                   "task": {"kind": "math", "answer": "5"}})
-        })
-        .collect();
-    let slow = json!({ "samples": slow }).to_string();
+    let slow = slow_math_batch(300, "a");
     let first = {
         let service = service.clone();
         std::thread::spawn(move || {
@@ -186,5 +200,46 @@ fn a_large_slow_batch_takes_turns_with_other_clients() {
     assert!(
         slow_took > Duration::from_secs(3) && slow_took > waited * 3,
         "the slow batch took {slow_took:?}, the other client waited {waited:?}: too quick to show turns"
+    );
+}
+
+/// Turns are shared by client, not by request: a client with four slow batches in flight gets
+/// one share of the grading threads, so another client's slow batch takes about twice as long
+/// as alone, not five times (before, each request had its own share).
+#[test]
+fn a_client_with_many_requests_gets_one_share_of_the_grading_threads() {
+    let _serial = one_at_a_time();
+    use std::net::Ipv4Addr;
+    let service = std::sync::Arc::new(Service::start(&["--jobs", "1"]));
+    let other = Ipv4Addr::new(127, 0, 0, 2);
+    let timed = |service: &Service, from: Ipv4Addr, body: &str| {
+        let started = Instant::now();
+        let answer = service.post_raw_from(from, "/v1/grade", body);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        started.elapsed()
+    };
+    // Batches over 64 samples (one chunk): smaller ones are graded on their request's thread.
+    let alone = timed(&service, other, &slow_math_batch(70, "alone"));
+    let many: Vec<_> = (0..4)
+        .map(|k| {
+            let service = service.clone();
+            std::thread::spawn(move || {
+                let body = slow_math_batch(70, &format!("many{k}-"));
+                service.post_raw_from(Ipv4Addr::new(127, 0, 0, 1), "/v1/grade", &body)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let beside = timed(&service, other, &slow_math_batch(70, "beside"));
+    for request in many {
+        let answer = request.join().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let ratio = beside.as_secs_f64() / alone.as_secs_f64();
+    println!("70 slow samples: {alone:?} alone, {beside:?} beside another client's four batches");
+    assert!(
+        ratio < 3.5,
+        "70 slow samples took {alone:?} alone and {beside:?} beside one client's four batches \
+         ({ratio:.1}x): that client had more than one share"
     );
 }

@@ -19,7 +19,7 @@ use crate::fair_queue::{Client, FairQueue, LOCAL};
 /// costs nothing next to a few microseconds of grading each.
 const PARALLEL_CHUNK: usize = 64;
 
-/// About how long one round of a served batch's grading holds the pool (see
+/// About how long one turn of a served batch's grading holds the pool (see
 /// [`Engine::map_in_turns`]).
 const ROUND_TARGET: Duration = Duration::from_millis(10);
 
@@ -39,7 +39,33 @@ pub struct Engine {
     jobs: usize,
     /// Small batches being graded on their callers' threads now (see [`Engine::map`]).
     inline_batches: std::sync::atomic::AtomicUsize,
+    /// One lane per client (by a seeded hash): a client's turns on the pool go one at a time,
+    /// so one client with many requests in flight gets one share, not one a request.
+    turn_lanes: TurnLanes,
     deadlines: Deadlines,
+}
+
+/// Lanes that clients' turns take (see [`Engine::map_in_turns`]). Two clients whose hashes
+/// meet share a lane: they then alternate, which costs each some of its share, never
+/// correctness; the seed is per process, so a client cannot choose to meet another.
+struct TurnLanes {
+    lanes: Box<[std::sync::Mutex<()>]>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl TurnLanes {
+    fn new() -> Self {
+        TurnLanes {
+            lanes: (0..256).map(|_| std::sync::Mutex::new(())).collect(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    fn of(&self, client: Client) -> std::sync::MutexGuard<'_, ()> {
+        use std::hash::BuildHasher;
+        let lane = self.hasher.hash_one(client) as usize % self.lanes.len();
+        self.lanes[lane].lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// One count in [`Engine::map`]'s batches on callers' threads, given back when dropped (a
@@ -108,6 +134,7 @@ impl Engine {
             sandbox_queue,
             jobs,
             inline_batches: std::sync::atomic::AtomicUsize::new(0),
+            turn_lanes: TurnLanes::new(),
             deadlines: Deadlines {
                 default: default_timeout,
                 max: default_timeout.max(Duration::from_secs(60)),
@@ -175,8 +202,9 @@ impl Engine {
     /// handed over whole held every grading thread until it was done: 2,000 slow math samples
     /// kept other clients' requests waiting for seconds. Here each thread takes one sample at a
     /// time and gives the pool back once the turn's time is up; work that other requests
-    /// queued meanwhile goes first, then the batch's next turn. A batch that grades within one
-    /// turn makes one trip to the pool, as before. `verifier grade` (the one client, [`LOCAL`])
+    /// queued meanwhile goes first, then the batch's next turn. A client's requests take their
+    /// turns one at a time (its lane), so the pool is shared by client, not by request. A batch
+    /// that grades within one turn makes one trip to the pool, as before. `verifier grade` (the one client, [`LOCAL`])
     /// hands each chunk over whole.
     fn map_in_turns<T: Sync, R: Send>(
         &self,
@@ -190,6 +218,8 @@ impl Engine {
         let next = AtomicUsize::new(0);
         let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
         while next.load(Ordering::Relaxed) < items.len() {
+            // This client's other requests wait here, off the pool, while this one has a turn.
+            let _lane = self.turn_lanes.of(client);
             let began = Instant::now();
             let turn: Vec<Vec<(usize, R)>> = self.pool.install(|| {
                 (0..self.jobs)
