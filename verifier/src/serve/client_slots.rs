@@ -2,24 +2,43 @@
 //! address (an IPv6 client by its /64, the block one host is usually given), so that one client
 //! with many connections, slow or not, cannot hold every slot and keep everyone else at 503.
 //! Each client also has a share of the queued samples (`--max-queue` in the same proportion), so
-//! that one client's few large requests cannot fill the queue either. Only clients holding a
-//! slot are remembered, so the map is bounded by `--max-requests`.
+//! that one client's few large requests cannot fill the queue either; and a share of the open
+//! connections (`--max-connections-per-client`), with a bound on all of them together that
+//! keeps its last eighth for clients holding fewer than [`FEW_CONNECTIONS`], so that many
+//! addresses each at its cap cannot run the process out of file descriptors or shut a new
+//! client out (red team: 50 addresses x 256 connections took every descriptor). Only clients
+//! holding something are remembered, so the map is bounded by the requests and connections held.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub struct ClientSlots {
     per_client: usize,
     samples_per_client: usize,
+    connections_per_client: usize,
+    connections_in_all: usize,
     held: Mutex<HashMap<IpAddr, Held>>,
+    /// Connections of all clients (changed only under `held`'s lock).
+    connections: AtomicUsize,
 }
+
+/// A client holding fewer connections than this may use the last eighth of the connections.
+const FEW_CONNECTIONS: usize = 4;
 
 /// What one client holds now.
 #[derive(Default)]
 struct Held {
     requests: usize,
     samples: usize,
+    connections: usize,
+}
+
+/// One open connection of one client, given back when dropped.
+pub struct ClientConnection {
+    slots: Arc<ClientSlots>,
+    client: IpAddr,
 }
 
 /// One slot of one client, given back when dropped.
@@ -41,8 +60,18 @@ impl ClientSlots {
         ClientSlots {
             per_client: per_client.max(1),
             samples_per_client: samples_per_client.max(1),
+            connections_per_client: usize::MAX,
+            connections_in_all: usize::MAX,
             held: Mutex::new(HashMap::new()),
+            connections: AtomicUsize::new(0),
         }
+    }
+
+    /// At most `per_client` open connections for each client and `in_all` for all of them.
+    pub fn with_connections(mut self, per_client: usize, in_all: usize) -> ClientSlots {
+        self.connections_per_client = per_client.max(1);
+        self.connections_in_all = in_all.max(FEW_CONNECTIONS);
+        self
     }
 
     pub fn per_client(&self) -> usize {
@@ -68,15 +97,43 @@ impl ClientSlots {
         })
     }
 
-    fn release(&self, client: IpAddr, requests: usize, samples: usize) {
+    /// A hold on one open connection of the client at `address`, or `None` when it holds its
+    /// share already or all clients together hold all they may.
+    pub fn try_open_connection(self: &Arc<Self>, address: IpAddr) -> Option<ClientConnection> {
+        let client = client_of(address);
+        let mut held = self.lock();
+        let all = self.connections.load(Ordering::Relaxed);
+        let entry = held.entry(client).or_default();
+        let reserve_from = self.connections_in_all - self.connections_in_all / 8;
+        if entry.connections >= self.connections_per_client
+            || all >= self.connections_in_all
+            || (all >= reserve_from && entry.connections >= FEW_CONNECTIONS)
+        {
+            if entry.requests == 0 && entry.samples == 0 && entry.connections == 0 {
+                held.remove(&client);
+            }
+            return None;
+        }
+        entry.connections += 1;
+        self.connections.store(all + 1, Ordering::Relaxed);
+        Some(ClientConnection {
+            slots: self.clone(),
+            client,
+        })
+    }
+
+    fn release(&self, client: IpAddr, requests: usize, samples: usize, connections: usize) {
         let mut held = self.lock();
         if let Some(entry) = held.get_mut(&client) {
             entry.requests -= requests;
             entry.samples -= samples;
-            if entry.requests == 0 && entry.samples == 0 {
+            entry.connections -= connections;
+            if entry.requests == 0 && entry.samples == 0 && entry.connections == 0 {
                 held.remove(&client);
             }
         }
+        let all = self.connections.load(Ordering::Relaxed);
+        self.connections.store(all - connections, Ordering::Relaxed);
     }
 
     /// Slots the client at `address` holds now.
@@ -116,13 +173,19 @@ impl ClientSlot {
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
-        self.slots.release(self.client, 1, 0);
+        self.slots.release(self.client, 1, 0, 0);
     }
 }
 
 impl Drop for ClientSamples {
     fn drop(&mut self) {
-        self.slots.release(self.client, 0, self.count);
+        self.slots.release(self.client, 0, self.count, 0);
+    }
+}
+
+impl Drop for ClientConnection {
+    fn drop(&mut self) {
+        self.slots.release(self.client, 0, 0, 1);
     }
 }
 
@@ -203,6 +266,44 @@ mod tests {
         assert!(a.try_reserve_samples(60).is_some());
         drop((a, _second));
         assert!(slots.lock().get(&ip("127.0.0.1")).is_none());
+    }
+
+    #[test]
+    fn the_last_eighth_of_the_connections_is_kept_for_clients_with_few() {
+        let open = Arc::new(ClientSlots::new(1, 100).with_connections(3, 16));
+        let address = |i: u8| IpAddr::from([10, 0, 0, i]);
+        // Five clients at their cap of 3: 15 connections; the 15th is past 14, the reserve's
+        // start, and was admitted because its client then held 2.
+        let mut held: Vec<ClientConnection> = (1..=5)
+            .flat_map(|i| (0..3).map(move |_| i))
+            .map(|i| {
+                open.try_open_connection(address(i))
+                    .expect("under both caps")
+            })
+            .collect();
+        assert!(
+            open.try_open_connection(address(1)).is_none(),
+            "past the client's cap"
+        );
+        // A sixth client holding none gets the last place; then nobody does.
+        held.push(open.try_open_connection(address(6)).expect("the reserve"));
+        assert!(
+            open.try_open_connection(address(7)).is_none(),
+            "past the total"
+        );
+        // A client's connection closing frees a place, for it or anyone with few.
+        held.swap_remove(0);
+        assert!(open.try_open_connection(address(7)).is_some());
+        // A client holding FEW_CONNECTIONS or more cannot use the reserve.
+        let open = Arc::new(ClientSlots::new(1, 100).with_connections(100, 16));
+        let _many: Vec<_> = (0..14)
+            .map(|_| open.try_open_connection(address(1)).unwrap())
+            .collect();
+        assert!(
+            open.try_open_connection(address(1)).is_none(),
+            "the reserve is for clients with few"
+        );
+        assert!(open.try_open_connection(address(2)).is_some());
     }
 
     #[test]

@@ -2,18 +2,16 @@
 //! that has begun a request and stalls gets `408` and the connection is closed; an idle
 //! keep-alive connection is closed quietly), the same bound on a client that stops reading its
 //! answer (the connection is dropped with what it was sending), graceful shutdown bounded by the drain timeout, and
-//! each request tagged with its peer address (axum's `ConnectInfo`), and at most
-//! `--max-connections-per-client` open connections per client (one more is closed at once:
-//! without a cap, one address holding idle connections could take every file descriptor).
+//! each request tagged with its peer address (axum's `ConnectInfo`), and each client's share
+//! of the open connections (see `client_slots`; one more is closed as it is accepted).
 //! axum's own `serve` offers none of these bounds, so this replaces it.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -26,6 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
+use super::client_slots::{ClientConnection, ClientSlots};
+
 /// The answer to a client that began a request and did not finish its headers in time.
 const HEADER_TIMEOUT_RESPONSE: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
     content-type: application/json\r\nconnection: close\r\ncontent-length: 55\r\n\r\n\
@@ -37,13 +37,11 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     read_timeout: Duration,
-    connections_per_client: usize,
-    connections_in_all: usize,
+    clients: Arc<ClientSlots>,
     shutdown: impl Future<Output = ()>,
     drain_until: impl FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>>,
 ) {
     let graceful = GracefulShutdown::new();
-    let open = OpenConnections::new(connections_per_client, connections_in_all);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -59,7 +57,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let Some(held) = open.admit(peer.ip()) else {
+        let Some(held) = clients.try_open_connection(peer.ip()) else {
             // Closed unread: the client learns at its next write or read.
             tracing::debug!(%peer, "connection refused: the client holds its share of connections, or the service all it may");
             drop(stream);
@@ -82,7 +80,7 @@ fn serve_connection(
     app: &Router,
     read_timeout: Duration,
     graceful: &GracefulShutdown,
-    held: HeldConnection,
+    held: ClientConnection,
 ) -> io::Result<()> {
     // A second handle on the socket, to answer 408 after hyper gives up on the headers (hyper
     // closes such a connection without a word).
@@ -121,79 +119,6 @@ fn serve_connection(
         }
     });
     Ok(())
-}
-
-/// How many connections each client (see [`super::client_slots::client_of`]) holds open, and
-/// all of them together. Past `per_client` a client gets no more; past `total` nobody does (so
-/// that accepting never runs the process out of file descriptors); and the last eighth of
-/// `total` is kept for clients holding fewer than [`FEW_CONNECTIONS`], so that many addresses
-/// each at its cap cannot shut a new client out (red team: 50 addresses x 256 connections took
-/// every descriptor).
-#[derive(Clone)]
-struct OpenConnections {
-    per_client: usize,
-    total: usize,
-    counts: Arc<Mutex<Counts>>,
-}
-
-#[derive(Default)]
-struct Counts {
-    by_client: HashMap<IpAddr, usize>,
-    all: usize,
-}
-
-/// A client holding fewer connections than this may use the reserve.
-const FEW_CONNECTIONS: usize = 4;
-
-impl OpenConnections {
-    fn new(per_client: usize, total: usize) -> Self {
-        OpenConnections {
-            per_client: per_client.max(1),
-            total: total.max(FEW_CONNECTIONS),
-            counts: Arc::default(),
-        }
-    }
-
-    /// A hold on one of `address`'s connections, or `None` when it holds its share already or
-    /// the process holds all it may.
-    fn admit(&self, address: IpAddr) -> Option<HeldConnection> {
-        let client = super::client_slots::client_of(address);
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let all = counts.all;
-        let held = counts.by_client.get(&client).copied().unwrap_or(0);
-        let reserve_from = self.total - self.total / 8;
-        if held >= self.per_client
-            || all >= self.total
-            || (all >= reserve_from && held >= FEW_CONNECTIONS)
-        {
-            return None;
-        }
-        *counts.by_client.entry(client).or_insert(0) += 1;
-        counts.all += 1;
-        Some(HeldConnection {
-            open: self.clone(),
-            client,
-        })
-    }
-}
-
-/// One open connection of a client, counted until dropped.
-struct HeldConnection {
-    open: OpenConnections,
-    client: IpAddr,
-}
-
-impl Drop for HeldConnection {
-    fn drop(&mut self) {
-        let mut counts = self.open.counts.lock().unwrap_or_else(|e| e.into_inner());
-        counts.all = counts.all.saturating_sub(1);
-        if let Some(count) = counts.by_client.get_mut(&self.client) {
-            *count -= 1;
-            if *count == 0 {
-                counts.by_client.remove(&self.client);
-            }
-        }
-    }
 }
 
 /// Bytes read, and bytes read when the last response bytes were written: if more have been
@@ -306,35 +231,6 @@ impl AsyncWrite for Counted {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn the_last_eighth_of_the_connections_is_kept_for_clients_with_few() {
-        let open = OpenConnections::new(3, 16);
-        let address = |i: u8| IpAddr::from([10, 0, 0, i]);
-        // Five clients at their cap of 3: 15 connections; the 15th is past 14, the reserve's
-        // start, and was admitted because its client then held 2.
-        let mut held: Vec<HeldConnection> = (1..=5)
-            .flat_map(|i| (0..3).map(move |_| i))
-            .map(|i| open.admit(address(i)).expect("under both caps"))
-            .collect();
-        assert!(open.admit(address(1)).is_none(), "past the client's cap");
-        // A sixth client holding none gets the last place; then nobody does.
-        held.push(open.admit(address(6)).expect("the reserve"));
-        assert!(open.admit(address(7)).is_none(), "past the total");
-        // A client's connection closing frees a place, for it or anyone with few.
-        held.swap_remove(0);
-        assert!(open.admit(address(7)).is_some());
-        // A client holding FEW_CONNECTIONS or more cannot use the reserve.
-        let open = OpenConnections::new(100, 16);
-        let _many: Vec<_> = (0..14).map(|_| open.admit(address(1)).unwrap()).collect();
-        assert!(
-            open.admit(address(1)).is_none(),
-            "the reserve is for clients with few"
-        );
-        assert!(open.admit(address(2)).is_some());
-    }
-
     #[test]
     fn the_header_timeout_response_declares_its_body_length() {
         let text = std::str::from_utf8(super::HEADER_TIMEOUT_RESPONSE).unwrap();

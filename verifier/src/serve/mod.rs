@@ -206,6 +206,7 @@ async fn serve(
                 .div_ceil(args.max_requests.max(1) as u128)
                 .min(args.max_queue as u128) as usize;
             ClientSlots::new(per_client, samples)
+                .with_connections(args.max_connections_per_client, connections)
         }),
         args: args.clone(),
         sandboxes,
@@ -214,6 +215,7 @@ async fn serve(
         routes: openapi::Routes::of(&document),
         auth,
     });
+    let clients = state.client_slots.clone();
     let app = router
         .fallback(handlers::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -238,8 +240,7 @@ async fn serve(
         listener,
         app,
         Duration::from_secs(args.read_timeout_s.max(1)),
-        args.max_connections_per_client,
-        connections,
+        clients,
         shutdown_signal(),
         move || {
             tokio::spawn(async move {
