@@ -112,16 +112,26 @@ enum Command {
     },
 }
 
-/// Keeps freed activation buffers (up to 32 MiB each, glibc's most) in the heap instead of
-/// returning them to the kernel: a training step allocates gigabytes of them, and fresh pages
-/// cost a fault and zeroing each (a sixth of the step as system time before this).
+/// The allocator: mimalloc, never handing freed memory back to the kernel (see
+/// [`keep_freed_memory`]).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc.h's `mi_option_purge_delay` (the same index in its v2 and v3), which
+/// `libmimalloc-sys` does not name.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory for reuse instead of returning it to the kernel. A training step
+/// allocates and frees about 4 GB of activations and gradients in blocks of up to 300 MB; any
+/// memory given back is page-faulted and zeroed again on the next step. With glibc (heap trimmed,
+/// large blocks mapped per allocation, even with raised thresholds) that was about a million
+/// faults and 15% of a step's CPU as system time; with mimalloc purging after its default delay,
+/// 120k faults and the same system time; never purging: under 4k faults in the whole bench, and
+/// the 8x256 training step went from 100 to 134 tokens/s in the same session. The process keeps
+/// its peak working set, which a trainer needs again on every step anyway.
 fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tunables; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
+    // SAFETY: sets one allocator option; valid at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
 }
 
 /// One verifier sample per prompt, in the prompts file's order: its task fields, `id` `p1`, `p2`, ...
