@@ -163,7 +163,8 @@ fn fast_training_logps_and_gradients_match_the_reference() {
         let c = config(tied);
         let w = weights(&c, 14);
         let mut rng = Rng::new(15);
-        let batch: Vec<ScoredSequence> = [(13usize, 4usize), (21, 1), (3, 2), (9, 9)]
+        // 150 positions: attention's query blocks of 64, a partial one last.
+        let batch: Vec<ScoredSequence> = [(13usize, 4usize), (21, 1), (3, 2), (9, 9), (150, 70)]
             .iter()
             .map(|&(len, first)| ScoredSequence {
                 tokens: (0..len).map(|_| rng.below(c.vocab_size) as u32).collect(),

@@ -6,8 +6,10 @@
 //! - [`linear`]: weights packed once for decoding and the small-batch matrix product over them,
 //!   optionally in bf16;
 //! - [`decode`]: KV-cache decoding on packed weights;
-//! - [`train`]: the training forward and backward with vectorised, threaded attention.
+//! - [`attention`]: causal attention of one head as blocked small matrix products (training);
+//! - [`train`]: the training forward and backward with that attention, threaded over heads.
 
+pub mod attention;
 pub mod decode;
 pub mod linear;
 pub mod simd;
