@@ -130,6 +130,51 @@ fn attacks_on_the_realm_the_tests_used_to_share_score_zero() {
     assert_eq!(right[0].reward, 1.0, "{:?}", right[0]);
 }
 
+/// A reply written straight to the channel, nested deeper than QuickJS's parser can recurse
+/// under WebAssembly (its stack check does not work there): before the nesting was counted, 4,000
+/// levels trapped the tests' instance and 6,000 corrupted it into a hang (red team). Now each
+/// is refused unparsed, as the candidate's failure, at any depth and whatever the brackets.
+#[test]
+fn a_reply_nested_past_the_parsers_stack_is_refused_before_parsing() {
+    let forged = |opening: &str, depth: usize| {
+        format!(
+            "function add(a, b) {{\n\
+               const t = 'o{{\"ok\":true,\"value\":5,\"args\":' + '{opening}'.repeat({depth});\n\
+               const v = new Uint8Array(t.length); for (let i = 0; i < t.length; i++) v[i] = t.charCodeAt(i);\n\
+               os.write(1073741824, v.buffer, 0, v.length); std.exit(0); }}"
+        )
+    };
+    let mut items = Vec::new();
+    for depth in [250, 2_000, 4_000, 6_000, 100_000] {
+        items.push((forged("[", depth), assert_task(ADD_CHECK, "add", 2_000)));
+    }
+    items.push((
+        forged("{\"a\":", 6_000),
+        assert_task(ADD_CHECK, "add", 2_000),
+    ));
+    // Brackets inside strings are not nesting: a deep-looking string still crosses.
+    items.push((
+        "function add(a, b) { return '['.repeat(10000).length === 10000 ? a + b : 0; }".to_string(),
+        assert_task(ADD_CHECK, "add", 2_000),
+    ));
+    items.push((
+        "function add(a, b) { const s = '[{'.repeat(5000); return s.length === 10000 ? a + b : s; }"
+            .to_string(),
+        assert_task(ADD_CHECK, "add", 2_000),
+    ));
+    let verdicts = grade_all(&items);
+    for (i, verdict) in verdicts[..6].iter().enumerate() {
+        let name = format!("forged reply {i}");
+        expect_zero_and_no_escape(&name, verdict);
+        let text = Value::Object(verdict.details.clone()).to_string();
+        assert!(!text.contains("trap"), "{name}: {text}");
+        assert_ne!(verdict.details["verdict"], "time_limit", "{name}: {text}");
+    }
+    for verdict in &verdicts[6..] {
+        assert_eq!(verdict.reward, 1.0, "{verdict:?}");
+    }
+}
+
 #[test]
 fn a_call_that_fails_inside_the_tests_own_try_still_fails_the_test() {
     // The test expects an exception for -1, and catches whatever comes: a candidate that loops

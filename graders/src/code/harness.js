@@ -140,6 +140,34 @@ const harnessLib = (function () {
     return action();
   }
 
+  // JSON nesting a reply from the candidate's instance may have: a value crosses at most 65
+  // levels deep (toWire's depths 0 to 64), each level at most three JSON levels
+  // (`{"$obj": [[key, value]]}`), inside the reply's own envelope.
+  const MAX_REPLY_NESTING = 3 * 65 + 8;
+
+  // `parse` of text the candidate controls. JSON.parse recurses on the C stack, and this
+  // QuickJS build has no working stack check under WebAssembly: a reply a few thousand levels
+  // deep ran past the stack into the interpreter's own memory (red team: a trap at 4,000
+  // levels, a hang at 6,000). So the nesting is counted first, in one pass that skips strings,
+  // and deeper text is refused before anything recurses on it.
+  function parseBounded(text) {
+    let depth = 0, inString = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (inString) {
+        if (c === 92) i++; // a backslash: the next character is escaped
+        else if (c === 34) inString = false;
+      } else if (c === 34) {
+        inString = true;
+      } else if (c === 91 || c === 123) {
+        if (++depth > MAX_REPLY_NESTING) throw notPlain("nested deeper than 64 levels");
+      } else if (c === 93 || c === 125) {
+        depth--;
+      }
+    }
+    return parse(text);
+  }
+
   // The candidate's function `name`: `{ fn }`, or `{ failed }` with the load error's fields.
   function loadCandidate(code, name) {
     let factory;
@@ -163,7 +191,7 @@ const harnessLib = (function () {
     return { fn: fn };
   }
 
-  return Object.freeze({ parse, stringify, keys, isArray, hasOwn, defineProperty, short, describe, notPlain, toWire, fromWire, confined, loadCandidate });
+  return Object.freeze({ parse, parseBounded, stringify, keys, isArray, hasOwn, defineProperty, short, describe, notPlain, toWire, fromWire, confined, loadCandidate });
 })();
 
 function harnessMain(configText) {
@@ -279,7 +307,12 @@ function harnessMain(configText) {
         throw error;
       }
       let answer;
-      try { answer = lib.parse(reply); } catch (_) { answer = null; }
+      try {
+        answer = lib.parseBounded(reply);
+      } catch (error) {
+        if (error && error.notPlain === true) throw lib.notPlain("the candidate's instance answered with values " + error.message);
+        answer = null;
+      }
       if (answer === null || typeof answer !== "object" || lib.isArray(answer)) {
         throw lib.notPlain("the candidate's instance answered with no object");
       }

@@ -62,8 +62,11 @@
 //! `JSON.stringify` reach only the candidate's own realm. Arguments and results cross as tagged
 //! plain data (BigInt, NaN/±inf/-0, `undefined`, objects whose one key looks like a tag) and are
 //! rebuilt in the tests' realm, with own keys only (a `__proto__` key stays a key); functions and
-//! objects of other prototypes do not cross (the test that tried fails, saying so). The
-//! candidate's errors are thrown in the tests' realm as the built-in error type of the same name
+//! objects of other prototypes do not cross (the test that tried fails, saying so). A reply is
+//! text the candidate can write itself, straight to the channel: its nesting is counted before
+//! it is parsed, and one deeper than any value can cross is refused unparsed, because QuickJS's
+//! recursive parser has no working stack check under WebAssembly and would run past its stack
+//! into the tests' interpreter's memory. The candidate's errors are thrown in the tests' realm as the built-in error type of the same name
 //! (others as `Error` named so), so `instanceof RangeError` works. Once the candidate's instance
 //! stops answering (time or memory limit, exit), the test fails with that reason whatever the
 //! test code did with the error: an `assert.throws` around a call that ran out of time does not
