@@ -157,6 +157,39 @@ fn fast_greedy_generation_picks_the_reference_tokens() {
     assert_eq!(reference, fast);
 }
 
+/// Training log-probabilities and gradients of the fast path against the reference on `batch`:
+/// asserts the bounds and returns the largest log-probability difference and the largest
+/// gradient difference relative to its tensor's largest gradient.
+fn check_training(w: &ModelWeights<f32>, batch: &[ScoredSequence], rng: &mut Rng) -> (f32, f32) {
+    let (ref_logps, ref_acts) = forward(w, batch, 0.9);
+    let (fast_logps, fast_acts) = fast::train::forward(w, batch, 0.9);
+    let diff = max_abs_diff(&ref_logps, &fast_logps);
+    assert!(diff <= 1e-4, "log-probabilities differ by {diff}");
+
+    let coef: Vec<Vec<f32>> = ref_logps
+        .iter()
+        .map(|s| s.iter().map(|_| rng.normal() as f32).collect())
+        .collect();
+    let mut ref_grads = ModelWeights::<f32>::zeros(&w.config);
+    backward(w, &ref_acts, &coef, &mut ref_grads);
+    drop(ref_acts);
+    let mut fast_grads = ModelWeights::<f32>::zeros(&w.config);
+    fast::train::backward(w, &fast_acts, &coef, &mut fast_grads);
+    let mut worst = 0f32;
+    for ((name, _, r), (_, _, f)) in ref_grads.tensors().into_iter().zip(fast_grads.tensors()) {
+        let scale = r.iter().fold(0f32, |m, x| m.max(x.abs()));
+        assert!(scale > 0.0, "{name}: no gradient reached it");
+        let d = r.iter().zip(f).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let rel = d / scale;
+        assert!(
+            rel <= 1e-3,
+            "{name}: gradients differ by {rel:e} of their largest value"
+        );
+        worst = worst.max(rel);
+    }
+    (diff, worst)
+}
+
 #[test]
 fn fast_training_logps_and_gradients_match_the_reference() {
     for tied in [false, true] {
@@ -171,33 +204,37 @@ fn fast_training_logps_and_gradients_match_the_reference() {
                 first_scored: first,
             })
             .collect();
-        let (ref_logps, ref_acts) = forward(&w, &batch, 0.9);
-        let (fast_logps, fast_acts) = fast::train::forward(&w, &batch, 0.9);
-        let diff = max_abs_diff(&ref_logps, &fast_logps);
-        assert!(diff <= 1e-4, "log-probabilities differ by {diff}");
-
-        let coef: Vec<Vec<f32>> = ref_logps
-            .iter()
-            .map(|s| s.iter().map(|_| rng.normal() as f32).collect())
-            .collect();
-        let mut ref_grads = ModelWeights::<f32>::zeros(&c);
-        backward(&w, &ref_acts, &coef, &mut ref_grads);
-        let mut fast_grads = ModelWeights::<f32>::zeros(&c);
-        fast::train::backward(&w, &fast_acts, &coef, &mut fast_grads);
-        let mut worst = 0f32;
-        for ((name, _, r), (_, _, f)) in ref_grads.tensors().into_iter().zip(fast_grads.tensors()) {
-            let scale = r.iter().fold(0f32, |m, x| m.max(x.abs()));
-            assert!(scale > 0.0, "{name}: no gradient reached it");
-            let d = r.iter().zip(f).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-            let rel = d / scale;
-            assert!(
-                rel <= 1e-3,
-                "{name}: gradients differ by {rel:e} of their largest value"
-            );
-            worst = worst.max(rel);
-        }
+        let (diff, worst) = check_training(&w, &batch, &mut rng);
         println!("tied {tied}: log-probabilities within {diff:.2e}, gradients within {worst:.2e} (relative)");
     }
+}
+
+/// The same on the real model's weights and shape (head_dim 64, 9 query heads over 3 key-value
+/// heads, 49,152-token vocabulary), over sequences across attention's blocks.
+#[test]
+#[ignore = "downloads SmolLM2-135M-Instruct (about 93 MB) on first use; ~2 GB of memory"]
+fn fast_training_matches_the_reference_on_smollm2() {
+    let loaded = rollout_worker::load::load_model("smollm2", 0).unwrap();
+    let w = &loaded.weights;
+    let text = "Question: Tom has 3 apples and buys 4 more. How many apples does he have? \
+                Answer: <think>3 + 4 = 7</think> \\boxed{7}. ";
+    let tokens = loaded.tokenizer.encode(&text.repeat(4));
+    assert!(tokens.len() > 70, "{} tokens", tokens.len());
+    let batch = vec![
+        ScoredSequence {
+            tokens: tokens.clone(),
+            first_scored: 20,
+        },
+        ScoredSequence {
+            tokens: tokens[..30].to_vec(),
+            first_scored: 5,
+        },
+    ];
+    let (diff, worst) = check_training(w, &batch, &mut Rng::new(3));
+    println!(
+        "SmolLM2, {} and 30 tokens: log-probabilities within {diff:.2e}, gradients within {worst:.2e} (relative)",
+        tokens.len()
+    );
 }
 
 #[test]
