@@ -117,7 +117,7 @@ enum Command {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc.h's `mi_option_purge_delay` (the same index in its v2 and v3), which
+/// mimalloc.h's `mi_option_purge_delay` (the same index in its v2 and v3; a test checks it), which
 /// `libmimalloc-sys` does not name.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
@@ -327,5 +327,24 @@ fn main() -> anyhow::Result<()> {
             eprintln!("wrote {n} prompts to {}", out.display());
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index is mimalloc's purge delay: the one option whose default is 1,000 ms (v3).
+    #[test]
+    fn the_purge_delay_option_is_the_one_set() {
+        // SAFETY: reads one allocator option.
+        let before = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(before, 1000);
+        keep_freed_memory();
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) },
+            -1
+        );
     }
 }
