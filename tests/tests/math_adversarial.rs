@@ -334,3 +334,112 @@ fn equivalence_of_plain_values_is_symmetric() {
     }
     println!("{agreeing} random pairs were equivalent");
 }
+
+/// Answers whose value is past f64's range, against golds of every shape (red team). An
+/// overflow to infinity was within any relative tolerance of anything, so
+/// `|\frac{3}{2}\cdot 10^{308}(1+i)|` matched almost every gold, and an exact `10^{400}` every
+/// irrational one. Values that cannot be told apart in floating point never match now; exact
+/// values still compare exactly, however large.
+#[test]
+fn answers_past_floating_point_match_nothing() {
+    let huge = [
+        r"|\frac{3}{2}\cdot 10^{308}(1+i)|",
+        r"10^{400}",
+        r"-10^{400}",
+        r"171!",
+        r"\sqrt{10^{700}}",
+        r"\frac{2^{1100}}{3}",
+        r"10^{400}\pi",
+        r"|10^{308}\cdot 2 + 10^{308}i| - 10^{308}",
+    ];
+    let golds = [
+        "42",
+        r"\frac{17}{3}",
+        r"2\sqrt{3}",
+        "x^2+1",
+        "-7",
+        "0",
+        r"\frac{\pi}{4}",
+        r"\ln 2",
+        "e^{2}",
+        "3+4i",
+        r"28\%",
+        "1.5",
+        r"\sqrt[3]{2}",
+        r"2^{100}",
+    ];
+    for value in huge {
+        let shaped = [
+            format!(r"\boxed{{{value}}}"),
+            format!(r"\boxed{{x = {value}}}"),
+        ];
+        for gold in golds {
+            for completion in &shaped {
+                let (verdict, _, _) = grade(completion, gold);
+                assert_eq!(
+                    verdict.status,
+                    Status::Incorrect,
+                    "{completion} against {gold}: {verdict:?}"
+                );
+            }
+        }
+        for (completion, gold) in [
+            (format!(r"\boxed{{({value}, {value})}}"), "(2, -1)"),
+            (format!(r"\boxed{{x \le {value}}}"), r"x \le 3"),
+            (format!(r"\boxed{{[{value}, {value})}}"), "[2, 5)"),
+            (format!(r"\boxed{{x = {value}}}"), "x = 4"),
+        ] {
+            let (verdict, _, _) = grade(&completion, gold);
+            assert_eq!(
+                verdict.status,
+                Status::Incorrect,
+                "{completion} against {gold}: {verdict:?}"
+            );
+        }
+    }
+    // Exact values past f64's range are still themselves.
+    for (completion, gold) in [
+        (r"\boxed{10^{400}}", "10^{400}"),
+        (r"\boxed{2^{1100}}", r"2^{1000}\cdot 2^{100}"),
+        (r"\boxed{171!}", r"171\cdot 170!"),
+    ] {
+        let (verdict, _, _) = grade(completion, gold);
+        assert_eq!(
+            verdict.status,
+            Status::Correct,
+            "{completion} against {gold}"
+        );
+    }
+}
+
+/// A set answer whose items each spend an evaluation's whole work budget: its items are
+/// compared pairwise, so twenty of them took the comparison past a 10 s deadline, and the
+/// sample came back `timeout`, which a trainer drops (red team). The comparison's work is
+/// bounded as a whole now, and the answer that exhausts it is wrong, not a timeout.
+#[test]
+fn an_answer_too_costly_to_compare_is_wrong_not_a_timeout() {
+    let costly = ["2999!"; 10].join("+");
+    let items: Vec<String> = (0..20).map(|k| format!("x+{k}+{costly}")).collect();
+    let completion = format!(r"\boxed{{\{{{}\}}}}", items.join(","));
+    for gold in [r"\{1,2\}", r"\{-1, 4\}", r"\{\frac{1}{2}, \sqrt{2}\}"] {
+        let task = Task::Math(MathTask {
+            answer: gold.to_string(),
+            options: Default::default(),
+        });
+        let ctx = GradeContext::with_deadline(Instant::now() + Duration::from_secs(120));
+        let started = Instant::now();
+        let verdict = graders::math::MathGrader.grade(&completion, &task, &ctx);
+        println!(
+            "against {gold}: {:?} in {:?}",
+            verdict.status,
+            started.elapsed()
+        );
+        assert_eq!(verdict.status, Status::Incorrect, "{verdict:?}");
+        assert!(
+            verdict.details["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("work budget")),
+            "{verdict:?}"
+        );
+    }
+}

@@ -13,14 +13,21 @@
 //! rounded to `float_rounding` decimal places (Math-Verify's rule, 6 by default) and compared;
 //! two values that both round to zero must also agree relatively, so tiny numbers never collapse
 //! onto each other. Integers and fractions never go through a tolerance: `1/2^99` is not `1/2^98`.
+//! A value that is not finite in floating point (an overflow, or an exact value past f64's
+//! range) never matches by tolerance; exact values still compare exactly at any size.
+//!
+//! Cost: each evaluation has its own work budget, and all the evaluations of one comparison
+//! share [`COMPARISON_BUDGET`]; an answer that spends it is wrong (its own cost, not a
+//! `timeout`, which a trainer would drop). Only the sample's deadline gives `timeout`.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use num_complex::Complex64;
 
-use super::eval::{eval, round_exact, Point};
+use super::eval::{eval, round_exact, Point, WORK_BUDGET};
 use super::expr::{Constant, Expr, Func, RelOp};
-use super::number::{ratio_i128, Value};
+use super::number::{ratio_i128, EvalResult, Value};
 use crate::registry::GradeContext;
 
 /// Relative tolerance for values that had to be approximated (irrationals, functions).
@@ -51,29 +58,66 @@ impl Default for Rules {
     }
 }
 
-/// The deadline passed during the comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Expired;
+/// Work all the evaluations of one comparison may spend together: 64 evaluations at their own
+/// whole budget (about 64 ms). One evaluation is bounded by its budget, but the number of them
+/// grows with the answer (a set's items are compared pairwise to drop repeats, each pair at up
+/// to twelve probe points): 20 set items that each spend a whole budget and fail took the
+/// comparison past a 10 s deadline (red team), and a `timeout` is a sample the trainer drops.
+const COMPARISON_BUDGET: u64 = 64 * WORK_BUDGET;
 
-pub type Outcome = Result<bool, Expired>;
+/// Why a comparison stopped before it decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The sample's deadline passed.
+    Deadline,
+    /// The evaluations spent [`COMPARISON_BUDGET`]: the answers cost more to compare than any
+    /// answer needs to.
+    TooCostly,
+}
+
+pub type Outcome = Result<bool, Stopped>;
 
 /// Whether `pred` is an acceptable answer for `gold`.
 pub fn equivalent(gold: &Expr, pred: &Expr, rules: &Rules, ctx: &GradeContext) -> Outcome {
-    Checker { rules, ctx }.eq(gold, pred)
+    Checker {
+        rules,
+        ctx,
+        spent: Cell::new(0),
+    }
+    .eq(gold, pred)
 }
 
 struct Checker<'a> {
     rules: &'a Rules,
     ctx: &'a GradeContext,
+    /// Work spent by every evaluation so far (see [`COMPARISON_BUDGET`]).
+    spent: Cell<u64>,
 }
 
 impl Checker<'_> {
-    fn tick(&self) -> Result<(), Expired> {
+    fn tick(&self) -> Result<(), Stopped> {
         if self.ctx.expired() {
-            Err(Expired)
+            Err(Stopped::Deadline)
         } else {
             Ok(())
         }
+    }
+
+    /// Evaluates `e` with `symbols`, charging its work to the comparison's budget.
+    fn evaluate(
+        &self,
+        e: &Expr,
+        symbols: &[(String, Value)],
+        seed: u64,
+    ) -> Result<EvalResult, Stopped> {
+        let at = Point::new(symbols, seed);
+        let value = eval(e, &at);
+        let spent = self.spent.get().saturating_add(at.work_spent());
+        self.spent.set(spent);
+        if spent > COMPARISON_BUDGET {
+            return Err(Stopped::TooCostly);
+        }
+        Ok(value)
     }
 
     fn eq(&self, gold: &Expr, pred: &Expr) -> Outcome {
@@ -143,7 +187,7 @@ impl Checker<'_> {
                 self.ordered(g, p)
             }
             (Expr::Tuple(t), Expr::Set(s)) | (Expr::Set(s), Expr::Tuple(t)) => {
-                let Some(sorted) = sorted_by_value(s) else {
+                let Some(sorted) = self.sorted_by_value(s)? else {
                     return Ok(false);
                 };
                 if matches!(gold, Expr::Tuple(_)) {
@@ -206,7 +250,7 @@ impl Checker<'_> {
     }
 
     /// Drops repeated items (a model that writes a solution twice has not changed the set).
-    fn dedup(&self, items: &[Expr]) -> Result<Vec<Expr>, Expired> {
+    fn dedup(&self, items: &[Expr]) -> Result<Vec<Expr>, Stopped> {
         let mut kept: Vec<Expr> = Vec::new();
         for item in items.iter().take(MAX_ELEMENTS + 1) {
             let mut seen = false;
@@ -221,6 +265,20 @@ impl Checker<'_> {
             }
         }
         Ok(kept)
+    }
+
+    /// Set items sorted by real value (for comparing a set with a tuple), if they all have one.
+    fn sorted_by_value(&self, items: &[Expr]) -> Result<Option<Vec<Expr>>, Stopped> {
+        let mut keyed = Vec::with_capacity(items.len());
+        for item in items.iter().take(MAX_ELEMENTS + 1) {
+            self.tick()?;
+            let Some(v) = self.evaluate(item, &[], 0)?.ok().and_then(|v| v.real()) else {
+                return Ok(None);
+            };
+            keyed.push((v, item.clone()));
+        }
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(Some(keyed.into_iter().map(|(_, e)| e).collect()))
     }
 
     fn intervals(&self, g: &Expr, p: &Expr) -> Outcome {
@@ -328,13 +386,14 @@ impl Checker<'_> {
             self.tick()?;
             let env: Vec<(String, Value)> = symbols.iter().cloned().zip(point).collect();
             let seed = seed as u64 + 1;
-            let (Ok(va), Ok(vb)) = (
-                eval(a, &Point::new(&env, seed)),
-                eval(b, &Point::new(&env, seed)),
-            ) else {
+            let (Ok(va), Ok(vb)) = (self.evaluate(a, &env, seed)?, self.evaluate(b, &env, seed)?)
+            else {
                 continue;
             };
             let (ca, cb) = (va.complex(), vb.complex());
+            if !(ca.is_finite() && cb.is_finite()) {
+                continue; // as a point where either side has no value (see `close`)
+            }
             checked += 1;
             if cb.norm() == 0.0 {
                 if ca.norm() > 1e-12 {
@@ -422,8 +481,8 @@ impl Checker<'_> {
                     .cloned()
                     .zip(point.iter().cloned())
                     .collect();
-                let gv = eval(g, &Point::new(&genv, seed));
-                let pv = eval(p, &Point::new(&penv, seed));
+                let gv = self.evaluate(g, &genv, seed)?;
+                let pv = self.evaluate(p, &penv, seed)?;
                 match (gv, pv) {
                     (Ok(a), Ok(b)) => {
                         if !self.values_match(&a, &b, decimal) {
@@ -484,8 +543,8 @@ impl Checker<'_> {
             let (genv, penv) = (env(gold_symbols), env(pred_symbols));
             let seed = seed as u64 + 1;
             match (
-                eval(g, &Point::new(&genv, seed)),
-                eval(p, &Point::new(&penv, seed)),
+                self.evaluate(g, &genv, seed)?,
+                self.evaluate(p, &penv, seed)?,
             ) {
                 (Ok(a), Ok(b)) if !self.values_match(&a, &b, decimal) => return Ok(false),
                 (Ok(_), Err(_)) | (Err(_), Ok(_)) => return Ok(false),
@@ -506,7 +565,14 @@ impl Checker<'_> {
     }
 }
 
+/// Two approximations within the relative tolerance. Never for a value that is not finite: an
+/// overflow to infinity (`|1.5 \cdot 10^{308}(1+i)|`, or an exact `10^{400}` in floating point)
+/// is within any relative tolerance of anything (red team: such an answer matched almost every
+/// gold).
 fn close(a: Complex64, b: Complex64) -> bool {
+    if !(a.is_finite() && b.is_finite()) {
+        return false;
+    }
     let scale = a.norm().max(b.norm());
     let diff = (a - b).norm();
     diff <= RELATIVE_TOLERANCE * scale || (scale < 1e-12 && diff < 1e-12)
@@ -518,14 +584,19 @@ fn rounded_match(a: &Value, b: &Value, places: u32) -> bool {
         let c = v.complex();
         let factor = 10f64.powi(places as i32);
         let exact = v.exact().map(|r| round_exact(r, places));
-        Some(((c.re * factor).round(), (c.im * factor).round(), exact))
+        let (re, im) = ((c.re * factor).round(), (c.im * factor).round());
+        // Past f64's range only an exact value still has a rounding to compare (see `close`).
+        if exact.is_none() && !(re.is_finite() && im.is_finite()) {
+            return None;
+        }
+        Some((re, im, exact))
     };
     let (Some((ar, ai, ax)), Some((br, bi, bx))) = (round(a), round(b)) else {
         return false;
     };
     let same = match (ax, bx) {
         (Some(x), Some(y)) => x == y && ai == bi,
-        _ => ar == br && ai == bi,
+        _ => ar.is_finite() && ai.is_finite() && ar == br && ai == bi,
     };
     if !same {
         return false;
@@ -906,17 +977,6 @@ fn interval_parts(e: &Expr) -> Option<(&Expr, &Expr, bool, bool)> {
         Expr::Tuple(items) if items.len() == 2 => Some((&items[0], &items[1], false, false)),
         _ => None,
     }
-}
-
-/// Set items sorted by real value (for comparing a set with a tuple), if they all have one.
-fn sorted_by_value(items: &[Expr]) -> Option<Vec<Expr>> {
-    let mut keyed = Vec::with_capacity(items.len());
-    for item in items {
-        let v = eval(item, &Point::new(&[], 0)).ok()?.real()?;
-        keyed.push((v, item.clone()));
-    }
-    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Some(keyed.into_iter().map(|(_, e)| e).collect())
 }
 
 /// A matrix, or a sum or product of matrices, as rows of element expressions.

@@ -21,7 +21,7 @@ use super::number::{
 };
 
 /// Work allowed for one evaluation, in 64-bit limb operations (about a millisecond).
-const WORK_BUDGET: u64 = 4_000_000;
+pub const WORK_BUDGET: u64 = 4_000_000;
 /// Most terms a `\sum` or `\prod` with numeric bounds may expand to.
 const MAX_SERIES_TERMS: i64 = 1000;
 
@@ -62,6 +62,11 @@ impl<'a> Point<'a> {
             return Err(EvalError::TooLarge);
         }
         Ok(())
+    }
+
+    /// Work charged so far (a failed evaluation's included).
+    pub fn work_spent(&self) -> u64 {
+        self.work.get()
     }
 
     fn lookup(&self, name: &str) -> Option<&Value> {
@@ -203,7 +208,8 @@ fn eval_func(f: Func, args: &[Expr], at: &Point) -> EvalResult {
         }
         Func::Abs => match x {
             Value::Exact(r) => Ok(Value::Exact(r.abs())),
-            Value::Approx(c) => Ok(Value::Approx(Complex64::new(c.norm(), 0.0))),
+            // |re + im i| overflows where re and im do not (hypot of two values near f64::MAX).
+            Value::Approx(c) => complex_fn(&Value::Approx(c), |c| Complex64::new(c.norm(), 0.0)),
         },
         Func::Factorial => {
             // Paid before it is computed: about n multiplications of numbers of n log2(n) bits.

@@ -178,9 +178,21 @@ pub fn grade_answer(
             Some(&pred_answer.text),
             Some(&gold_answer.text),
         ),
-        Err(equiv::Expired) => Verdict::timeout("deadline passed while comparing answers")
-            .with_detail("extracted", truncate(&pred_answer.text, 500))
-            .with_detail("gold", truncate(&gold_answer.text, 500)),
+        Err(equiv::Stopped::Deadline) => {
+            Verdict::timeout("deadline passed while comparing answers")
+                .with_detail("extracted", truncate(&pred_answer.text, 500))
+                .with_detail("gold", truncate(&gold_answer.text, 500))
+        }
+        // The answer's own cost: its failure, not a sample to drop (see COMPARISON_BUDGET).
+        Err(equiv::Stopped::TooCostly) => verdict(
+            Status::Incorrect,
+            Some(&pred_answer.text),
+            Some(&gold_answer.text),
+        )
+        .with_detail(
+            "reason",
+            "the answer costs more to compare than the comparison's work budget",
+        ),
     }
 }
 
