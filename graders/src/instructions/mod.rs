@@ -203,6 +203,46 @@ mod tests {
         assert_eq!(grade(&task("loose")).status, Status::Correct);
     }
 
+    /// `\bword\b` as IFEval's Python reads it: marks, joiners and connector punctuation are
+    /// not word characters there (they hid a forbidden word from the regex crate's `\b`), and
+    /// numbers such as `²` are.
+    #[test]
+    fn forbidden_words_have_pythons_word_boundaries() {
+        let followed = |text: &str, word: &str| -> bool {
+            let sample = serde_json::json!({"completion": text, "task": {"kind": "instructions",
+                "instruction_id_list": ["keywords:forbidden_words"],
+                "kwargs": [{"forbidden_words": [word]}]}});
+            grade(&sample.to_string()).status == Status::Correct
+        };
+        for text in [
+            "The war\u{301} is over.",
+            "The war\u{200d} is over.",
+            "The war\u{203f} is over.",
+            "The \u{301}war is over.",
+            "The war is over.",
+            "WAR.",
+            "war",
+            "(war)",
+        ] {
+            assert!(!followed(text, "war"), "{text:?} holds the word");
+        }
+        for text in [
+            "The war\u{b2} is over.",
+            "warfare",
+            "prewar",
+            "war_time",
+            "war3",
+        ] {
+            assert!(followed(text, "war"), "{text:?} does not hold the word");
+        }
+        // Words that start or end with a non-word character keep `\b`'s meaning there.
+        assert!(!followed("say hey!you", "hey!"));
+        assert!(followed("say hey! you", "hey!"));
+        assert!(followed("say hey!", "hey!"));
+        // A word written as a pattern is still a pattern.
+        assert!(!followed("colour", "colou?r"));
+    }
+
     #[test]
     fn bad_input_is_an_error_that_names_it() {
         let unknown = grade(

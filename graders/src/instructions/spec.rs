@@ -269,6 +269,36 @@ fn kwargs<T: DeserializeOwned>(map: &Map<String, Value>) -> Result<T, String> {
     })
 }
 
+/// Python's `\w` for `str` patterns: letters, numbers and `_` (as [`pystr::is_word_char`]).
+const PYTHON_WORD: &str = r"\p{L}\p{N}_";
+
+/// IFEval's `\b{word}\b` with Python's word characters on each side. The regex crate's Unicode
+/// `\b` also counts combining marks, joiners and connector punctuation as word characters, so
+/// for it `war\u{301}`, `war\u{200d}` or `war\u{203f}` did not hold the word `war`, where IFEval's
+/// Python finds it (red team: a forbidden word kept behind an invisible mark). A word written
+/// as a regular expression keeps `\b` as the regex crate has it.
+fn python_word_regex(word: &str) -> Result<Regex, String> {
+    let (Some(first), Some(last)) = (word.chars().next(), word.chars().last()) else {
+        return keyword_regex(r"\b\b");
+    };
+    if regex::escape(word) != word {
+        return keyword_regex(&format!(r"\b{word}\b"));
+    }
+    // `\b` before a word character: a non-word character or the start before it; before a
+    // non-word character: a word character before it. The same after.
+    let before = if pystr::is_word_char(first) {
+        format!("(?:^|[^{PYTHON_WORD}])")
+    } else {
+        format!("[{PYTHON_WORD}]")
+    };
+    let after = if pystr::is_word_char(last) {
+        format!("(?:[^{PYTHON_WORD}]|$)")
+    } else {
+        format!("[{PYTHON_WORD}]")
+    };
+    keyword_regex(&format!("{before}{word}{after}"))
+}
+
 fn keyword_regex(pattern: &str) -> Result<Regex, String> {
     regex_cache::compile(&format!("(?i){pattern}"))
         .map_err(|_| format!("`{pattern}` is not a regular expression this grader supports"))
@@ -311,7 +341,7 @@ impl Instruction {
                 I::ForbiddenWords {
                     patterns: words
                         .iter()
-                        .map(|w| keyword_regex(&format!(r"\b{w}\b")))
+                        .map(|w| python_word_regex(w))
                         .collect::<Result<_, _>>()?,
                 }
             }
