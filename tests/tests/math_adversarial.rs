@@ -351,6 +351,9 @@ fn answers_past_floating_point_match_nothing() {
         r"\frac{2^{1100}}{3}",
         r"10^{400}\pi",
         r"|10^{308}\cdot 2 + 10^{308}i| - 10^{308}",
+        // Finite parts, infinite norm (round 2 of the red team).
+        r"\frac{3}{2}\cdot 10^{308}(1+i)",
+        r"2e^{709}(1+i)",
     ];
     let golds = [
         "42",
@@ -397,6 +400,29 @@ fn answers_past_floating_point_match_nothing() {
             );
         }
     }
+    let h = r"\frac{3}{2}\cdot 10^{308}(1+i)";
+    for (completion, gold) in [
+        (format!(r"\boxed{{({h},{h},{h})}}"), r"(3,-1,\frac12)"),
+        (
+            format!(r"\boxed{{[{h},{h})\cup[{h},{h}]}}"),
+            r"[1,2)\cup[3,4]",
+        ),
+        (format!(r"\boxed{{f(x)={h}}}"), "f(x)=3x^2-1"),
+        (format!(r"\boxed{{x={h}, y={h}}}"), "(6,5)"),
+        (format!(r"\boxed{{{h}:{h}}}"), "1:2"),
+        (
+            format!(r"\boxed{{\begin{{pmatrix}}{h}&{h}\\{h}&{h}\end{{pmatrix}}}}"),
+            r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",
+        ),
+        (format!(r"\boxed{{\{{{h}\}}}}"), "7"),
+    ] {
+        let (verdict, _, _) = grade(&completion, gold);
+        assert_eq!(
+            verdict.status,
+            Status::Incorrect,
+            "{completion} against {gold}"
+        );
+    }
     // Exact values past f64's range are still themselves.
     for (completion, gold) in [
         (r"\boxed{10^{400}}", "10^{400}"),
@@ -410,6 +436,48 @@ fn answers_past_floating_point_match_nothing() {
             "{completion} against {gold}"
         );
     }
+}
+
+/// A relation whose side is vanishingly small: the ratio of the two sides' differences
+/// underflowed to NaN at every probe point, and NaN passes no tolerance test, so `10^{-200}x=0`
+/// was proportional to every equation (red team, round 2), and `10^{-200}x<0` to many
+/// inequalities.
+#[test]
+fn a_vanishing_relation_is_proportional_to_nothing() {
+    for gold in [
+        "y=2x+1",
+        "x=5",
+        "x=-3",
+        "x^2+y^2=25",
+        "3x-4y+7=0",
+        r"x=\frac{\pi}{3}",
+        "f(x)=x^2+1",
+    ] {
+        for completion in [r"\boxed{10^{-200}x=0}", r"\boxed{10^{-200}z=0}"] {
+            let (verdict, _, _) = grade(completion, gold);
+            assert_eq!(
+                verdict.status,
+                Status::Incorrect,
+                "{completion} against {gold}"
+            );
+        }
+    }
+    for (completion, gold) in [
+        (r"\boxed{10^{-200}x<0}", "x<3"),
+        (r"\boxed{10^{-200}x<0}", "y>2x"),
+        (r"\boxed{10^{-200}x\le0}", r"x\le2"),
+        (r"\boxed{10^{-200}x>0}", "x>-2"),
+    ] {
+        let (verdict, _, _) = grade(completion, gold);
+        assert_eq!(
+            verdict.status,
+            Status::Incorrect,
+            "{completion} against {gold}"
+        );
+    }
+    // A small but honest scaling is still the same equation.
+    let (verdict, _, _) = grade(r"\boxed{10^{-20}y=10^{-20}(2x+1)}", "y=2x+1");
+    assert_eq!(verdict.status, Status::Correct, "{verdict:?}");
 }
 
 /// A set answer whose items each spend an evaluation's whole work budget: its items are

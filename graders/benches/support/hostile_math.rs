@@ -156,5 +156,31 @@ pub fn hostile_inputs() -> Vec<(&'static str, String)> {
             "binom of 10^9 choose 3000, twice",
             "\\boxed{\\binom{10^{9}}{3000}+\\binom{10^{9}-1}{2999}}".to_string(),
         ),
+        // Fractions of big powers: each reduction is a gcd of ~600 limbs (10 ms), which the
+        // charge on results missed (red team: 2 s against a number, a timeout against a set).
+        (
+            "250 gcds of 600 limbs",
+            format!(
+                "\\boxed{{{}}}",
+                vec![r"\frac{3^{10000}}{5^{10000}+1}"; 250].join("+")
+            ),
+        ),
+        (
+            "a relation of 200 such gcds",
+            format!(
+                "\\boxed{{x={}}}",
+                vec![r"\frac{3^{10000}}{5^{10000}+1}"; 200].join("+")
+            ),
+        ),
+        (
+            "a set of 200 such gcds",
+            format!(
+                "\\boxed{{\\{{{}\\}}}}",
+                (0..200)
+                    .map(|k| format!(r"\frac{{3^{{10000}}}}{{5^{{10000}}+1}}+{k}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ),
     ]
 }

@@ -401,7 +401,13 @@ impl Checker<'_> {
                 }
                 continue;
             }
-            let r = ca / cb;
+            // Scaled first: `ca / cb` squares `cb`'s norm, which underflows for a side like
+            // `10^{-200}x` and made the ratio NaN, which no tolerance test rejects (red team).
+            let scale = cb.re.abs().max(cb.im.abs());
+            let r = (ca / scale) / (cb / scale);
+            if !r.is_finite() {
+                return Ok(false);
+            }
             match ratio {
                 None => {
                     if r.norm() < 1e-12 || (positive_only && (r.re <= 0.0 || r.im.abs() > 1e-9)) {
@@ -570,11 +576,12 @@ impl Checker<'_> {
 /// is within any relative tolerance of anything (red team: such an answer matched almost every
 /// gold).
 fn close(a: Complex64, b: Complex64) -> bool {
-    if !(a.is_finite() && b.is_finite()) {
-        return false;
-    }
     let scale = a.norm().max(b.norm());
     let diff = (a - b).norm();
+    // Finite parts can still have an infinite norm (`\frac{3}{2}\cdot 10^{308}(1+i)`).
+    if !(a.is_finite() && b.is_finite() && scale.is_finite() && diff.is_finite()) {
+        return false;
+    }
     diff <= RELATIVE_TOLERANCE * scale || (scale < 1e-12 && diff < 1e-12)
 }
 
