@@ -68,7 +68,15 @@ pub fn strict_until(
     let blank = is_blank(response);
     instructions
         .iter()
-        .map(|instruction| (!stop()).then(|| !blank && instruction.check(response)))
+        .map(|instruction| {
+            if stop() {
+                return None;
+            }
+            if blank {
+                return Some(false);
+            }
+            instruction.check_until(response, stop)
+        })
         .collect()
 }
 
@@ -123,7 +131,7 @@ pub fn both_until(
             if stop() {
                 return None;
             }
-            followed = instruction.check(variant);
+            followed = instruction.check_until(variant, stop)?;
         }
         loose.push(followed);
     }

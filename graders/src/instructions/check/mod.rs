@@ -14,8 +14,22 @@ impl Instruction {
     /// Whether `text` follows this instruction (the reference's `check_following`, without the
     /// strict-mode "non-blank" test, which the caller applies).
     pub fn check(&self, text: &str) -> bool {
+        self.check_until(text, &|| false).expect("never stopped")
+    }
+
+    /// [`Instruction::check`], asking `stop` inside the checks whose time grows with the number
+    /// of sentences; `None` once it says stop.
+    pub fn check_until(&self, text: &str, stop: &dyn Fn() -> bool) -> Option<bool> {
         use Instruction as I;
-        match self {
+        if let I::CapitalWordFrequency {
+            frequency,
+            relation,
+        } = self
+        {
+            return case::capital_words_until(text, stop)
+                .map(|count| relation.holds(count, *frequency));
+        }
+        Some(match self {
             I::KeywordsExistence { patterns } => patterns.iter().all(|p| p.is_match(text)),
             I::KeywordFrequency {
                 pattern,
@@ -53,13 +67,10 @@ impl Instruction {
             I::RepeatPrompt { prompt } => layout::repeats_prompt(text, prompt),
             I::EndChecker { end_phrase } => layout::ends_with(text, end_phrase),
             I::Quotation => layout::quotation(text),
-            I::CapitalWordFrequency {
-                frequency,
-                relation,
-            } => relation.holds(case::capital_words(text), *frequency),
+            I::CapitalWordFrequency { .. } => unreachable!("checked above"),
             I::EnglishCapital => case::english_capital(text),
             I::EnglishLowercase => case::english_lowercase(text),
             I::NoComma => !text.contains(','),
-        }
+        })
     }
 }
