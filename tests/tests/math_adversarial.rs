@@ -335,6 +335,16 @@ fn equivalence_of_plain_values_is_symmetric() {
     println!("{agreeing} random pairs were equivalent");
 }
 
+/// Grades `completion` against `gold` and asserts it is wrong.
+fn expect_incorrect(completion: &str, gold: &str) {
+    let (verdict, _, _) = grade(completion, gold);
+    assert_eq!(
+        verdict.status,
+        Status::Incorrect,
+        "{completion} against {gold}: {verdict:?}"
+    );
+}
+
 /// Answers whose value is past f64's range, against golds of every shape (red team). An
 /// overflow to infinity was within any relative tolerance of anything, so
 /// `|\frac{3}{2}\cdot 10^{308}(1+i)|` matched almost every gold, and an exact `10^{400}` every
@@ -378,12 +388,7 @@ fn answers_past_floating_point_match_nothing() {
         ];
         for gold in golds {
             for completion in &shaped {
-                let (verdict, _, _) = grade(completion, gold);
-                assert_eq!(
-                    verdict.status,
-                    Status::Incorrect,
-                    "{completion} against {gold}: {verdict:?}"
-                );
+                expect_incorrect(completion, gold);
             }
         }
         for (completion, gold) in [
@@ -392,12 +397,7 @@ fn answers_past_floating_point_match_nothing() {
             (format!(r"\boxed{{[{value}, {value})}}"), "[2, 5)"),
             (format!(r"\boxed{{x = {value}}}"), "x = 4"),
         ] {
-            let (verdict, _, _) = grade(&completion, gold);
-            assert_eq!(
-                verdict.status,
-                Status::Incorrect,
-                "{completion} against {gold}: {verdict:?}"
-            );
+            expect_incorrect(&completion, gold);
         }
     }
     let h = r"\frac{3}{2}\cdot 10^{308}(1+i)";
@@ -416,12 +416,7 @@ fn answers_past_floating_point_match_nothing() {
         ),
         (format!(r"\boxed{{\{{{h}\}}}}"), "7"),
     ] {
-        let (verdict, _, _) = grade(&completion, gold);
-        assert_eq!(
-            verdict.status,
-            Status::Incorrect,
-            "{completion} against {gold}"
-        );
+        expect_incorrect(&completion, gold);
     }
     // Exact values past f64's range are still themselves.
     for (completion, gold) in [
@@ -454,12 +449,7 @@ fn a_vanishing_relation_is_proportional_to_nothing() {
         "f(x)=x^2+1",
     ] {
         for completion in [r"\boxed{10^{-200}x=0}", r"\boxed{10^{-200}z=0}"] {
-            let (verdict, _, _) = grade(completion, gold);
-            assert_eq!(
-                verdict.status,
-                Status::Incorrect,
-                "{completion} against {gold}"
-            );
+            expect_incorrect(completion, gold);
         }
     }
     for (completion, gold) in [
@@ -468,12 +458,7 @@ fn a_vanishing_relation_is_proportional_to_nothing() {
         (r"\boxed{10^{-200}x\le0}", r"x\le2"),
         (r"\boxed{10^{-200}x>0}", "x>-2"),
     ] {
-        let (verdict, _, _) = grade(completion, gold);
-        assert_eq!(
-            verdict.status,
-            Status::Incorrect,
-            "{completion} against {gold}"
-        );
+        expect_incorrect(completion, gold);
     }
     // A small but honest scaling is still the same equation.
     let (verdict, _, _) = grade(r"\boxed{10^{-20}y=10^{-20}(2x+1)}", "y=2x+1");
