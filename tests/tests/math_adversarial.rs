@@ -465,6 +465,52 @@ fn a_vanishing_relation_is_proportional_to_nothing() {
     assert_eq!(verdict.status, Status::Correct, "{verdict:?}");
 }
 
+/// Round 3 of the red team: tolerances that were wider than the values they compared.
+/// - An absolute floor of 1e-12 for every approximation let `0\pi` or `\sin(0)` match any gold
+///   smaller than that (`6.626 \times 10^{-34}`); it is now only for noise around an exact zero.
+/// - Proportional relations compared exact ratios with a 3e-5 tolerance, so a constant off by
+///   1e-5 was the same equation; exact sides now have exact ratios.
+/// - An undefined function's approximate argument was hashed to 9 decimals through a cast that
+///   saturates above ~9.2e9, so `f(10^{20}\pi)` was `f(10^{30}\pi)`.
+#[test]
+fn tolerances_do_not_outgrow_the_values_they_compare() {
+    for (completion, gold) in [
+        (r"\boxed{\pi \cdot 10^{-50}}", r"6.626 \times 10^{-34}"),
+        (r"\boxed{\sin(0)}", r"1.6 \times 10^{-19}"),
+        (r"\boxed{0\cdot\pi}", "10^{-15}"),
+        (r"\boxed{\frac{\pi}{10^{20}}}", r"\frac{1}{10^{13}}"),
+        (r"\boxed{-\frac{\pi}{10^{13}}}", r"2 \times 10^{-13}"),
+        (r"\boxed{0\pi}", r"\frac{6.626 \times 10^{-34}}{2\pi}"),
+        (r"\boxed{y = 2x + 1 + \frac{1}{100000}}", "y = 2x + 1"),
+        (r"\boxed{x + y = \frac{1000001}{100000}}", "x + y = 10"),
+        (
+            r"\boxed{x^2 + y^2 = \frac{2500001}{100000}}",
+            "x^2 + y^2 = 25",
+        ),
+        (r"\boxed{y = 100x + 50.001}", "y = 100x + 50"),
+        (r"\boxed{x^2+y^2=1.00001}", "x^2+y^2=1"),
+        (r"\boxed{f(10^{30}\pi)}", r"f(10^{20}\pi)"),
+    ] {
+        expect_incorrect(completion, gold);
+    }
+    // What the tolerances are for still holds.
+    for (completion, gold) in [
+        (r"\boxed{\sin(\pi)}", "0"),
+        (r"\boxed{2y = 4x + 2}", "y = 2x + 1"),
+        (r"\boxed{21y = 7x + 3}", r"y = \frac{x}{3} + \frac{1}{7}"),
+        (r"\boxed{y = \sqrt{2}x + \pi}", r"2y = 2\sqrt{2}x + 2\pi"),
+        (r"\boxed{f(0.1+0.2)}", "f(0.3)"),
+        (r"\boxed{6.626 \times 10^{-34}}", r"6.626 \times 10^{-34}"),
+    ] {
+        let (verdict, _, _) = grade(completion, gold);
+        assert_eq!(
+            verdict.status,
+            Status::Correct,
+            "{completion} against {gold}"
+        );
+    }
+}
+
 /// A set answer whose items each spend an evaluation's whole work budget: its items are
 /// compared pairwise, so twenty of them took the comparison past a 10 s deadline, and the
 /// sample came back `timeout`, which a trainer drops (red team). The comparison's work is
@@ -472,9 +518,18 @@ fn a_vanishing_relation_is_proportional_to_nothing() {
 #[test]
 fn an_answer_too_costly_to_compare_is_wrong_not_a_timeout() {
     let costly = ["2999!"; 10].join("+");
-    let items: Vec<String> = (0..20).map(|k| format!("x+{k}+{costly}")).collect();
-    let completion = format!(r"\boxed{{\{{{}\}}}}", items.join(","));
-    for gold in [r"\{1,2\}", r"\{-1, 4\}", r"\{\frac{1}{2}, \sqrt{2}\}"] {
+    let factorials: Vec<String> = (0..20).map(|k| format!("x+{k}+{costly}")).collect();
+    // Round 3: roots of big powers, each found and checked by powers.
+    let roots: Vec<String> = (0..100)
+        .map(|k| format!(r"(3^{{{}}})^{{\frac{{1}}{{7}}}}", 20_000 + k))
+        .collect();
+    for (items, gold) in [
+        (&factorials, r"\{1,2\}"),
+        (&factorials, r"\{-1, 4\}"),
+        (&factorials, r"\{\frac{1}{2}, \sqrt{2}\}"),
+        (&roots, r"\{1,2\}"),
+    ] {
+        let completion = format!(r"\boxed{{\{{{}\}}}}", items.join(","));
         let task = Task::Math(MathTask {
             answer: gold.to_string(),
             options: Default::default(),

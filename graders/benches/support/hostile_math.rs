@@ -182,5 +182,17 @@ pub fn hostile_inputs() -> Vec<(&'static str, String)> {
                     .join(",")
             ),
         ),
+        // Roots of big powers: each is found and checked by powers (0.4 ms), and was charged
+        // for its result only (red team: 300 of them in a set ran a sample to its deadline).
+        (
+            "a set of 300 roots of big powers",
+            format!(
+                "\\boxed{{\\{{{}\\}}}}",
+                (0..300)
+                    .map(|k| format!(r"(3^{{{}}})^{{\frac{{1}}{{7}}}}", 20_000 + k))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ),
     ]
 }

@@ -24,6 +24,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use num_complex::Complex64;
+use num_traits::{Signed, Zero};
 
 use super::eval::{eval, round_exact, Point, WORK_BUDGET};
 use super::expr::{Constant, Expr, Func, RelOp};
@@ -381,6 +382,7 @@ impl Checker<'_> {
             return Ok(false);
         }
         let mut ratio: Option<Complex64> = None;
+        let mut exact_ratio: Option<num_rational::BigRational> = None;
         let mut checked = 0;
         for (seed, point) in probe_points(symbols.len(), false).into_iter().enumerate() {
             self.tick()?;
@@ -390,6 +392,26 @@ impl Checker<'_> {
             else {
                 continue;
             };
+            // Both sides exact here: so is their ratio, which must then be the same at every
+            // exact point. The tolerance below is for approximations; applied to exact sides it
+            // let `y = 2x + 1 + \frac{1}{100000}` pass for `y = 2x + 1` (red team).
+            if let (Some(qa), Some(qb)) = (va.exact(), vb.exact()) {
+                if qb.is_zero() {
+                    if !qa.is_zero() {
+                        return Ok(false);
+                    }
+                } else {
+                    let q = qa / qb;
+                    if q.is_zero() || (positive_only && !q.is_positive()) {
+                        return Ok(false);
+                    }
+                    match &exact_ratio {
+                        Some(first) if *first != q => return Ok(false),
+                        Some(_) => {}
+                        None => exact_ratio = Some(q),
+                    }
+                }
+            }
             let (ca, cb) = (va.complex(), vb.complex());
             if !(ca.is_finite() && cb.is_finite()) {
                 continue; // as a point where either side has no value (see `close`)
@@ -566,7 +588,7 @@ impl Checker<'_> {
         }
         match (a, b) {
             (Value::Exact(x), Value::Exact(y)) => x == y,
-            _ => close(a.complex(), b.complex()),
+            _ => approx_equal(a, b),
         }
     }
 }
@@ -575,14 +597,23 @@ impl Checker<'_> {
 /// overflow to infinity (`|1.5 \cdot 10^{308}(1+i)|`, or an exact `10^{400}` in floating point)
 /// is within any relative tolerance of anything (red team: such an answer matched almost every
 /// gold).
-fn close(a: Complex64, b: Complex64) -> bool {
+fn close(a: Complex64, b: Complex64, near_exact_zero: bool) -> bool {
     let scale = a.norm().max(b.norm());
     let diff = (a - b).norm();
     // Finite parts can still have an infinite norm (`\frac{3}{2}\cdot 10^{308}(1+i)`).
     if !(a.is_finite() && b.is_finite() && scale.is_finite() && diff.is_finite()) {
         return false;
     }
-    diff <= RELATIVE_TOLERANCE * scale || (scale < 1e-12 && diff < 1e-12)
+    diff <= RELATIVE_TOLERANCE * scale || (near_exact_zero && scale < 1e-12 && diff < 1e-12)
+}
+
+/// [`close`], where one value or both had to be approximated. The absolute floor (1e-12) is
+/// for floating-point noise around an exact zero (`\sin(\pi)` for 0); against anything else
+/// the test stays relative, or every tiny gold (`6.626 \times 10^{-34}`) would match any tiny
+/// answer, `0\pi` included (red team).
+fn approx_equal(a: &Value, b: &Value) -> bool {
+    let exact_zero = |v: &Value| v.exact().is_some() && v.is_zero();
+    close(a.complex(), b.complex(), exact_zero(a) || exact_zero(b))
 }
 
 /// The decimal rule (see the module documentation).
@@ -612,7 +643,7 @@ fn rounded_match(a: &Value, b: &Value, places: u32) -> bool {
     if ar == 0.0 && ai == 0.0 {
         return match (a, b) {
             (Value::Exact(x), Value::Exact(y)) => x == y,
-            _ => close(a.complex(), b.complex()),
+            _ => approx_equal(a, b),
         };
     }
     true

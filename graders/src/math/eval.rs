@@ -102,9 +102,12 @@ fn hashed_value(name: &str, args: &[Value], seed: u64) -> Value {
         match a {
             Value::Exact(r) => r.hash(&mut hasher),
             Value::Approx(c) => {
-                // Round so that 0.1+0.2 and 0.3 hash alike.
-                ((c.re * 1e9).round() as i64).hash(&mut hasher);
-                ((c.im * 1e9).round() as i64).hash(&mut hasher);
+                // Rounded to 9 significant digits, so that 0.1+0.2 and 0.3 hash alike. (A
+                // fixed 9 decimals saturated the cast to i64 above ~9.2e9: every large
+                // argument hashed alike, `f(10^{20}\pi)` = `f(10^{30}\pi)`; red team.)
+                // Noise around zero (and -0) hashes as zero.
+                let part = |x: f64| if x.abs() < 1e-12 { 0.0 } else { x };
+                format!("{:.8e} {:.8e}", part(c.re), part(c.im)).hash(&mut hasher);
             }
         }
     }
@@ -171,7 +174,12 @@ fn eval_inner(e: &Expr, at: &Point) -> EvalResult {
             if matches!(**a, Expr::Const(Constant::E)) {
                 return complex_fn(&eval(b, at)?, Complex64::exp);
             }
-            base.pow(&eval(b, at)?)
+            let exponent = eval(b, at)?;
+            // A rational power is a root of a big number (`(3^{20000})^{1/7}`: 0.4 ms), found
+            // and checked by powers; it was charged only for its result (red team: a set of
+            // 300 of them, compared pairwise, ran a sample into its deadline).
+            at.pay_for(&base, &exponent)?;
+            base.pow(&exponent)
         }
         Expr::Percent(x) => eval(x, at)?.div(&Value::int(100)),
         Expr::Func(f, args) => eval_func(*f, args, at),
