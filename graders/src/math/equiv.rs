@@ -14,7 +14,9 @@
 //! two values that both round to zero must also agree relatively, so tiny numbers never collapse
 //! onto each other. Integers and fractions never go through a tolerance: `1/2^99` is not `1/2^98`.
 //! A value that is not finite in floating point (an overflow, or an exact value past f64's
-//! range) never matches by tolerance; exact values still compare exactly at any size.
+//! range) never matches by tolerance; exact values still compare exactly at any size. The
+//! absolute floor under the relative tolerance (1e-12) is only for noise around an exact zero,
+//! and relations whose sides are exact at a probe point compare their ratio exactly.
 //!
 //! Cost: each evaluation has its own work budget, and all the evaluations of one comparison
 //! share [`COMPARISON_BUDGET`]; an answer that spends it is wrong (its own cost, not a

@@ -51,16 +51,7 @@ pub fn repetition_penalty_until(
     max_penalty: f64,
     stop: &dyn Fn() -> bool,
 ) -> Option<f64> {
-    // Invisible format characters are dropped, not kept in words: sprinkled differently into
-    // each copy (`an\u{200B}swer`), they made every repeated phrase distinct (red team).
-    let lowered: String = text
-        .to_lowercase()
-        .chars()
-        .filter(|&c| !is_invisible(c))
-        .collect();
-    if stop() {
-        return None;
-    }
+    let lowered = lowered_visible(text, stop)?;
     let words = words_of(&lowered, stop)?;
     if words.is_empty() || words.len() < ngram_size || ngram_size == 0 {
         return Some(0.0);
@@ -74,6 +65,37 @@ pub fn repetition_penalty_until(
         distinct.insert(ngram);
     }
     Some((1.0 - distinct.len() as f64 / windows as f64) * max_penalty)
+}
+
+/// Bytes lowercased between two asks of the deadline.
+const LOWERCASE_PIECE: usize = 1 << 16;
+
+/// `text` lowercased, without invisible characters, in pieces that each end at an ASCII white
+/// space (lowercasing a final sigma looks at the letters around it, which white space stops), so
+/// the deadline is asked every [`LOWERCASE_PIECE`] bytes: in one pass, 20 MB took a debug build
+/// past a second before the first ask.
+///
+/// Invisible format characters are dropped, not kept in words: sprinkled differently into each
+/// copy (`an\u{200B}swer`), they made every repeated phrase distinct (red team).
+fn lowered_visible(text: &str, stop: &dyn Fn() -> bool) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        if stop() {
+            return None;
+        }
+        let cut = match rest.as_bytes().get(LOWERCASE_PIECE..) {
+            None => rest.len(),
+            Some(tail) => tail
+                .iter()
+                .position(u8::is_ascii_whitespace)
+                .map_or(rest.len(), |i| LOWERCASE_PIECE + i + 1),
+        };
+        let (piece, tail) = rest.split_at(cut);
+        out.extend(piece.to_lowercase().chars().filter(|&c| !is_invisible(c)));
+        rest = tail;
+    }
+    Some(out)
 }
 
 /// Words split at white space, with each Han, kana or Hangul character a word of its own, and
@@ -166,6 +188,24 @@ impl Grader for RepetitionGrader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lowercasing in pieces gives the one-pass result: pieces end at white space, so a final
+    /// sigma and multi-byte characters at a piece's edge are lowercased as in the whole text.
+    #[test]
+    fn lowercasing_in_pieces_is_lowercasing_the_whole() {
+        let unit = "ΟΔΟΣ Straße\u{200B}ΣΑΣ É 我们 ";
+        let text = unit.repeat(LOWERCASE_PIECE / unit.len() * 3 + 7);
+        let whole: String = text
+            .to_lowercase()
+            .chars()
+            .filter(|&c| !is_invisible(c))
+            .collect();
+        assert_eq!(
+            lowered_visible(&text, &|| false).as_deref(),
+            Some(whole.as_str())
+        );
+        assert_eq!(lowered_visible(&text, &|| true), None);
+    }
 
     /// Repetition hidden by zero-width characters or by writing without spaces is counted.
     #[test]
