@@ -335,6 +335,16 @@ fn equivalence_of_plain_values_is_symmetric() {
     println!("{agreeing} random pairs were equivalent");
 }
 
+/// Grades `completion` against `gold` and asserts it is right.
+fn expect_correct(completion: &str, gold: &str) {
+    let (verdict, _, _) = grade(completion, gold);
+    assert_eq!(
+        verdict.status,
+        Status::Correct,
+        "{completion} against {gold}: {verdict:?}"
+    );
+}
+
 /// Grades `completion` against `gold` and asserts it is wrong.
 fn expect_incorrect(completion: &str, gold: &str) {
     let (verdict, _, _) = grade(completion, gold);
@@ -424,12 +434,7 @@ fn answers_past_floating_point_match_nothing() {
         (r"\boxed{2^{1100}}", r"2^{1000}\cdot 2^{100}"),
         (r"\boxed{171!}", r"171\cdot 170!"),
     ] {
-        let (verdict, _, _) = grade(completion, gold);
-        assert_eq!(
-            verdict.status,
-            Status::Correct,
-            "{completion} against {gold}"
-        );
+        expect_correct(completion, gold);
     }
 }
 
@@ -502,12 +507,7 @@ fn tolerances_do_not_outgrow_the_values_they_compare() {
         (r"\boxed{f(0.1+0.2)}", "f(0.3)"),
         (r"\boxed{6.626 \times 10^{-34}}", r"6.626 \times 10^{-34}"),
     ] {
-        let (verdict, _, _) = grade(completion, gold);
-        assert_eq!(
-            verdict.status,
-            Status::Correct,
-            "{completion} against {gold}"
-        );
+        expect_correct(completion, gold);
     }
 }
 
