@@ -45,8 +45,8 @@ impl<'a> Point<'a> {
     /// with the square of the limb count.
     fn charge(&self, v: &EvalResult) -> EvalResult {
         let cost = match v {
-            Ok(Value::Exact(r)) => {
-                let limbs = (r.numer().bits() + r.denom().bits()) / 64;
+            Ok(value @ Value::Exact(_)) => {
+                let limbs = exact_limbs(value);
                 1 + limbs + limbs * limbs / 64
             }
             _ => 1,
@@ -62,15 +62,10 @@ impl<'a> Point<'a> {
     /// charged a thousandth of the budget, and a result that reduces to `1` is charged nothing
     /// (red team: ten seconds of answers under one budget).
     fn pay_for(&self, a: &Value, b: &Value) -> Result<(), EvalError> {
-        let limbs = |v: &Value| match v {
-            Value::Exact(r) => (r.numer().bits() + r.denom().bits()) / 64 + 1,
-            Value::Approx(_) => 0,
-        };
-        let (la, lb) = (limbs(a), limbs(b));
-        if la == 0 || lb == 0 {
+        if !(matches!(a, Value::Exact(_)) && matches!(b, Value::Exact(_))) {
             return Ok(()); // a floating-point operation
         }
-        let both = la + lb;
+        let both = exact_limbs(a) + exact_limbs(b) + 2;
         self.spend(16 * both * both)
     }
 
@@ -90,6 +85,15 @@ impl<'a> Point<'a> {
 
     fn lookup(&self, name: &str) -> Option<&Value> {
         self.symbols.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// Whole 64-bit limbs in an exact value's numerator and denominator together (0 for an
+/// approximation).
+fn exact_limbs(v: &Value) -> u64 {
+    match v {
+        Value::Exact(r) => (r.numer().bits() + r.denom().bits()) / 64,
+        Value::Approx(_) => 0,
     }
 }
 

@@ -21,14 +21,6 @@ impl Instruction {
     /// of sentences; `None` once it says stop.
     pub fn check_until(&self, text: &str, stop: &dyn Fn() -> bool) -> Option<bool> {
         use Instruction as I;
-        if let I::CapitalWordFrequency {
-            frequency,
-            relation,
-        } = self
-        {
-            return case::capital_words_until(text, stop)
-                .map(|count| relation.holds(count, *frequency));
-        }
         Some(match self {
             I::KeywordsExistence { patterns } => patterns.iter().all(|p| p.is_match(text)),
             I::KeywordFrequency {
@@ -67,7 +59,10 @@ impl Instruction {
             I::RepeatPrompt { prompt } => layout::repeats_prompt(text, prompt),
             I::EndChecker { end_phrase } => layout::ends_with(text, end_phrase),
             I::Quotation => layout::quotation(text),
-            I::CapitalWordFrequency { .. } => unreachable!("checked above"),
+            I::CapitalWordFrequency {
+                frequency,
+                relation,
+            } => relation.holds(case::capital_words_until(text, stop)?, *frequency),
             I::EnglishCapital => case::english_capital(text),
             I::EnglishLowercase => case::english_lowercase(text),
             I::NoComma => !text.contains(','),
