@@ -17,6 +17,7 @@
 //! at random); langdetect is seeded (the reference is not, so short texts can flip there).
 //! `combination:repeat_prompt` falls back to the task's `prompt` when `prompt_to_repeat` is absent.
 
+mod caseless_word;
 mod check;
 pub mod evaluate;
 pub mod language;

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::caseless_word::CaselessWord;
 use super::pystr;
 use super::regex_cache;
 
@@ -37,15 +38,15 @@ impl Relation {
 #[derive(Debug, Clone)]
 pub enum Instruction {
     KeywordsExistence {
-        patterns: Vec<Regex>,
+        keywords: Vec<Keyword>,
     },
     KeywordFrequency {
-        pattern: Regex,
+        keyword: Keyword,
         frequency: i64,
         relation: Relation,
     },
     ForbiddenWords {
-        patterns: Vec<Regex>,
+        words: Vec<Keyword>,
     },
     LetterFrequency {
         letter: char,
@@ -269,34 +270,66 @@ fn kwargs<T: DeserializeOwned>(map: &Map<String, Value>) -> Result<T, String> {
     })
 }
 
-/// Python's `\w` for `str` patterns: letters, numbers and `_` (as [`pystr::is_word_char`]).
-const PYTHON_WORD: &str = r"\p{L}\p{N}_";
+/// A keyword of the `keywords:*` instructions, found ignoring case.
+#[derive(Debug, Clone)]
+pub enum Keyword {
+    /// A plain word (no regex syntax in it). `whole_word`: with Python's `\b` on each side, as
+    /// `keywords:forbidden_words` asks. The regex crate's Unicode `\b` also counts combining
+    /// marks, joiners and connector punctuation as word characters, so for it `war\u{301}`,
+    /// `war\u{200d}` or `war\u{203f}` did not hold the word `war`, where IFEval's Python finds
+    /// it (red team: a forbidden word kept behind an invisible mark).
+    Plain {
+        word: CaselessWord,
+        whole_word: bool,
+    },
+    /// A keyword written as a regular expression (or empty), with `\b` as the regex crate has
+    /// it for a whole word.
+    Pattern(Regex),
+}
 
-/// IFEval's `\b{word}\b` with Python's word characters on each side. The regex crate's Unicode
-/// `\b` also counts combining marks, joiners and connector punctuation as word characters, so
-/// for it `war\u{301}`, `war\u{200d}` or `war\u{203f}` did not hold the word `war`, where IFEval's
-/// Python finds it (red team: a forbidden word kept behind an invisible mark). A word written
-/// as a regular expression keeps `\b` as the regex crate has it.
-fn python_word_regex(word: &str) -> Result<Regex, String> {
-    let (Some(first), Some(last)) = (word.chars().next(), word.chars().last()) else {
-        return keyword_regex(r"\b\b");
-    };
-    if regex::escape(word) != word {
-        return keyword_regex(&format!(r"\b{word}\b"));
+impl Keyword {
+    /// `keyword` anywhere, as `re.search(keyword, text, flags=re.IGNORECASE)`.
+    fn anywhere(keyword: &str) -> Result<Keyword, String> {
+        match Self::plain(keyword, false) {
+            Some(plain) => Ok(plain),
+            None => keyword_regex(keyword).map(Keyword::Pattern),
+        }
     }
-    // `\b` before a word character: a non-word character or the start before it; before a
-    // non-word character: a word character before it. The same after.
-    let before = if pystr::is_word_char(first) {
-        format!("(?:^|[^{PYTHON_WORD}])")
-    } else {
-        format!("[{PYTHON_WORD}]")
-    };
-    let after = if pystr::is_word_char(last) {
-        format!("(?:[^{PYTHON_WORD}]|$)")
-    } else {
-        format!("[{PYTHON_WORD}]")
-    };
-    keyword_regex(&format!("{before}{word}{after}"))
+
+    /// `word` between word boundaries, as `re.search(r"\b" + word + r"\b", ...)`.
+    fn whole_word(word: &str) -> Result<Keyword, String> {
+        match Self::plain(word, true) {
+            Some(plain) => Ok(plain),
+            None => keyword_regex(&format!(r"\b{word}\b")).map(Keyword::Pattern),
+        }
+    }
+
+    fn plain(keyword: &str, whole_word: bool) -> Option<Keyword> {
+        if regex::escape(keyword) != keyword {
+            return None;
+        }
+        CaselessWord::new(keyword).map(|word| Keyword::Plain { word, whole_word })
+    }
+
+    pub fn is_in(&self, text: &str) -> bool {
+        match self {
+            Keyword::Plain {
+                word,
+                whole_word: true,
+            } => word.occurs_as_word_in(text),
+            Keyword::Plain { word, .. } => word.occurs_in(text),
+            Keyword::Pattern(regex) => regex.is_match(text),
+        }
+    }
+
+    /// Matches that do not overlap, as `len(re.findall(keyword, text, flags=re.IGNORECASE))`
+    /// (for a keyword built by [`Keyword::anywhere`]).
+    pub fn count_in(&self, text: &str) -> usize {
+        match self {
+            Keyword::Plain { word, .. } => word.count_in(text),
+            Keyword::Pattern(regex) => regex.find_iter(text).count(),
+        }
+    }
 }
 
 fn keyword_regex(pattern: &str) -> Result<Regex, String> {
@@ -319,16 +352,16 @@ impl Instruction {
                 let mut keywords = k.keywords;
                 keywords.sort();
                 I::KeywordsExistence {
-                    patterns: keywords
+                    keywords: keywords
                         .iter()
-                        .map(|k| keyword_regex(k))
+                        .map(|k| Keyword::anywhere(k))
                         .collect::<Result<_, _>>()?,
                 }
             }
             "keywords:frequency" => {
                 let k: KeywordFrequency = kwargs(map)?;
                 I::KeywordFrequency {
-                    pattern: keyword_regex(pystr::strip(&k.keyword))?,
+                    keyword: Keyword::anywhere(pystr::strip(&k.keyword))?,
                     frequency: k.frequency,
                     relation: k.relation,
                 }
@@ -339,9 +372,9 @@ impl Instruction {
                 words.sort();
                 words.dedup();
                 I::ForbiddenWords {
-                    patterns: words
+                    words: words
                         .iter()
-                        .map(|w| python_word_regex(w))
+                        .map(|w| Keyword::whole_word(w))
                         .collect::<Result<_, _>>()?,
                 }
             }

@@ -22,13 +22,13 @@ impl Instruction {
     pub fn check_until(&self, text: &str, stop: &dyn Fn() -> bool) -> Option<bool> {
         use Instruction as I;
         Some(match self {
-            I::KeywordsExistence { patterns } => patterns.iter().all(|p| p.is_match(text)),
+            I::KeywordsExistence { keywords } => keywords.iter().all(|k| k.is_in(text)),
             I::KeywordFrequency {
-                pattern,
+                keyword,
                 frequency,
                 relation,
-            } => relation.holds(pattern.find_iter(text).count() as i64, *frequency),
-            I::ForbiddenWords { patterns } => !patterns.iter().any(|p| p.is_match(text)),
+            } => relation.holds(keyword.count_in(text) as i64, *frequency),
+            I::ForbiddenWords { words } => !words.iter().any(|w| w.is_in(text)),
             I::LetterFrequency {
                 letter,
                 frequency,
