@@ -52,8 +52,14 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
         ("format", generate_samples(args.samples)),
         ("math", math_samples(args.samples)),
     ];
+    // IFEval's responses repeat (padded, so that none is a duplicate) to make up the count; the
+    // first `ifeval_distinct` are the data set once, each with its own prompt's keywords.
+    let mut ifeval_distinct = 0;
     match ifeval_samples(args.ifeval_file.as_deref(), args.samples) {
-        Ok(lines) => kinds.push(("ifeval", lines)),
+        Ok((lines, distinct)) => {
+            ifeval_distinct = distinct.min(lines.len());
+            kinds.push(("ifeval", lines));
+        }
         Err(err) => println!("ifeval: not measured ({err:#})"),
     }
     println!(
@@ -62,6 +68,7 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
         args.repeat.max(1)
     );
     let mut rows = Vec::new();
+    let mut ifeval_once = None;
     for (kind, lines) in &kinds {
         let file = std::env::temp_dir().join(format!(
             "verifier-bench-io-{kind}-{}.jsonl",
@@ -71,6 +78,14 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
         let _cleanup = RemoveOnDrop(file.clone());
         let grade1 = bench_grade(&exe, &file, 1, args.repeat, lines.len())?;
         let grade2 = bench_grade(&exe, &file, 2, args.repeat, lines.len())?;
+        if *kind == "ifeval" {
+            // What an evaluation sees: every prompt new (regex and keyword set-up for each), and
+            // the process's start-up charged to the few hundred responses.
+            let once = file.with_extension("once.jsonl");
+            std::fs::write(&once, lines[..ifeval_distinct].join("\n") + "\n")?;
+            let _cleanup = RemoveOnDrop(once.clone());
+            ifeval_once = Some(bench_grade(&exe, &once, 1, args.repeat, ifeval_distinct)?);
+        }
         let server = Server::start(&exe, 1)?;
         wait_until_idle(&server)?;
         let batches = http_batches(&server, lines, args.batches)?;
@@ -150,6 +165,14 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
              one core (research/format.md §2.3, not run here); grade --jobs 1 is {:.1}x that \
              per CPU-second",
             ifeval.grade1.per_cpu_s / IFEVAL_REFERENCE_PER_S
+        );
+    }
+    if let Some(once) = ifeval_once {
+        println!(
+            "reference: IFEval's {ifeval_distinct} responses each graded once (one `grade --jobs 1` \
+             run, start-up included): {:.0} responses/CPU-s, {:.1}x the reference",
+            once.per_cpu_s,
+            once.per_cpu_s / IFEVAL_REFERENCE_PER_S
         );
     }
     println!(
@@ -350,7 +373,8 @@ fn math_samples(n: usize) -> Vec<String> {
 
 /// IFEval's responses with their instructions as `instructions` tasks (strict), repeated to
 /// `n`; each repetition ends with one more space, so that no two samples are alike.
-fn ifeval_samples(file: Option<&Path>, n: usize) -> anyhow::Result<Vec<String>> {
+/// `n` IFEval samples, and how many distinct responses the file has.
+fn ifeval_samples(file: Option<&Path>, n: usize) -> anyhow::Result<(Vec<String>, usize)> {
     let path = match file {
         Some(path) => path.to_path_buf(),
         None => {
@@ -370,7 +394,7 @@ fn ifeval_samples(file: Option<&Path>, n: usize) -> anyhow::Result<Vec<String>> 
         .collect::<Result<_, _>>()
         .with_context(|| format!("{} is not JSON lines", path.display()))?;
     anyhow::ensure!(!rows.is_empty(), "{} is empty", path.display());
-    Ok((0..n)
+    let lines = (0..n)
         .map(|i| {
             let row = &rows[i % rows.len()];
             let response = row["response"].as_str().unwrap_or_default();
@@ -387,7 +411,8 @@ fn ifeval_samples(file: Option<&Path>, n: usize) -> anyhow::Result<Vec<String>> 
             })
             .to_string()
         })
-        .collect())
+        .collect();
+    Ok((lines, rows.len()))
 }
 
 struct Anchors {
