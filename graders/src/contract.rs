@@ -207,7 +207,7 @@ impl Task {
     /// A short human name for a reward component of this task.
     pub fn component_name(&self) -> String {
         match self {
-            Task::Format(f) => format!("format:{}", f.style.as_str()),
+            Task::Format(f) => f.style.component_name().to_string(),
             other => other.kind().to_string(),
         }
     }
@@ -521,6 +521,17 @@ impl FormatStyle {
         FormatStyle::TagCount,
     ];
 
+    /// `format:` and the style: a format component's name (a constant, not formatted per
+    /// sample: `format!` was a twentieth of grading a format sample).
+    pub fn component_name(self) -> &'static str {
+        match self {
+            FormatStyle::R1 => "format:r1",
+            FormatStyle::ThinkAnswer => "format:think_answer",
+            FormatStyle::ThinkAnswerStrict => "format:think_answer_strict",
+            FormatStyle::TagCount => "format:tag_count",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FormatStyle::R1 => "r1",
@@ -800,6 +811,13 @@ fn json_type_name(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_component_names_are_format_and_the_style() {
+        for style in FormatStyle::ALL {
+            assert_eq!(style.component_name(), format!("format:{}", style.as_str()));
+        }
+    }
 
     #[test]
     fn a_sample_has_at_most_max_components() {
