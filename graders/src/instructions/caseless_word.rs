@@ -22,9 +22,10 @@ use super::pystr::is_word_char;
 /// A plain keyword to find ignoring case.
 #[derive(Debug, Clone)]
 pub struct CaselessWord {
-    /// Each distinct case orbit among the word's characters, sorted (orbits are a few
-    /// characters each: `k`, `K` and the Kelvin sign).
-    orbits: Vec<Vec<char>>,
+    /// Every character of the word's case orbits (`k`, `K` and the Kelvin sign for a `k`) with
+    /// its orbit's number, sorted by character: a text character's orbit is a binary search
+    /// away, however many distinct characters the word has.
+    orbit_of_char: Vec<(char, usize)>,
     /// The word as orbit numbers, one per character.
     word: Vec<usize>,
     /// Knuth-Morris-Pratt's failure function over `word`: linear time whatever the text and the
@@ -35,25 +36,32 @@ pub struct CaselessWord {
 impl CaselessWord {
     /// `None` for an empty word (no characters to find).
     pub fn new(word: &str) -> Option<CaselessWord> {
-        let mut orbits: Vec<Vec<char>> = Vec::new();
+        let mut orbit_of_char: std::collections::HashMap<char, usize> = Default::default();
+        let mut orbits = 0;
         let mut numbers = Vec::with_capacity(word.len());
         for c in word.chars() {
-            let orbit = orbit_of(c);
-            let number = match orbits.iter().position(|known| *known == orbit) {
-                Some(number) => number,
+            let number = match orbit_of_char.get(&c) {
+                Some(&number) => number,
                 None => {
-                    orbits.push(orbit);
-                    orbits.len() - 1
+                    // Orbits are disjoint: `c` was in none of those seen, so none of its
+                    // orbit's characters were either.
+                    for member in orbit_of(c) {
+                        orbit_of_char.insert(member, orbits);
+                    }
+                    orbits += 1;
+                    orbits - 1
                 }
             };
             numbers.push(number);
         }
+        let mut orbit_of_char: Vec<(char, usize)> = orbit_of_char.into_iter().collect();
+        orbit_of_char.sort_unstable();
         if numbers.is_empty() {
             return None;
         }
         let failure = failure_function(&numbers);
         Some(CaselessWord {
-            orbits,
+            orbit_of_char,
             word: numbers,
             failure,
         })
@@ -125,9 +133,10 @@ impl CaselessWord {
     }
 
     fn orbit_number(&self, c: char) -> Option<usize> {
-        self.orbits
-            .iter()
-            .position(|orbit| orbit.binary_search(&c).is_ok())
+        self.orbit_of_char
+            .binary_search_by_key(&c, |&(member, _)| member)
+            .ok()
+            .map(|at| self.orbit_of_char[at].1)
     }
 }
 
@@ -223,6 +232,19 @@ mod tests {
         assert_eq!(abab.count_in("ababab"), 1);
         assert!(abab.occurs_in("xxABABxx"));
         assert!(!abab.occurs_in("aba bab"));
+    }
+
+    #[test]
+    fn words_of_many_distinct_characters_are_found() {
+        // Greek and Cyrillic letters, each with an upper-case partner.
+        let word: String = ('\u{3b1}'..='\u{3c9}')
+            .chain('\u{430}'..='\u{44f}')
+            .collect();
+        let shouted: String = word.chars().flat_map(char::to_uppercase).collect();
+        let matcher = CaselessWord::new(&word).unwrap();
+        assert!(matcher.occurs_as_word_in(&format!("x {shouted} y")));
+        assert!(!matcher.occurs_as_word_in(&format!("x {shouted}y")));
+        assert_eq!(matcher.count_in(&format!("{word}{shouted}")), 2);
     }
 
     /// Held to the regexes the matcher replaces, on words and texts that stress the orbits and
