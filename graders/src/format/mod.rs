@@ -54,9 +54,12 @@ impl Grader for FormatGrader {
             FormatStyle::TagCount => {
                 let (score, tags) = open_r1::tag_count(text);
                 let mut verdict = Verdict::scored(score);
-                for (tag, ok) in tags {
-                    verdict = verdict.with_detail(tag, ok);
-                }
+                // Collected at its size in one go, not grown a tag at a time: 1.4% of the
+                // instructions of `verifier grade` on format samples (callgrind).
+                verdict.details = tags
+                    .iter()
+                    .map(|&(tag, ok)| (tag.to_string(), ok.into()))
+                    .collect::<serde_json::Map<_, _>>();
                 verdict
             }
         }
