@@ -236,6 +236,13 @@ mod tests {
         ] {
             assert!(followed(text, "war"), "{text:?} does not hold the word");
         }
+        // Hyphens and the like are literal to Python, so such words get Python's `\b` too.
+        assert!(!followed("my well-being\u{301} matters", "well-being"));
+        assert!(!followed("my well-being\u{200d} matters", "well-being"));
+        assert!(followed("my well-beings matter", "well-being"));
+        // Dotless and dotted i are an i to Python's IGNORECASE.
+        assert!(!followed("I will k\u{131}ll it", "kill"));
+        assert!(!followed("K\u{130}LL", "kill"));
         // Words that start or end with a non-word character keep `\b`'s meaning there.
         assert!(!followed("say hey!you", "hey!"));
         assert!(followed("say hey! you", "hey!"));

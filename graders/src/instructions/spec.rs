@@ -304,8 +304,14 @@ impl Keyword {
         }
     }
 
+    /// A keyword without Python's regex syntax is plain: `-`, `&`, `~` and `#`, which the regex
+    /// crate would want escaped, are literal characters to Python (red team: `well-being\u{301}`
+    /// hid the forbidden word `well-being` behind the regex crate's `\b`).
     fn plain(keyword: &str, whole_word: bool) -> Option<Keyword> {
-        if regex::escape(keyword) != keyword {
+        const PYTHON_REGEX_SYNTAX: &[char] = &[
+            '.', '^', '$', '*', '+', '?', '{', '}', '[', ']', '\\', '|', '(', ')',
+        ];
+        if keyword.contains(PYTHON_REGEX_SYNTAX) {
             return None;
         }
         CaselessWord::new(keyword).map(|word| Keyword::Plain { word, whole_word })
