@@ -476,31 +476,71 @@ impl CacheKey {
     }
 }
 
+/// Distinct samples kept per dedupe key: samples that share a completion and a kind but not a
+/// task (the same short answer to different questions) each keep their own first occurrence,
+/// up to this many.
+const VARIANTS_PER_KEY: usize = 8;
+
+/// A first occurrence that later samples with its key are compared with.
+struct FirstOccurrence {
+    index: usize,
+    /// Its serialised grading inputs, made once, at the first comparison.
+    inputs: Option<Vec<u8>>,
+}
+
 /// For each sample, the index of an earlier identical sample, if there is one. Samples whose
-/// hashes collide are compared in full, so a collision can only cost a re-grade.
+/// keys are equal are compared in full, so a collision can only cost a re-grade. What a client
+/// can make collide (a shared completion and kind) costs each sample the serialisation of its
+/// own grading inputs and at most [`VARIANTS_PER_KEY`] comparisons no longer than them, never
+/// a serialisation of someone else's: a huge first task compared again for each of many small
+/// samples would have cost their number times its size.
 fn first_occurrences(
     keys: &[Option<CacheKey>],
     parsed: &[Result<Sample, SampleError>],
 ) -> Vec<Option<usize>> {
     // The keys are already seeded hashes: foldhash mixes them in a few instructions, where the
-    // default SipHash was the largest part of this serial loop.
-    let mut seen: HashMap<u64, usize, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(keys.len(), foldhash::fast::RandomState::default());
+    // default SipHash was the largest part of this serial loop. A key's first occurrence is
+    // kept inline and any others apart (a vector a key was 3% of `verifier grade`'s
+    // instructions on format samples, where keys almost never repeat).
+    let hasher = foldhash::fast::RandomState::default;
+    let mut seen: HashMap<u64, FirstOccurrence, _> =
+        HashMap::with_capacity_and_hasher(keys.len(), hasher());
+    let mut more: HashMap<u64, Vec<FirstOccurrence>, _> = HashMap::with_hasher(hasher());
+    let sample = |j: usize| parsed[j].as_ref().expect("keyed: parsed");
+    let inputs = |j: usize| serde_json::to_vec(&grading_inputs(sample(j))).unwrap_or_default();
     keys.iter()
         .enumerate()
         .map(|(i, key)| {
-            let key = key.as_ref()?;
-            match seen.get(&key.0) {
-                Some(&first) => {
-                    let [a, b] = [first, i].map(|j| parsed[j].as_ref().expect("keyed: parsed"));
-                    let inputs = |s| serde_json::to_vec(&grading_inputs(s)).unwrap_or_default();
-                    (a.completion == b.completion && inputs(a) == inputs(b)).then_some(first)
+            let key = key.as_ref()?.0;
+            let first = match seen.entry(key) {
+                std::collections::hash_map::Entry::Vacant(place) => {
+                    place.insert(FirstOccurrence {
+                        index: i,
+                        inputs: None,
+                    });
+                    return None;
                 }
-                None => {
-                    seen.insert(key.0, i);
-                    None
+                std::collections::hash_map::Entry::Occupied(first) => first.into_mut(),
+            };
+            let others = more.entry(key).or_default();
+            let mut own_inputs = None;
+            for variant in std::iter::once(first).chain(others.iter_mut()) {
+                if sample(variant.index).completion != sample(i).completion {
+                    continue;
+                }
+                let own = own_inputs.get_or_insert_with(|| inputs(i));
+                let theirs = variant.inputs.get_or_insert_with(|| inputs(variant.index));
+                if theirs == own {
+                    return Some(variant.index);
                 }
             }
+            if others.len() + 1 < VARIANTS_PER_KEY {
+                others.push(FirstOccurrence {
+                    index: i,
+                    inputs: own_inputs,
+                });
+            }
+            None
         })
         .collect()
 }
@@ -573,6 +613,43 @@ mod tests {
         assert_eq!(r[1].id, serde_json::json!(2));
         assert_eq!(r[1].reward, r[0].reward);
         assert_eq!(r[2].components[0].name, "format:tag_count");
+    }
+
+    /// Samples that share a completion and a kind share a dedupe key: each distinct task among
+    /// them is graded once, its copies served from it.
+    #[test]
+    fn one_completion_under_different_tasks_is_deduplicated_per_task() {
+        let sample = |id: u32, style: &str| {
+            format!(
+                r#"{{"id":{id},"completion":"<think>x</think>y","task":{{"kind":"format","style":"{style}"}}}}"#
+            )
+        };
+        let texts = [
+            sample(0, "r1"),
+            sample(1, "tag_count"),
+            sample(2, "tag_count"),
+            sample(3, "r1"),
+            sample(4, "think_answer"),
+        ];
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let graded = engine().grade_texts(LOCAL, &texts, &|i| format!("#{i}"));
+        let cached: Vec<bool> = graded.results.iter().map(|r| r.cached).collect();
+        assert_eq!(cached, [false, false, true, true, false]);
+        let names: Vec<&str> = graded
+            .results
+            .iter()
+            .map(|r| r.components[0].name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "format:r1",
+                "format:tag_count",
+                "format:tag_count",
+                "format:r1",
+                "format:think_answer"
+            ]
+        );
     }
 
     #[test]
