@@ -458,8 +458,8 @@ fn grading_inputs(sample: &Sample) -> impl serde::Serialize + '_ {
 /// [`first_occurrences`]), so the key only has to make that rare between samples that differ:
 /// serialising each task into the hasher, to hash every grading input, was 5% of `verifier
 /// grade`'s instructions on format samples. The hasher is seeded per process; samples that
-/// share a completion and a kind but not a task cost a comparison each (two serialisations,
-/// bounded by the body), never a wrong result.
+/// share a completion and a kind but not a task cost comparisons bounded by their own size
+/// (see [`first_occurrences`]), never a wrong result.
 struct CacheKey(u64);
 
 static HASH_SEED: std::sync::LazyLock<foldhash::fast::RandomState> =
