@@ -522,7 +522,7 @@ impl FormatStyle {
     ];
 
     /// `format:` and the style: a format component's name (a constant, not formatted per
-    /// sample: `format!` was a twentieth of grading a format sample).
+    /// sample: `format!` was 4% of `verifier grade`'s instructions on format samples).
     pub fn component_name(self) -> &'static str {
         match self {
             FormatStyle::R1 => "format:r1",

@@ -169,8 +169,8 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
     }
     if let Some(once) = ifeval_once {
         println!(
-            "reference: IFEval's {ifeval_distinct} responses each graded once (one `grade --jobs 1` \
-             run, start-up included): {:.0} responses/CPU-s, {:.1}x the reference",
+            "reference: IFEval's {ifeval_distinct} responses each graded once (`grade --jobs 1`, \
+             start-up included): {:.0} responses/CPU-s, {:.1}x the reference",
             once.per_cpu_s,
             once.per_cpu_s / IFEVAL_REFERENCE_PER_S
         );
