@@ -15,6 +15,11 @@ use rayon::prelude::*;
 
 use crate::fair_queue::{Client, FairQueue, LOCAL};
 
+thread_local! {
+    /// Set by [`Engine::on_this_thread`]: every step runs on the calling thread.
+    static ON_THIS_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Samples per rayon task: small enough to balance two cores, large enough that scheduling
 /// costs nothing next to a few microseconds of grading each.
 const PARALLEL_CHUNK: usize = 64;
@@ -163,6 +168,17 @@ impl Engine {
             .push_request(client, [Box::new(job) as SandboxJob]);
     }
 
+    /// Runs `work` with every grading step of this thread's batches on this thread, not the
+    /// pool (sandboxed samples still go to the sandbox threads). For callers that keep their
+    /// own threads busy with whole batches, as `verifier grade` does with chunks: each batch's
+    /// memory is then allocated and freed by one thread.
+    pub fn on_this_thread<R>(&self, work: impl FnOnce() -> R) -> R {
+        let before = ON_THIS_THREAD.replace(true);
+        let result = work();
+        ON_THIS_THREAD.set(before);
+        result
+    }
+
     /// Runs `work` on the engine's pool without waiting for it.
     pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
         self.pool.spawn(work);
@@ -176,6 +192,13 @@ impl Engine {
     /// callers' threads at once; past that they queue on the pool as large ones do, so that many
     /// small requests cannot time-slice every sample past its deadline.
     fn map<T: Sync, R: Send>(&self, items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
+        if ON_THIS_THREAD.get() {
+            return items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| f(i, item))
+                .collect();
+        }
         if items.len() <= PARALLEL_CHUNK {
             let place = InlinePlace::take(&self.inline_batches);
             if place.running_before < self.jobs {
@@ -322,7 +345,7 @@ impl Engine {
         // (glibc frees another thread's blocks through that thread's arena), and waiting for a
         // place on the pool would hold a served batch's answer behind other requests' work; a
         // small batch's are freed here, as a trip to the pool costs more than the frees.
-        if parsed.len() > PARALLEL_CHUNK {
+        if parsed.len() > PARALLEL_CHUNK && !ON_THIS_THREAD.get() {
             self.spawn(move || drop(parsed));
         }
         Graded { results, kinds }
@@ -558,6 +581,15 @@ impl Tally {
         self.count += 1;
         self.reward_sum += result.reward;
         *self.by_status.entry(result.status.as_str()).or_default() += 1;
+    }
+
+    /// Adds another tally's counts to this one.
+    pub fn merge(&mut self, other: Tally) {
+        self.count += other.count;
+        self.reward_sum += other.reward_sum;
+        for (status, n) in other.by_status {
+            *self.by_status.entry(status).or_default() += n;
+        }
     }
 
     pub fn mean_reward(&self) -> f64 {

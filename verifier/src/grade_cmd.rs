@@ -10,19 +10,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use graders::{GradeResult, Registry};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::engine::{Engine, Tally};
 
-/// Lines graded together: enough to keep every core busy (16 pool tasks of 64), small enough
-/// that a chunk's samples and results stay in cache. Measured on 200k format samples, `--jobs
-/// 1`: 0.55 CPU-s at 1,024 lines against 0.61 at 8,192; on 40k, 0.11 against 0.14-0.15 (a
-/// short file is also only a few chunks at 8,192, too few to keep reading, grading and
-/// writing overlapped).
+/// Lines graded together, by one thread: small enough that a chunk's samples and results stay
+/// in cache, and that a short file is still many chunks for the grading threads to share.
+/// Measured on 200k format samples, `--jobs 1`: 0.55 CPU-s at 1,024 lines against 0.61 at
+/// 8,192; on 40k, 0.11 against 0.14-0.15.
 const CHUNK_LINES: usize = 1024;
-
-/// Result lines serialised together, on one thread, into one buffer.
-const RESULTS_PER_BUFFER: usize = 256;
 
 #[derive(clap::Args, Debug)]
 pub struct GradeArgs {
@@ -81,12 +76,11 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         .map_or_else(|| "stdout".to_string(), |path| path.display().to_string());
     let progress = progress_bar(total_bytes, args.quiet);
     let started = Instant::now();
-    let mut tally = Tally::default();
 
-    // Reading, grading and writing overlap: a thread reads the next chunk and another writes
-    // the last one's results while this one grades. In one thread, the grading pool sat idle
-    // through every read and write, and `--jobs 2` could not reach twice `--jobs 1`.
-    let (chunks, read_chunks) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(1);
+    // A thread reads chunks and another writes results while `--jobs` threads grade whole
+    // chunks, each chunk on one thread from parsing to encoding (see `grade_chunks`); at most
+    // `--jobs` chunks wait to be graded, beside the ones being graded.
+    let (chunks, read_chunks) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(jobs);
     let max_line_mb = args.max_line_mb;
     // Chunk buffers go back to the reader once graded: a fresh multi-megabyte buffer a chunk
     // is fresh pages from the kernel, and page faults, every time.
@@ -95,89 +89,31 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         .name("read".into())
         .spawn(move || read_chunks_into(reader, max_line_mb, chunks, buffers_to_reuse))
         .context("cannot start the reading thread")?;
-    // Each chunk's results are encoded on the pool while this thread goes on to the next chunk
-    // (its serial steps then overlap that work instead of leaving the pool idle); the writer
-    // takes each chunk's encoding in input order as it completes.
-    let (encoded_results, to_write) =
-        std::sync::mpsc::sync_channel::<std::sync::mpsc::Receiver<Vec<Vec<u8>>>>(2);
+    let (encoded_results, to_write) = std::sync::mpsc::sync_channel::<ChunkOutput>(jobs + 1);
     let writer = std::thread::Builder::new()
         .name("write".into())
         .spawn(move || write_all_from(out, to_write))
         .context("cannot start the writing thread")?;
 
-    let mut read_error = None;
-    for chunk in read_chunks {
-        let Chunk { data, lines, bytes } = match chunk {
-            Ok(chunk) => chunk,
-            Err(err) => {
-                // What was graded before still goes out, then the error.
-                read_error = Some(err);
-                break;
-            }
-        };
-        // Graded as texts borrowed from the chunk's buffer.
-        let lines: Vec<(usize, Result<&str, String>)> = lines
-            .into_iter()
-            .map(|(n, line)| (n, line.map(|range| &data[range])))
-            .collect();
-        let texts: Vec<&str> = lines
-            .iter()
-            .filter_map(|(_, line)| line.as_ref().ok().copied())
-            .collect();
-        let numbers: Vec<usize> = lines
-            .iter()
-            .filter(|(_, line)| line.is_ok())
-            .map(|(n, _)| *n)
-            .collect();
-        let graded = engine.grade_texts(crate::fair_queue::LOCAL, &texts, &|i| {
-            format!("line {}", numbers[i])
-        });
-        // Unreadable lines take their place among the graded ones, in input order.
-        let mut graded_results = graded.results.into_iter();
-        let results: Vec<GradeResult> = lines
-            .iter()
-            .map(|(n, line)| match line {
-                Ok(_) => graded_results.next().expect("one result per text"),
-                Err(why) => GradeResult::error(serde_json::Value::Null, format!("line {n}: {why}")),
-            })
-            .collect();
-        for result in &results {
-            tally.add(result);
+    let feed = std::sync::Mutex::new(Feed {
+        chunks: read_chunks,
+        to_write: encoded_results,
+        read_error: None,
+        stopped: false,
+    });
+    std::thread::scope(|scope| {
+        for _ in 1..jobs {
+            scope.spawn(|| grade_chunks(&engine, &feed, &used_buffers, &progress, total_bytes));
         }
-        let graded_count = results.len() as u64;
-        drop((lines, texts, numbers));
-        // Results are written in runs of lines, one buffer each, not one allocation a line, and
-        // freed on the pool as they are written: freed on this thread, which feeds the pool, the
-        // frees of 8,192 results took a fifth of `grade`'s CPU, serially (glibc frees another
-        // thread's blocks through that thread's arena).
-        let (encoded, encoding) = std::sync::mpsc::sync_channel(1);
-        engine.spawn(move || {
-            let lines: Vec<Vec<u8>> = into_runs(results, RESULTS_PER_BUFFER)
-                .into_par_iter()
-                .map(|run| {
-                    let mut lines = Vec::with_capacity(run.len() * 256);
-                    for result in &run {
-                        result.write_json(&mut lines);
-                        lines.push(b'\n');
-                    }
-                    lines
-                })
-                .collect();
-            let _ = encoded.send(lines);
-        });
-        let _ = used_buffers.send(data.into_bytes());
-        if encoded_results.send(encoding).is_err() {
-            // The writer stopped on an error, which its join below reports.
-            break;
-        }
-        progress.inc(if total_bytes.is_some() {
-            bytes
-        } else {
-            graded_count
-        });
-    }
-    drop(encoded_results);
-    writer
+        grade_chunks(&engine, &feed, &used_buffers, &progress, total_bytes);
+    });
+    let Feed {
+        to_write,
+        read_error,
+        ..
+    } = feed.into_inner().unwrap_or_else(|e| e.into_inner());
+    drop(to_write);
+    let tally = writer
         .join()
         .map_err(|_| anyhow::anyhow!("the writing thread panicked"))?
         .with_context(|| format!("cannot write results to {destination}"))?;
@@ -199,17 +135,99 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `items` in runs of `size` (the last one shorter), moved, not copied.
-fn into_runs<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let mut runs = Vec::with_capacity(items.len().div_ceil(size));
-    let mut items = items.into_iter();
+/// One chunk's results as they will be written: encoded lines, and their tally.
+type ChunkOutput = std::sync::mpsc::Receiver<(Tally, Vec<u8>)>;
+
+/// What the grading threads share. A thread takes the next chunk and queues the place for its
+/// results with the writer under one lock, so places are queued in input order whichever
+/// thread finishes first.
+struct Feed {
+    chunks: std::sync::mpsc::Receiver<io::Result<Chunk>>,
+    to_write: std::sync::mpsc::SyncSender<ChunkOutput>,
+    /// The read error that ended the input (what was read before it is still graded).
+    read_error: Option<io::Error>,
+    /// The input ended in an error, or the writer stopped (its join reports why).
+    stopped: bool,
+}
+
+/// Takes chunks from `feed` and grades each whole on this thread, until the input ends or the
+/// run stops. Whole chunks a thread, not each step of a chunk spread over the pool: with the
+/// steps spread, `--jobs 2` spent 1.5x the CPU of `--jobs 1` for 1.0-1.3x the samples (the
+/// threads freed one another's blocks through glibc's arenas, and waited at the end of each
+/// step).
+fn grade_chunks(
+    engine: &Engine,
+    feed: &std::sync::Mutex<Feed>,
+    used_buffers: &std::sync::mpsc::Sender<Vec<u8>>,
+    progress: &ProgressBar,
+    total_bytes: Option<u64>,
+) {
     loop {
-        let run: Vec<T> = items.by_ref().take(size).collect();
-        if run.is_empty() {
-            return runs;
-        }
-        runs.push(run);
+        let (chunk, encoded) = {
+            let mut feed = feed.lock().unwrap_or_else(|e| e.into_inner());
+            if feed.stopped {
+                return;
+            }
+            let chunk = match feed.chunks.recv() {
+                Err(_) => return,
+                Ok(Err(err)) => {
+                    feed.read_error = Some(err);
+                    feed.stopped = true;
+                    return;
+                }
+                Ok(Ok(chunk)) => chunk,
+            };
+            let (encoded, encoding) = std::sync::mpsc::sync_channel(1);
+            if feed.to_write.send(encoding).is_err() {
+                feed.stopped = true;
+                return;
+            }
+            (chunk, encoded)
+        };
+        let bytes = chunk.bytes;
+        let (tally, lines, data) = engine.on_this_thread(|| grade_chunk(engine, chunk));
+        let count = tally.count;
+        let _ = encoded.send((tally, lines));
+        let _ = used_buffers.send(data);
+        progress.inc(if total_bytes.is_some() { bytes } else { count });
     }
+}
+
+/// Grades one chunk: its results' tally, their JSON lines, and the chunk's buffer to reuse.
+fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, Vec<u8>, Vec<u8>) {
+    let Chunk { data, lines, .. } = chunk;
+    // Graded as texts borrowed from the chunk's buffer.
+    let lines: Vec<(usize, Result<&str, String>)> = lines
+        .into_iter()
+        .map(|(n, line)| (n, line.map(|range| &data[range])))
+        .collect();
+    let texts: Vec<&str> = lines
+        .iter()
+        .filter_map(|(_, line)| line.as_ref().ok().copied())
+        .collect();
+    let numbers: Vec<usize> = lines
+        .iter()
+        .filter(|(_, line)| line.is_ok())
+        .map(|(n, _)| *n)
+        .collect();
+    let graded = engine.grade_texts(crate::fair_queue::LOCAL, &texts, &|i| {
+        format!("line {}", numbers[i])
+    });
+    // Unreadable lines take their place among the graded ones, in input order.
+    let mut graded_results = graded.results.into_iter();
+    let mut tally = Tally::default();
+    let mut out = Vec::with_capacity(lines.len() * 256);
+    for (n, line) in &lines {
+        let result = match line {
+            Ok(_) => graded_results.next().expect("one result per text"),
+            Err(why) => GradeResult::error(serde_json::Value::Null, format!("line {n}: {why}")),
+        };
+        tally.add(&result);
+        result.write_json(&mut out);
+        out.push(b'\n');
+    }
+    drop((lines, texts, numbers));
+    (tally, out, data.into_bytes())
 }
 
 /// Lines read together: their text in one buffer (one allocation a chunk, not one a line), and
@@ -324,21 +342,22 @@ fn into_text(data: Vec<u8>, lines: &mut [(usize, Line)]) -> String {
 /// The most of a used chunk buffer kept for the next chunk.
 const CHUNK_BYTES_KEPT: usize = 16 << 20;
 
-/// Writes every chunk's buffers, in order, as each chunk's encoding completes, then flushes;
-/// stops at the first error.
+/// Writes every chunk's results, in order, as each chunk completes, then flushes; stops at the
+/// first error. Returns the tally of every result written, added in input order.
 fn write_all_from(
     mut out: impl Write,
-    chunks: std::sync::mpsc::Receiver<std::sync::mpsc::Receiver<Vec<Vec<u8>>>>,
-) -> io::Result<()> {
+    chunks: std::sync::mpsc::Receiver<ChunkOutput>,
+) -> io::Result<Tally> {
+    let mut tally = Tally::default();
     for encoding in chunks {
-        let run = encoding
+        let (chunk_tally, lines) = encoding
             .recv()
-            .map_err(|_| io::Error::other("encoding a chunk of results failed"))?;
-        for lines in &run {
-            out.write_all(lines)?;
-        }
+            .map_err(|_| io::Error::other("grading a chunk of results failed"))?;
+        tally.merge(chunk_tally);
+        out.write_all(&lines)?;
     }
-    out.flush()
+    out.flush()?;
+    Ok(tally)
 }
 
 /// What [`read_line_capped`] read.
@@ -540,13 +559,6 @@ mod tests {
             .collect();
         assert_eq!(texts, ["one", "two"]);
         assert!(got[1].is_err());
-    }
-
-    #[test]
-    fn runs_keep_every_item_in_order() {
-        let runs = into_runs((0..7).collect(), 3);
-        assert_eq!(runs, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
-        assert!(into_runs(Vec::<u8>::new(), 3).is_empty());
     }
 
     #[test]
