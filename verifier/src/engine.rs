@@ -173,10 +173,15 @@ impl Engine {
     /// own threads busy with whole batches, as `verifier grade` does with chunks: each batch's
     /// memory is then allocated and freed by one thread.
     pub fn on_this_thread<R>(&self, work: impl FnOnce() -> R) -> R {
-        let before = ON_THIS_THREAD.replace(true);
-        let result = work();
-        ON_THIS_THREAD.set(before);
-        result
+        /// Puts the thread's setting back when dropped, a panic in `work` included.
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                ON_THIS_THREAD.set(self.0);
+            }
+        }
+        let _restore = Restore(ON_THIS_THREAD.replace(true));
+        work()
     }
 
     /// Runs `work` on the engine's pool without waiting for it.
