@@ -108,6 +108,9 @@ struct Deadlines {
 pub struct Graded {
     pub results: Vec<GradeResult>,
     pub kinds: Vec<Option<Cow<'static, str>>>,
+    /// The batch's samples, freed with the results: where a `Graded` is dropped decides which
+    /// thread frees them (see [`Engine::grade_samples`]).
+    pub(crate) _samples: Option<Arc<Vec<Result<Sample, SampleError>>>>,
 }
 
 impl Engine {
@@ -184,11 +187,6 @@ impl Engine {
         work()
     }
 
-    /// Runs `work` on the engine's pool without waiting for it.
-    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
-        self.pool.spawn(work);
-    }
-
     /// `f(i, item)` for every item, in order: on the engine's pool in chunks, or on this thread
     /// for a batch of one chunk or less, which runs on one thread either way. Handing such a
     /// batch to the pool and back cost two thread switches and the pool's spinning, three
@@ -231,9 +229,10 @@ impl Engine {
     /// kept other clients' requests waiting for seconds. Here each thread takes one sample at a
     /// time and gives the pool back once the turn's time is up; work that other requests
     /// queued meanwhile goes first, then the batch's next turn. A client's requests take their
-    /// turns one at a time (its lane), so the pool is shared by client, not by request. A batch
-    /// that grades within one turn makes one trip to the pool, as before. `verifier grade` (the one client, [`LOCAL`])
-    /// hands each chunk over whole.
+    /// turns one at a time (its lane), so the pool is shared by client, not by request. The
+    /// first turn runs on the caller's thread when a place is free (see below), so a batch that
+    /// grades within one turn never goes to the pool. `verifier grade` (the one client,
+    /// [`LOCAL`]) hands each chunk over whole.
     fn map_in_turns<T: Sync, R: Send>(
         &self,
         client: Client,
@@ -245,6 +244,26 @@ impl Engine {
         }
         let next = AtomicUsize::new(0);
         let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+        // The first turn on this thread, when one of the `--jobs` places for batches on callers'
+        // threads is free (as small batches are graded): a batch that grades within it never
+        // goes to the pool, which cost a 256-sample format batch two thread switches each way
+        // and the pool's spinning after it, ~19% of the server's CPU (perf, `--jobs 1`). A slow
+        // batch holds the place one turn, then takes its turns on the pool like any other.
+        {
+            let place = InlinePlace::take(&self.inline_batches);
+            if place.running_before < self.jobs {
+                let _lane = self.turn_lanes.of(client);
+                let began = Instant::now();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    slots[i] = Some(f(i, item));
+                    if began.elapsed() >= ROUND_TARGET {
+                        break;
+                    }
+                }
+            }
+        }
         while next.load(Ordering::Relaxed) < items.len() {
             // This client's other requests wait here, off the pool, while this one has a turn.
             let _lane = self.turn_lanes.of(client);
@@ -301,8 +320,11 @@ impl Engine {
     ) -> Graded {
         // The sandbox threads are not scoped to this call: they share the samples by `Arc`.
         let parsed = Arc::new(parsed);
-        let keys: Vec<Option<CacheKey>> =
-            self.map(&parsed, |_, p| p.as_ref().ok().map(CacheKey::of));
+        // Hashing takes ~50 ns a sample: a trip to the pool for it costs more than it saves.
+        let keys: Vec<Option<CacheKey>> = parsed
+            .iter()
+            .map(|p| p.as_ref().ok().map(CacheKey::of))
+            .collect();
         let first_of = first_occurrences(&keys, &parsed);
         self.prepare_graders(&parsed);
 
@@ -345,15 +367,14 @@ impl Engine {
             .iter()
             .map(|p| p.as_ref().ok().map(|s| self.kind_label(&s.task)))
             .collect();
-        // A large batch's samples are freed on the pool that parsed them, without waiting:
-        // freed on the caller's thread they took a tenth of `verifier grade`'s CPU, serially
-        // (glibc frees another thread's blocks through that thread's arena), and waiting for a
-        // place on the pool would hold a served batch's answer behind other requests' work; a
-        // small batch's are freed here, as a trip to the pool costs more than the frees.
-        if parsed.len() > PARALLEL_CHUNK && !ON_THIS_THREAD.get() {
-            self.spawn(move || drop(parsed));
+        // The samples go with the results, to be freed where the caller drops them: `serve`
+        // drops them once the answer is sent, `verifier grade` on the thread that parsed them.
+        // (Freeing them on the pool instead cost a served batch a wake-up of a pool thread.)
+        Graded {
+            results,
+            kinds,
+            _samples: Some(parsed),
         }
-        Graded { results, kinds }
     }
 
     /// The kind named in metrics: built-in kinds without an allocation a sample, `unknown` for

@@ -221,8 +221,8 @@ async fn answer(
     )
     .await;
     match graded {
-        Ok((_, Ok(body))) => json_body(body),
-        Ok((_, Err(err))) => error(
+        Ok(Ok(body)) => json_body(body),
+        Ok(Err(err)) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot encode rewards: {err}"),
         ),

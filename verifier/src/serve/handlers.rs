@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use crate::engine::{Engine, Graded};
-use graders::{GradeResult, GraderInfo, Sample};
+use graders::{GradeResult, GraderInfo, Sample, SampleError};
 
 const GRADE_ROUTE: &str = "/v1/grade";
 
@@ -149,9 +149,7 @@ async fn admit_and_grade(
         move |engine| {
             let position = |i| format!("samples[{i}]");
             match batch {
-                Batch::Parsed(samples) => {
-                    engine.grade_samples(client, samples.into_iter().map(Ok).collect(), &position)
-                }
+                Batch::Parsed(samples) => engine.grade_samples(client, samples, &position),
                 Batch::Raw(request) => {
                     let texts: Vec<&str> = request.samples.iter().map(|raw| raw.get()).collect();
                     engine.grade_texts(client, &texts, &position)
@@ -174,8 +172,8 @@ async fn admit_and_grade(
     )
     .await;
     match graded {
-        Ok((_, Ok(body))) => json_body(body),
-        Ok((_, Err(err))) => error(
+        Ok(Ok(body)) => json_body(body),
+        Ok(Err(err)) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot encode results: {err}"),
         ),
@@ -334,7 +332,7 @@ pub(super) async fn grade_batch<R: Send + 'static>(
     grade: impl FnOnce(&Engine) -> Graded + Send + 'static,
     ids: impl FnOnce() -> Vec<serde_json::Value>,
     render: Arc<dyn Fn(&Graded) -> R + Send + Sync>,
-) -> Result<(Graded, R), Response> {
+) -> Result<R, Response> {
     let limit = state
         .args
         .max_batch
@@ -357,11 +355,12 @@ pub(super) async fn grade_batch<R: Send + 'static>(
     };
 
     let started = Instant::now();
-    let (done, results) = oneshot::channel();
+    let (done, answer) = oneshot::channel();
     let engine = state.engine.clone();
     let queue_gauge = state.metrics.queue_depth.clone();
     queue_gauge.add(n as i64);
     let renderer = render.clone();
+    let state_for_metrics = state.clone();
     tokio::task::spawn_blocking(move || {
         // The permits and the gauges are released only when grading is over, even if the client
         // has gone away, so the queue bound holds for work actually in progress; and before the
@@ -374,26 +373,30 @@ pub(super) async fn grade_batch<R: Send + 'static>(
         );
         let graded = grade(&engine);
         let body = renderer(&graded);
+        record_batch(&state_for_metrics.metrics, &graded, started, n);
         drop(queued);
-        let _ = done.send((graded, body));
+        let _ = done.send(body);
+        // The results and samples are freed here, after the answer has gone: on the event
+        // loop's thread they were freed through this thread's allocator arena, on its time.
+        drop(graded);
     });
     let mut stop = state.stop.clone();
     let outcome = tokio::select! {
-        outcome = results => outcome,
+        outcome = answer => outcome,
         _ = stop.wait_for(|stop| *stop) => {
-            let graded = shutting_down(ids());
-            let body = render(&graded);
-            return Ok((graded, body));
+            return Ok(render(&shutting_down(ids())));
         }
     };
-    let Ok((graded, body)) = outcome else {
-        return Err(error(
+    outcome.map_err(|_| {
+        error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the grading pool dropped a batch".into(),
-        ));
-    };
+        )
+    })
+}
 
-    let metrics = &state.metrics;
+/// Records a graded batch's metrics: its time and size, and its samples by kind and status.
+fn record_batch(metrics: &super::metrics::Metrics, graded: &Graded, started: Instant, n: usize) {
     metrics
         .batch_seconds
         .observe(started.elapsed().as_secs_f64());
@@ -431,13 +434,12 @@ pub(super) async fn grade_batch<R: Send + 'static>(
             .with_label_values(&[kind, status.as_str()])
             .inc_by(count);
     }
-    Ok((graded, body))
 }
 
 /// A `/v1/grade` body, read once.
 enum Batch {
     /// Every sample well formed (nearly every batch): parsed in the one pass over the body.
-    Parsed(Vec<Sample>),
+    Parsed(Vec<Result<Sample, SampleError>>),
     /// Some sample is not: each is parsed on its own (on the grading pool), so that a bad one
     /// gets an `error` result naming its position and field and the rest are graded.
     Raw(GradeRequest),
@@ -446,7 +448,33 @@ enum Batch {
 /// The fast path's shape: [`GradeRequest`] with its samples parsed as they are read.
 #[derive(Deserialize)]
 struct WellFormedRequest {
-    samples: Vec<Sample>,
+    /// Read straight into the engine's shape: collecting a `Vec<Sample>` into it afterwards
+    /// moved each 360-byte sample once more.
+    #[serde(deserialize_with = "samples_as_parsed")]
+    samples: Vec<Result<Sample, SampleError>>,
+}
+
+fn samples_as_parsed<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Result<Sample, SampleError>>, D::Error> {
+    struct Samples;
+    impl<'de> serde::de::Visitor<'de> for Samples {
+        type Value = Vec<Result<Sample, SampleError>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of samples")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut samples = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(sample) = seq.next_element::<Sample>()? {
+                samples.push(Ok(sample));
+            }
+            Ok(samples)
+        }
+    }
+    deserializer.deserialize_seq(Samples)
 }
 
 impl Batch {
@@ -508,7 +536,11 @@ fn shutting_down(ids: Vec<serde_json::Value>) -> Graded {
         })
         .collect();
     let kinds = vec![None; results.len()];
-    Graded { results, kinds }
+    Graded {
+        results,
+        kinds,
+        _samples: None,
+    }
 }
 
 /// The task kinds this service grades, their variants and whether they are available.
