@@ -113,6 +113,13 @@ pub struct Graded {
     pub(crate) _samples: Option<Arc<Vec<Result<Sample, SampleError>>>>,
 }
 
+impl Graded {
+    /// The results alone; the samples and kinds are freed now.
+    pub fn into_results(self) -> Vec<GradeResult> {
+        self.results
+    }
+}
+
 impl Engine {
     pub fn new(
         registry: Registry,

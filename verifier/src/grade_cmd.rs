@@ -214,7 +214,7 @@ fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, Vec<u8>, Vec<u8>) {
         format!("line {}", numbers[i])
     });
     // Unreadable lines take their place among the graded ones, in input order.
-    let mut graded_results = graded.results.into_iter();
+    let mut graded_results = graded.into_results().into_iter();
     let mut tally = Tally::default();
     let mut out = Vec::with_capacity(lines.len() * 256);
     for (n, line) in &lines {
