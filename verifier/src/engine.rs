@@ -230,15 +230,14 @@ impl Engine {
         })
     }
 
-    /// [`Engine::map`] for the grading of a served client's batch: in turns of about
-    /// [`ROUND_TARGET`] on the pool. The pool takes work first come, first served, and a batch
-    /// handed over whole held every grading thread until it was done: 2,000 slow math samples
-    /// kept other clients' requests waiting for seconds. Here each thread takes one sample at a
-    /// time and gives the pool back once the turn's time is up; work that other requests
-    /// queued meanwhile goes first, then the batch's next turn. A client's requests take their
-    /// turns one at a time (its lane), so the pool is shared by client, not by request. The
-    /// first turn runs on the caller's thread when a place is free (see below), so a batch that
-    /// grades within one turn never goes to the pool. `verifier grade` (the one client,
+    /// [`Engine::map`] for the grading of a served client's batch, of any size: in turns of
+    /// about [`ROUND_TARGET`]. The pool takes work first come, first served, and a batch handed
+    /// over whole held every grading thread until it was done: 2,000 slow math samples kept
+    /// other clients' requests waiting for seconds. Here each thread takes one sample at a time
+    /// and gives the pool back once the turn's time is up; work that other requests queued
+    /// meanwhile goes first, then the batch's next turn. A client's turns on the pool go one at a
+    /// time (its lane), so the pool is shared by client, not by request. The first turn runs on
+    /// the caller's thread when a place is free (see below). `verifier grade` (the one client,
     /// [`LOCAL`]) hands each chunk over whole.
     fn map_in_turns<T: Sync, R: Send>(
         &self,
@@ -246,20 +245,23 @@ impl Engine {
         items: &[T],
         f: impl Fn(usize, &T) -> R + Sync,
     ) -> Vec<R> {
-        if client == LOCAL || items.len() <= PARALLEL_CHUNK {
+        if client == LOCAL {
             return self.map(items, f);
         }
         let next = AtomicUsize::new(0);
         let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
         // The first turn on this thread, when one of the `--jobs` places for batches on callers'
-        // threads is free (as small batches are graded): a batch that grades within it never
-        // goes to the pool, which cost a 256-sample format batch two thread switches each way
-        // and the pool's spinning after it, ~19% of the server's CPU (perf, `--jobs 1`). A slow
-        // batch holds the place one turn, then takes its turns on the pool like any other.
+        // threads is free: a batch that grades within it never goes to the pool, whose trips
+        // (two thread switches each way and the pool's spinning after) cost a single-sample
+        // request 213 µs of server CPU and a 256-sample format batch ~19% of it (perf, `--jobs
+        // 1`). The places are their own resource, beside the pool's threads, so this turn takes
+        // no lane: a client's concurrent small requests are graded side by side, as before. A
+        // batch that outlasts its turn, small or large, takes its further turns on the pool:
+        // a small one that had to queue there whole held the pool's thread for all its samples
+        // (64 slow ones, 1.5 s) while other clients' turns waited behind it (red team).
         {
             let place = InlinePlace::take(&self.inline_batches);
             if place.running_before < self.jobs {
-                let _lane = self.turn_lanes.of(client);
                 let began = Instant::now();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -274,8 +276,12 @@ impl Engine {
         while next.load(Ordering::Relaxed) < items.len() {
             // This client's other requests wait here, off the pool, while this one has a turn.
             let _lane = self.turn_lanes.of(client);
-            let began = Instant::now();
             let turn: Vec<Vec<(usize, R)>> = self.pool.install(|| {
+                // The turn's time starts when the pool takes it, not when it was asked for: timed
+                // from the request, a batch that waited a turn's length behind others graded one
+                // sample a turn, so 100 cheap samples waited 2-3 s behind two clients' slow
+                // batches (red team, `--jobs 1`).
+                let began = Instant::now();
                 (0..self.jobs)
                     .into_par_iter()
                     .map(|_| {
@@ -660,6 +666,80 @@ mod tests {
 
     fn engine() -> Engine {
         Engine::new(Registry::with_builtins(), 2, Duration::from_secs(10)).unwrap()
+    }
+
+    /// A served batch waiting behind other clients' turns gets whole turns when its come: a
+    /// turn's time starts when the pool takes it. Timed from the request instead, each turn of
+    /// a batch that had waited graded one sample, so 100 cheap samples took 100 turns, 2-3 s
+    /// behind two clients' slow batches (red team).
+    #[test]
+    fn a_batch_that_waited_for_the_pool_gets_whole_turns() {
+        use std::sync::atomic::AtomicBool;
+        let engine =
+            Arc::new(Engine::new(Registry::with_builtins(), 1, Duration::from_secs(10)).unwrap());
+        // Every place on callers' threads taken, so the batch goes to the pool's turns.
+        let _place = InlinePlace::take(&engine.inline_batches);
+        // Another client's turns, one after another, each a turn's length.
+        let stop = Arc::new(AtomicBool::new(false));
+        let others_turns = Arc::new(AtomicUsize::new(0));
+        let other = {
+            let (engine, stop, turns) = (engine.clone(), stop.clone(), others_turns.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    engine.pool.install(|| std::thread::sleep(ROUND_TARGET * 2));
+                    turns.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        std::thread::sleep(ROUND_TARGET);
+        let client: Client = "127.0.0.9".parse().unwrap();
+        let items: Vec<usize> = (0..100).collect();
+        let before = others_turns.load(Ordering::Relaxed);
+        let graded = engine.map_in_turns(client, &items, |_, item| item * 2);
+        let waited_through = others_turns.load(Ordering::Relaxed) - before;
+        stop.store(true, Ordering::Relaxed);
+        other.join().unwrap();
+        assert_eq!(graded, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(
+            waited_through <= 5,
+            "100 cheap samples waited through {waited_through} of the other client's turns"
+        );
+    }
+
+    /// A small served batch that cannot be graded on its caller's thread takes turns on the
+    /// pool like a large one: queued whole, 64 slow samples held the pool's one thread for all
+    /// of them while other clients' turns waited (red team: 2.4 s; here 640 ms).
+    #[test]
+    fn a_small_batch_on_the_pool_takes_turns_too() {
+        let engine =
+            Arc::new(Engine::new(Registry::with_builtins(), 1, Duration::from_secs(10)).unwrap());
+        let _place = InlinePlace::take(&engine.inline_batches);
+        let small = {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                let client: Client = "127.0.0.9".parse().unwrap();
+                let items: Vec<u64> = (0..PARALLEL_CHUNK as u64).collect();
+                engine.map_in_turns(client, &items, |_, item| {
+                    std::thread::sleep(Duration::from_millis(10));
+                    *item
+                })
+            })
+        };
+        // Another client's short turns meanwhile: each waits at most about one of the small
+        // batch's turns, not the whole batch (64 x 10 ms).
+        std::thread::sleep(ROUND_TARGET);
+        let mut longest_wait = Duration::ZERO;
+        while !small.is_finished() {
+            let asked = Instant::now();
+            let waited = engine.pool.install(|| asked.elapsed());
+            longest_wait = longest_wait.max(waited);
+        }
+        let graded = small.join().unwrap();
+        assert_eq!(graded, (0..PARALLEL_CHUNK as u64).collect::<Vec<_>>());
+        assert!(
+            longest_wait < ROUND_TARGET * 25,
+            "another client's turn waited {longest_wait:?} behind a 64-sample batch"
+        );
     }
 
     #[test]
