@@ -711,7 +711,7 @@ mod tests {
 
     /// A small served batch that cannot be graded on its caller's thread takes turns on the
     /// pool like a large one: queued whole, 64 slow samples held the pool's one thread for all
-    /// of them while other clients' turns waited (red team: 2.4 s; here 640 ms).
+    /// of them while other clients' turns waited (red team: 2.4 s; here 1.3 s).
     #[test]
     fn a_small_batch_on_the_pool_takes_turns_too() {
         let engine =
@@ -723,13 +723,13 @@ mod tests {
                 let client: Client = "127.0.0.9".parse().unwrap();
                 let items: Vec<u64> = (0..PARALLEL_CHUNK as u64).collect();
                 engine.map_in_turns(client, &items, |_, item| {
-                    std::thread::sleep(Duration::from_millis(10));
+                    std::thread::sleep(Duration::from_millis(20));
                     *item
                 })
             })
         };
         // Another client's short turns meanwhile: each waits at most about one of the small
-        // batch's turns, not the whole batch (64 x 10 ms).
+        // batch's turns, not the whole batch (64 x 20 ms).
         std::thread::sleep(ROUND_TARGET);
         let mut longest_wait = Duration::ZERO;
         while !small.is_finished() {
@@ -740,7 +740,7 @@ mod tests {
         let graded = small.join().unwrap();
         assert_eq!(graded, (0..PARALLEL_CHUNK as u64).collect::<Vec<_>>());
         assert!(
-            longest_wait < ROUND_TARGET * 25,
+            longest_wait < ROUND_TARGET * 60,
             "another client's turn waited {longest_wait:?} behind a 64-sample batch"
         );
     }
