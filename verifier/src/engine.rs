@@ -236,9 +236,9 @@ impl Engine {
     /// other clients' requests waiting for seconds. Here each thread takes one sample at a time
     /// and gives the pool back once the turn's time is up; work that other requests queued
     /// meanwhile goes first, then the batch's next turn. A client's large batches take their
-    /// turns one at a time (its lane), so the pool is shared by client, not by request. The first turn runs on
-    /// the caller's thread when a place is free (see below). `verifier grade` (the one client,
-    /// [`LOCAL`]) hands each chunk over whole.
+    /// turns one at a time (its lane), so the pool is shared by client, not by request. The
+    /// first turn runs on the caller's thread when a place is free (see below). `verifier
+    /// grade` (the one client, [`LOCAL`]) hands each chunk over whole.
     fn map_in_turns<T: Sync, R: Send>(
         &self,
         client: Client,
@@ -262,14 +262,8 @@ impl Engine {
         {
             let place = InlinePlace::take(&self.inline_batches);
             if place.running_before < self.jobs {
-                let began = Instant::now();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    slots[i] = Some(f(i, item));
-                    if began.elapsed() >= ROUND_TARGET {
-                        break;
-                    }
+                for (i, result) in one_turn(&next, items, &f, Instant::now()) {
+                    slots[i] = Some(result);
                 }
             }
         }
@@ -287,18 +281,7 @@ impl Engine {
                 let began = Instant::now();
                 (0..self.jobs)
                     .into_par_iter()
-                    .map(|_| {
-                        let mut graded = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(item) = items.get(i) else { break };
-                            graded.push((i, f(i, item)));
-                            if began.elapsed() >= ROUND_TARGET {
-                                break;
-                            }
-                        }
-                        graded
-                    })
+                    .map(|_| one_turn(&next, items, &f, began))
                     .collect()
             });
             for (i, result) in turn.into_iter().flatten() {
@@ -486,6 +469,26 @@ impl Drop for Engine {
         // Ends the sandbox threads (they wait on the queue otherwise).
         self.sandbox_queue.close();
     }
+}
+
+/// One thread's share of a turn (see [`Engine::map_in_turns`]): the next items not yet taken,
+/// one at a time, until none is left or the turn that `began` has lasted [`ROUND_TARGET`].
+fn one_turn<T, R>(
+    next: &AtomicUsize,
+    items: &[T],
+    f: &impl Fn(usize, &T) -> R,
+    began: Instant,
+) -> Vec<(usize, R)> {
+    let mut graded = Vec::new();
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(item) = items.get(i) else { break };
+        graded.push((i, f(i, item)));
+        if began.elapsed() >= ROUND_TARGET {
+            break;
+        }
+    }
+    graded
 }
 
 /// Grades one sample; its deadline starts now.
