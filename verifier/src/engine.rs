@@ -50,26 +50,65 @@ pub struct Engine {
     deadlines: Deadlines,
 }
 
-/// Lanes that clients' turns take (see [`Engine::map_in_turns`]). Two clients whose hashes
-/// meet share a lane: they then alternate, which costs each some of its share, never
-/// correctness; the seed is per process, so a client cannot choose to meet another.
+/// Lanes that clients' turns take (see [`Engine::map_in_turns`]): each lane holds as many
+/// places as the pool has threads. A large batch's turn spreads over every thread and takes
+/// them all; a small one's (one chunk or less, most often one sample) takes one. So a client
+/// has at most the pool's worth of turns queued, however it splits its work: splitting it into
+/// small concurrent batches got a client one share per request (8 of them: another client's
+/// slow batch took 9x as long as alone, red team), while its concurrent single-sample requests
+/// still run side by side (one place each; with a whole lane each, `load_mix`'s math p99 rose
+/// from ~17 to 67 ms). Two clients whose hashes meet share a lane: it costs each some of its
+/// share, never correctness; the seed is per process, so a client cannot choose to meet another.
 struct TurnLanes {
-    lanes: Box<[std::sync::Mutex<()>]>,
+    lanes: Box<[Lane]>,
+    places: usize,
     hasher: foldhash::fast::RandomState,
 }
 
+#[derive(Default)]
+struct Lane {
+    taken: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+/// Places taken in a lane, given back when dropped.
+struct LanePlaces<'a> {
+    lane: &'a Lane,
+    count: usize,
+}
+
 impl TurnLanes {
-    fn new() -> Self {
+    fn new(places: usize) -> Self {
         TurnLanes {
-            lanes: (0..256).map(|_| std::sync::Mutex::new(())).collect(),
+            lanes: (0..256).map(|_| Lane::default()).collect(),
+            places: places.max(1),
             hasher: foldhash::fast::RandomState::default(),
         }
     }
 
-    fn of(&self, client: Client) -> std::sync::MutexGuard<'_, ()> {
+    /// Waits for `client`'s lane to have room for a turn of `items` samples, and takes it.
+    fn of(&self, client: Client, items: usize) -> LanePlaces<'_> {
         use std::hash::BuildHasher;
-        let lane = self.hasher.hash_one(client) as usize % self.lanes.len();
-        self.lanes[lane].lock().unwrap_or_else(|e| e.into_inner())
+        let lane = &self.lanes[self.hasher.hash_one(client) as usize % self.lanes.len()];
+        let count = if items > PARALLEL_CHUNK {
+            self.places
+        } else {
+            1
+        };
+        let mut taken = lane.taken.lock().unwrap_or_else(|e| e.into_inner());
+        while *taken + count > self.places {
+            taken = lane.freed.wait(taken).unwrap_or_else(|e| e.into_inner());
+        }
+        *taken += count;
+        LanePlaces { lane, count }
+    }
+}
+
+impl Drop for LanePlaces<'_> {
+    fn drop(&mut self) {
+        let mut taken = self.lane.taken.lock().unwrap_or_else(|e| e.into_inner());
+        *taken -= self.count;
+        self.lane.freed.notify_all();
     }
 }
 
@@ -149,7 +188,7 @@ impl Engine {
             sandbox_queue,
             jobs,
             inline_batches: std::sync::atomic::AtomicUsize::new(0),
-            turn_lanes: TurnLanes::new(),
+            turn_lanes: TurnLanes::new(jobs),
             deadlines: Deadlines {
                 default: default_timeout,
                 max: default_timeout.max(Duration::from_secs(60)),
@@ -235,8 +274,8 @@ impl Engine {
     /// over whole held every grading thread until it was done: 2,000 slow math samples kept
     /// other clients' requests waiting for seconds. Here each thread takes one sample at a time
     /// and gives the pool back once the turn's time is up; work that other requests queued
-    /// meanwhile goes first, then the batch's next turn. A client's large batches take their
-    /// turns one at a time (its lane), so the pool is shared by client, not by request. The
+    /// meanwhile goes first, then the batch's next turn. A client's turns wait in its lane (at
+    /// most the pool's worth at once), so the pool is shared by client, not by request. The
     /// first turn runs on the caller's thread when a place is free (see below). `verifier
     /// grade` (the one client, [`LOCAL`]) hands each chunk over whole.
     fn map_in_turns<T: Sync, R: Send>(
@@ -268,11 +307,8 @@ impl Engine {
             }
         }
         while next.load(Ordering::Relaxed) < items.len() {
-            // This client's other large requests wait here, off the pool, while this one has a
-            // turn. Small ones (one chunk or less) take no lane, as they never did: one client's
-            // concurrent single-sample requests (a trainer's reward calls) queued one at a time
-            // there, math p99 under `load_mix` 67 ms against 18-21 ms; their turns are short.
-            let _lane = (items.len() > PARALLEL_CHUNK).then(|| self.turn_lanes.of(client));
+            // This client's other requests wait here, off the pool, while its lane is full.
+            let _lane = self.turn_lanes.of(client, items.len());
             let turn: Vec<Vec<(usize, R)>> = self.pool.install(|| {
                 // The turn's time starts when the pool takes it, not when it was asked for: timed
                 // from the request, a batch that waited a turn's length behind others graded one
@@ -710,6 +746,38 @@ mod tests {
             waited_through <= 5,
             "100 cheap samples waited through {waited_through} of the other client's turns"
         );
+    }
+
+    /// A client's lane holds the pool's worth of turns: small turns side by side up to that,
+    /// a large turn (which spreads over every thread) alone.
+    #[test]
+    fn a_clients_lane_holds_the_pools_worth_of_turns() {
+        let lanes = TurnLanes::new(2);
+        let a: Client = "127.0.0.9".parse().unwrap();
+        let taken = |lanes: &TurnLanes, client: Client| {
+            let lane = &lanes.lanes[{
+                use std::hash::BuildHasher;
+                lanes.hasher.hash_one(client) as usize % lanes.lanes.len()
+            }];
+            *lane.taken.lock().unwrap()
+        };
+        let first = lanes.of(a, 1);
+        let second = lanes.of(a, 1);
+        assert_eq!(taken(&lanes, a), 2);
+        std::thread::scope(|scope| {
+            let third = scope.spawn(|| drop(lanes.of(a, 1)));
+            let large = scope.spawn(|| drop(lanes.of(a, PARALLEL_CHUNK + 1)));
+            std::thread::sleep(ROUND_TARGET * 5);
+            assert!(
+                !third.is_finished() && !large.is_finished(),
+                "the lane was full"
+            );
+            drop(first);
+            third.join().unwrap();
+            drop(second);
+            large.join().unwrap();
+        });
+        assert_eq!(taken(&lanes, a), 0);
     }
 
     /// A small served batch that cannot be graded on its caller's thread takes turns on the
