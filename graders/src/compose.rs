@@ -9,13 +9,26 @@ use crate::registry::{GradeContext, Registry};
 
 /// Grades every component of `sample` and combines them.
 pub fn grade_sample(registry: &Registry, sample: &Sample, ctx: &GradeContext) -> GradeResult {
-    let started = Instant::now();
+    grade_sample_since(registry, sample, ctx, Instant::now())
+}
+
+/// [`grade_sample`] for a caller that has just read the clock (to set the sample's deadline):
+/// `started` begins the sample's `elapsed_us` and answers whether the deadline had passed
+/// before the first component. Each clock read is ~20 ns here, and a format reward took four
+/// a sample, about 4% of `grade`'s CPU; now it takes two.
+pub fn grade_sample_since(
+    registry: &Registry,
+    sample: &Sample,
+    ctx: &GradeContext,
+    started: Instant,
+) -> GradeResult {
     let primary = (None, sample.weight.unwrap_or(1.0), &sample.task);
     // Most samples have one component: grade it without the bookkeeping below (three vectors
     // a sample, a tenth of the grading time of a format reward).
     let components: Vec<ComponentResult> = if sample.components.is_empty() {
         let (name, weight, task) = primary;
-        let verdict = grade_component(registry, &sample.completion, task, weight, ctx);
+        let expired = ctx.deadline.is_some_and(|d| started >= d);
+        let verdict = grade_component(registry, &sample.completion, task, weight, ctx, expired);
         vec![component_result(name, weight, task, verdict)]
     } else {
         let extra = sample
@@ -38,6 +51,7 @@ pub fn grade_sample(registry: &Registry, sample: &Sample, ctx: &GradeContext) ->
                 task,
                 weight,
                 ctx,
+                ctx.expired(),
             ));
         }
         all.iter()
@@ -135,6 +149,7 @@ fn grade_component(
     task: &Task,
     weight: f64,
     ctx: &GradeContext,
+    expired: bool,
 ) -> Verdict {
     if !weight.is_finite() {
         return Verdict::error(format!(
@@ -144,7 +159,7 @@ fn grade_component(
     // A code component decides for itself: when earlier components' runs spent the deadline,
     // its tests end at their time limit (`incorrect`), unless the client chose a deadline too
     // short for them (see `code::run`).
-    if ctx.expired() && !matches!(task, Task::Code(_)) {
+    if expired && !matches!(task, Task::Code(_)) {
         return Verdict::timeout("the sample's deadline passed before this component was graded");
     }
     // A verdict that arrives after the deadline is kept: each grader keeps its own deadline

@@ -529,13 +529,19 @@ fn one_turn<T, R>(
 
 /// Grades one sample; its deadline starts now.
 fn grade_one(registry: &Registry, deadlines: Deadlines, sample: &Sample) -> GradeResult {
+    // One clock read starts both the deadline and the sample's `elapsed_us`.
+    let now = Instant::now();
     let ctx = match sample.limits.timeout_ms {
         Some(ms) => {
-            GradeContext::with_client_deadline(Duration::from_millis(ms).min(deadlines.max))
+            let allowance = Duration::from_millis(ms).min(deadlines.max);
+            GradeContext {
+                deadline: Some(now + allowance),
+                client_allowance: Some(allowance),
+            }
         }
-        None => GradeContext::with_deadline(Instant::now() + deadlines.default),
+        None => GradeContext::with_deadline(now + deadlines.default),
     };
-    graders::grade_sample(registry, sample, &ctx)
+    graders::compose::grade_sample_since(registry, sample, &ctx, now)
 }
 
 /// Whether grading `sample` runs in the sandboxes (its task or a component is code or a
