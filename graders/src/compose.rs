@@ -93,7 +93,7 @@ fn component_result(
         weight,
         reward: verdict.reward,
         status: verdict.status,
-        details: verdict.details,
+        details: verdict.details.into(),
         error: verdict.error,
     }
 }

@@ -14,8 +14,10 @@ mod schema;
 pub use schema::documented_kinds;
 
 mod completion;
+mod details;
 mod result_json;
 pub use completion::last_assistant_content;
+pub use details::Details;
 
 /// One sample to grade.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -670,7 +672,8 @@ pub struct ComponentResult {
     pub reward: f64,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub details: Map<String, Value>,
+    #[schema(value_type = Map<String, Value>)]
+    pub details: Details,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -689,8 +692,10 @@ pub struct GradeResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<ComponentResult>,
     /// The primary task's details.
+    // The same shared map as the primary component's (see `Details`).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub details: Map<String, Value>,
+    #[schema(value_type = Map<String, Value>)]
+    pub details: Details,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<Value>,
     /// Wall time spent grading this sample, in microseconds (0 when served from the cache).
@@ -710,7 +715,7 @@ impl GradeResult {
             status: Status::Error,
             error: Some(message.into()),
             components: Vec::new(),
-            details: Map::new(),
+            details: Details::default(),
             group_id: None,
             elapsed_us: 0,
             cached: false,

@@ -24,19 +24,28 @@ impl GradeResult {
             out.extend_from_slice(b",\"error\":");
             value(out, error);
         }
+        // Where the primary component's details were written: the top level's are usually the
+        // same map, copied as bytes rather than written again.
+        let mut primary_details = None;
         if !self.components.is_empty() {
             out.extend_from_slice(b",\"components\":[");
             for (i, component) in self.components.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                component.write_json(out);
+                let details = component.write_json_noting_details(out);
+                if i == 0 && component.details.shares_map_with(&self.details) {
+                    primary_details = details;
+                }
             }
             out.push(b']');
         }
         if !self.details.is_empty() {
             out.extend_from_slice(b",\"details\":");
-            value(out, &self.details);
+            match primary_details {
+                Some(written) => out.extend_from_within(written),
+                None => value(out, &*self.details),
+            }
         }
         if let Some(group_id) = &self.group_id {
             out.extend_from_slice(b",\"group_id\":");
@@ -54,6 +63,12 @@ impl GradeResult {
 impl ComponentResult {
     /// Appends this component as one JSON object, exactly as `serde_json::to_writer` would.
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_noting_details(out);
+    }
+
+    /// [`ComponentResult::write_json`], returning where in `out` its details were written.
+    fn write_json_noting_details(&self, out: &mut Vec<u8>) -> Option<std::ops::Range<usize>> {
+        let mut details = None;
         out.extend_from_slice(b"{\"name\":");
         value(out, &self.name);
         out.extend_from_slice(b",\"weight\":");
@@ -65,13 +80,16 @@ impl ComponentResult {
         out.push(b'"');
         if !self.details.is_empty() {
             out.extend_from_slice(b",\"details\":");
-            value(out, &self.details);
+            let start = out.len();
+            value(out, &*self.details);
+            details = Some(start..out.len());
         }
         if let Some(error) = &self.error {
             out.extend_from_slice(b",\"error\":");
             value(out, error);
         }
         out.push(b'}');
+        details
     }
 }
 
@@ -84,14 +102,14 @@ fn value(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Map, Value};
+    use serde_json::{json, Value};
 
     use super::*;
-    use crate::contract::Status;
+    use crate::contract::{Details, Status};
 
-    fn details(value: Value) -> Map<String, Value> {
+    fn details(value: Value) -> Details {
         match value {
-            Value::Object(map) => map,
+            Value::Object(map) => Details::from(map),
             _ => unreachable!("objects only"),
         }
     }
@@ -134,7 +152,11 @@ mod tests {
             elapsed_us: u64::MAX,
             cached: true,
         };
-        let mut out = vec![plain, full.clone()];
+        // The top level's details the very map of the primary component's, as graded results
+        // have them (written once, then copied as bytes).
+        let mut shared = full.clone();
+        shared.components[0].details = shared.details.clone();
+        let mut out = vec![plain, full.clone(), shared];
         for status in Status::ALL {
             full.status = status;
             full.cached = false;
@@ -142,12 +164,12 @@ mod tests {
             full.reward = -12345.678e-9;
             full.id = json!(-17);
             full.components.truncate(1);
-            full.details.clear();
+            full.details = Details::default();
             out.push(full.clone());
         }
-        out[2].reward = f64::NAN;
-        out[3].components[0].weight = f64::INFINITY;
-        out[4].components.clear();
+        out[3].reward = f64::NAN;
+        out[4].components[0].weight = f64::INFINITY;
+        out[5].components.clear();
         out
     }
 
