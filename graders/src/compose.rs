@@ -93,7 +93,7 @@ fn component_result(
         weight,
         reward: verdict.reward,
         status: verdict.status,
-        details: verdict.details.into(),
+        details: verdict.details,
         error: verdict.error,
     }
 }

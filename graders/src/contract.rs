@@ -626,7 +626,7 @@ pub struct Verdict {
     pub reward: f64,
     pub status: Status,
     /// Readable details: extracted answer, failed test, per-instruction verdicts...
-    pub details: Map<String, Value>,
+    pub details: Details,
     /// Set when `status` is `error` (or another status needs a reason).
     pub error: Option<String>,
 }
@@ -637,7 +637,7 @@ impl Verdict {
         Verdict {
             reward,
             status: Status::from_score(reward),
-            details: Map::new(),
+            details: Details::default(),
             error: None,
         }
     }
@@ -646,7 +646,7 @@ impl Verdict {
         Verdict {
             reward: 0.0,
             status: Status::Error,
-            details: Map::new(),
+            details: Details::default(),
             error: Some(message.into()),
         }
     }

@@ -166,7 +166,7 @@ fn a_reply_nested_past_the_parsers_stack_is_refused_before_parsing() {
     for (i, verdict) in verdicts[..6].iter().enumerate() {
         let name = format!("forged reply {i}");
         expect_zero_and_no_escape(&name, verdict);
-        let text = Value::Object(verdict.details.clone()).to_string();
+        let text = Value::Object((*verdict.details).clone()).to_string();
         assert!(!text.contains("trap"), "{name}: {text}");
         assert_ne!(verdict.details["verdict"], "time_limit", "{name}: {text}");
     }

@@ -13,7 +13,11 @@ pub mod open_r1;
 pub mod strict;
 mod tags;
 
-use crate::contract::{FormatStyle, Task, Verdict};
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+use crate::contract::{Details, FormatStyle, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
 
 pub struct FormatGrader;
@@ -54,16 +58,34 @@ impl Grader for FormatGrader {
             FormatStyle::TagCount => {
                 let (score, tags) = open_r1::tag_count(text);
                 let mut verdict = Verdict::scored(score);
-                // Collected at its size in one go, not grown a tag at a time: 1.4% of the
-                // instructions of `verifier grade` on format samples (callgrind).
-                verdict.details = tags
-                    .iter()
-                    .map(|&(tag, ok)| (tag.to_string(), ok.into()))
-                    .collect::<serde_json::Map<_, _>>();
+                verdict.details = tag_details(tags.map(|(_, ok)| ok));
                 verdict
             }
         }
     }
+}
+
+/// `tag_count`'s details (each tag: whether it occurred exactly once), one of sixteen maps
+/// built once and shared: building the four-entry map for each sample (keys, index, entries)
+/// was 5% of `verifier grade`'s CPU on format samples.
+fn tag_details(once: [bool; 4]) -> Details {
+    static ALL: LazyLock<Vec<Details>> = LazyLock::new(|| {
+        (0..16)
+            .map(|bits: usize| {
+                open_r1::TAGS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, _))| (name.to_string(), Value::Bool(bits & (1 << i) != 0)))
+                    .collect::<Map<_, _>>()
+                    .into()
+            })
+            .collect()
+    });
+    let bits = once
+        .iter()
+        .enumerate()
+        .fold(0, |bits, (i, &ok)| bits | (usize::from(ok) << i));
+    ALL[bits].clone()
 }
 
 fn from_check(check: Result<(), String>) -> Verdict {

@@ -75,7 +75,7 @@ fn parse_object(object: &Map<String, Value>) -> Result<Verdict, String> {
     }
     match object.get("details") {
         None | Some(Value::Null) => {}
-        Some(Value::Object(details)) => verdict.details = details.clone(),
+        Some(Value::Object(details)) => verdict.details = details.clone().into(),
         Some(other) => {
             return Err(format!(
                 "`details` that are {}; they must be a dict",

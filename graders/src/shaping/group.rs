@@ -61,7 +61,7 @@ fn deferred_components(samples: &[&Sample], results: &[GradeResult]) -> Vec<Defe
 fn set_component(component: &mut ComponentResult, verdict: Verdict) {
     component.reward = verdict.reward;
     component.status = verdict.status;
-    component.details = verdict.details.into();
+    component.details = verdict.details;
     component.error = verdict.error;
 }
 

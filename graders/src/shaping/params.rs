@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::chars::{is_ideograph, is_invisible};
 use crate::contract::{Status, Task, Verdict};
@@ -109,7 +109,7 @@ pub fn shaped(reward: f64, worst: f64, best: f64) -> Verdict {
     Verdict {
         reward,
         status: status_between(reward, worst, best),
-        details: Map::new(),
+        details: Default::default(),
         error: None,
     }
 }
