@@ -764,6 +764,42 @@ impl Sample {
         })
     }
 
+    /// Parses the sample on each of `lines` (ranges of `text`, in order, apart), each exactly as
+    /// [`Sample::from_json_str`] would. One deserializer reads line after line, so the buffer
+    /// it unescapes strings into grows once a call, not once a sample (a new one per sample was
+    /// ~6% of `verifier grade`'s CPU on format samples). A line whose value fails, or does not
+    /// end on that line with only whitespace after it, is parsed alone by `from_json_str`
+    /// (which names the problem), and reading goes on from the next line.
+    pub fn from_json_lines(
+        text: &str,
+        lines: &[std::ops::Range<usize>],
+    ) -> Vec<Result<Sample, SampleError>> {
+        let mut parsed = Vec::with_capacity(lines.len());
+        let mut next = 0;
+        while let Some(first) = lines.get(next) {
+            let from = first.start;
+            let mut stream =
+                serde_json::Deserializer::from_str(&text[from..]).into_iter::<Sample>();
+            while let Some(line) = lines.get(next) {
+                next += 1;
+                let value = stream.next();
+                let end = from + stream.byte_offset();
+                let on_this_line = (line.start..=line.end).contains(&end)
+                    && text.as_bytes()[end..line.end]
+                        .iter()
+                        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+                match value {
+                    Some(Ok(sample)) if on_this_line => parsed.push(Ok(sample)),
+                    _ => {
+                        parsed.push(Sample::from_json_str(&text[line.clone()]));
+                        break;
+                    }
+                }
+            }
+        }
+        parsed
+    }
+
     /// Parses one sample from an already-parsed JSON value (an HTTP batch element).
     pub fn from_value(value: Value) -> Result<Sample, SampleError> {
         let id = value.get("id").cloned().unwrap_or(Value::Null);
@@ -816,6 +852,62 @@ fn json_type_name(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sample or its error, comparable.
+    fn outcome(parsed: &Result<Sample, SampleError>) -> Result<Value, SampleError> {
+        parsed
+            .as_ref()
+            .map(|sample| serde_json::to_value(sample).unwrap())
+            .map_err(Clone::clone)
+    }
+
+    #[test]
+    fn lines_parse_as_each_line_alone_does() {
+        let lines = [
+            r#"{"id":1,"completion":"a\nb \u00e9 \ud83d\ude00","task":{"kind":"format","style":"r1"}}"#,
+            r#"  {"id":2,"completion":"x","task":{"kind":"math","answer":"1"}}  "#,
+            "{\"id\":3,\"completion\":\"x\",\"task\":{\"kind\":\"math\",\"answer\":\"1\"}}\r",
+            r#"{"id":4,"completion":"x","task":{"kind":"math","answer":"1"}} trailing"#,
+            r#"{"id":5,"completion":"x","task":{"kind":"math","answer":"1"}}{"id":6}"#,
+            r#"{"id":7,"completion":"x","#,
+            r#""task":{"kind":"math","answer":"1"}}"#,
+            r#"{"id":8,"completion":7,"task":{"kind":"math","answer":"1"}}"#,
+            r#"{"id":9,"completion":"x","task":{"kind":"format","style":7}}"#,
+            "\u{c}{\"id\":10,\"completion\":\"x\",\"task\":{\"kind\":\"math\",\"answer\":\"1\"}}",
+            r#"[1, 2]"#,
+            r#"{"id":11,"completion":"x","task":{"kind":"math","answer":"1"},"id":12}"#,
+            r#"{"id":13,"completion":"\ud800","task":{"kind":"math","answer":"1"}}"#,
+            r#"17"#,
+            r#"{"id":14,"completion":"y","task":{"kind":"plugin_kind","n":1}}"#,
+            r#"{"id":15,"completion":"z","task":{"kind":"math","answer":"2"}}"#,
+        ];
+        // Lines apart by newlines (as `grade` keeps them), and also run together.
+        for separator in ["\n", "\n\n", ""] {
+            let mut text = String::new();
+            let mut ranges = Vec::new();
+            for line in lines {
+                let start = text.len();
+                text.push_str(line);
+                ranges.push(start..text.len());
+                text.push_str(separator);
+            }
+            let together = Sample::from_json_lines(&text, &ranges);
+            assert_eq!(together.len(), lines.len());
+            for (line, parsed) in lines.iter().zip(&together) {
+                assert_eq!(
+                    outcome(parsed),
+                    outcome(&Sample::from_json_str(line)),
+                    "{line}"
+                );
+            }
+            // The good lines after bad ones parse too: reading goes on after each bad line.
+            let ok = together.iter().filter(|p| p.is_ok()).count();
+            assert!(
+                ok >= 5,
+                "{ok} of the lines parsed with separator {separator:?}"
+            );
+        }
+    }
 
     #[test]
     fn format_component_names_are_format_and_the_style() {

@@ -218,21 +218,18 @@ fn grade_chunks(
 /// Grades one chunk: its results' tally, their JSON lines, and the chunk's buffer to reuse.
 fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, Vec<u8>, Vec<u8>) {
     let Chunk { data, lines, .. } = chunk;
-    // Graded as texts borrowed from the chunk's buffer.
-    let lines: Vec<(usize, Result<&str, String>)> = lines
-        .into_iter()
-        .map(|(n, line)| (n, line.map(|range| &data[range])))
-        .collect();
-    let texts: Vec<&str> = lines
+    // Parsed from the chunk's buffer, one deserializer for the chunk.
+    let readable: Vec<std::ops::Range<usize>> = lines
         .iter()
-        .filter_map(|(_, line)| line.as_ref().ok().copied())
+        .filter_map(|(_, line)| line.as_ref().ok().cloned())
         .collect();
     let numbers: Vec<usize> = lines
         .iter()
         .filter(|(_, line)| line.is_ok())
         .map(|(n, _)| *n)
         .collect();
-    let graded = engine.grade_texts(crate::fair_queue::LOCAL, &texts, &|i| {
+    let parsed = graders::Sample::from_json_lines(&data, &readable);
+    let graded = engine.grade_samples(crate::fair_queue::LOCAL, parsed, &|i| {
         format!("line {}", numbers[i])
     });
     // Unreadable lines take their place among the graded ones, in input order.
@@ -248,7 +245,7 @@ fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, Vec<u8>, Vec<u8>) {
         result.write_json(&mut out);
         out.push(b'\n');
     }
-    drop((lines, texts, numbers));
+    drop((lines, readable, numbers));
     (tally, out, data.into_bytes())
 }
 
