@@ -16,6 +16,7 @@ pub mod math;
 pub mod plugin;
 pub mod registry;
 pub mod shaping;
+mod xorshift;
 
 pub use compose::grade_sample;
 pub use contract::{

@@ -93,22 +93,14 @@ mod tests {
             "\n</think>\n<answer>\n",
             "\r\n",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = crate::xorshift::Xorshift::new(0x2545_f491_4f6c_dd1d);
         let (mut matched, mut total) = (0, 0);
         for _ in 0..200_000 {
             let mut text = String::new();
-            if next() % 4 != 0 {
+            if random.below(4) != 0 {
                 text.push_str("<think>\n");
             }
-            for _ in 0..next() % 9 {
-                text.push_str(pieces[(next() % pieces.len() as u64) as usize]);
-            }
+            text.push_str(&random.text(&pieces, 9));
             let expected = oracle(&text);
             assert_eq!(matches_format(&text), expected, "{text:?}");
             matched += usize::from(expected);

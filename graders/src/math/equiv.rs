@@ -654,13 +654,8 @@ fn rounded_match(a: &Value, b: &Value, places: u32) -> bool {
 /// Probe points: rational values in about [0.3, 5] (positive, so real roots stay real), or small
 /// integers when an expression needs them (factorials, sums with symbolic bounds).
 fn probe_points(symbols: usize, integers: bool) -> Vec<Vec<Value>> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut random = crate::xorshift::Xorshift::new(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || random.next();
     (0..PROBES)
         .map(|_| {
             (0..symbols)

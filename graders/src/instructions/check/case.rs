@@ -153,20 +153,14 @@ mod tests {
             "—",
             "CAN-NOT",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = crate::xorshift::Xorshift::new(0x9e37_79b9_7f4a_7c15);
         let mut quick = 0;
         for _ in 0..20_000 {
-            let length = 1 + next() % 8;
+            let length = 1 + random.below(8);
             let sentence: Vec<&str> = (0..length)
-                .map(|_| words[(next() % words.len() as u64) as usize])
+                .map(|_| words[random.below(words.len())])
                 .collect();
-            let sentence = sentence.join(if next() % 5 == 0 { "  " } else { " " });
+            let sentence = sentence.join(if random.below(5) == 0 { "  " } else { " " });
             let expected = tokenized_capital_words(&sentence);
             assert_eq!(sentence_capital_words(&sentence), expected, "{sentence:?}");
             quick += usize::from(pystr::split_whitespace(&sentence).all(|w| {

@@ -626,20 +626,6 @@ mod tests {
     use super::super::numbers::{numbers, scan_spans};
     use super::*;
 
-    /// xorshift: seeded, so a failure reproduces.
-    fn random_text(state: &mut u64, pieces: &[&str], max_pieces: u64) -> String {
-        let mut next = || {
-            *state ^= *state << 13;
-            *state ^= *state >> 7;
-            *state ^= *state << 17;
-            *state
-        };
-        let n = next() % max_pieces;
-        (0..n)
-            .map(|_| pieces[(next() % pieces.len() as u64) as usize])
-            .collect()
-    }
-
     /// A matcher: the leftmost match at or after a position.
     type FindFn<'a> = dyn FnMut(&str, usize) -> Option<(usize, usize)> + 'a;
 
@@ -682,9 +668,9 @@ mod tests {
         let minerva = Regex::new(MINERVA_PATTERN).unwrap();
         let final_is = Regex::new(FINAL_IS_PATTERN).unwrap();
         let answer = Regex::new(ANSWER_PATTERN).unwrap();
-        let mut state = 0x1234_5678_9ABC_DEF1;
+        let mut state = crate::xorshift::Xorshift::new(0x1234_5678_9ABC_DEF1);
         for _ in 0..20_000 {
-            let text = random_text(&mut state, PHRASE_PIECES, 30);
+            let text = state.text(PHRASE_PIECES, 30);
             let all = |re: &Regex| -> Vec<(usize, usize)> {
                 re.find_iter(&text).map(|m| (m.start(), m.end())).collect()
             };
@@ -713,11 +699,11 @@ mod tests {
         let minerva = Regex::new(MINERVA_PATTERN).unwrap();
         let final_is = Regex::new(FINAL_IS_PATTERN).unwrap();
         let answer = Regex::new(ANSWER_PATTERN).unwrap();
-        let mut state = 0x0BAD_CAFE_1234_5678;
+        let mut state = crate::xorshift::Xorshift::new(0x0BAD_CAFE_1234_5678);
         for round in 0..60 {
             // Long texts (past the 16 KB tail), dense or sparse in phrases (so that the tail
             // holds all the last matches, or too few and the head is searched too).
-            let mut text = random_text(&mut state, PHRASE_PIECES, 6000);
+            let mut text = state.text(PHRASE_PIECES, 6000);
             if round % 3 == 0 {
                 text = "x".repeat(20_000) + &text;
             }
@@ -805,10 +791,10 @@ mod tests {
 
     #[test]
     fn spans_kept_from_chunks_at_the_end_are_those_of_one_forward_scan() {
-        let mut state = 0x5EED_0FC0_FFEE;
+        let mut state = crate::xorshift::Xorshift::new(0x5EED_0FC0_FFEE);
         for round in 0..150 {
             // Past the first 4 KB chunk; every third text sparse, so the chunks grow.
-            let mut text = random_text(&mut state, NUMBER_PIECES, 8000);
+            let mut text = state.text(NUMBER_PIECES, 8000);
             if round % 3 == 0 {
                 text = text.split_inclusive(' ').collect::<Vec<_>>().join("words ");
             }
@@ -825,10 +811,10 @@ mod tests {
 
     #[test]
     fn an_anchors_number_from_the_shared_scan_is_that_of_its_own_scan() {
-        let mut state = 0xFEED_5EED_0000_0001;
+        let mut state = crate::xorshift::Xorshift::new(0xFEED_5EED_0000_0001);
         for round in 0..60 {
             // Sentences of a few kilobytes hold many anchors each, which share one scan.
-            let text = with_sentence_ends(&random_text(&mut state, NUMBER_PIECES, 6000), 700);
+            let text = with_sentence_ends(&state.text(NUMBER_PIECES, 6000), 700);
             let mut anchors = Anchors::new(&text);
             let mut at = 0;
             while let Some((_, end)) = find_answer(&text, at) {
