@@ -3,6 +3,7 @@
 //! every key and value) cost about 5% of `verifier grade`'s CPU on format rewards; now the two
 //! hold one map. A grader whose details take few values can hand out prebuilt ones (the
 //! format grader's `tag_count`: building its four-entry map was another 5%).
+//!
 //! On the wire it is the plain JSON object it always was (and the OpenAPI schema says so:
 //! the fields that hold it are documented as a `Map`).
 
@@ -28,9 +29,7 @@ impl Details {
             _ => false,
         }
     }
-}
 
-impl Details {
     /// Sets `key` (as `Map::insert`), copying the map first if another holder shares it.
     pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
         match &mut self.0 {

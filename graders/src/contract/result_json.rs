@@ -173,8 +173,8 @@ mod tests {
             elapsed_us: u64::MAX,
             cached: true,
         };
-        // The top level's details the very map of the primary component's, as graded results
-        // have them (written once, then copied as bytes).
+        // The top level's details are the very map of the primary component's, as in graded
+        // results (written once, then copied as bytes).
         let mut shared = full.clone();
         shared.components[0].details = shared.details.clone();
         let mut out = vec![plain, full.clone(), shared];
