@@ -56,10 +56,11 @@ impl Grader for FormatGrader {
             FormatStyle::ThinkAnswer => Verdict::scored(open_r1::format_reward(text)),
             FormatStyle::ThinkAnswerStrict => from_check(strict::think_answer(text)),
             FormatStyle::TagCount => {
-                let (score, tags) = open_r1::tag_count(text);
-                let mut verdict = Verdict::scored(score);
-                verdict.details = tag_details(tags.map(|(_, ok)| ok));
-                verdict
+                let (score, once) = open_r1::tag_count(text);
+                Verdict {
+                    details: tag_details(once),
+                    ..Verdict::scored(score)
+                }
             }
         }
     }

@@ -48,13 +48,11 @@ pub static TAGS: [(&str, Tag); 4] = [
     ("answer_close", tag!("\n</answer>")),
 ];
 
-/// The score and, per tag, whether it occurred exactly once.
-pub fn tag_count(text: &str) -> (f64, [(&'static str, bool); 4]) {
-    let verdicts = TAGS
-        .each_ref()
-        .map(|(name, tag)| (*name, tag.count(text) == 1));
-    let score = verdicts.iter().filter(|(_, ok)| *ok).count() as f64 * 0.25;
-    (score, verdicts)
+/// The score and, per tag of [`TAGS`], whether it occurred exactly once.
+pub fn tag_count(text: &str) -> (f64, [bool; 4]) {
+    let once = TAGS.each_ref().map(|(_, tag)| tag.count(text) == 1);
+    let score = once.iter().filter(|ok| **ok).count() as f64 * 0.25;
+    (score, once)
 }
 
 #[cfg(test)]
