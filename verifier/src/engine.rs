@@ -86,10 +86,15 @@ impl TurnLanes {
         }
     }
 
+    /// The lane `client`'s turns take.
+    fn lane_of(&self, client: Client) -> &Lane {
+        use std::hash::BuildHasher;
+        &self.lanes[self.hasher.hash_one(client) as usize % self.lanes.len()]
+    }
+
     /// Waits for `client`'s lane to have room for a turn of `items` samples, and takes it.
     fn of(&self, client: Client, items: usize) -> LanePlaces<'_> {
-        use std::hash::BuildHasher;
-        let lane = &self.lanes[self.hasher.hash_one(client) as usize % self.lanes.len()];
+        let lane = self.lane_of(client);
         let count = if items > PARALLEL_CHUNK {
             self.places
         } else {
@@ -760,13 +765,8 @@ mod tests {
     fn a_clients_lane_holds_the_pools_worth_of_turns() {
         let lanes = TurnLanes::new(2);
         let a: Client = "127.0.0.9".parse().unwrap();
-        let taken = |lanes: &TurnLanes, client: Client| {
-            let lane = &lanes.lanes[{
-                use std::hash::BuildHasher;
-                lanes.hasher.hash_one(client) as usize % lanes.lanes.len()
-            }];
-            *lane.taken.lock().unwrap()
-        };
+        let taken =
+            |lanes: &TurnLanes, client: Client| *lanes.lane_of(client).taken.lock().unwrap();
         let first = lanes.of(a, 1);
         let second = lanes.of(a, 1);
         assert_eq!(taken(&lanes, a), 2);
