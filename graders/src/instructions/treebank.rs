@@ -130,11 +130,13 @@ fn split_opening_quotes(text: &str) -> String {
 }
 
 /// CONTRACTIONS2 and CONTRACTIONS3, in NLTK's order: `(?i)\b(can)(not)\b` → ` can not `, and
-/// so on. Matched by hand, as Python's `re` reads them, which the regex crate does not: `\b`
-/// lies between Python's word characters (letters, numbers, `_`; not the combining marks and
-/// joiners the regex crate adds) and others, and IGNORECASE takes `İ` and `ı` for `i` and `ſ`
-/// for `s`. With the regex crate's, `CANNOT²` counted two capital words against NLTK's one,
-/// and `CANNOT\u{301}` one against two (red team).
+/// so on. Matched by hand, as NLTK 3.10 applies them (its outputs are recorded in the tests),
+/// which the regex crate does not: `\b` lies between Python's `re` word characters (letters,
+/// numbers, `_`; not the combining marks and joiners the regex crate adds) and others, and
+/// IGNORECASE takes `İ` and `ı` for `i` and `ſ` for `s`. With the regex crate's, `CANNOT²`
+/// counted two capital words against NLTK's one, and `CANNOT\u{301}` one against two (red
+/// team). (The opening-quote step, [`split_opening_quotes`], still differs from NLTK beside
+/// marks, joiners, superscripts and fractions.)
 fn split_contractions(mut text: String) -> String {
     /// What must follow the pair: a word boundary, or a whitespace character (kept).
     #[derive(Clone, Copy, PartialEq)]
@@ -249,8 +251,8 @@ pub fn word_tokenize(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// NLTK 3.10.4's `word_tokenize` on each (recorded): its `re` word boundaries and case
-    /// folding around the contractions, and Python's whitespace.
+    /// NLTK 3.10.4's `word_tokenize` on each (recorded): its word boundaries and case folding
+    /// around the contractions, and Python's whitespace.
     #[test]
     fn contractions_split_where_pythons_re_splits_them() {
         let cases: [(&str, &[&str]); 19] = [
