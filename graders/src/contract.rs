@@ -770,8 +770,9 @@ impl Sample {
     /// ~6% of `verifier grade`'s CPU on format samples). From the first line whose value fails,
     /// or does not end on that line with only whitespace after it, every line is parsed alone
     /// by `from_json_str` (which names the problem). Restarting the deserializer after each bad
-    /// line instead let crafted lines (each opening a bracket the next lines continue) make it
-    /// read up to 128 lines ahead every time, so that every byte was parsed up to 128 times.
+    /// line instead let crafted lines (each opening a bracket the next lines continue, under a
+    /// key whose value serde skips without a depth limit) make every restart read to the end
+    /// of the chunk: 20 MB of them took 28.8 CPU-s (red team), now 0.20.
     pub fn from_json_lines(
         text: &str,
         lines: &[std::ops::Range<usize>],
