@@ -414,7 +414,9 @@ pub struct CodeTask {
     /// Memory limit per run, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit_mb: Option<u64>,
-    /// Tolerance for float return values of `call` tests: `|got - expected| <= tol * (1 + |expected|)`.
+    /// Tolerance for float return values of `call` tests: `|got - expected| <= tol * (1 + |expected|)`;
+    /// with `compare: "python"`, evalplus's `np.allclose`: `tol + 1e-7 * |expected|` (without
+    /// it, 1e-6 where the expected value is a float or a list or tuple of floats).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub float_tolerance: Option<f64>,
     /// How `call` tests compare return values on the host.
@@ -423,8 +425,10 @@ pub struct CodeTask {
 }
 
 /// The equality of `call` tests. `strict` (the default): types are checked, a boolean is never a
-/// number. `python`: Python's `==` between plain values, as evalplus compares (`True == 1`).
-/// Either way integers compare exactly, and a tolerance applies only to expected floats.
+/// number, and an expected JSON array takes a list or a tuple. `python`: Python's `==` between
+/// plain values, as evalplus compares (`True == 1`, `[4, 6] != (4, 6)`: write an expected tuple
+/// as `{"$tuple": [4, 6]}`). Either way integers compare exactly, and a tolerance applies only
+/// to expected floats.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {

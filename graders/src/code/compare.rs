@@ -3,11 +3,14 @@
 //! (an "always equal" object, a patched `__eq__`, a monkeypatched comparison helper).
 //!
 //! Values arrive as *tagged plain JSON* written by our harness: `null`, booleans, strings, numbers
-//! and arrays as themselves (tuples become arrays); integers beyond ±2^53 as `{"$int": "digits"}`;
-//! non-finite floats as `{"$float": "nan"|"inf"|"-inf"}`; sets as `{"$set": [...]}`; dicts with
-//! string keys as objects, other dicts as `{"$dict": [[key, value], ...]}`; bytes as
-//! `{"$bytes": "hex"}`; complex numbers as `{"$complex": [re, im]}`. Types are checked: a boolean
-//! never equals a number, a string never equals a list.
+//! and lists as themselves; tuples as `{"$tuple": [...]}`; integers beyond ±2^53 as
+//! `{"$int": "digits"}`; non-finite floats as `{"$float": "nan"|"inf"|"-inf"}`; sets as
+//! `{"$set": [...]}`; dicts with string keys as objects, other dicts as
+//! `{"$dict": [[key, value], ...]}`; bytes as `{"$bytes": "hex"}`; complex numbers as
+//! `{"$complex": [re, im]}`. Types are checked: a boolean never equals a number, a string never
+//! equals a list. An expected tuple wants a tuple; an expected JSON array takes a list, or, in
+//! strict mode only, a tuple (a task written in JSON cannot say tuple), while Python's `==`
+//! (evalplus's, `compare: "python"`) never takes a tuple for a list: `[4, 6] != (4, 6)`.
 
 use serde_json::{Map, Value};
 
@@ -62,21 +65,52 @@ pub fn tag_big_integers(json: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Float tolerance: `|got - expected| <= abs + rel * |expected|`, used where the expected value
-/// is a float; `bool_is_int` makes `true`/`false` equal `1`/`0` (Python's `==`, for
-/// [`Comparison::Python`](crate::contract::Comparison)).
+/// is a float; `python` compares as Python's `==` does where evalplus uses it
+/// ([`Comparison::Python`](crate::contract::Comparison)): `true`/`false` equal `1`/`0`, a list
+/// never equals a tuple, and the tolerance holds between floats only (evalplus checks
+/// `type(out) == type(exp)` before `np.allclose`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Tolerance {
     pub abs: f64,
     pub rel: f64,
-    pub bool_is_int: bool,
+    pub python: bool,
 }
 
 impl Tolerance {
     pub const EXACT: Tolerance = Tolerance {
         abs: 0.0,
         rel: 0.0,
-        bool_is_int: false,
+        python: false,
     };
+
+    /// evalplus's comparison for an expected value: Python's `==`, then, when that fails and
+    /// there is an `atol` (the task's, or 1e-6 where the expected value is floats, as its
+    /// `is_floats` says), `np.allclose(out, exp, rtol=1e-07, atol=atol)`.
+    pub fn evalplus(atol: Option<f64>, expected: &Value) -> Tolerance {
+        let abs = atol
+            .filter(|atol| *atol > 0.0)
+            .or_else(|| is_floats(expected).then_some(1e-6))
+            .unwrap_or(0.0);
+        Tolerance {
+            abs,
+            rel: if abs > 0.0 { 1e-7 } else { 0.0 },
+            python: true,
+        }
+    }
+}
+
+/// evalplus's `is_floats`: a float, or a non-empty list or tuple of floats only.
+fn is_floats(value: &Value) -> bool {
+    let is_float = |value: &Value| matches!(as_number(value), Some(Number::Float(_)));
+    let items = match value {
+        Value::Array(items) => Some(items),
+        Value::Object(map) => tagged(map, "$tuple"),
+        _ => None,
+    };
+    match items {
+        Some(items) => !items.is_empty() && items.iter().all(is_float),
+        None => is_float(value),
+    }
 }
 
 /// A number in its wire shapes: an integer (exact, at any size, as its decimal digits) or a float.
@@ -130,7 +164,7 @@ fn integral_digits(float: f64) -> Option<String> {
 /// expected value is a float (evalplus's rule): an integer result is matched exactly.
 fn numbers_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> Option<bool> {
     let as_number = |value: &Value| match value {
-        Value::Bool(b) if tolerance.bool_is_int => Some(Number::Int(u8::from(*b).to_string())),
+        Value::Bool(b) if tolerance.python => Some(Number::Int(u8::from(*b).to_string())),
         _ => as_number(value),
     };
     let within = |a: f64, b: f64| {
@@ -140,7 +174,7 @@ fn numbers_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> Option<
         (Number::Int(a), Number::Int(b)) => a == b,
         (Number::Int(a), Number::Float(b)) => integral_digits(b).is_some_and(|b| a == b),
         (Number::Float(a), Number::Int(b)) => {
-            let tolerant = tolerance.abs > 0.0 || tolerance.rel > 0.0;
+            let tolerant = !tolerance.python && (tolerance.abs > 0.0 || tolerance.rel > 0.0);
             integral_digits(a).is_some_and(|a| a == b)
                 || tolerant && b.parse::<f64>().is_ok_and(|b| within(a, b))
         }
@@ -159,8 +193,18 @@ pub fn values_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> bool
         (Value::Null, Value::Null) => true,
         (Value::Bool(a), Value::Bool(b)) => a == b,
         (Value::String(a), Value::String(b)) => a == b,
-        (Value::Array(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| values_equal(x, y, tolerance))
+        (Value::Array(a), Value::Array(b)) => items_equal(a, b, tolerance),
+        // JSON cannot say tuple, so a strict task's array takes one; Python's `==` does not.
+        (Value::Array(a), Value::Object(b)) if !tolerance.python => {
+            tagged(b, "$tuple").is_some_and(|b| items_equal(a, b, tolerance))
+        }
+        (Value::Object(a), got) if tagged(a, "$tuple").is_some() => {
+            match (tagged(a, "$tuple"), got) {
+                (Some(a), Value::Object(b)) => {
+                    tagged(b, "$tuple").is_some_and(|b| items_equal(a, b, tolerance))
+                }
+                _ => false,
+            }
         }
         (Value::Object(a), Value::Object(b)) => match (tagged(a, "$set"), tagged(b, "$set")) {
             (Some(x), Some(y)) => multiset_equal(x, y, tolerance),
@@ -176,6 +220,10 @@ pub fn values_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> bool
         },
         _ => false,
     }
+}
+
+fn items_equal(a: &[Value], b: &[Value], tolerance: Tolerance) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| values_equal(x, y, tolerance))
 }
 
 fn tagged<'a>(map: &'a Map<String, Value>, tag: &str) -> Option<&'a Vec<Value>> {
@@ -323,7 +371,7 @@ mod tests {
             ..Tolerance::EXACT
         };
         let python = Tolerance {
-            bool_is_int: true,
+            python: true,
             ..Tolerance::EXACT
         };
         assert!(values_equal(&json!([1, 0]), &json!([true, false]), python));
@@ -355,6 +403,83 @@ mod tests {
                 ..Tolerance::EXACT
             }
         ));
+    }
+
+    #[test]
+    fn a_tuple_is_a_tuple_and_only_a_strict_json_array_takes_one() {
+        let tuple = json!({"$tuple": [4, 6]});
+        let python = Tolerance {
+            python: true,
+            ..Tolerance::EXACT
+        };
+        for tolerance in [Tolerance::EXACT, python] {
+            assert!(values_equal(&tuple, &tuple, tolerance));
+            assert!(!values_equal(&tuple, &json!([4, 6]), tolerance));
+            assert!(!values_equal(&tuple, &json!({"$tuple": [4, 7]}), tolerance));
+            assert!(!values_equal(&tuple, &json!({"$set": [4, 6]}), tolerance));
+            assert!(!values_equal(&json!({"$tuple": []}), &json!([]), tolerance));
+        }
+        // Python's `==`: `[4, 6] != (4, 6)`, nested too; a strict task's JSON array takes either.
+        assert!(!values_equal(&json!([4, 6]), &tuple, python));
+        assert!(!values_equal(&json!([[4, 6]]), &json!([tuple]), python));
+        assert!(eq(json!([4, 6]), tuple.clone()));
+        assert!(eq(json!([[4, 6]]), json!([tuple])));
+        assert!(!eq(json!([4, 7]), tuple));
+    }
+
+    #[test]
+    fn python_comparison_is_evalplus_allclose() {
+        // atol from the task, rtol 1e-7: 1 + 5e-7 is not within 1e-6 + 1e-7 of 1.
+        let exact = json!(1.0);
+        let near = |x: f64| json!(x);
+        let with_atol = Tolerance::evalplus(Some(1e-6), &exact);
+        assert!(values_equal(&exact, &near(1.0 + 1e-6), with_atol));
+        assert!(!values_equal(&exact, &near(1.0 + 5e-6), with_atol));
+        let large = json!(1000.0);
+        let tolerance = Tolerance::evalplus(Some(1e-6), &large);
+        assert!(values_equal(&large, &near(1000.0 + 5e-5), tolerance));
+        assert!(!values_equal(
+            &large,
+            &near(1000.0 * (1.0 + 5e-7)),
+            tolerance
+        ));
+        // Without the task's atol, 1e-6 only where the expected value is floats.
+        assert!(values_equal(
+            &exact,
+            &near(1.0 + 1e-7),
+            Tolerance::evalplus(None, &exact)
+        ));
+        let floats = json!({"$tuple": [1.0, 2.0]});
+        let got = json!({"$tuple": [1.0000001, 2.0]});
+        assert!(values_equal(
+            &floats,
+            &got,
+            Tolerance::evalplus(None, &floats)
+        ));
+        let nested = json!([[1.0, 2.0]]);
+        let got = json!([[1.0000001, 2.0]]);
+        assert!(!values_equal(
+            &nested,
+            &got,
+            Tolerance::evalplus(None, &nested)
+        ));
+        let mixed = json!([1.0, 2]);
+        let got = json!([1.0000001, 2]);
+        assert!(!values_equal(
+            &mixed,
+            &got,
+            Tolerance::evalplus(None, &mixed)
+        ));
+        assert!(values_equal(
+            &mixed,
+            &got,
+            Tolerance::evalplus(Some(1e-6), &mixed)
+        ));
+        // The tolerance holds between floats: evalplus checks the types match first.
+        let tolerance = Tolerance::evalplus(Some(0.5), &near(3.1));
+        assert!(!values_equal(&near(3.1), &json!(3), tolerance));
+        assert!(values_equal(&near(3.0), &json!(3), tolerance));
+        assert!(values_equal(&near(3.1), &near(3.3), tolerance));
     }
 
     #[test]

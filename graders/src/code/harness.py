@@ -130,8 +130,10 @@ def _harness_main(config_text):
             return value
         if t is int or t is float:
             return _plain_number(value)
-        if t is list or t is tuple:
+        if t is list:
             return [to_plain(v, depth + 1) for v in list(value)]
+        if t is tuple:
+            return {"$tuple": [to_plain(v, depth + 1) for v in list(value)]}
         if t is set or t is frozenset:
             return {"$set": [to_plain(v, depth + 1) for v in list(value)]}
         if t is dict or t in dict_like:

@@ -341,17 +341,14 @@ impl<'a> Runner<'a> {
             return Err(RunError::Error("the call test has no cases".into()));
         }
         let (records, outcome, report) = self.call_runs(fn_name, cases, self.early_stop())?;
-        let tolerance = self
-            .task
-            .float_tolerance
-            .map_or(Tolerance::EXACT, |t| Tolerance {
+        let float_tolerance = self.task.float_tolerance;
+        let tolerance_for = |expected: &Value| match self.task.compare {
+            Comparison::Python => Tolerance::evalplus(float_tolerance, expected),
+            Comparison::Strict => float_tolerance.map_or(Tolerance::EXACT, |t| Tolerance {
                 abs: t,
                 rel: t,
                 ..Tolerance::EXACT
-            });
-        let tolerance = Tolerance {
-            bool_is_int: self.task.compare == Comparison::Python,
-            ..tolerance
+            }),
         };
         let names: Vec<String> = (0..cases.len()).map(|i| format!("case {i}")).collect();
         let tests = whole_program_failure(&records, &names).unwrap_or_else(|| {
@@ -369,7 +366,7 @@ impl<'a> Runner<'a> {
                     return error_result(record, name);
                 };
                 let expected = &cases[index].expected;
-                if values_equal(expected, got, tolerance) {
+                if values_equal(expected, got, tolerance_for(expected)) {
                     TestResult::new(TestOutcome::Passed, name, "")
                 } else {
                     let message = format!(
