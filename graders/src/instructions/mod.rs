@@ -2,7 +2,8 @@
 //! reference implementation's exact semantics (google-research `instruction_following_eval`,
 //! as shipped in lm-eval; see shared/research/format.md §3).
 //!
-//! Code map: [`spec`] parses instruction ids and kwargs; [`check`] holds the check of each id;
+//! Code map: [`spec`] parses instruction ids and kwargs (`parsed` keeps each thread's recent
+//! tasks parsed); [`check`] holds the check of each id;
 //! [`evaluate`] applies strict and loose mode; [`punkt`] and [`treebank`] reproduce NLTK's
 //! sentence and word tokenizers, [`language`] wraps langdetect with a fixed seed, [`pyjson`]
 //! answers "would Python's `json.loads` accept this", [`pystr`] holds Python string semantics.
@@ -21,6 +22,7 @@ mod caseless_word;
 mod check;
 pub mod evaluate;
 pub mod language;
+mod parsed;
 pub mod punkt;
 mod pyjson;
 pub mod pystr;
@@ -130,13 +132,14 @@ pub fn grade_instructions_until(
     task: &InstructionsTask,
     stop: &dyn Fn() -> bool,
 ) -> Verdict {
-    let instructions = match parse_instructions(task) {
+    let parsed = parsed::parsed_instructions(task);
+    let instructions = match parsed.as_ref() {
         Ok(instructions) => instructions,
-        Err(why) => return Verdict::error(why),
+        Err(why) => return Verdict::error(why.clone()),
     };
     let followed = match task.mode {
-        InstructionsMode::Strict => evaluate::strict_until(completion, &instructions, stop),
-        InstructionsMode::Loose => evaluate::loose_until(completion, &instructions, stop),
+        InstructionsMode::Strict => evaluate::strict_until(completion, instructions, stop),
+        InstructionsMode::Loose => evaluate::loose_until(completion, instructions, stop),
     };
     let Some(followed) = followed else {
         return Verdict::timeout("the deadline passed while checking the instructions");
