@@ -1,7 +1,7 @@
 //! Instructions parsed once per task, not once per sample: the samples of one prompt (a GRPO
 //! group's completions, an evaluation's repeats) carry the same task, and parsing it (kwargs
 //! read into their types, keyword matchers and case-folded words built) was ~7% of IFEval's
-//! grading time. Each grading thread keeps its own bounded table; an entry is used only for a
+//! grading time. Each grading thread keeps its own table, bounded in tasks and bytes; an entry is used only for a
 //! task equal, field by field, to the one it was parsed from, so a hash that collides costs a
 //! comparison, never another task's instructions.
 
@@ -16,9 +16,17 @@ use serde_json::{Map, Value};
 use super::{parse_instructions, Instruction};
 use crate::contract::InstructionsTask;
 
-/// Parsed tasks a thread keeps; past this the table starts again empty (a client that sends
-/// only new tasks pays one hash a sample, and the table's memory stays bounded).
+/// Parsed tasks a thread keeps; past this, or past [`BYTES_KEPT`], the table starts again empty
+/// (a client that sends only new tasks pays one hash a sample).
 const TASKS_KEPT: usize = 1024;
+
+/// The most bytes of tasks (prompts, ids and kwargs, roughly) a thread keeps: IFEval's 541
+/// tasks take 144 KB. Without it, 1024 tasks with a megabyte-long prompt each held a gigabyte
+/// per grading thread.
+const BYTES_KEPT: usize = 512 << 10;
+
+/// A task larger than this is parsed afresh each time and never kept.
+const TASK_BYTES_KEPT: usize = 8 << 10;
 
 /// What parsing gives for a task: its instructions, or the error naming the first bad one.
 pub type Parsed = Arc<Result<Vec<Instruction>, String>>;
@@ -49,6 +57,7 @@ struct Table {
     hasher: RandomState,
     entries: HashMap<u64, Vec<(Key, Parsed)>>,
     len: usize,
+    bytes: usize,
 }
 
 thread_local! {
@@ -57,6 +66,10 @@ thread_local! {
 
 /// `parse_instructions(task)`, from this thread's table when an equal task was parsed before.
 pub fn parsed_instructions(task: &InstructionsTask) -> Parsed {
+    let bytes = task_bytes(task);
+    if bytes > TASK_BYTES_KEPT {
+        return Arc::new(parse_instructions(task));
+    }
     TABLE.with_borrow_mut(|table| {
         let hash = table.hasher.hash_one(TaskHash(task));
         if let Some(found) = table
@@ -67,9 +80,10 @@ pub fn parsed_instructions(task: &InstructionsTask) -> Parsed {
             return found.1.clone();
         }
         let parsed: Parsed = Arc::new(parse_instructions(task));
-        if table.len >= TASKS_KEPT {
+        if table.len >= TASKS_KEPT || table.bytes + bytes > BYTES_KEPT {
             table.entries.clear();
             table.len = 0;
+            table.bytes = 0;
         }
         let key = Key {
             instruction_id_list: task.instruction_id_list.clone(),
@@ -82,8 +96,31 @@ pub fn parsed_instructions(task: &InstructionsTask) -> Parsed {
             .or_default()
             .push((key, parsed.clone()));
         table.len += 1;
+        table.bytes += bytes;
         parsed
     })
+}
+
+/// About the bytes a kept copy of the task's ids, kwargs and prompt takes.
+fn task_bytes(task: &InstructionsTask) -> usize {
+    fn value_bytes(value: &Value) -> usize {
+        16 + match value {
+            Value::String(s) => s.len(),
+            Value::Array(items) => items.iter().map(value_bytes).sum(),
+            Value::Object(map) => map_bytes(map),
+            _ => 0,
+        }
+    }
+    fn map_bytes(map: &Map<String, Value>) -> usize {
+        map.iter().map(|(k, v)| 16 + k.len() + value_bytes(v)).sum()
+    }
+    let ids: usize = task
+        .instruction_id_list
+        .iter()
+        .map(|id| 16 + id.len())
+        .sum();
+    let kwargs: usize = task.kwargs.iter().map(map_bytes).sum();
+    ids + kwargs + task.prompt.as_ref().map_or(0, String::len)
 }
 
 /// Hashes the ids and kwargs (the prompt, often a kilobyte, is only compared). Equal tasks hash
@@ -245,5 +282,26 @@ mod tests {
                 table.entries.values().map(Vec::len).sum::<usize>()
             );
         });
+    }
+
+    #[test]
+    fn long_tasks_are_parsed_but_their_bytes_stay_bounded() {
+        let id = ["length_constraints:number_words"];
+        let kwargs = [r#"{"relation": "at least", "num_words": 3}"#];
+        // Too long to keep: parsed each time, never kept.
+        let huge = task(&id, &kwargs, Some(&"x".repeat(TASK_BYTES_KEPT + 1)));
+        let first = parsed_instructions(&huge);
+        assert!(!Arc::ptr_eq(&first, &parsed_instructions(&huge)));
+        assert!(first.is_ok());
+        // Kept, but never more than the byte budget in all.
+        for n in 0..(2 * BYTES_KEPT / TASK_BYTES_KEPT + 4) {
+            let prompt = format!("{n}{}", "y".repeat(TASK_BYTES_KEPT - 200));
+            let kept = task(&id, &kwargs, Some(&prompt));
+            assert!(parsed_instructions(&kept).is_ok());
+            TABLE.with_borrow(|table| assert!(table.bytes <= BYTES_KEPT, "{}", table.bytes));
+        }
+        let kept = task(&id, &kwargs, Some("a short prompt"));
+        let first = parsed_instructions(&kept);
+        assert!(Arc::ptr_eq(&first, &parsed_instructions(&kept)));
     }
 }
