@@ -22,8 +22,8 @@ const TASKS_KEPT: usize = 1024;
 
 /// The most bytes of tasks (prompts, ids and kwargs, roughly) a thread keeps: IFEval's 541
 /// tasks take 144 KB. Without it, 1024 tasks with a megabyte-long prompt each held a gigabyte
-/// per grading thread.
-const BYTES_KEPT: usize = 512 << 10;
+/// per grading thread; `serve` may grade on up to `--max-requests` threads at once.
+const BYTES_KEPT: usize = 256 << 10;
 
 /// A task larger than this is parsed afresh each time and never kept.
 const TASK_BYTES_KEPT: usize = 8 << 10;
