@@ -415,8 +415,8 @@ pub struct CodeTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit_mb: Option<u64>,
     /// Tolerance for float return values of `call` tests: `|got - expected| <= tol * (1 + |expected|)`;
-    /// with `compare: "python"`, evalplus's `np.allclose`: `tol + 1e-7 * |expected|` (without
-    /// it, 1e-6 where the expected value is a float or a list or tuple of floats).
+    /// with `compare: "python"`, evalplus's `atol` for `np.allclose`: `tol + 1e-7 * |expected|`
+    /// (without it, 1e-6 from the first case whose expected value is floats on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub float_tolerance: Option<f64>,
     /// How `call` tests compare return values on the host.
@@ -425,10 +425,10 @@ pub struct CodeTask {
 }
 
 /// The equality of `call` tests. `strict` (the default): types are checked, a boolean is never a
-/// number, and an expected JSON array takes a list or a tuple. `python`: Python's `==` between
-/// plain values, as evalplus compares (`True == 1`, `[4, 6] != (4, 6)`: write an expected tuple
-/// as `{"$tuple": [4, 6]}`). Either way integers compare exactly, and a tolerance applies only
-/// to expected floats.
+/// number, an expected JSON array takes a list or a tuple, integers compare exactly and the
+/// tolerance applies only to expected floats. `python`: evalplus's comparison: Python's `==`
+/// between plain values (`True == 1`, `[4, 6] != (4, 6)`: write an expected tuple as
+/// `{"$tuple": [4, 6]}`; NaN equals nothing), then `np.allclose` under `float_tolerance`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {

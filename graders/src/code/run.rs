@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::compare::{stdout_matches, values_equal, Tolerance};
+use super::compare::{stdout_matches, values_equal, Evalplus, Tolerance};
 use super::executor::{Ending, ExecOutcome, ExecPeer, ExecRequest, Executor};
 use super::limits::CodeGraderConfig;
 use super::nonce::fresh_nonce;
@@ -341,14 +341,19 @@ impl<'a> Runner<'a> {
             return Err(RunError::Error("the call test has no cases".into()));
         }
         let (records, outcome, report) = self.call_runs(fn_name, cases, self.early_stop())?;
-        let float_tolerance = self.task.float_tolerance;
-        let tolerance_for = |expected: &Value| match self.task.compare {
-            Comparison::Python => Tolerance::evalplus(float_tolerance, expected),
-            Comparison::Strict => float_tolerance.map_or(Tolerance::EXACT, |t| Tolerance {
+        let strict = self
+            .task
+            .float_tolerance
+            .map_or(Tolerance::EXACT, |t| Tolerance {
                 abs: t,
                 rel: t,
                 ..Tolerance::EXACT
-            }),
+            });
+        // Cases are judged in order, so evalplus's `atol` carries from case to case as in its loop.
+        let evalplus = Evalplus::new(self.task.float_tolerance);
+        let equal = |expected: &Value, got: &Value| match self.task.compare {
+            Comparison::Strict => values_equal(expected, got, strict),
+            Comparison::Python => evalplus.equal(expected, got),
         };
         let names: Vec<String> = (0..cases.len()).map(|i| format!("case {i}")).collect();
         let tests = whole_program_failure(&records, &names).unwrap_or_else(|| {
@@ -366,7 +371,7 @@ impl<'a> Runner<'a> {
                     return error_result(record, name);
                 };
                 let expected = &cases[index].expected;
-                if values_equal(expected, got, tolerance_for(expected)) {
+                if equal(expected, got) {
                     TestResult::new(TestOutcome::Passed, name, "")
                 } else {
                     let message = format!(
