@@ -119,7 +119,7 @@ impl Evalplus {
 /// `atol` is not 0, the same type at the top, the same length for a list or tuple, and
 /// `np.allclose(out, exp, rtol=1e-07, atol=atol)`: every number of two equally shaped arrays of
 /// numbers within `atol + 1e-7 * |exp|`, integers included; anything `np.allclose` cannot take
-/// (strings, dicts, sets, ragged lists, integers past a double's range) fails, as its error
+/// (strings, dicts, sets, ragged lists, integers past 64 bits) fails, as its error
 /// does there. (Complex numbers fail here where numpy would compare them; no data set we know
 /// returns one.) [`Evalplus`] keeps the `atol` from case to case.
 pub fn evalplus_equal(expected: &Value, got: &Value, atol: f64) -> bool {
@@ -187,8 +187,12 @@ fn numeric_array(value: &Value) -> Option<NumericArray> {
             Value::Bool(b) => Some(f64::from(u8::from(*b))),
             _ => match as_number(value)? {
                 Number::Float(f) => Some(f),
-                // Past a double's range numpy makes an object array, which it cannot compare.
-                Number::Int(digits) => digits.parse::<f64>().ok().filter(|f| f.is_finite()),
+                // Past 64 bits numpy makes an object array, which `np.allclose` cannot take.
+                Number::Int(digits) => match (digits.parse::<i64>(), digits.parse::<u64>()) {
+                    (Ok(i), _) => Some(i as f64),
+                    (_, Ok(u)) => Some(u as f64),
+                    _ => None,
+                },
             },
         }
     }
@@ -616,6 +620,16 @@ mod tests {
             &json!([[1.0], [2.0, 3.0]]),
             &json!([[1.0], [2.0, 3.1]]),
             1.0
+        ));
+        // 2**70 and 2**70 + 1 are one double, but numpy holds them as objects and raises.
+        let big = json!([{"$int": "1180591620717411303424"}]);
+        let next = json!([{"$int": "1180591620717411303425"}]);
+        assert!(!evalplus_equal(&big, &next, 1e-6));
+        let within_64_bits = json!([{"$int": "9007199254740993"}]);
+        assert!(evalplus_equal(
+            &within_64_bits,
+            &json!([9007199254740992u64]),
+            1e-6
         ));
         let huge = json!([{"$int": "1".repeat(400)}]);
         assert!(evalplus_equal(&huge, &huge, 1e-6));
