@@ -134,7 +134,8 @@ fn original_humaneval_solutions_on_humaneval_plus_tests() {
 /// where the reference returns a tuple (`[4, 6] != (4, 6)` in Python); a float off by more than
 /// `atol + 1e-7 * |exp|` (evalplus's `np.allclose`), which a tolerance used as both absolute and
 /// relative let through; for `find_zero`, a point 9e-5 off a root (evalplus asks that
-/// `abs(poly(xs, x)) <= atol`), and a finder of another root than the reference's.
+/// `abs(poly(xs, x)) <= atol`), emptying `xs` (evalplus checks the list the candidate was
+/// given, so it passes there), and a finder of another root than the reference's.
 #[test]
 fn results_evalplus_refuses_fail_on_humaneval_plus() {
     let canonical = |id: &str| {
@@ -157,6 +158,7 @@ fn results_evalplus_refuses_fail_on_humaneval_plus() {
             "HumanEval/4",
             "    mean = sum(numbers) / len(numbers)\n    return sum(abs(x - mean) for x in numbers) / len(numbers) * (1 + 5e-7)\n",
         ),
+        ("HumanEval/32", "    xs.clear()\n    return 0.0\n"),
         (
             "HumanEval/32",
             "    dxs = [xs[i] * i for i in range(1, len(xs))]\n    x = 0\n    for _ in range(1000):\n        fx = poly(xs, x)\n        if abs(fx) < 1e-5: break\n        x = x - fx / poly(dxs, x)\n    return x + 9e-05 if isinstance(x, float) else x\n",

@@ -496,9 +496,12 @@ fn find_zero_check(inputs: &[Value], atol: f64) -> String {
         "import json as _json\n{ROOT_ORACLE}_INPUTS = _json.loads({inputs_json})\n\
          def check(candidate):\n"
     );
+    // The candidate gets its own copy of the input: evalplus evaluates `_poly` on the very
+    // list it passed, so `xs.clear(); return 0.0` passed all 882 inputs there, and here too
+    // until this copy (red team).
     for i in 0..inputs.len() {
         code += &format!(
-            "    assert abs(_verifier_poly(*_INPUTS[{i}], candidate(*_INPUTS[{i}]))) <= {atol:?}\n"
+            "    assert abs(_verifier_poly(*_INPUTS[{i}], candidate(*_json.loads(_json.dumps(_INPUTS[{i}]))))) <= {atol:?}\n"
         );
     }
     if inputs.is_empty() {

@@ -647,6 +647,17 @@ mod tests {
     }
 
     #[test]
+    fn floats_are_read_exactly() {
+        // Python's repr of two neighbouring doubles; serde_json's default parser read both as
+        // one (red team), so a result one ulp off compared equal with no tolerance.
+        let expected: Value = serde_json::from_str("[0, 0.1208899598058064]").unwrap();
+        let got: Value = serde_json::from_str("[0, 0.12088995980580641]").unwrap();
+        assert!(!eq(expected.clone(), got.clone()));
+        assert!(!evalplus_equal(&expected, &got, 0.0));
+        assert_eq!(expected[1].as_f64(), Some(0.1208899598058064));
+    }
+
+    #[test]
     fn evalplus_keeps_its_atol_from_case_to_case() {
         // 1e-6 from the first case whose expected value is floats, for every later case.
         let cases = Evalplus::new(None);

@@ -214,6 +214,23 @@ impl Grader for CodeGrader {
                 task.kind()
             ));
         };
+        let stdio_tolerance = match &task.tests {
+            CodeTests::Stdio {
+                float_tolerance, ..
+            } => *float_tolerance,
+            _ => None,
+        };
+        for tolerance in [task.float_tolerance, stdio_tolerance]
+            .into_iter()
+            .flatten()
+        {
+            // A negative tolerance read as none once became evalplus's 1e-6 (red team).
+            if !(tolerance.is_finite() && tolerance >= 0.0) {
+                return Verdict::error(format!(
+                    "`float_tolerance` must be a finite number of at least 0, not {tolerance}"
+                ));
+            }
+        }
         let Some(code) = extract_code(completion, task.language) else {
             return verdict::no_code();
         };

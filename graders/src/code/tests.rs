@@ -337,6 +337,25 @@ fn no_code_is_no_answer_and_runs_nothing() {
 }
 
 #[test]
+fn a_tolerance_that_is_not_a_finite_number_of_at_least_0_is_the_tasks_error() {
+    let (g, executor) = grader(|_, _| panic!("must not run"));
+    for bad in [-1.0, f64::NAN, f64::INFINITY] {
+        let Task::Code(mut code) = assert_task(Scoring::All) else {
+            unreachable!()
+        };
+        code.float_tolerance = Some(bad);
+        let verdict = g.grade(
+            "```python\nreturn 2\n```",
+            &Task::Code(code),
+            &Default::default(),
+        );
+        assert_eq!(verdict.status, Status::Error, "{bad}");
+        assert!(verdict.error.unwrap().contains("float_tolerance"));
+    }
+    assert!(executor.requests.lock().unwrap().is_empty());
+}
+
+#[test]
 fn call_values_are_compared_on_the_host_with_types() {
     let cases = vec![
         CallCase {
