@@ -5,8 +5,8 @@
 //! A client writes these patterns, so the cache is bounded in memory, not only in entries: a
 //! case-insensitive `\w{20}` compiles to ~1.2 MB, and 4,096 such entries held gigabytes per
 //! grading thread (red team). Each regex is charged the smallest of [`SIZE_TIERS`] its compiled
-//! program fits in (the regex crate's `size_limit`), and the cache starts over past
-//! [`BYTES_KEPT`].
+//! program fits in (the regex crate's `size_limit`) plus its matching cache's cap
+//! ([`DFA_CACHE_BYTES`]), and the cache starts over past [`BYTES_KEPT`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -22,6 +22,11 @@ const SIZE_TIERS: [usize; 3] = [64 << 10, 1 << 20, 10 << 20];
 
 /// The most compiled bytes, as charged, a thread keeps.
 const BYTES_KEPT: usize = 32 << 20;
+
+/// The lazy DFA's cache each regex may grow as it matches (the regex crate's default is 2 MiB a
+/// regex, which the size tiers do not see: 512 small regexes could have held a gigabyte); past
+/// it the crate falls back to its slower engines, with the same matches. Charged to each regex.
+const DFA_CACHE_BYTES: usize = 256 << 10;
 
 #[derive(Default)]
 struct Cache {
@@ -65,8 +70,12 @@ pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
 fn compile_charged(pattern: &str) -> Result<(Regex, usize), regex::Error> {
     let mut last = None;
     for limit in SIZE_TIERS {
-        match RegexBuilder::new(pattern).size_limit(limit).build() {
-            Ok(regex) => return Ok((regex, limit)),
+        let built = RegexBuilder::new(pattern)
+            .size_limit(limit)
+            .dfa_size_limit(DFA_CACHE_BYTES)
+            .build();
+        match built {
+            Ok(regex) => return Ok((regex, limit + DFA_CACHE_BYTES)),
             Err(err @ regex::Error::CompiledTooBig(_)) => last = Some(err),
             Err(err) => return Err(err),
         }
@@ -81,9 +90,9 @@ mod tests {
     #[test]
     fn regexes_are_charged_by_compiled_size_and_the_cache_stays_in_budget() {
         let (_, small) = compile_charged("(?i)hello").unwrap();
-        assert_eq!(small, SIZE_TIERS[0]);
+        assert_eq!(small, SIZE_TIERS[0] + DFA_CACHE_BYTES);
         let (_, large) = compile_charged(r"(?i)\w{20}").unwrap();
-        assert!(large > SIZE_TIERS[0], "{large}");
+        assert!(large > SIZE_TIERS[0] + DFA_CACHE_BYTES, "{large}");
         for n in 0..64 {
             let regex = compile(&format!(r"(?i)\w{{20}}x{n}")).unwrap();
             assert!(regex.is_match(&format!("{}x{n}", "a".repeat(20))));
