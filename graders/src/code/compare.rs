@@ -102,7 +102,8 @@ pub struct Evalplus {
 impl Evalplus {
     pub fn new(task_atol: Option<f64>) -> Evalplus {
         Evalplus {
-            atol: std::cell::Cell::new(task_atol.filter(|atol| *atol > 0.0).unwrap_or(0.0)),
+            // The grader refuses a negative or non-finite tolerance before any case is judged.
+            atol: std::cell::Cell::new(task_atol.unwrap_or(0.0)),
         }
     }
 
@@ -175,13 +176,6 @@ struct NumericArray {
 }
 
 fn numeric_array(value: &Value) -> Option<NumericArray> {
-    fn items(value: &Value) -> Option<&Vec<Value>> {
-        match value {
-            Value::Array(items) => Some(items),
-            Value::Object(map) => tagged(map, "$tuple"),
-            _ => None,
-        }
-    }
     fn number(value: &Value) -> Option<f64> {
         match value {
             Value::Bool(b) => Some(f64::from(u8::from(*b))),
@@ -197,7 +191,7 @@ fn numeric_array(value: &Value) -> Option<NumericArray> {
         }
     }
     fn fill(value: &Value, depth: usize, shape: &[usize], values: &mut Vec<f64>) -> Option<()> {
-        match items(value) {
+        match sequence_items(value) {
             Some(items) => {
                 if shape.get(depth) != Some(&items.len()) {
                     return None;
@@ -216,7 +210,7 @@ fn numeric_array(value: &Value) -> Option<NumericArray> {
     // The shape along the first elements; every other element must agree with it.
     let mut shape = Vec::new();
     let mut first = Some(value);
-    while let Some(list) = first.and_then(items) {
+    while let Some(list) = first.and_then(sequence_items) {
         shape.push(list.len());
         first = list.first();
     }
@@ -228,14 +222,18 @@ fn numeric_array(value: &Value) -> Option<NumericArray> {
 /// evalplus's `is_floats`: a float, or a non-empty list or tuple of floats only.
 fn is_floats(value: &Value) -> bool {
     let is_float = |value: &Value| matches!(as_number(value), Some(Number::Float(_)));
-    let items = match value {
+    match sequence_items(value) {
+        Some(items) => !items.is_empty() && items.iter().all(is_float),
+        None => is_float(value),
+    }
+}
+
+/// The items of a list or a tuple.
+fn sequence_items(value: &Value) -> Option<&Vec<Value>> {
+    match value {
         Value::Array(items) => Some(items),
         Value::Object(map) => tagged(map, "$tuple"),
         _ => None,
-    };
-    match items {
-        Some(items) => !items.is_empty() && items.iter().all(is_float),
-        None => is_float(value),
     }
 }
 
