@@ -175,6 +175,35 @@ fn a_reply_nested_past_the_parsers_stack_is_refused_before_parsing() {
     }
 }
 
+/// An `async` check asserts in a promise: its failed assertions are rejections, not throws. A
+/// red team found every completion passing such a check, the promise never read; it is now
+/// judged when it settles, and one that never settles earns nothing.
+#[test]
+fn an_async_check_is_judged_when_its_promise_settles() {
+    let check = "async function check(candidate) {\n\
+      await null;\n\
+      if (candidate(2, 3) !== 5) throw new Error('2+3');\n\
+      if (candidate(40, 2) !== 42) throw new Error('40+2');\n\
+    }";
+    let wrong = [
+        "function add(a, b) { return 0; }",
+        "function add(a, b) { throw new Error('no'); }",
+        "function add(a, b) { for (;;) {} }",
+    ];
+    for code in wrong {
+        let verdict = grade_all(&[(code.to_string(), assert_task(check, "add", 300))]).remove(0);
+        expect_zero_and_no_escape(code, &verdict);
+    }
+    let right = "function add(a, b) { return a + b; }";
+    let verdict = grade_all(&[(right.to_string(), assert_task(check, "add", 300))]).remove(0);
+    assert_eq!(verdict.reward, 1.0, "{verdict:?}");
+    // A check whose promise never settles has not passed, whatever the candidate.
+    let never = "function check(candidate) { candidate(2, 3); return new Promise(() => {}); }";
+    let verdict = grade_all(&[(right.to_string(), assert_task(never, "add", 300))]).remove(0);
+    assert_eq!(verdict.reward, 0.0, "{verdict:?}");
+    assert_ne!(verdict.status, Status::Correct, "{verdict:?}");
+}
+
 #[test]
 fn a_call_that_fails_inside_the_tests_own_try_still_fails_the_test() {
     // The test expects an exception for -1, and catches whatever comes: a candidate that loops

@@ -374,31 +374,54 @@ function harnessMain(configText) {
     }
     try { globalThis[config.entry_point] = candidate; } catch (_) {}
 
-    let record;
-    try {
-      check(candidate);
-      record = { k: "test", i: 0, v: calls > 0 ? "pass" : "neutral" };
-    } catch (error) {
+    function passed() {
+      return { k: "test", i: 0, v: calls > 0 ? "pass" : "neutral" };
+    }
+    function failed(error) {
       const d = lib.describe(error);
       if (d.type === "AssertionError" || (error && error.notPlain === true)) {
-        record = { k: "test", i: 0, v: "fail", msg: d.msg || "assertion failed" };
-      } else {
-        record = { k: "test", i: 0, v: "error", type: d.type, msg: d.msg };
+        return { k: "test", i: 0, v: "fail", msg: d.msg || "assertion failed" };
       }
+      return { k: "test", i: 0, v: "error", type: d.type, msg: d.msg };
     }
     // A candidate that stopped answering fails, whatever the test code made of the error (an
     // `assert.throws` around a call that ran out of time must not pass).
-    if (ended !== null) record = { k: "test", i: 0, v: "ended", why: ended };
-    emit(record);
+    function judged(record) {
+      emit(ended !== null ? { k: "test", i: 0, v: "ended", why: ended } : record);
+    }
+
+    let returned;
+    try {
+      returned = check(candidate);
+    } catch (error) {
+      judged(failed(error));
+      return null;
+    }
+    // An `async` check (or one that returns a promise) has asserted nothing until its promise
+    // settles: a failed assertion in it is a rejection, not a throw. It is judged when it
+    // settles, and the run's `done` waits for that; one that never settles ends the run
+    // without a verdict, which fails.
+    const thenable = returned !== null && (typeof returned === "object" || typeof returned === "function")
+      && typeof returned.then === "function";
+    if (thenable) {
+      return Promise.resolve(returned).then(() => judged(passed()), (error) => judged(failed(error)));
+    }
+    judged(passed());
+    return null;
   }
 
+  let settling = null;
   try {
     if (config.mode === "call") modeCall();
-    else modeAssert();
+    else settling = modeAssert();
   } catch (error) {
     emit({ k: "harness_error", msg: lib.describe(error).msg });
   }
-  emit({ k: "done" });
+  if (!settling) emit({ k: "done" });
+  else settling.then(() => emit({ k: "done" }), (error) => {
+    emit({ k: "harness_error", msg: lib.describe(error).msg });
+    emit({ k: "done" });
+  });
 }
 
 // The candidate's instance of an `assert` run: each run answers one request of the tests'
