@@ -36,12 +36,18 @@ pub fn grade_sample_since(
             .iter()
             .map(|c| (c.name.as_deref(), c.weight, &c.task));
         let all: Vec<_> = std::iter::once(primary).chain(extra).collect();
-        // Sandboxed components (code, plugins) are graded last: a candidate whose code spends
-        // the deadline must not turn the quick components after it (format, math) into
-        // `timeout`s, which would make the whole sample a `timeout` that trainers drop. Results
-        // keep the sample's order.
+        // Sandboxed components are graded last, code the very last: a candidate whose code
+        // spends the deadline must not turn the components after it (format, math, a plugin's
+        // reward) into `timeout`s, which would make the whole sample a `timeout` that trainers
+        // drop (a red team did it with a plugin listed after the code). A spent deadline is
+        // the code's own failure (`incorrect`), never a timeout unless the client's deadline
+        // was shorter than the code's limits. Results keep the sample's order.
         let mut order: Vec<usize> = (0..all.len()).collect();
-        order.sort_by_key(|&index| matches!(all[index].2, Task::Code(_) | Task::Plugin { .. }));
+        order.sort_by_key(|&index| match all[index].2 {
+            Task::Code(_) => 2,
+            Task::Plugin { .. } => 1,
+            _ => 0,
+        });
         let mut verdicts: Vec<Option<Verdict>> = vec![None; all.len()];
         for index in order {
             let (_, weight, task) = all[index];

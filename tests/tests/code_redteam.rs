@@ -408,6 +408,56 @@ fn code_components_that_share_a_spent_deadline_are_incorrect() {
     assert_eq!(result.status, Status::Timeout, "{result:?}");
 }
 
+/// A plugin's reward that takes no time but, as a plugin does, cannot answer once the sample's
+/// deadline has passed.
+struct StopwatchPlugin;
+
+impl graders::Grader for StopwatchPlugin {
+    fn info(&self) -> graders::GraderInfo {
+        graders::GraderInfo {
+            kind: "stopwatch".into(),
+            description: "1.0 while the sample's deadline has not passed".into(),
+            available: true,
+            variants: Vec::new(),
+            version: None,
+        }
+    }
+
+    fn grade(&self, _completion: &str, _task: &Task, ctx: &graders::GradeContext) -> Verdict {
+        if ctx.expired() {
+            return Verdict::timeout("the sample's deadline passed before the plugin answered");
+        }
+        Verdict::scored(1.0)
+    }
+}
+
+/// A looping candidate with a plugin's reward listed after its code (red team): the code must
+/// not spend the deadline before the plugin is graded, which made the sample a `timeout` that a
+/// trainer drops. The plugin is graded first; the code fails on its own, `incorrect`.
+#[test]
+fn a_plugin_listed_after_the_code_is_graded_before_the_code_spends_the_deadline() {
+    let code_task = json!({"kind": "code", "language": "python", "time_limit_ms": 300,
+        "tests": {"type": "assert", "entry_point": "f",
+            "code": "def check(candidate):\n    assert candidate(2) == 4\n"}});
+    let sample: graders::contract::Sample = serde_json::from_value(json!({
+        "completion": "```python\ndef f(x):\n    while True:\n        pass\n```",
+        "task": code_task,
+        "components": [{"name": "style", "weight": 0.1, "task": {"kind": "stopwatch"}}]
+    }))
+    .unwrap();
+    let mut registry = graders::Registry::with_builtins();
+    registry.insert(std::sync::Arc::new(ForwardingGrader));
+    registry.insert(std::sync::Arc::new(StopwatchPlugin));
+    // A server-default deadline that one test's budget (900 ms in the sandbox) spends.
+    let ctx = graders::GradeContext::with_deadline(
+        std::time::Instant::now() + std::time::Duration::from_millis(900),
+    );
+    let result = graders::grade_sample(&registry, &sample, &ctx);
+    assert_eq!(result.status, Status::Incorrect, "{result:?}");
+    assert_eq!(result.components[1].status, Status::Correct, "{result:?}");
+    assert!((result.reward - 0.1).abs() < 1e-12, "{result:?}");
+}
+
 /// Arguments cross as copies: what a call does to them is done to the tests' own objects too,
 /// so a test that its input is left alone (or updated in place) holds as in one interpreter.
 #[test]
