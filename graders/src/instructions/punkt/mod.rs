@@ -121,19 +121,13 @@ fn end_candidates(text: &str) -> Vec<EndCandidate> {
     found
 }
 
-/// NLTK's `_match_potential_end_contexts`: each candidate with the word before it, dropping a
-/// candidate whose word overlaps the next one's (so "acting!!!" yields only its last `!`).
-fn potential_end_contexts(text: &str) -> Vec<(EndCandidate, String)> {
+/// NLTK's `_match_potential_end_contexts`: each candidate with the span of the word before
+/// it, dropping a candidate whose word overlaps the next one's (so "acting!!!" yields only its
+/// last `!`). The context NLTK tests is the word followed by the candidate's match.
+fn potential_end_contexts(text: &str) -> Vec<(EndCandidate, (usize, usize))> {
     let mut out = Vec::new();
     let mut previous_slice = (0usize, 0usize);
     let mut previous: Option<EndCandidate> = None;
-    let context = |slice: (usize, usize), candidate: &EndCandidate| {
-        format!(
-            "{}{}",
-            &text[slice.0..slice.1],
-            &text[candidate.start..candidate.after_end]
-        )
-    };
     for candidate in end_candidates(text) {
         let before = &text[previous_slice.1..candidate.start];
         // NLTK treats "whitespace at index 0" like "no whitespace": it tests the index's truth.
@@ -144,16 +138,14 @@ fn potential_end_contexts(text: &str) -> Vec<(EndCandidate, String)> {
         let word_slice = (word_start, candidate.start);
         if let Some(prev) = previous.take() {
             if previous_slice.1 <= word_slice.0 {
-                let ctx = context(previous_slice, &prev);
-                out.push((prev, ctx));
+                out.push((prev, previous_slice));
             }
         }
         previous = Some(candidate);
         previous_slice = word_slice;
     }
     if let Some(prev) = previous {
-        let ctx = context(previous_slice, &prev);
-        out.push((prev, ctx));
+        out.push((prev, previous_slice));
     }
     out
 }
@@ -162,7 +154,12 @@ fn potential_end_contexts(text: &str) -> Vec<(EndCandidate, String)> {
 fn slices_from_text(text: &str, params: &PunktParameters) -> Vec<(usize, usize)> {
     let mut slices = Vec::new();
     let mut last_break = 0;
-    for (candidate, context) in potential_end_contexts(text) {
+    // One buffer for every context: a string each was a tenth of sentence splitting's time.
+    let mut context = String::new();
+    for (candidate, word) in potential_end_contexts(text) {
+        context.clear();
+        context.push_str(&text[word.0..word.1]);
+        context.push_str(&text[candidate.start..candidate.after_end]);
         if text_contains_sentbreak(&context, params) {
             slices.push((last_break, candidate.end()));
             last_break = candidate.next_tok.unwrap_or(candidate.end());
@@ -509,44 +506,50 @@ fn second_pass(tokens: &mut [Token], i: usize, params: &PunktParameters) {
     if !tok1.period_final {
         return;
     }
-    let typ = tok1.type_no_period().to_string();
+    if let Some((sentbreak, abbr)) = second_pass_decision(tok1, tok2, params) {
+        tok1.sentbreak = sentbreak;
+        if let Some(abbr) = abbr {
+            tok1.abbr = abbr;
+        }
+    }
+}
+
+/// What the second pass sets on `tok1` (its `sentbreak`, and `abbr` where that changes too),
+/// or `None` where it leaves it as it is.
+fn second_pass_decision(
+    tok1: &Token,
+    tok2: &Token,
+    params: &PunktParameters,
+) -> Option<(bool, Option<bool>)> {
+    let typ = tok1.type_no_period();
     let next_typ = tok2.type_no_sentperiod();
     let is_initial = tok1.is_initial();
 
-    if params
-        .collocations
-        .contains(&(typ.clone(), next_typ.to_string()))
-    {
-        tok1.sentbreak = false;
-        tok1.abbr = true;
-        return;
+    if params.is_collocation(typ, next_typ) {
+        return Some((false, Some(true)));
     }
     if (tok1.abbr || tok1.ellipsis) && !is_initial {
         if ortho_heuristic(tok2, params) == SentStarter::Yes {
-            tok1.sentbreak = true;
-            return;
+            return Some((true, None));
         }
         if tok2.first_upper() && params.sent_starters.contains(next_typ) {
-            tok1.sentbreak = true;
-            return;
+            return Some((true, None));
         }
     }
     if is_initial || typ == "##number##" {
         let starter = ortho_heuristic(tok2, params);
         if starter == SentStarter::No {
-            tok1.sentbreak = false;
-            tok1.abbr = true;
-            return;
+            return Some((false, Some(true)));
         }
         if starter == SentStarter::Unknown
             && is_initial
             && tok2.first_upper()
             && params.ortho(next_typ) & ORTHO_LC == 0
         {
-            tok1.sentbreak = false;
-            tok1.abbr = true;
+            return Some((false, Some(true)));
         }
     }
+    None
 }
 
 /// NLTK's `text_contains_sentbreak`: a break on any token but the last.

@@ -16,7 +16,8 @@ pub const ORTHO_LC: u32 = ORTHO_BEG_LC | ORTHO_MID_LC | ORTHO_UNK_LC;
 
 pub struct PunktParameters {
     pub abbrev_types: HashSet<String>,
-    pub collocations: HashSet<(String, String)>,
+    /// Pairs of types, the second ones by the first (looked up without building a pair).
+    pub collocations: HashMap<String, HashSet<String>>,
     pub sent_starters: HashSet<String>,
     pub ortho_context: HashMap<String, u32>,
 }
@@ -47,14 +48,25 @@ impl PunktParameters {
             abbrev_types: lines(abbrev_types).map(str::to_string).collect(),
             collocations: lines(collocations)
                 .filter_map(|line| line.split_once('\t'))
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
+                .fold(HashMap::new(), |mut pairs, (a, b)| {
+                    pairs
+                        .entry(a.to_string())
+                        .or_insert_with(HashSet::new)
+                        .insert(b.to_string());
+                    pairs
+                }),
             sent_starters: lines(sent_starters).map(str::to_string).collect(),
             ortho_context: lines(ortho_context)
                 .filter_map(|line| line.split_once('\t'))
                 .filter_map(|(word, flags)| Some((word.to_string(), flags.trim().parse().ok()?)))
                 .collect(),
         }
+    }
+
+    pub fn is_collocation(&self, first: &str, second: &str) -> bool {
+        self.collocations
+            .get(first)
+            .is_some_and(|seconds| seconds.contains(second))
     }
 
     pub fn ortho(&self, typ: &str) -> u32 {
