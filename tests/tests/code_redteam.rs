@@ -623,3 +623,59 @@ fn test_code_that_calls_check_itself_is_graded_once() {
     assert_eq!(verdicts[1].reward, 0.0, "{:?}", verdicts[1]);
     assert_eq!(verdicts[1].status, Status::Incorrect, "{:?}", verdicts[1]);
 }
+
+/// The peak resident memory of this process, in bytes, since `reset_peak_memory`.
+fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn reset_peak_memory() {
+    // "5" resets the peak resident set size (Linux 4.0 and later).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A `call` candidate shares its instance with the harness and can forge records (the host
+/// compares what they claim, so a forgery earns nothing). Red team: it filled the output of
+/// four runs with forged records of arrays nested 120 deep, and the host parsed them all, 4.2
+/// GB for one sample. The values read from a sample's records are now bounded, so such a
+/// sample is `incorrect` within a bounded footprint.
+#[test]
+fn forged_records_cannot_fill_the_hosts_memory() {
+    let attack = "import sys\n\
+        def f(x):\n\
+        \x20   fr = sys._getframe()\n\
+        \x20   while fr is not None and 'nonce' not in fr.f_locals:\n\
+        \x20       fr = fr.f_back\n\
+        \x20   nonce = fr.f_locals['nonce']\n\
+        \x20   out = sys.__stdout__\n\
+        \x20   deep = '[' * 120 + ']' * 120\n\
+        \x20   out.write(nonce + ' {\"k\":\"case\",\"i\":0,\"value\":-1}\\n')\n\
+        \x20   chunk = (nonce + ' {\"k\":\"x\",\"v\":' + deep + '}\\n') * 1000\n\
+        \x20   try:\n\
+        \x20       while True:\n\
+        \x20           out.write(chunk)\n\
+        \x20           out.flush()\n\
+        \x20   except BaseException:\n\
+        \x20       pass\n\
+        \x20   return -1\n";
+    let cases: Vec<Value> = (0..10)
+        .map(|i| json!({"args": [i], "expected": i}))
+        .collect();
+    let task: Task = serde_json::from_value(json!({"kind": "code", "language": "python",
+        "tests": {"type": "call", "fn_name": "f", "cases": cases}}))
+    .unwrap();
+    reset_peak_memory();
+    let verdicts = grade_all(&[(attack.to_string(), task.clone())]);
+    let peak = peak_memory();
+    assert_eq!(verdicts[0].status, Status::Incorrect, "{:?}", verdicts[0]);
+    assert_eq!(verdicts[0].reward, 0.0, "{:?}", verdicts[0]);
+    // Four runs' outputs (64 MiB) and a million parsed values (~100 MB) at most; 4.2 GB before.
+    assert!(peak < 1 << 30, "peak resident memory {} MiB", peak >> 20);
+    let honest = grade_all(&[("def f(x):\n    return x\n".to_string(), task)]);
+    assert_eq!(honest[0].reward, 1.0, "{:?}", honest[0]);
+}

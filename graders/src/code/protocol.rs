@@ -18,9 +18,21 @@ pub struct Records {
     /// Why the first framed line that is not a JSON object could not be read: the nonce says
     /// our side wrote it, so it is our bug or a value we could not encode, never to be ignored.
     pub unreadable: Option<String>,
+    /// The records held more values than the budget: those from the first one over it on were
+    /// not read, as if the output had been cut there.
+    pub over_budget: bool,
 }
 
-pub fn parse_records(stdout: &str, nonce: &str) -> Records {
+/// JSON values a sample's records may hold, all its runs together. Parsed, a value takes 32
+/// to ~100 bytes (nested arrays the most), 60 or more times its text: a red team filled the
+/// output of four `call` runs with forged records of arrays nested 120 deep, and one sample
+/// held 4.2 GB of the host's memory. A million values is at most ~100 MB, and more than any
+/// data set's results hold (the candidate's own results count; the expected values do not).
+pub const MAX_RECORD_VALUES: usize = 1 << 20;
+
+/// The records of `stdout` (see the module doc), reading no more than `budget` JSON values
+/// and taking what it read from it.
+pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
     let mut records = Records::default();
     for line in stdout.lines() {
         let Some(body) = line
@@ -29,6 +41,12 @@ pub fn parse_records(stdout: &str, nonce: &str) -> Records {
         else {
             continue;
         };
+        let values = json_values_in(body);
+        if values > *budget {
+            records.over_budget = true;
+            break;
+        }
+        *budget -= values;
         let record = match serde_json::from_str::<Value>(body) {
             Ok(Value::Object(record)) => record,
             Ok(_) => {
@@ -49,6 +67,29 @@ pub fn parse_records(stdout: &str, nonce: &str) -> Records {
         records.list.push(record);
     }
     records
+}
+
+/// How many JSON values `json` holds, at least: one, and one more for each `[`, `{`, `,` and
+/// `:` outside strings. A scan of the text, before anything is built from it.
+fn json_values_in(json: &str) -> usize {
+    let (mut count, mut in_string, mut escaped) = (1usize, false, false);
+    for &byte in json.as_bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match byte {
+                b'"' => in_string = true,
+                b'[' | b'{' | b',' | b':' => count += 1,
+                _ => {}
+            }
+        }
+    }
+    count
 }
 
 impl Records {
@@ -178,10 +219,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn values_are_counted_before_parsing_and_records_past_the_budget_are_not_read() {
+        assert_eq!(
+            json_values_in(r#"{"k":"case","i":0,"value":[1,[2,3],{"a":"[,{:"}]}"#),
+            14
+        );
+        assert_eq!(json_values_in(r#""a\"[,""#), 1);
+        let nested = format!(
+            "N1 {{\"k\":\"x\",\"v\":{}{}}}\n",
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        let out = format!(
+            "N1 {{\"k\":\"case\",\"i\":0,\"v\":1}}\n{}",
+            nested.repeat(50)
+        );
+        let mut budget = 1000;
+        let records = parse_records(&out, "N1", &mut budget);
+        assert!(records.over_budget);
+        // The case (7 values) and the nine nested records that fit (105 values each).
+        assert_eq!(records.list.len(), 10);
+        assert_eq!(budget, 1000 - 7 - 9 * 105);
+    }
+
+    #[test]
     fn only_nonce_lines_before_done_count() {
         let out = "noise\nN1 {\"k\":\"test\",\"i\":0,\"v\":\"pass\"}\n{\"k\":\"done\"}\n\
                    X {\"k\":\"done\"}\nN1 {\"k\":\"done\"}\nN1 {\"k\":\"test\",\"i\":1,\"v\":\"pass\"}\n";
-        let records = parse_records(out, "N1");
+        let records = parse_records(out, "N1", &mut MAX_RECORD_VALUES.clone());
         assert!(records.done);
         assert_eq!(records.list.len(), 1);
         let slots = records.indexed("test", 2);

@@ -18,6 +18,7 @@ use super::prepared::{PreparedCache, PreparedTests};
 use super::program::{harness_program, javascript_candidate_program, PYTHON_CANDIDATE_BOOTSTRAP};
 use super::protocol::{
     error_result, exception_outcome, parse_records, record_result, text, unfinished, Records,
+    MAX_RECORD_VALUES,
 };
 use super::verdict::{excerpt, RunReport, TestOutcome, TestResult};
 use crate::contract::{CallCase, CodeLanguage, CodeTask, Comparison, Scoring, StdioCase};
@@ -141,16 +142,22 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// One run of the harness and its records, reading no more than `budget` values of them
+    /// (see [`MAX_RECORD_VALUES`]); records past it end the run as the output cap would.
     fn harness_run(
         &self,
         config: Value,
         tests: usize,
         peer: Option<ExecPeer>,
+        budget: &mut usize,
     ) -> Result<(Records, ExecOutcome), RunError> {
         let nonce = config["nonce"].as_str().unwrap_or_default().to_string();
         let run = harness_program(self.task.language, &config);
-        let outcome = self.execute(run.program, run.stdin, tests, peer)?;
-        let mut records = parse_records(&outcome.stdout, &nonce);
+        let mut outcome = self.execute(run.program, run.stdin, tests, peer)?;
+        let mut records = parse_records(&outcome.stdout, &nonce, budget);
+        if records.over_budget {
+            outcome.truncated = true;
+        }
         // Once the candidate's code is in the instance (`loading`), a record may be its forgery
         // (it can find the nonce in our frames): a harness error written after that point is
         // the candidate's failure, not ours. (The tests' instance of an `assert` run never
@@ -206,7 +213,8 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-        let (records, outcome) = self.harness_run(config, 1, peer)?;
+        let (records, outcome) =
+            self.harness_run(config, 1, peer, &mut MAX_RECORD_VALUES.clone())?;
         if let (Some(cache), None) = (cache, &prepared) {
             // Only as the first record: see `prepared` for why.
             let first = records.list.first().filter(|r| text(r, "k") == "prepared");
@@ -293,9 +301,11 @@ impl<'a> Runner<'a> {
         let mut report = RunReport::default();
         let mut output_bytes = 0;
         let mut last: Option<ExecOutcome> = None;
+        let mut budget = MAX_RECORD_VALUES;
         loop {
             let config = self.call_config(fn_name, &cases[start..], early_stop);
-            let (records, outcome) = match self.harness_run(config, cases.len() - start, None) {
+            let run = self.harness_run(config, cases.len() - start, None, &mut budget);
+            let (records, outcome) = match run {
                 // A run continued after the output cap found the deadline spent by the runs
                 // before it: the cases left have no record, and fail as those runs ended.
                 Err(RunError::Timeout) if start > 0 && !self.client_deadline_short => {
@@ -305,6 +315,7 @@ impl<'a> Runner<'a> {
             };
             report.runs += 1;
             report.elapsed_ms += outcome.elapsed_ms;
+            let records_over_budget = records.over_budget;
             let reported = records
                 .indexed("case", cases.len() - start)
                 .iter()
@@ -323,7 +334,7 @@ impl<'a> Runner<'a> {
             output_bytes += outcome.stdout.len();
             // The total is bounded too: a candidate that fills the cap on purpose gets no more
             // than MAX_CALL_OUTPUT_BYTES of runs (the cases left fail at the output limit).
-            let spent = output_bytes >= MAX_CALL_OUTPUT_BYTES;
+            let spent = output_bytes >= MAX_CALL_OUTPUT_BYTES || records_over_budget;
             if !cut_by_output || next == start || next == cases.len() || spent {
                 return Ok((merged, outcome, report));
             }
