@@ -50,8 +50,10 @@
 //! plain JSON there and compared on the host with type checks (strict by default: integers
 //! exactly, a tolerance only for expected floats; with `compare: "python"`, evalplus's
 //! comparison: Python's `==`, a tuple never equal to a list, then `np.allclose`). A forged
-//! record must still carry the right value. `stdio` output is compared on the
-//! host, line by line in full. Records are framed by a per-run nonce and the harness stops
+//! record must still carry the right value, and the values the host reads from a sample's
+//! records are bounded (`protocol::MAX_RECORD_VALUES`, counted in the text before parsing:
+//! forged records of deeply nested arrays once held 4.2 GB of the host's memory). `stdio`
+//! output is compared on the host, line by line in full. Records are framed by a per-run nonce and the harness stops
 //! reading at the first `done`, so printed "success" markers and `atexit` hooks change nothing.
 //!
 //! **JavaScript `assert` tests (`check(candidate)`): two instances too.** The tests' instance
@@ -71,7 +73,9 @@
 //! (others as `Error` named so), so `instanceof RangeError` works. Once the candidate's instance
 //! stops answering (time or memory limit, exit), the test fails with that reason whatever the
 //! test code did with the error: an `assert.throws` around a call that ran out of time does not
-//! pass. No state of the candidate's instance survives a call (only the wall clock is shared,
+//! pass. An `async` check (one that returns a promise) is judged when its promise settles,
+//! and the run ends when it has; one that never settles ends without a verdict and fails. No
+//! state of the candidate's instance survives a call (only the wall clock is shared,
 //! which tells it nothing of the tests). Arguments the call changed are changed the same way on
 //! the tests' side, and a call that returns one of its arguments returns the tests' own object,
 //! so tests of in-place updates, and of inputs left alone, hold as in one realm. The prompt's
