@@ -335,3 +335,27 @@ fn humaneval_throughput_through_verifier_grade() {
     );
     assert_eq!(correct, 1640);
 }
+
+/// HumanEval+'s expected outputs are computed from the references of the tasks that have
+/// samples only: a data set whose other task's reference does not compile still grades this one
+/// (all 164 references took ~25 s even for a file of one task).
+#[test]
+fn humaneval_plus_runs_only_the_sampled_tasks_references() {
+    let mut rows = code_support::read_jsonl_gz("HumanEvalPlus-v0.1.10.jsonl.gz");
+    rows.truncate(2);
+    rows[1]["canonical_solution"] = json!("    return (\n");
+    let dataset = scratch("two_plus_tasks.jsonl");
+    let text: String = rows.iter().map(|row| format!("{row}\n")).collect();
+    std::fs::write(&dataset, text).unwrap();
+    let sample =
+        json!({"task_id": rows[0]["task_id"], "completion": rows[0]["canonical_solution"]});
+    let (report, results) = eval_samples(
+        "humaneval-plus",
+        &[sample],
+        "1",
+        "only_sampled_references",
+        &["--dataset-file", dataset.to_str().unwrap()],
+    );
+    assert_eq!(report["pass@1"], 1.0, "{report}");
+    assert_eq!(results.len(), 1);
+}

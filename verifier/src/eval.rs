@@ -23,7 +23,7 @@
 //! get a loud warning (pass@k is then over those tasks only), and the summary is also written
 //! as JSON beside the per-sample results.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -115,12 +115,6 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if let Some(limit) = args.limit {
         problems.truncate(limit);
     }
-    if args.dataset == Benchmark::HumanevalPlus {
-        fill_expected_outputs(&mut problems, executor.as_ref(), &config)?;
-    }
-    let by_id: BTreeMap<&str, &Problem> =
-        problems.iter().map(|p| (p.task_id.as_str(), p)).collect();
-
     let samples: Vec<(String, String)> = match &args.samples {
         Some(path) => read_samples(path)?,
         None => problems
@@ -128,11 +122,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .map(|p| (p.task_id.clone(), p.reference.clone()))
             .collect(),
     };
+    let known: BTreeSet<&str> = problems.iter().map(|p| p.task_id.as_str()).collect();
     for (task_id, _) in &samples {
-        if !by_id.contains_key(task_id.as_str()) {
+        if !known.contains(task_id.as_str()) {
             bail!("sample for unknown task `{task_id}` (is --dataset right?)");
         }
     }
+    if args.dataset == Benchmark::HumanevalPlus {
+        // Only the tasks that have samples: all 164 took ~25 s, even for a file of one task.
+        let sampled: BTreeSet<String> = samples.iter().map(|(id, _)| id.clone()).collect();
+        fill_expected_outputs(&mut problems, &sampled, executor.as_ref(), &config)?;
+    }
+    let by_id: BTreeMap<&str, &Problem> =
+        problems.iter().map(|p| (p.task_id.as_str(), p)).collect();
 
     let grader = CodeGrader::with_config(executor.clone(), config);
     let progress = ProgressBar::new(samples.len() as u64).with_style(
@@ -525,13 +527,19 @@ fn mbpp_entry_point(reference: &str, tests: &str) -> Option<String> {
         .map(|(_, name)| name.to_string())
 }
 
-/// HumanEval+ stores inputs only: run each canonical solution once to get the expected outputs.
-/// Inputs on which the reference itself fails are dropped (and reported).
+/// HumanEval+ stores inputs only: run each canonical solution of the `sampled` tasks once to
+/// get the expected outputs. Inputs on which the reference itself fails are dropped (and
+/// reported).
 fn fill_expected_outputs(
     problems: &mut [Problem],
+    sampled: &BTreeSet<String>,
     executor: &dyn Executor,
     config: &CodeGraderConfig,
 ) -> anyhow::Result<()> {
+    let mut problems: Vec<&mut Problem> = problems
+        .iter_mut()
+        .filter(|p| sampled.contains(&p.task_id))
+        .collect();
     let progress = ProgressBar::new(problems.len() as u64).with_style(
         ProgressStyle::with_template(
             "{spinner} expected outputs from the reference [{bar:40}] {pos}/{len}",
