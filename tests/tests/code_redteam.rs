@@ -643,7 +643,7 @@ fn reset_peak_memory() {
 /// compares what they claim, so a forgery earns nothing). Red team: it filled the output of
 /// four runs with forged records of arrays nested 120 deep, and the host parsed them all, 4.2
 /// GB for one sample. The values read from a sample's records are now bounded, so such a
-/// sample is `incorrect` within a bounded footprint.
+/// sample is `incorrect` within a bounded footprint, and honest results are read whole.
 #[test]
 fn forged_records_cannot_fill_the_hosts_memory() {
     let attack = "import sys\n\
@@ -678,4 +678,12 @@ fn forged_records_cannot_fill_the_hosts_memory() {
     assert!(peak < 1 << 30, "peak resident memory {} MiB", peak >> 20);
     let honest = grade_all(&[("def f(x):\n    return x\n".to_string(), task)]);
     assert_eq!(honest[0].reward, 1.0, "{:?}", honest[0]);
+    // The bound is on arrays and objects: an honest result of 1.1M numbers is read whole (a
+    // first bound on every value failed it, and HumanEval+'s HumanEval/130 with it).
+    let zeros = Value::Array(vec![json!(0); 1_100_000]);
+    let big: Task = serde_json::from_value(json!({"kind": "code", "language": "python",
+        "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1_100_000], "expected": zeros}]}}))
+    .unwrap();
+    let verdicts = grade_all(&[("def f(n):\n    return [0] * n\n".to_string(), big)]);
+    assert_eq!(verdicts[0].status, Status::Correct, "{:?}", verdicts[0]);
 }

@@ -18,20 +18,22 @@ pub struct Records {
     /// Why the first framed line that is not a JSON object could not be read: the nonce says
     /// our side wrote it, so it is our bug or a value we could not encode, never to be ignored.
     pub unreadable: Option<String>,
-    /// The records held more values than the budget: those from the first one over it on were
-    /// not read, as if the output had been cut there.
+    /// The records held more arrays and objects than the budget: those from the first record
+    /// over it on were not read, as if the output had been cut there.
     pub over_budget: bool,
 }
 
-/// JSON values a sample's records may hold, all its runs together. Parsed, a value takes 32
-/// to ~100 bytes (nested arrays the most), 60 or more times its text: a red team filled the
-/// output of four `call` runs with forged records of arrays nested 120 deep, and one sample
-/// held 4.2 GB of the host's memory. A million values is at most ~100 MB, and more than any
-/// data set's results hold (the candidate's own results count; the expected values do not).
-pub const MAX_RECORD_VALUES: usize = 1 << 20;
+/// Arrays and objects the records of one sample may hold, all its runs together. Parsed, each
+/// is an allocation of ~170 bytes for one byte of text (`[`), where a number or string costs
+/// 32 bytes and its own text, which the output caps bound: a red team filled four `call` runs'
+/// output with forged records of arrays nested 120 deep, and one sample held 4.2 GB of the
+/// host's memory. A million is at most ~180 MB, and far more than honest results hold
+/// (HumanEval+'s largest, HumanEval/130's, return ~10M numbers in a few hundred lists); a
+/// first bound on all values, not only these, failed those.
+pub const MAX_RECORD_CONTAINERS: usize = 1 << 20;
 
-/// The records of `stdout` (see the module doc), reading no more than `budget` JSON values
-/// and taking what it read from it.
+/// The records of `stdout` (see the module doc), reading no more than `budget` arrays and
+/// objects and taking what it read from it.
 pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
     let mut records = Records::default();
     for line in stdout.lines() {
@@ -41,12 +43,12 @@ pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
         else {
             continue;
         };
-        let values = json_values_in(body);
-        if values > *budget {
+        let containers = json_containers_in(body);
+        if containers > *budget {
             records.over_budget = true;
             break;
         }
-        *budget -= values;
+        *budget -= containers;
         let record = match serde_json::from_str::<Value>(body) {
             Ok(Value::Object(record)) => record,
             Ok(_) => {
@@ -69,10 +71,10 @@ pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
     records
 }
 
-/// How many JSON values `json` holds, at least: one, and one more for each `[`, `{`, `,` and
-/// `:` outside strings. A scan of the text, before anything is built from it.
-fn json_values_in(json: &str) -> usize {
-    let (mut count, mut in_string, mut escaped) = (1usize, false, false);
+/// How many arrays and objects `json` holds: its `[` and `{` outside strings. A scan of the
+/// text, before anything is built from it.
+fn json_containers_in(json: &str) -> usize {
+    let (mut count, mut in_string, mut escaped) = (0usize, false, false);
     for &byte in json.as_bytes() {
         if in_string {
             match byte {
@@ -84,7 +86,7 @@ fn json_values_in(json: &str) -> usize {
         } else {
             match byte {
                 b'"' => in_string = true,
-                b'[' | b'{' | b',' | b':' => count += 1,
+                b'[' | b'{' => count += 1,
                 _ => {}
             }
         }
@@ -219,34 +221,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_are_counted_before_parsing_and_records_past_the_budget_are_not_read() {
+    fn containers_are_counted_before_parsing_and_records_past_the_budget_are_not_read() {
         assert_eq!(
-            json_values_in(r#"{"k":"case","i":0,"value":[1,[2,3],{"a":"[,{:"}]}"#),
-            14
+            json_containers_in(r#"{"k":"case","i":0,"value":[1,[2,3],{"a":"[,{:"}]}"#),
+            4
         );
-        assert_eq!(json_values_in(r#""a\"[,""#), 1);
+        assert_eq!(json_containers_in(r#""a\"[{""#), 0);
         let nested = format!(
             "N1 {{\"k\":\"x\",\"v\":{}{}}}\n",
             "[".repeat(100),
             "]".repeat(100)
         );
-        let out = format!(
-            "N1 {{\"k\":\"case\",\"i\":0,\"v\":1}}\n{}",
-            nested.repeat(50)
+        let flat = format!(
+            "N1 {{\"k\":\"case\",\"i\":0,\"v\":[{}0]}}\n",
+            "0,".repeat(100_000)
         );
+        let out = format!("{flat}{}", nested.repeat(50));
         let mut budget = 1000;
         let records = parse_records(&out, "N1", &mut budget);
         assert!(records.over_budget);
-        // The case (7 values) and the nine nested records that fit (105 values each).
+        // The flat case (2 containers, 100k numbers) and the nine nested records that fit
+        // (101 containers each).
         assert_eq!(records.list.len(), 10);
-        assert_eq!(budget, 1000 - 7 - 9 * 105);
+        assert_eq!(budget, 1000 - 2 - 9 * 101);
     }
 
     #[test]
     fn only_nonce_lines_before_done_count() {
         let out = "noise\nN1 {\"k\":\"test\",\"i\":0,\"v\":\"pass\"}\n{\"k\":\"done\"}\n\
                    X {\"k\":\"done\"}\nN1 {\"k\":\"done\"}\nN1 {\"k\":\"test\",\"i\":1,\"v\":\"pass\"}\n";
-        let records = parse_records(out, "N1", &mut MAX_RECORD_VALUES.clone());
+        let records = parse_records(out, "N1", &mut MAX_RECORD_CONTAINERS.clone());
         assert!(records.done);
         assert_eq!(records.list.len(), 1);
         let slots = records.indexed("test", 2);
