@@ -7,14 +7,17 @@
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 mod schema;
 pub use schema::documented_kinds;
 
+mod code_tests;
 mod completion;
 mod details;
+pub mod exact_integers;
 mod result_json;
 pub use completion::last_assistant_content;
 pub use details::Details;
@@ -253,33 +256,68 @@ impl<'de> serde::de::Visitor<'de> for TaskVisitor {
                 },
             });
         }
-        let mut map = Map::new();
-        map.insert(first.into_owned(), access.next_value()?);
-        let mut map = UniqueKeys.read_into(map, access)?;
-        let kind = match map.get("kind") {
-            Some(kind) => kind_name::<A::Error>(kind.clone())?,
-            None => return Err(A::Error::missing_field("kind")),
+        // `kind` comes later: the entries are kept as raw text until it is known, then read as
+        // that kind's task (raw, so that a code task's call cases keep their big integers).
+        let mut entries: Vec<(String, Box<RawValue>)> =
+            vec![(first.into_owned(), access.next_value()?)];
+        while let Some(key) = access.next_key::<String>()? {
+            if entries.iter().any(|(seen, _)| *seen == key) {
+                return Err(A::Error::custom(format!("duplicate field `{key}`")));
+            }
+            let value = access.next_value()?;
+            entries.push((key, value));
+        }
+        let Some(at) = entries.iter().position(|(key, _)| key == "kind") else {
+            return Err(A::Error::missing_field("kind"));
         };
-        map.remove("kind");
+        let kind = serde_json::from_str(entries.remove(at).1.get()).map_err(A::Error::custom)?;
+        let kind = kind_name::<A::Error>(kind)?;
+        if kind == "code" {
+            // From the raw text, so that its call cases keep their big integers.
+            let mut text = String::from("{");
+            for (index, (key, value)) in entries.iter().enumerate() {
+                if index > 0 {
+                    text.push(',');
+                }
+                text.push_str(&Value::String(key.clone()).to_string());
+                text.push(':');
+                text.push_str(value.get());
+            }
+            text.push('}');
+            let mut deserializer = serde_json::Deserializer::from_str(&text);
+            let task = serde_path_to_error::deserialize(&mut deserializer);
+            return task.map(Task::Code).map_err(path_error);
+        }
+        let mut map = Map::new();
+        for (key, value) in entries {
+            map.insert(
+                key,
+                serde_json::from_str(value.get()).map_err(A::Error::custom)?,
+            );
+        }
         fn typed<T: serde::de::DeserializeOwned, E: serde::de::Error>(
             map: Map<String, Value>,
         ) -> Result<T, E> {
-            serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
-                let path = e.path().to_string();
-                if path == "." {
-                    E::custom(e.into_inner())
-                } else {
-                    E::custom(format!("{path}: {}", e.into_inner()))
-                }
-            })
+            serde_path_to_error::deserialize(Value::Object(map)).map_err(path_error)
         }
         Ok(match kind.as_str() {
             "math" => Task::Math(typed(map)?),
-            "code" => Task::Code(typed(map)?),
             "format" => Task::Format(typed(map)?),
             "instructions" => Task::Instructions(typed(map)?),
             _ => Task::Plugin { kind, params: map },
         })
+    }
+}
+
+/// A task's error with the path of the field it is in, when there is one.
+fn path_error<E: serde::de::Error, I: std::fmt::Display>(
+    error: serde_path_to_error::Error<I>,
+) -> E {
+    let path = error.path().to_string();
+    if path == "." {
+        E::custom(error.into_inner())
+    } else {
+        E::custom(format!("{path}: {}", error.into_inner()))
     }
 }
 
@@ -450,8 +488,9 @@ pub enum CodeLanguage {
     Javascript,
 }
 
-/// The three kinds of code tests.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
+/// The three kinds of code tests. Read by hand (`contract/code_tests.rs`) so that a call case's
+/// integers past 64 bits stay exact.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CodeTests {
     /// HumanEval/MBPP style: the test code defines `check(candidate)`.
@@ -476,8 +515,9 @@ pub struct StdioCase {
     pub output: String,
 }
 
-/// One call of the candidate's function. Values are plain JSON; an integer beyond 64 bits is
-/// written `{"$int": "digits"}` (in `args` and `expected`), as the harness reports such values.
+/// One call of the candidate's function. Values are plain JSON; an integer beyond 64 bits may
+/// be written as a bare number (kept exact, see `contract/code_tests.rs`) or `{"$int": "digits"}`, as
+/// the harness reports such values.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallCase {

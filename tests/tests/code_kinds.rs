@@ -355,3 +355,59 @@ fn integers_beyond_64_bits_reach_the_candidate_exactly_in_both_languages() {
     );
     assert_eq!(verdicts(&v), json!(["passed", "passed"]), "{v:?}");
 }
+
+/// A task written by Python's `json.dumps` holds big integers as bare numbers. serde reads
+/// those as the nearest float, and a red team passed `2**70` where `2**70 + 1` was expected;
+/// call cases keep them exact, as arguments and as expected values.
+#[test]
+fn bare_integers_beyond_64_bits_in_a_call_task_stay_exact() {
+    let cases = r#"{"cases": [{"args": [70], "expected": 1180591620717411303425},
+        {"args": [1180591620717411303425], "expected": true}], "type": "call", "fn_name": "f"}"#;
+    let task: Task = serde_json::from_str(&format!(
+        r#"{{"kind": "code", "language": "python", "scoring": "fraction", "tests": {cases}}}"#
+    ))
+    .unwrap();
+    // `kind` after the tests: the task is read another way, with the same result.
+    let kind_last: Task = serde_json::from_str(&format!(
+        r#"{{"tests": {cases}, "language": "python", "scoring": "fraction", "kind": "code"}}"#
+    ))
+    .unwrap();
+    assert_eq!(kind_last, task);
+    let right = "def f(n):\n    return 2 ** n + 1 if n == 70 else n == 2 ** 70 + 1\n";
+    let v = grade(right, task.clone());
+    assert_eq!(verdicts(&v), json!(["passed", "passed"]), "{v:?}");
+    for wrong in [
+        "def f(n):\n    return 2 ** n if n == 70 else n == 2 ** 70\n",
+        "def f(n):\n    return float(2 ** n) if n == 70 else n == float(2 ** 70)\n",
+    ] {
+        let v = grade(wrong, task.clone());
+        assert_eq!(
+            verdicts(&v),
+            json!(["wrong_answer", "wrong_answer"]),
+            "{wrong}: {v:?}"
+        );
+    }
+}
+
+/// In a `call` task the entry point may be any callable: evalplus passes a `fib` under
+/// `functools.lru_cache`, and so must HumanEval+ through `verifier eval`.
+#[test]
+fn a_call_tasks_entry_point_may_be_any_callable() {
+    let call = CodeTests::Call {
+        fn_name: "fib".into(),
+        cases: vec![CallCase {
+            args: vec![json!(10)],
+            expected: json!(55),
+        }],
+    };
+    for code in [
+        "import functools\n@functools.lru_cache(maxsize=None)\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
+        "import functools\n@functools.cache\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
+        "class Fib:\n    def __call__(self, n):\n        return n if n < 2 else self(n - 1) + self(n - 2)\nfib = Fib()\n",
+    ] {
+        let v = grade(code, task(CodeLanguage::Python, call.clone(), Scoring::All));
+        assert_eq!(v.status, Status::Correct, "{code}: {v:?}");
+    }
+    let v = grade("fib = 55\n", task(CodeLanguage::Python, call, Scoring::All));
+    assert_eq!(v.status, Status::Incorrect, "{v:?}");
+}

@@ -31,8 +31,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use graders::code::compare::tag_big_integers;
 use graders::code::{reference_values, CodeGrader, CodeGraderConfig, Executor};
+use graders::contract::exact_integers::tag_big_integers;
 use graders::contract::{
     CallCase, CodeLanguage, CodeTask, CodeTests, Comparison, Scoring, Status, Task,
 };

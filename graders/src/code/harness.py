@@ -86,7 +86,7 @@ def _harness_main(config_text):
     exact_type, repr_of, length = type, repr, len
     int_repr, float_repr = int.__repr__, float.__repr__
     base_exception = BaseException
-    function_type = types.FunctionType
+    is_callable = callable
     dict_like = (collections.Counter, collections.OrderedDict, collections.defaultdict)
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)
@@ -215,7 +215,9 @@ def _harness_main(config_text):
         if not load_candidate():
             return
         function = candidate_globals.get(config["fn_name"])
-        if exact_type(function) is not function_type:
+        # Any callable: a function under `functools.cache` or `lru_cache` (evalplus passes
+        # HumanEval/55 so) is no function object. The candidate shares this instance anyway.
+        if function is None or not is_callable(function):
             emit({"k": "load_error", "type": "NameError", "msg": "no function named " + short(config["fn_name"], 80)})
             return
         for index, original in enumerate(all_args):
