@@ -452,7 +452,8 @@ pub struct CodeTask {
     /// Memory limit per run, in MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit_mb: Option<u64>,
-    /// Tolerance for float return values of `call` tests: `|got - expected| <= tol * (1 + |expected|)`;
+    /// Tolerance for float return values of `call` tests: `|got - expected| <= tol * (1 + |expected|)`
+    /// (and for `stdio` tests' float tokens where their own `float_tolerance` is not set);
     /// with `compare: "python"`, evalplus's `atol` for `np.allclose`: `tol + 1e-7 * |expected|`
     /// (without it, 1e-6 from the first case whose expected value is floats on).
     #[serde(default, skip_serializing_if = "Option::is_none")]

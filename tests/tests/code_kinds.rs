@@ -411,3 +411,31 @@ fn a_call_tasks_entry_point_may_be_any_callable() {
     let v = grade("fib = 55\n", task(CodeLanguage::Python, call, Scoring::All));
     assert_eq!(v.status, Status::Incorrect, "{v:?}");
 }
+
+/// A task-level `float_tolerance` applies to `stdio` float tokens where the tests set none
+/// (red team: it was accepted, checked and then ignored).
+#[test]
+fn a_tasks_float_tolerance_applies_to_stdio_tests() {
+    let stdio = |tolerance: Option<f64>| CodeTests::Stdio {
+        cases: vec![StdioCase {
+            input: "3\n".into(),
+            output: "0.333333\n".into(),
+        }],
+        float_tolerance: tolerance,
+    };
+    let with_task_tolerance = |tests: CodeTests, tolerance: Option<f64>| {
+        let mut task = task(CodeLanguage::Python, tests, Scoring::All);
+        if let Task::Code(code) = &mut task {
+            code.float_tolerance = tolerance;
+        }
+        task
+    };
+    let program = "print(round(1 / int(input()), 4))\n";
+    let v = grade(program, with_task_tolerance(stdio(None), Some(1e-3)));
+    assert_eq!(v.status, Status::Correct, "{v:?}");
+    let v = grade(program, with_task_tolerance(stdio(None), None));
+    assert_eq!(v.status, Status::Incorrect, "{v:?}");
+    // The tests' own tolerance wins.
+    let v = grade(program, with_task_tolerance(stdio(Some(1e-9)), Some(1e-3)));
+    assert_eq!(v.status, Status::Incorrect, "{v:?}");
+}

@@ -263,10 +263,12 @@ impl Grader for CodeGrader {
                 entry_point,
             } => runner.assert_tests(test_code, entry_point),
             CodeTests::Call { fn_name, cases } => runner.call_tests(fn_name, cases),
+            // The task's tolerance where the tests set none (a red team found it accepted,
+            // checked, and then ignored).
             CodeTests::Stdio {
                 cases,
                 float_tolerance,
-            } => runner.stdio_tests(cases, *float_tolerance),
+            } => runner.stdio_tests(cases, float_tolerance.or(task.float_tolerance)),
         };
         let stopped_by_deadline = |report: &verdict::RunReport| {
             let timed_out = report
