@@ -256,44 +256,49 @@ impl<'de> serde::de::Visitor<'de> for TaskVisitor {
                 },
             });
         }
-        // `kind` comes later: the entries are kept as raw text until it is known, then read as
-        // that kind's task (raw, so that a code task's call cases keep their big integers).
-        let mut entries: Vec<(String, Box<RawValue>)> =
-            vec![(first.into_owned(), access.next_value()?)];
-        while let Some(key) = access.next_key::<String>()? {
-            if entries.iter().any(|(seen, _)| *seen == key) {
+        // `kind` comes later. The entries are read as values, as they come, except `tests`,
+        // which is kept as raw text until the kind is known: a code task's call cases are
+        // read from it so that their big integers stay exact (see `contract/code_tests.rs`).
+        let mut map = Map::new();
+        let mut tests: Option<Box<RawValue>> = None;
+        let mut key = first.into_owned();
+        loop {
+            if map.contains_key(&key) || (key == "tests" && tests.is_some()) {
                 return Err(A::Error::custom(format!("duplicate field `{key}`")));
             }
-            let value = access.next_value()?;
-            entries.push((key, value));
+            if key == "tests" {
+                tests = Some(access.next_value()?);
+            } else {
+                let value: Value = access.next_value()?;
+                map.insert(key, value);
+            }
+            match access.next_key::<String>()? {
+                Some(next) => key = next,
+                None => break,
+            }
         }
-        let Some(at) = entries.iter().position(|(key, _)| key == "kind") else {
-            return Err(A::Error::missing_field("kind"));
+        let kind = match map.remove("kind") {
+            Some(kind) => kind_name::<A::Error>(kind)?,
+            None => return Err(A::Error::missing_field("kind")),
         };
-        let kind = serde_json::from_str(entries.remove(at).1.get()).map_err(A::Error::custom)?;
-        let kind = kind_name::<A::Error>(kind)?;
         if kind == "code" {
-            // From the raw text, so that its call cases keep their big integers.
-            let mut text = String::from("{");
-            for (index, (key, value)) in entries.iter().enumerate() {
-                if index > 0 {
+            let mut text = Value::Object(map).to_string();
+            if let Some(tests) = tests {
+                text.pop();
+                if text.len() > 1 {
                     text.push(',');
                 }
-                text.push_str(&Value::String(key.clone()).to_string());
-                text.push(':');
-                text.push_str(value.get());
+                text.push_str("\"tests\":");
+                text.push_str(tests.get());
+                text.push('}');
             }
-            text.push('}');
             let mut deserializer = serde_json::Deserializer::from_str(&text);
             let task = serde_path_to_error::deserialize(&mut deserializer);
             return task.map(Task::Code).map_err(path_error);
         }
-        let mut map = Map::new();
-        for (key, value) in entries {
-            map.insert(
-                key,
-                serde_json::from_str(value.get()).map_err(A::Error::custom)?,
-            );
+        if let Some(tests) = tests {
+            let tests = serde_json::from_str(tests.get()).map_err(A::Error::custom)?;
+            map.insert("tests".into(), tests);
         }
         fn typed<T: serde::de::DeserializeOwned, E: serde::de::Error>(
             map: Map<String, Value>,
