@@ -522,8 +522,8 @@ pub struct StdioCase {
 }
 
 /// One call of the candidate's function. Values are plain JSON; an integer beyond 64 bits may
-/// be written as a bare number (kept exact, see `contract/code_tests.rs`) or `{"$int": "digits"}`, as
-/// the harness reports such values.
+/// be written as a bare number (kept exact, see `contract/code_tests.rs`) or as
+/// `{"$int": "digits"}`, as the harness reports such values.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallCase {
