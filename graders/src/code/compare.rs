@@ -284,16 +284,58 @@ pub fn values_equal(expected: &Value, got: &Value, tolerance: Tolerance) -> bool
             (Some(x), Some(y)) => multiset_equal(x, y, tolerance),
             _ => match (tagged(a, "$dict"), tagged(b, "$dict")) {
                 (Some(x), Some(y)) => multiset_equal(x, y, tolerance),
-                _ => {
-                    a.len() == b.len()
-                        && a.iter().all(|(key, x)| {
-                            b.get(key).is_some_and(|y| values_equal(x, y, tolerance))
-                        })
+                // A dict whose string keys start with `$` travels as `$dict`, so that no key
+                // reads as a tag; it equals the object that spells it (red team: an expected
+                // `{"$a": 1}` could never be matched).
+                (None, Some(y)) if !is_tag(a) => {
+                    string_keyed(y).is_some_and(|b| objects_equal(a, &b, tolerance))
                 }
+                (Some(x), None) if !is_tag(b) => {
+                    string_keyed(x).is_some_and(|a| objects_equal(&a, b, tolerance))
+                }
+                _ => objects_equal(a, b, tolerance),
             },
         },
         _ => false,
     }
+}
+
+fn objects_equal(a: &Map<String, Value>, b: &Map<String, Value>, tolerance: Tolerance) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(key, x)| b.get(key).is_some_and(|y| values_equal(x, y, tolerance)))
+}
+
+/// The tags of tagged plain JSON (see the module doc).
+const TAGS: &[&str] = &[
+    "$int",
+    "$float",
+    "$tuple",
+    "$set",
+    "$frozenset",
+    "$dict",
+    "$bytes",
+    "$bytearray",
+    "$complex",
+    "$handle",
+    "$type",
+];
+
+/// Whether an object is one of the tagged forms rather than a dict.
+fn is_tag(map: &Map<String, Value>) -> bool {
+    map.len() == 1 && map.keys().all(|key| TAGS.contains(&key.as_str()))
+}
+
+/// A `$dict`'s pairs as the object they spell, when every key is a string and none repeats.
+fn string_keyed(pairs: &[Value]) -> Option<Map<String, Value>> {
+    let map: Map<String, Value> = pairs
+        .iter()
+        .map(|pair| match pair.as_array().map(Vec::as_slice) {
+            Some([Value::String(key), value]) => Some((key.clone(), value.clone())),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    (map.len() == pairs.len()).then_some(map)
 }
 
 fn items_equal(a: &[Value], b: &[Value], tolerance: Tolerance) -> bool {
@@ -386,6 +428,22 @@ mod tests {
 
     fn eq(e: Value, g: Value) -> bool {
         values_equal(&e, &g, Tolerance::EXACT)
+    }
+
+    #[test]
+    fn a_dollar_keyed_dict_equals_the_object_that_spells_it() {
+        let sent = json!({"$dict": [["$a", 1], ["b", [2]]]});
+        assert!(eq(json!({"$a": 1, "b": [2]}), sent.clone()));
+        assert!(eq(sent.clone(), json!({"$a": 1, "b": [2]})));
+        assert!(!eq(json!({"$a": 1}), sent));
+        assert!(!eq(json!({"$a": 2}), json!({"$dict": [["$a", 1]]})));
+        // Repeated keys and non-string keys spell no object; a tag is not a dict.
+        assert!(!eq(
+            json!({"$a": 1}),
+            json!({"$dict": [["$a", 1], ["$a", 1]]})
+        ));
+        assert!(!eq(json!({"1": 1}), json!({"$dict": [[1, 1]]})));
+        assert!(!eq(json!({"$int": "5"}), json!({"$dict": [["$int", "5"]]})));
     }
 
     #[test]

@@ -89,19 +89,23 @@ impl Fields {
     fn into_tests<E: serde::de::Error>(self) -> Result<CodeTests, E> {
         let kind = self.kind.ok_or_else(|| E::missing_field("type"))?;
         // Each variant takes its own fields only, as `deny_unknown_fields` did.
-        let refuse = |present: bool, name: &'static str, allowed: &'static [&'static str]| {
-            if present {
-                Err(E::unknown_field(name, allowed))
-            } else {
-                Ok(())
-            }
+        let present = [
+            ("code", self.code.is_some()),
+            ("entry_point", self.entry_point.is_some()),
+            ("cases", self.cases.is_some()),
+            ("float_tolerance", self.float_tolerance.is_some()),
+            ("fn_name", self.fn_name.is_some()),
+        ];
+        let only = |allowed: &'static [&'static str]| match present
+            .iter()
+            .find(|(name, is)| *is && !allowed.contains(name))
+        {
+            Some((name, _)) => Err(E::unknown_field(name, allowed)),
+            None => Ok(()),
         };
         match kind.as_str() {
             "assert" => {
-                const ALLOWED: &[&str] = &["type", "code", "entry_point"];
-                refuse(self.cases.is_some(), "cases", ALLOWED)?;
-                refuse(self.float_tolerance.is_some(), "float_tolerance", ALLOWED)?;
-                refuse(self.fn_name.is_some(), "fn_name", ALLOWED)?;
+                only(&["type", "code", "entry_point"])?;
                 Ok(CodeTests::Assert {
                     code: self.code.ok_or_else(|| E::missing_field("code"))?,
                     entry_point: self
@@ -110,10 +114,7 @@ impl Fields {
                 })
             }
             "stdio" => {
-                const ALLOWED: &[&str] = &["type", "cases", "float_tolerance"];
-                refuse(self.code.is_some(), "code", ALLOWED)?;
-                refuse(self.entry_point.is_some(), "entry_point", ALLOWED)?;
-                refuse(self.fn_name.is_some(), "fn_name", ALLOWED)?;
+                only(&["type", "cases", "float_tolerance"])?;
                 let cases = self.cases.ok_or_else(|| E::missing_field("cases"))?;
                 Ok(CodeTests::Stdio {
                     cases: cases_from::<StdioCase, E>(cases.get())?,
@@ -121,10 +122,7 @@ impl Fields {
                 })
             }
             "call" => {
-                const ALLOWED: &[&str] = &["type", "fn_name", "cases"];
-                refuse(self.code.is_some(), "code", ALLOWED)?;
-                refuse(self.entry_point.is_some(), "entry_point", ALLOWED)?;
-                refuse(self.float_tolerance.is_some(), "float_tolerance", ALLOWED)?;
+                only(&["type", "fn_name", "cases"])?;
                 let cases = self.cases.ok_or_else(|| E::missing_field("cases"))?;
                 Ok(CodeTests::Call {
                     fn_name: self.fn_name.ok_or_else(|| E::missing_field("fn_name"))?,
@@ -148,4 +146,71 @@ fn cases_from<T: serde::de::DeserializeOwned, E: serde::de::Error>(
             E::custom(format!("cases{path}: {}", e.into_inner()))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(json: &str) -> Result<CodeTests, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_variant_takes_its_own_fields_once() {
+        assert!(read(r#"{"type":"assert","code":"c","entry_point":"f"}"#).is_ok());
+        let refused = [
+            (
+                r#"{"type":"assert","code":"c","entry_point":"f","cases":[]}"#,
+                "unknown field `cases`",
+            ),
+            (
+                r#"{"type":"stdio","cases":[],"fn_name":"f"}"#,
+                "unknown field `fn_name`",
+            ),
+            (
+                r#"{"type":"call","fn_name":"f","cases":[],"float_tolerance":0.1}"#,
+                "unknown field `float_tolerance`",
+            ),
+            (
+                r#"{"type":"call","fn_name":"f","fn_name":"g","cases":[]}"#,
+                "duplicate field `fn_name`",
+            ),
+            (r#"{"type":"call","cases":[]}"#, "missing field `fn_name`"),
+            (r#"{"type":"loop","cases":[]}"#, "unknown variant `loop`"),
+            (r#"{"cases":[]}"#, "missing field `type`"),
+            (
+                r#"{"type":"call","fn_name":"f","cases":[{"args":[],"expected":1,"x":2}]}"#,
+                "cases[0].x: unknown field `x`",
+            ),
+        ];
+        for (json, needle) in refused {
+            let error = read(json).unwrap_err();
+            assert!(error.contains(needle), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn call_cases_keep_big_integers_and_stdio_cases_read_as_written() {
+        let call = read(
+            r#"{"type":"call","fn_name":"f","cases":[{"args":[18446744073709551616],"expected":"18446744073709551616"}]}"#,
+        );
+        let CodeTests::Call { cases, .. } = call.unwrap() else {
+            panic!("a call")
+        };
+        assert_eq!(
+            cases[0].args[0],
+            serde_json::json!({"$int": "18446744073709551616"})
+        );
+        assert_eq!(cases[0].expected, serde_json::json!("18446744073709551616"));
+        let stdio =
+            read(r#"{"type":"stdio","cases":[{"input":"1","output":"2"}],"float_tolerance":null}"#);
+        assert!(matches!(
+            stdio.unwrap(),
+            CodeTests::Stdio {
+                float_tolerance: None,
+                ..
+            }
+        ));
+    }
 }
