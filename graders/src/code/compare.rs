@@ -5,7 +5,8 @@
 //! Values arrive as *tagged plain JSON* written by our harness: `null`, booleans, strings, numbers
 //! and lists as themselves; tuples as `{"$tuple": [...]}`; integers beyond ±2^53 as
 //! `{"$int": "digits"}`; non-finite floats as `{"$float": "nan"|"inf"|"-inf"}`; sets as
-//! `{"$set": [...]}`; dicts with string keys as objects, other dicts as
+//! `{"$set": [...]}`; dicts with string keys as objects, other dicts (and those with a key
+//! starting with `$`, which equal the object that spells them) as
 //! `{"$dict": [[key, value], ...]}`; bytes as `{"$bytes": "hex"}`; complex numbers as
 //! `{"$complex": [re, im]}`. Types are checked: a boolean never equals a number, a string never
 //! equals a list. An expected tuple wants a tuple; an expected JSON array takes a list, or, in
