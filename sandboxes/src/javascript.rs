@@ -11,11 +11,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use crate::output::CappedOutput;
 use wasmtime::{Caller, Engine, InstancePre, Linker};
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::p2::OutputStream;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use crate::budget::{Budget, HasBudget};
@@ -38,8 +36,8 @@ pub(crate) struct JavascriptState {
     pub(crate) channel: Option<Channel>,
     stdin: Vec<u8>,
     stdin_read: usize,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: CappedOutput,
+    stderr: CappedOutput,
 }
 
 impl HasBudget for JavascriptState {
@@ -157,8 +155,8 @@ const STDIN: i32 = 0;
 const STDOUT: i32 = 1;
 const STDERR: i32 = 2;
 
-/// `fd_write` of an instance with a peer channel: the channel, or a capped output. Past the
-/// cap, output is dropped; a write that fits nothing fails, as WASI's own does.
+/// `fd_write` of an instance with a peer channel: the channel, or a capped output (past its
+/// cap, a write to stdout fails and one to stderr is dropped; see `output.rs`).
 fn standard_write(
     mut caller: Caller<'_, JavascriptState>,
     fd: i32,
@@ -185,14 +183,11 @@ fn standard_write(
     } else {
         &mut state.stderr
     };
-    let fits = bytes.len().min(pipe.check_write().unwrap_or(0));
-    if fits == 0 && !bytes.is_empty() {
-        return ERRNO_PIPE;
+    match pipe.keep(&bytes) {
+        Ok(counted) => store_count(data, written, counted),
+        Err(_) if bytes.is_empty() => store_count(data, written, 0),
+        Err(_) => ERRNO_PIPE,
     }
-    if fits > 0 && pipe.write(Bytes::copy_from_slice(&bytes[..fits])).is_err() {
-        return ERRNO_PIPE;
-    }
-    store_count(data, written, fits)
 }
 
 /// `fd_read` of an instance with a peer channel: the channel, or standard input.

@@ -164,13 +164,8 @@ impl JsPeer {
             outcome: self.ended.unwrap_or(Outcome::Finished),
             part: None,
         };
-        self.output.into_result(
-            verdict,
-            &self.memory,
-            &self.request.limits,
-            charged,
-            self.cpu,
-        )
+        self.output
+            .into_result(verdict, &self.memory, charged, self.cpu)
     }
 }
 

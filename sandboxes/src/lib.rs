@@ -27,6 +27,7 @@ mod guest_io;
 mod javascript;
 mod js_peer;
 mod limiter;
+mod output;
 mod peer;
 mod pins;
 mod pool;

@@ -112,7 +112,7 @@ impl Peer {
             part: None,
         };
         self.output
-            .into_result(verdict, &limiter, &self.request.limits, charged, self.cpu)
+            .into_result(verdict, &limiter, charged, self.cpu)
     }
 }
 

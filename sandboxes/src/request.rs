@@ -36,7 +36,8 @@ pub struct Limits {
     pub memory_limit_bytes: u64,
     /// Bytes of stdout kept; the guest's writes fail once it is full.
     pub stdout_limit_bytes: usize,
-    /// Bytes of stderr kept; the guest's writes fail once it is full.
+    /// Bytes of stderr kept; the guest's writes past it succeed and are dropped (stderr is only
+    /// diagnostics: a program must not fail for writing much of it).
     pub stderr_limit_bytes: usize,
 }
 

@@ -8,7 +8,7 @@ use wasmtime::component::{HasSelf, ResourceTable, Val};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::clocks::WasiClocksView;
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::baked::PythonModule;
@@ -17,6 +17,7 @@ use crate::engine::{new_runtime_engine, EpochTicker, EPOCH_TICK, RUN_THREAD_STAC
 use crate::javascript::{JavascriptRuntime, Launch};
 use crate::js_peer::{take_peer, Channel, JsPeer};
 use crate::limiter::GuestLimiter;
+use crate::output::{CappedOutput, PastTheCap};
 use crate::peer::Peer;
 use crate::request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
 use crate::scratch::{ScratchDir, ScratchFull};
@@ -230,7 +231,7 @@ impl Sandbox {
             let wall = started.elapsed();
             let cpu = thread_cpu_time().saturating_sub(cpu_started);
             let output = run.output;
-            let mut result = output.into_result(verdict, &limiter, &request.limits, wall, cpu);
+            let mut result = output.into_result(verdict, &limiter, wall, cpu);
             result.returned = returned;
             return result;
         }
@@ -247,7 +248,7 @@ impl Sandbox {
         let output = run.output;
         let wall = started.elapsed();
         let cpu = thread_cpu_time().saturating_sub(cpu_started);
-        let mut result = output.into_result(verdict, &limiter, &request.limits, wall, cpu);
+        let mut result = output.into_result(verdict, &limiter, wall, cpu);
         result.peer = peer.map(Box::new);
         result
     }
@@ -569,21 +570,22 @@ pub(crate) fn outcome_of_error(error: &wasmtime::Error) -> Outcome {
     }
 }
 
+/// A run's standard output (writes past its cap fail) and error (dropped past its cap).
 pub(crate) struct OutputPipes {
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: CappedOutput,
+    stderr: CappedOutput,
 }
 
 impl OutputPipes {
     pub(crate) fn new(limits: &Limits) -> Self {
         OutputPipes {
-            stdout: MemoryOutputPipe::new(limits.stdout_limit_bytes),
-            stderr: MemoryOutputPipe::new(limits.stderr_limit_bytes),
+            stdout: CappedOutput::new(limits.stdout_limit_bytes, PastTheCap::Fails),
+            stderr: CappedOutput::new(limits.stderr_limit_bytes, PastTheCap::IsDropped),
         }
     }
 
     /// Handles on both pipes (they share the buffers).
-    pub(crate) fn pipes(&self) -> (MemoryOutputPipe, MemoryOutputPipe) {
+    pub(crate) fn pipes(&self) -> (CappedOutput, CappedOutput) {
         (self.stdout.clone(), self.stderr.clone())
     }
 
@@ -604,7 +606,6 @@ impl OutputPipes {
         self,
         verdict: Verdict,
         limiter: &GuestLimiter,
-        limits: &Limits,
         wall: Duration,
         cpu: Duration,
     ) -> RunResult {
@@ -613,8 +614,8 @@ impl OutputPipes {
         RunResult {
             outcome: with_memory_limit(verdict.outcome, limiter),
             part: verdict.part,
-            stdout_truncated: stdout.len() >= limits.stdout_limit_bytes,
-            stderr_truncated: stderr.len() >= limits.stderr_limit_bytes,
+            stdout_truncated: self.stdout.truncated(),
+            stderr_truncated: self.stderr.truncated(),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             wall_ms: wall.as_secs_f64() * 1e3,

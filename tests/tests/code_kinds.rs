@@ -439,3 +439,55 @@ fn a_tasks_float_tolerance_applies_to_stdio_tests() {
     let v = grade(program, with_task_tolerance(stdio(Some(1e-9)), Some(1e-3)));
     assert_eq!(v.status, Status::Incorrect, "{v:?}");
 }
+
+/// Standard error is diagnostics: a program that writes more of it than is kept (here ~120 KB
+/// of debug lines, or one 1 MiB write, against a 64 KiB cap) is judged on its stdout alone, in Python and
+/// JavaScript, in stdio, call and assert tests (red team: past the cap the writes failed, and
+/// an honest program died of a `BrokenPipeError`). Standard output still has its limit.
+#[test]
+fn a_program_that_floods_stderr_is_judged_on_its_output() {
+    let stdio = CodeTests::Stdio {
+        cases: sum_cases(),
+        float_tolerance: None,
+    };
+    let python = "```python\nimport sys\nfor i in range(1500):\n    print('debug line', i, 'x' * 64, file=sys.stderr)\na, b = map(int, input().split())\nprint(a + b)\n```";
+    let v = grade(
+        python,
+        task(CodeLanguage::Python, stdio.clone(), Scoring::All),
+    );
+    assert_eq!((v.reward, v.status), (1.0, Status::Correct), "{v:?}");
+    let javascript = "```javascript\nfor (let i = 0; i < 1500; i++) console.error('debug line', i, 'x'.repeat(64));\nconst [a, b] = std.in.readAsString().trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n```";
+    let v = grade(
+        javascript,
+        task(CodeLanguage::Javascript, stdio, Scoring::All),
+    );
+    assert_eq!((v.reward, v.status), (1.0, Status::Correct), "{v:?}");
+
+    let call = CodeTests::Call {
+        fn_name: "add".into(),
+        cases: vec![CallCase {
+            args: vec![json!(2), json!(3)],
+            expected: json!(5),
+        }],
+    };
+    let python =
+        "import sys\ndef add(a, b):\n    sys.stderr.write('w' * (1 << 20))\n    return a + b\n";
+    let v = grade(
+        python,
+        task(CodeLanguage::Python, call.clone(), Scoring::All),
+    );
+    assert_eq!(v.status, Status::Correct, "{v:?}");
+    let javascript = "function add(a, b) { for (let i = 0; i < 4096; i++) console.error('w'.repeat(256)); return a + b; }\n";
+    let v = grade(
+        javascript,
+        task(CodeLanguage::Javascript, call, Scoring::All),
+    );
+    assert_eq!(v.status, Status::Correct, "{v:?}");
+
+    let asserts = CodeTests::Assert {
+        code: "def check(candidate):\n    assert candidate(2, 3) == 5\n".into(),
+        entry_point: "add".into(),
+    };
+    let v = grade(python, task(CodeLanguage::Python, asserts, Scoring::All));
+    assert_eq!(v.status, Status::Correct, "{v:?}");
+}

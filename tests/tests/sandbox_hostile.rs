@@ -169,11 +169,19 @@ fn python_print_flood_is_truncated_and_ends() {
     assert_ne!(result.outcome, Outcome::Finished);
 }
 
+/// Past its cap, stderr is dropped, not refused: the program goes on and finishes (a program
+/// must not fail for its diagnostics), and only the cap's worth is kept.
 #[test]
-fn python_stderr_flood_is_truncated() {
-    let result = python("import sys\nwhile True:\n    sys.stderr.write('e' * 1000)");
+fn python_stderr_flood_is_truncated_and_the_program_goes_on() {
+    let result = python(
+        "import sys\nfor _ in range(4096):\n    sys.stderr.write('e' * 1000)\nprint('done')",
+    );
     assert!(result.stderr_truncated, "{result:?}");
-    assert!(result.stderr.len() <= Limits::default().stderr_limit_bytes);
+    assert_eq!(result.stderr.len(), Limits::default().stderr_limit_bytes);
+    assert_eq!(
+        (&result.outcome, result.stdout.as_str()),
+        (&Outcome::Finished, "done\n")
+    );
 }
 
 // ---------------------------------------------------------------- Python: escapes

@@ -120,6 +120,7 @@ use std::sync::{Arc, OnceLock};
 pub use executor::{Ending, ExecOutcome, ExecPeer, ExecRequest, Executor};
 pub use extract::extract_code;
 pub use limits::CodeGraderConfig;
+pub use program::javascript_whole_program;
 pub use verdict::{TestOutcome, TestResult};
 
 /// The Python harness as a module (name, source) that every Python sandbox running this grader
@@ -244,6 +245,12 @@ impl Grader for CodeGrader {
             _ => code.to_string(),
         };
         let uses_harness = !matches!(task.tests, CodeTests::Stdio { .. });
+        let program = if !uses_harness && task.language == crate::contract::CodeLanguage::Javascript
+        {
+            program::javascript_whole_program(&program)
+        } else {
+            program
+        };
         if uses_harness && task.language == crate::contract::CodeLanguage::Python {
             if let Err(message) = self.python_harness_ready() {
                 return Verdict::error(message);

@@ -42,6 +42,31 @@ pub fn javascript_candidate_program(code: &str, entry_point: &str) -> String {
     )
 }
 
+/// What a JavaScript program run whole (a `stdio` test, `/run_code`) finds before its own code:
+/// QuickJS has `console.log` only, so `console.error` and `console.warn` write to stderr and
+/// `console.info` and `console.debug` to stdout, as in Node. Without them an honest solution
+/// that logged debug lines with `console.error` died of a `TypeError` (red team). One line, so
+/// that the program's own line numbers in error messages move by one only.
+const JAVASCRIPT_CONSOLE_PRELUDE: &str = "if (typeof console.error !== \"function\") { (() => { \
+const show = (v) => { if (typeof v === \"string\") return v; try { const t = JSON.stringify(v); \
+return t === undefined ? String(v) : t; } catch (_) { return String(v); } }; \
+const toStderr = (...values) => { std.err.puts(values.map(show).join(\" \") + \"\\n\"); }; \
+console.error = toStderr; console.warn = toStderr; \
+if (typeof console.info !== \"function\") console.info = console.log; \
+if (typeof console.debug !== \"function\") console.debug = console.log; })(); }\n";
+
+/// A whole JavaScript program with [`JAVASCRIPT_CONSOLE_PRELUDE`] before it. A program that
+/// opens with a `"use strict"` directive keeps it: the directive goes before the prelude, where
+/// it is still the first statement.
+pub fn javascript_whole_program(code: &str) -> String {
+    let opening = code.trim_start();
+    let strict = ["\"use strict\"", "'use strict'"]
+        .iter()
+        .any(|directive| opening.starts_with(directive));
+    let directive = if strict { "\"use strict\"; " } else { "" };
+    format!("{directive}{JAVASCRIPT_CONSOLE_PRELUDE}{code}")
+}
+
 /// A program that only checks that the sandbox has the harness baked in.
 pub const PYTHON_HARNESS_PROBE: &str = "import verifier_code_harness\n";
 
@@ -91,5 +116,15 @@ mod tests {
         let text: String = serde_json::from_str(literal).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), config);
         assert!(run.stdin.is_none());
+    }
+
+    #[test]
+    fn a_whole_javascript_program_keeps_its_strict_directive_and_its_code() {
+        let plain = javascript_whole_program("console.log(1);\n");
+        assert!(plain.starts_with("if (typeof console.error"));
+        assert!(plain.ends_with("\nconsole.log(1);\n"));
+        assert_eq!(plain.lines().count(), 2, "the prelude is one line");
+        let strict = javascript_whole_program("  'use strict';\nx = 1;\n");
+        assert!(strict.starts_with("\"use strict\"; if (typeof console.error"));
     }
 }
