@@ -18,6 +18,7 @@ mod code_tests;
 mod completion;
 mod details;
 pub mod exact_integers;
+pub mod lone_surrogates;
 mod result_json;
 pub use completion::last_assistant_content;
 pub use details::Details;
@@ -789,6 +790,9 @@ impl Sample {
         // of parsing), and parse again with it only to describe an error.
         if let Ok(sample) = serde_json::from_str(text) {
             return Ok(sample);
+        }
+        if let Some(readable) = lone_surrogates::replace_lone_surrogates(text) {
+            return Sample::from_json_str(&readable);
         }
         let mut de = serde_json::Deserializer::from_str(text);
         let parsed = match serde_path_to_error::deserialize::<_, Sample>(&mut de) {

@@ -321,3 +321,24 @@ fn a_full_disk_error_names_the_file() {
         "{stderr}"
     );
 }
+
+/// A lone UTF-16 surrogate escaped in a completion (`"\ud800"`, as Python's `json.dumps`
+/// writes one) is read as U+FFFD and the sample graded: the completion must not be able to
+/// turn its own sample into an `error`, which a trainer drops from the group.
+#[test]
+fn a_lone_surrogate_in_a_completion_is_graded_not_an_error() {
+    let lines = [
+        r#"{"id": "m", "completion": "\ud800 so \\boxed{42} \udc00", "task": {"kind": "math", "answer": "42"}}"#,
+        r#"{"id": "w", "completion": "\ud83d\ude00 \ud800 \\boxed{41}", "task": {"kind": "math", "answer": "42"}}"#,
+        r#"{"id": "f", "completion": "<think>\nreasoning \ud800\n</think>\n<answer>\n42\n</answer>", "task": {"kind": "format", "style": "think_answer"}}"#,
+    ];
+    let (results, stderr, ok) = run_grade(&[], &(lines.join("\n") + "\n"));
+    assert!(ok, "{stderr}");
+    let statuses: Vec<&Value> = results.iter().map(|r| &r["status"]).collect();
+    assert_eq!(
+        statuses,
+        [&json!("correct"), &json!("incorrect"), &json!("correct")],
+        "{results:?}"
+    );
+    assert_eq!(results[0]["id"], json!("m"));
+}

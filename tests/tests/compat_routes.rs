@@ -509,3 +509,21 @@ fn a_run_still_going_at_the_drain_timeout_is_answered_not_dropped() {
         "{answer}"
     );
 }
+
+/// OpenRLHF's route reads a lone UTF-16 surrogate escaped in a query as U+FFFD, as `/v1/grade`
+/// does, instead of refusing the whole request.
+#[test]
+fn get_reward_reads_a_lone_surrogate_as_a_replacement_character() {
+    let service = Service::start(&[]);
+    let prompt = chatml_prompt("What is 6*7?");
+    let request = json!({
+        "query": [query(&prompt, "It is \\boxed{42}. SURROGATE")],
+        "prompts": [prompt],
+        "labels": ["42"],
+    })
+    .to_string()
+    .replace("SURROGATE", "\\udc00");
+    let reply = service.post("/get_reward", &request);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["rewards"], json!([1.0]), "{}", reply.body);
+}

@@ -412,3 +412,25 @@ fn a_client_memory_limit_is_capped_by_the_server() {
         reply.body
     );
 }
+
+/// A lone UTF-16 surrogate escaped in a completion is read as U+FFFD and graded, in a batch of
+/// good samples and alone (see `cli_grade.rs`), and the other samples are unchanged.
+#[test]
+fn a_lone_surrogate_in_a_completion_is_graded_not_an_error() {
+    let service = Service::start(&[]);
+    let math = r#"{"id": 1, "completion": "\ud800 \\boxed{42}", "task": {"kind": "math", "answer": "42"}}"#;
+    let good = format_sample(2, GOOD, "think_answer").to_string();
+    for body in [
+        format!("{{\"samples\": [{math}, {good}]}}"),
+        format!("{{\"samples\": [{math}]}}"),
+    ] {
+        let reply = service.post("/v1/grade", &body);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let results = reply.json()["results"].as_array().unwrap().clone();
+        assert_eq!(results[0]["status"], json!("correct"), "{}", results[0]);
+        assert_eq!(results[0]["id"], json!(1));
+        if let Some(second) = results.get(1) {
+            assert_eq!(second["status"], json!("correct"), "{second}");
+        }
+    }
+}

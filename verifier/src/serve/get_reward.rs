@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::handlers::{admit, count, error, grade_batch, json_body, ErrorBody};
+use super::handlers::{admit, count, error, grade_batch, json_body, parse_request, ErrorBody};
 use super::AppState;
 use crate::engine::Graded;
 pub use labels::LabelKind;
@@ -152,7 +152,7 @@ async fn answer(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    let request: RewardRequest = match serde_json::from_slice(&admitted.body) {
+    let request: RewardRequest = match parse_request(&admitted.body) {
         Ok(request) => request,
         Err(err) => {
             return error(

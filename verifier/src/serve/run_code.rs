@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::handlers::{admit, count, error, overloaded, ErrorBody};
+use super::handlers::{admit, count, error, overloaded, parse_request, ErrorBody};
 use super::AppState;
 
 const ROUTE: &str = "/run_code";
@@ -160,7 +160,7 @@ async fn answer(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    let request: RunCodeRequest = match serde_json::from_slice(&admitted.body) {
+    let request: RunCodeRequest = match parse_request(&admitted.body) {
         Ok(request) => request,
         Err(err) => {
             return error(
@@ -218,7 +218,12 @@ async fn answer(
         Ok(mb) if mb > 0 => mb.min(max_memory_mb),
         _ => max_memory_mb,
     };
-    let run = RunRequest::new(language, request.code)
+    // The same console as a JavaScript `stdio` test's program gets.
+    let code = match language {
+        Language::Javascript => graders::code::javascript_whole_program(&request.code),
+        _ => request.code,
+    };
+    let run = RunRequest::new(language, code)
         .with_stdin(request.stdin.unwrap_or_default())
         .with_limits(Limits {
             time_limit_ms,
