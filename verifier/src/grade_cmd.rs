@@ -3,7 +3,7 @@
 //! progress bar shows on a terminal and a summary goes to stderr.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -12,12 +12,7 @@ use graders::{GradeResult, Registry};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::{Engine, Tally};
-
-/// Lines graded together, by one thread: small enough that a chunk's samples and results stay
-/// in cache, and that a short file is still many chunks for the grading threads to share.
-/// Measured on 200k format samples, `--jobs 1`: 0.55 CPU-s at 1,024 lines against 0.61 at
-/// 8,192; on 40k, 0.11 against 0.14-0.15.
-const CHUNK_LINES: usize = 1024;
+use crate::line_chunks::{read_chunks_into, Chunk};
 
 #[derive(clap::Args, Debug)]
 pub struct GradeArgs {
@@ -64,10 +59,6 @@ fn keep_freed_memory() {
     }
 }
 
-/// One input line, as read: where its text lies in its chunk's buffer, or why it cannot be graded
-/// (over the cap; the line number is added where the result is made).
-type Line = Result<std::ops::Range<usize>, String>;
-
 pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
     keep_freed_memory();
     let jobs = args.jobs.unwrap_or_else(crate::default_jobs);
@@ -82,7 +73,6 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
         }
         _ => (Box::new(io::stdin()), None),
     };
-    let reader = BufReader::with_capacity(1 << 20, reader);
     let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => Box::new(BufWriter::with_capacity(
             1 << 20,
@@ -249,118 +239,6 @@ fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, Vec<u8>, Vec<u8>) {
     (tally, out, data.into_bytes())
 }
 
-/// Lines read together: their text in one buffer (one allocation a chunk, not one a line), and
-/// the bytes they took in the input.
-struct Chunk {
-    data: String,
-    lines: Vec<(usize, Line)>,
-    bytes: u64,
-}
-
-/// Reads the input in chunks of [`CHUNK_LINES`] non-blank lines and sends them on, until the
-/// input ends, a read fails (the error is sent) or the receiver has gone.
-fn read_chunks_into(
-    mut reader: impl BufRead,
-    max_line_mb: usize,
-    chunks: std::sync::mpsc::SyncSender<io::Result<Chunk>>,
-    buffers_to_reuse: std::sync::mpsc::Receiver<Vec<u8>>,
-) {
-    let max_line = max_line_mb.saturating_mul(1 << 20);
-    let mut line_number = 0usize;
-    loop {
-        let data = match buffers_to_reuse.try_recv() {
-            // A buffer that once held a huge line is not kept at that size.
-            Ok(mut data) => {
-                data.clear();
-                data.shrink_to(CHUNK_BYTES_KEPT);
-                data
-            }
-            Err(_) => Vec::new(),
-        };
-        let mut data = data;
-        let mut lines = Vec::with_capacity(CHUNK_LINES);
-        let mut bytes = 0;
-        while lines.len() < CHUNK_LINES {
-            let start = data.len();
-            let read = match read_line_capped(&mut reader, &mut data, max_line) {
-                Ok(read) => read,
-                Err(err) => {
-                    // The lines read before the error are graded and written, then the error.
-                    // (A line cut by the error is dropped: only complete lines are graded.)
-                    data.truncate(start);
-                    if !lines.is_empty() {
-                        let data = into_text(data, &mut lines);
-                        let _ = chunks.send(Ok(Chunk { data, lines, bytes }));
-                    }
-                    let _ = chunks.send(Err(err));
-                    return;
-                }
-            };
-            if read.bytes == 0 {
-                break;
-            }
-            bytes += read.bytes as u64;
-            line_number += 1;
-            if read.over_cap {
-                lines.push((
-                    line_number,
-                    Err(format!(
-                        "the line is over the {max_line_mb} MiB limit (--max-line-mb); it was \
-                         not graded"
-                    )),
-                ));
-                continue;
-            }
-            if data[start..].trim_ascii().is_empty() {
-                data.truncate(start);
-                continue;
-            }
-            lines.push((line_number, Ok(start..data.len())));
-            // A separator, so that a line ending in half a character and the next starting
-            // with the other half are not valid UTF-8 together (see `into_text`).
-            data.push(b'\n');
-        }
-        if lines.is_empty() && bytes == 0 {
-            return;
-        }
-        // Validated here, off the thread that feeds the grading pool.
-        let data = into_text(data, &mut lines);
-        if chunks.send(Ok(Chunk { data, lines, bytes })).is_err() {
-            return;
-        }
-    }
-}
-
-/// The chunk's buffer as text: in one pass when every line is UTF-8, as lines almost always
-/// are (lines are kept with a newline between them, so the buffer is UTF-8 exactly when each
-/// line is); otherwise each line that is not becomes unreadable, naming its first bad byte, and its
-/// bytes are left out.
-fn into_text(data: Vec<u8>, lines: &mut [(usize, Line)]) -> String {
-    let data = match String::from_utf8(data) {
-        Ok(text) => return text,
-        Err(err) => err.into_bytes(),
-    };
-    let mut kept = Vec::with_capacity(data.len());
-    for (_, line) in lines.iter_mut() {
-        let Ok(range) = line.clone() else { continue };
-        *line = match std::str::from_utf8(&data[range.clone()]) {
-            Ok(text) => {
-                let start = kept.len();
-                kept.extend_from_slice(text.as_bytes());
-                Ok(start..kept.len())
-            }
-            Err(err) => Err(format!(
-                "the line is not valid UTF-8 (byte {} of the line); it was not graded",
-                err.valid_up_to() + 1
-            )),
-        };
-    }
-    String::from_utf8(kept).expect("only lines that are UTF-8 were kept")
-}
-
-/// The most of a used chunk buffer kept for the next chunk.
-const CHUNK_BYTES_KEPT: usize = 16 << 20;
-
 /// Writes every chunk's results, in order, as each chunk completes, then flushes; stops at the
 /// first error. Returns the tally of every result written, added in input order.
 fn write_all_from(
@@ -377,69 +255,6 @@ fn write_all_from(
     }
     out.flush()?;
     Ok(tally)
-}
-
-/// What [`read_line_capped`] read.
-#[derive(Debug, PartialEq)]
-struct LineRead {
-    /// Bytes consumed from the input, newline included; 0 at the end of the input.
-    bytes: usize,
-    /// The line was longer than the cap: it was consumed but not kept (`buffer` is empty).
-    over_cap: bool,
-}
-
-/// A line longer than this gets room for the whole cap at once (see `read_line_capped`).
-const GROW_TO_CAP_PAST: usize = 1 << 20;
-
-/// Reads one line (without its newline) onto the end of `buffer`, keeping at most `cap` bytes
-/// of it: the rest of a longer line is read and dropped (the buffer is left as it was before),
-/// so one huge line costs no more memory than `cap`.
-fn read_line_capped(
-    reader: &mut impl BufRead,
-    buffer: &mut Vec<u8>,
-    cap: usize,
-) -> io::Result<LineRead> {
-    let start = buffer.len();
-    let mut read = LineRead {
-        bytes: 0,
-        over_cap: false,
-    };
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
-        };
-        if available.is_empty() {
-            return Ok(read);
-        }
-        let (used, done) = match memchr::memchr(b'\n', available) {
-            Some(end) => (end + 1, true),
-            None => (available.len(), false),
-        };
-        let content = &available[..if done { used - 1 } else { used }];
-        if !read.over_cap {
-            let line_len = buffer.len() - start;
-            if line_len + content.len() > cap {
-                read.over_cap = true;
-                buffer.truncate(start);
-            } else {
-                // Past 1 MiB, room up to the cap at once: growing by doubling can hold the old
-                // and the new buffer together at every step (an allocator that copies where
-                // glibc remaps peaked at 125 MiB of RSS on a 40 MiB line); capacity not yet
-                // written costs no memory.
-                if line_len + content.len() > GROW_TO_CAP_PAST && buffer.capacity() < start + cap {
-                    buffer.reserve_exact(start + cap - buffer.len());
-                }
-                buffer.extend_from_slice(content);
-            }
-        }
-        reader.consume(used);
-        read.bytes += used;
-        if done {
-            return Ok(read);
-        }
-    }
 }
 
 fn progress_bar(total_bytes: Option<u64>, quiet: bool) -> ProgressBar {
@@ -459,134 +274,5 @@ fn progress_bar(total_bytes: Option<u64>, quiet: bool) -> ProgressBar {
             ProgressStyle::with_template("{spinner} graded {pos} samples ({per_sec})")
                 .expect("valid template"),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lines(input: &[u8], cap: usize) -> Vec<(Vec<u8>, LineRead)> {
-        // A tiny buffer, so that lines span many refills.
-        let mut reader = BufReader::with_capacity(3, input);
-        let mut buffer = Vec::new();
-        let mut out = Vec::new();
-        loop {
-            buffer.clear();
-            let read = read_line_capped(&mut reader, &mut buffer, cap).unwrap();
-            if read.bytes == 0 {
-                return out;
-            }
-            out.push((buffer.clone(), read));
-        }
-    }
-
-    #[test]
-    fn lines_are_split_and_long_ones_dropped_whole() {
-        let got = lines(b"ab\n0123456789\n\nxyz", 5);
-        let expected = [
-            (&b"ab"[..], 3, false),
-            (b"", 11, true),
-            (b"", 1, false),
-            (b"xyz", 3, false),
-        ];
-        assert_eq!(got.len(), expected.len());
-        for ((text, read), (want, bytes, over)) in got.iter().zip(expected) {
-            assert_eq!(
-                (text.as_slice(), read.bytes, read.over_cap),
-                (want, bytes, over)
-            );
-        }
-    }
-
-    #[test]
-    fn lines_are_appended_and_a_long_one_leaves_the_buffer_as_it_was() {
-        let mut reader = BufReader::with_capacity(3, &b"abc\n0123456789\nxy\n"[..]);
-        let mut buffer = b"kept".to_vec();
-        let first = read_line_capped(&mut reader, &mut buffer, 5).unwrap();
-        assert_eq!(
-            (buffer.as_slice(), first.over_cap),
-            (&b"keptabc"[..], false)
-        );
-        let long = read_line_capped(&mut reader, &mut buffer, 5).unwrap();
-        assert_eq!(
-            (buffer.as_slice(), long.over_cap, long.bytes),
-            (&b"keptabc"[..], true, 11)
-        );
-        read_line_capped(&mut reader, &mut buffer, 5).unwrap();
-        assert_eq!(buffer.as_slice(), b"keptabcxy");
-    }
-
-    fn read_all(input: &[u8]) -> Vec<(usize, Result<String, String>)> {
-        let (sender, chunks) = std::sync::mpsc::sync_channel(16);
-        let (_keep, reuse) = std::sync::mpsc::channel();
-        read_chunks_into(BufReader::new(input), 1, sender, reuse);
-        chunks
-            .into_iter()
-            .flat_map(|chunk| {
-                let Chunk { data, lines, .. } = chunk.unwrap();
-                lines
-                    .into_iter()
-                    .map(|(n, line)| (n, line.map(|range| data[range].to_string())))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn lines_that_are_not_utf8_are_named_and_the_rest_read() {
-        // "€" is E2 82 AC: split across two lines, each half is invalid on its own.
-        let got = read_all(b"ok\n\xE2\x82\n\xAC tail\n\n  \nlast \xC3\xA9");
-        assert_eq!(got.len(), 4, "{got:?}");
-        assert_eq!(got[0], (1, Ok("ok".to_string())));
-        assert!(got[1]
-            .1
-            .as_ref()
-            .unwrap_err()
-            .contains("byte 1 of the line"));
-        assert_eq!(got[1].0, 2);
-        assert!(got[2].1.as_ref().unwrap_err().contains("not valid UTF-8"));
-        assert_eq!(got[3], (6, Ok("last é".to_string())));
-    }
-
-    /// A reader that gives its bytes, then fails.
-    struct FailsAfter(std::io::Cursor<Vec<u8>>);
-
-    impl Read for FailsAfter {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            match self.0.read(buf)? {
-                0 => Err(io::Error::other("disk gone")),
-                n => Ok(n),
-            }
-        }
-    }
-
-    #[test]
-    fn lines_read_before_a_read_error_are_sent_before_it() {
-        let (sender, chunks) = std::sync::mpsc::sync_channel(16);
-        let (_keep, reuse) = std::sync::mpsc::channel();
-        let input = FailsAfter(std::io::Cursor::new(b"one\ntwo\nhalf a li".to_vec()));
-        read_chunks_into(BufReader::with_capacity(4, input), 1, sender, reuse);
-        let got: Vec<io::Result<Chunk>> = chunks.into_iter().collect();
-        assert_eq!(got.len(), 2);
-        let Ok(Chunk { data, lines, .. }) = &got[0] else {
-            panic!("the lines before the error first")
-        };
-        let texts: Vec<&str> = lines
-            .iter()
-            .map(|(_, line)| &data[line.clone().unwrap()])
-            .collect();
-        assert_eq!(texts, ["one", "two"]);
-        assert!(got[1].is_err());
-    }
-
-    #[test]
-    fn a_line_of_exactly_the_cap_is_kept() {
-        let got = lines(b"12345\n123456\n", 5);
-        assert_eq!(
-            (got[0].0.as_slice(), got[0].1.over_cap),
-            (&b"12345"[..], false)
-        );
-        assert!(got[1].1.over_cap);
     }
 }

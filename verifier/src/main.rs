@@ -16,6 +16,7 @@ mod exec;
 mod fair_queue;
 mod grade_cmd;
 mod help;
+mod line_chunks;
 mod plugin_cmd;
 mod plugins;
 mod serve;
