@@ -642,8 +642,9 @@ fn reset_peak_memory() {
 /// A `call` candidate shares its instance with the harness and can forge records (the host
 /// compares what they claim, so a forgery earns nothing). Red team: it filled the output of
 /// four runs with forged records of arrays nested 120 deep, and the host parsed them all, 4.2
-/// GB for one sample. The values read from a sample's records are now bounded, so such a
-/// sample is `incorrect` within a bounded footprint, and honest results are read whole.
+/// GB for one sample; with arrays and objects bounded, of flat arrays of numbers, 2.3 GB. The
+/// values read from a sample's records are now bounded, so such a sample is `incorrect`
+/// within a bounded footprint, and honest results are read whole.
 #[test]
 fn forged_records_cannot_fill_the_hosts_memory() {
     let attack = "import sys\n\
@@ -676,10 +677,29 @@ fn forged_records_cannot_fill_the_hosts_memory() {
     assert_eq!(verdicts[0].reward, 0.0, "{:?}", verdicts[0]);
     // Four runs' outputs (64 MiB) and a million parsed values (~100 MB) at most; 4.2 GB before.
     assert!(peak < 1 << 30, "peak resident memory {} MiB", peak >> 20);
+    // The same with flat arrays of numbers, two bytes of text each (red team: 2.3 GB when only
+    // arrays and objects were counted).
+    let flat = attack
+        .replace(
+            "deep = '[' * 120 + ']' * 120",
+            "deep = '[' + '0,' * 2000000 + '0]'",
+        )
+        .replace("+ '}\\n') * 1000", "+ '}\\n')");
+    reset_peak_memory();
+    assert!(
+        flat.contains("'0,' * 2000000") && !flat.contains("* 1000"),
+        "{flat}"
+    );
+    let verdicts = grade_all(&[(flat, task.clone())]);
+    let peak = peak_memory();
+    assert_eq!(verdicts[0].status, Status::Incorrect, "{:?}", verdicts[0]);
+    // ~12M parsed numbers at most: 0.9 GB in `verifier grade` (2.3 GB before), a little more in
+    // this test's process.
+    assert!(peak < 3 << 29, "peak resident memory {} MiB", peak >> 20);
     let honest = grade_all(&[("def f(x):\n    return x\n".to_string(), task)]);
     assert_eq!(honest[0].reward, 1.0, "{:?}", honest[0]);
-    // The bound is on arrays and objects: an honest result of 1.1M numbers is read whole (a
-    // first bound on every value failed it, and HumanEval+'s HumanEval/130 with it).
+    // An honest result of 1.1M numbers is read whole (a first bound of a million values failed
+    // it, and HumanEval+'s HumanEval/130 with it).
     let zeros = Value::Array(vec![json!(0); 1_100_000]);
     let big: Task = serde_json::from_value(json!({"kind": "code", "language": "python",
         "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1_100_000], "expected": zeros}]}}))

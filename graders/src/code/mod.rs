@@ -50,9 +50,10 @@
 //! plain JSON there and compared on the host with type checks (strict by default: integers
 //! exactly, a tolerance only for expected floats; with `compare: "python"`, evalplus's
 //! comparison: Python's `==`, a tuple never equal to a list, then `np.allclose`). A forged
-//! record must still carry the right value, and the arrays and objects the host reads from a
-//! sample's records are bounded (`protocol::MAX_RECORD_CONTAINERS`, counted in the text first:
-//! forged records of deeply nested arrays once held 4.2 GB of the host's memory). `stdio`
+//! record must still carry the right value, and the values the host reads from a sample's
+//! records are bounded (`protocol::MAX_RECORD_COST`, counted in the text first: forged records
+//! of deeply nested arrays once held 4.2 GB of the host's memory, and of flat arrays of
+//! numbers 2.3 GB). `stdio`
 //! output is compared on the host, line by line in full. Records are framed by a per-run nonce
 //! and the harness stops reading at the first `done`, so printed "success" markers and
 //! `atexit` hooks change nothing.

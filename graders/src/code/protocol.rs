@@ -23,17 +23,24 @@ pub struct Records {
     pub over_budget: bool,
 }
 
-/// Arrays and objects the records of one sample may hold, all its runs together. Parsed, each
-/// is an allocation of ~170 bytes for one byte of text (`[`), where a number or string costs
-/// 32 bytes and its own text, which the output caps bound: a red team filled four `call` runs'
-/// output with forged records of arrays nested 120 deep, and one sample held 4.2 GB of the
-/// host's memory. A million is at most ~180 MB, and far more than honest results hold
-/// (HumanEval+'s largest, HumanEval/130's, return ~10M numbers in a few hundred lists); a
-/// first bound on all values, not only these, failed those.
-pub const MAX_RECORD_CONTAINERS: usize = 1 << 20;
+/// What the records of one sample may cost to hold, all its runs together, in parsed values:
+/// each value (a number, string, `true`...) is one, each array or object [`CONTAINER_COST`].
+/// Parsed, a number is 32 bytes however short its text (`0,` is two bytes), ~70 with what
+/// holding it takes (measured: 604 MiB of peak memory at 8M, 1,186 MiB at 16M), an array or
+/// object ~170 bytes for one byte of text (`[`). Red teams filled four `call` runs' output
+/// with forged records of arrays nested 120 deep (4.2 GB of the host's memory for one sample),
+/// then, with arrays and objects bounded, of flat arrays of numbers (2.3 GB). Twelve million
+/// is ~0.9 GB at most, and more than honest results hold: HumanEval+'s largest, HumanEval/130's,
+/// return ~10M numbers in a few hundred lists over 125 cases, which grading holds as well.
+pub const MAX_RECORD_COST: usize = 12 << 20;
 
-/// The records of `stdout` (see the module doc), reading no more than `budget` arrays and
-/// objects and taking what it read from it.
+/// An array's or object's cost in values: ~170 bytes parsed against a value's 32, rounded up so
+/// that records of nothing but nested arrays are held to a million of them (~180 MB), as before
+/// values were counted at all.
+const CONTAINER_COST: usize = 16;
+
+/// The records of `stdout` (see the module doc), reading no more than `budget` of cost (see
+/// [`MAX_RECORD_COST`]) and taking what it read from it.
 pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
     let mut records = Records::default();
     for line in stdout.lines() {
@@ -43,12 +50,12 @@ pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
         else {
             continue;
         };
-        let containers = json_containers_in(body);
-        if containers > *budget {
+        let cost = json_cost_of(body);
+        if cost > *budget {
             records.over_budget = true;
             break;
         }
-        *budget -= containers;
+        *budget -= cost;
         let record = match serde_json::from_str::<Value>(body) {
             Ok(Value::Object(record)) => record,
             Ok(_) => {
@@ -71,10 +78,12 @@ pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
     records
 }
 
-/// How many arrays and objects `json` holds: its `[` and `{` outside strings. A scan of the
-/// text, before anything is built from it.
-fn json_containers_in(json: &str) -> usize {
-    let (mut count, mut in_string, mut escaped) = (0usize, false, false);
+/// What `json` costs parsed, in values (see [`MAX_RECORD_COST`]): one for each value it
+/// holds, counted as the commas and colons outside strings that come before all but its first,
+/// and [`CONTAINER_COST`] more for each array and object (its `[` and `{` outside strings). A
+/// scan of the text, before anything is built from it.
+fn json_cost_of(json: &str) -> usize {
+    let (mut values, mut containers, mut in_string, mut escaped) = (1usize, 0usize, false, false);
     for &byte in json.as_bytes() {
         if in_string {
             match byte {
@@ -86,12 +95,13 @@ fn json_containers_in(json: &str) -> usize {
         } else {
             match byte {
                 b'"' => in_string = true,
-                b'[' | b'{' => count += 1,
+                b'[' | b'{' => containers += 1,
+                b',' | b':' => values += 1,
                 _ => {}
             }
         }
     }
-    count
+    values + CONTAINER_COST * containers
 }
 
 impl Records {
@@ -221,12 +231,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn containers_are_counted_before_parsing_and_records_past_the_budget_are_not_read() {
+    fn values_are_counted_before_parsing_and_records_past_the_budget_are_not_read() {
+        // 9 commas and colons, 4 containers: {k, i, value: [1, [2, 3], {a: "..."}]}.
         assert_eq!(
-            json_containers_in(r#"{"k":"case","i":0,"value":[1,[2,3],{"a":"[,{:"}]}"#),
-            4
+            json_cost_of(r#"{"k":"case","i":0,"value":[1,[2,3],{"a":"[,{:"}]}"#),
+            1 + 9 + 4 * CONTAINER_COST
         );
-        assert_eq!(json_containers_in(r#""a\"[{""#), 0);
+        assert_eq!(json_cost_of(r#""a\"[{,:""#), 1);
         let nested = format!(
             "N1 {{\"k\":\"x\",\"v\":{}{}}}\n",
             "[".repeat(100),
@@ -236,21 +247,26 @@ mod tests {
             "N1 {{\"k\":\"case\",\"i\":0,\"v\":[{}0]}}\n",
             "0,".repeat(100_000)
         );
+        // {k, v: 100 arrays}: 1 + 2 colons + 1 comma; {k, i, v: [100,001 numbers]}: 1 + 3 colons
+        // + 100,002 commas (an entry's comma and colon both count: an estimate from above).
+        let nested_cost = 4 + 101 * CONTAINER_COST;
+        let flat_cost = 100_006 + 2 * CONTAINER_COST;
+        assert_eq!(json_cost_of(nested[3..].trim_end()), nested_cost);
+        assert_eq!(json_cost_of(flat[3..].trim_end()), flat_cost);
         let out = format!("{flat}{}", nested.repeat(50));
-        let mut budget = 1000;
+        let mut budget = flat_cost + 9 * nested_cost + 1;
         let records = parse_records(&out, "N1", &mut budget);
         assert!(records.over_budget);
-        // The flat case (2 containers, 100k numbers) and the nine nested records that fit
-        // (101 containers each).
+        // The flat case and the nine nested records that fit.
         assert_eq!(records.list.len(), 10);
-        assert_eq!(budget, 1000 - 2 - 9 * 101);
+        assert_eq!(budget, 1);
     }
 
     #[test]
     fn only_nonce_lines_before_done_count() {
         let out = "noise\nN1 {\"k\":\"test\",\"i\":0,\"v\":\"pass\"}\n{\"k\":\"done\"}\n\
                    X {\"k\":\"done\"}\nN1 {\"k\":\"done\"}\nN1 {\"k\":\"test\",\"i\":1,\"v\":\"pass\"}\n";
-        let records = parse_records(out, "N1", &mut MAX_RECORD_CONTAINERS.clone());
+        let records = parse_records(out, "N1", &mut MAX_RECORD_COST.clone());
         assert!(records.done);
         assert_eq!(records.list.len(), 1);
         let slots = records.indexed("test", 2);

@@ -18,7 +18,7 @@ use super::prepared::{PreparedCache, PreparedTests};
 use super::program::{harness_program, javascript_candidate_program, PYTHON_CANDIDATE_BOOTSTRAP};
 use super::protocol::{
     error_result, exception_outcome, parse_records, record_result, text, unfinished, Records,
-    MAX_RECORD_CONTAINERS,
+    MAX_RECORD_COST,
 };
 use super::verdict::{excerpt, RunReport, TestOutcome, TestResult};
 use crate::contract::{CallCase, CodeLanguage, CodeTask, Comparison, Scoring, StdioCase};
@@ -142,8 +142,8 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// One run of the harness and its records, reading no more than `budget` arrays and objects
-    /// (see [`MAX_RECORD_CONTAINERS`]); records past it end the run as the output cap would.
+    /// One run of the harness and its records, reading no more than `budget` of parsed values
+    /// (see [`MAX_RECORD_COST`]); records past it end the run as the output cap would.
     fn harness_run(
         &self,
         config: Value,
@@ -213,8 +213,7 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-        let (records, outcome) =
-            self.harness_run(config, 1, peer, &mut MAX_RECORD_CONTAINERS.clone())?;
+        let (records, outcome) = self.harness_run(config, 1, peer, &mut MAX_RECORD_COST.clone())?;
         if let (Some(cache), None) = (cache, &prepared) {
             // Only as the first record: see `prepared` for why.
             let first = records.list.first().filter(|r| text(r, "k") == "prepared");
@@ -301,7 +300,7 @@ impl<'a> Runner<'a> {
         let mut report = RunReport::default();
         let mut output_bytes = 0;
         let mut last: Option<ExecOutcome> = None;
-        let mut budget = MAX_RECORD_CONTAINERS;
+        let mut budget = MAX_RECORD_COST;
         loop {
             let config = self.call_config(fn_name, &cases[start..], early_stop);
             let run = self.harness_run(config, cases.len() - start, None, &mut budget);

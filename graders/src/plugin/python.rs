@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::{time_left_ms, verdict, PluginLimits};
 use crate::code::nonce::fresh_nonce;
-use crate::code::protocol::{parse_records, text, Records, MAX_RECORD_CONTAINERS};
+use crate::code::protocol::{parse_records, text, Records, MAX_RECORD_COST};
 use crate::code::{Ending, ExecOutcome, ExecRequest, Executor};
 use crate::contract::{CodeLanguage, Task, Verdict};
 use crate::registry::{GradeContext, Grader, GraderInfo};
@@ -75,7 +75,7 @@ impl PythonPlugin {
         let nonce = fresh_nonce();
         let config = json!({"nonce": nonce, "module": Self::module_name(name), "mode": "info"});
         let outcome = executor.execute(request(&config, &INFO_LIMITS, None));
-        let records = parse_records(&outcome.stdout, &nonce, &mut MAX_RECORD_CONTAINERS.clone());
+        let records = parse_records(&outcome.stdout, &nonce, &mut MAX_RECORD_COST.clone());
         let Some(info) = records.first("info") else {
             let verdict = failure(name, &records, &outcome, &INFO_LIMITS, false);
             return Err(verdict.error.unwrap_or_default());
@@ -182,7 +182,7 @@ impl Grader for PythonPlugin {
         let outcome = self
             .executor
             .execute(request(&config, &self.limits, wall_limit_ms));
-        let records = parse_records(&outcome.stdout, &nonce, &mut MAX_RECORD_CONTAINERS.clone());
+        let records = parse_records(&outcome.stdout, &nonce, &mut MAX_RECORD_COST.clone());
         match records.first("result") {
             Some(result) => verdict::read(&self.name, result.get("value").unwrap_or(&Value::Null)),
             None => {
