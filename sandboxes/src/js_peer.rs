@@ -5,8 +5,10 @@
 //! that stays loaded and is called back, as a Python peer is. Instead the peer's program runs
 //! **afresh for each call**, to its end, on the same thread, from inside the main instance's
 //! host call: no threads or fibres, the two never run at once, and each is charged only for its
-//! own running. What the peer keeps between calls is nothing (its output, clock and memory peak
-//! are the host's). A fresh QuickJS instance costs about 1.5 ms.
+//! own running. What the peer keeps between calls is nothing: each call writes to a fresh
+//! stdout and stderr (with one pair for the run, a call could count the bytes earlier calls had
+//! written from how much of a write fit: red team), and its clock and memory peak are the
+//! host's. A fresh QuickJS instance costs about 1.5 ms.
 //!
 //! The channel is one file descriptor, [`PEER_FD`], that no WASI context has: the host answers
 //! `fd_write` and `fd_read` on it (see [`Channel`]); every other descriptor goes to WASI as
@@ -60,6 +62,7 @@ pub(crate) struct JsPeer {
     request: PeerRequest,
     /// Charged across calls; `None` only while a call holds it.
     budget: Option<Budget>,
+    /// The last call's stdout and stderr.
     output: OutputPipes,
     /// The peak memory over all calls, and whether any hit the cap.
     memory: GuestLimiter,
@@ -99,6 +102,8 @@ impl JsPeer {
             .take()
             .expect("the peer's budget is held by no call");
         budget.resume();
+        // Fresh streams each call; the run's result shows the last call's.
+        self.output = OutputPipes::new(&self.request.limits);
         let cpu_started = crate::sandbox::thread_cpu_time();
         let (outcome, mut state) = self.runtime.run(Launch {
             program: &self.program,

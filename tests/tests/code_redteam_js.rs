@@ -367,3 +367,23 @@ fn an_object_shaped_like_a_tag_is_not_the_value_it_spells() {
     }
     assert_eq!(verdicts[2].reward, 1.0, "{:?}", verdicts[2]);
 }
+
+/// The candidate's instance runs afresh for each call, and keeps nothing between calls: not
+/// even what it wrote. Red team: the run's one stdout (capped at 16 MiB) was shared by every
+/// call, so a call could tell how much earlier calls had written from how much of its own
+/// write fitted, a counter that survived the calls. Each call now writes to fresh streams, so
+/// the same write fits whole every time.
+#[test]
+fn a_call_cannot_see_what_earlier_calls_wrote() {
+    let writer = "function add(a, b) {\n\
+                    const buffer = new Uint8Array(6 << 20);\n\
+                    return os.write(1, buffer.buffer, 0, buffer.length);\n\
+                  }";
+    let check = "function check(candidate) {\n\
+                   const written = [];\n\
+                   for (let i = 0; i < 4; i++) written.push(candidate(i, 1));\n\
+                   if (new Set(written).size !== 1) throw new Error(JSON.stringify(written));\n\
+                 }";
+    let verdict = grade_all(&[(writer.to_string(), assert_task(check, "add", 5000))]).remove(0);
+    assert_eq!(verdict.status, Status::Correct, "{verdict:?}");
+}
