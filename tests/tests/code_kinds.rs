@@ -491,3 +491,26 @@ fn a_program_that_floods_stderr_is_judged_on_its_output() {
     let v = grade(python, task(CodeLanguage::Python, asserts, Scoring::All));
     assert_eq!(v.status, Status::Correct, "{v:?}");
 }
+
+/// A JavaScript solution that opens with a hashbang line, as a Node script may, runs: the line
+/// is a comment (red team: QuickJS read a syntax error, in stdio and call tests alike).
+#[test]
+fn a_javascript_hashbang_line_is_a_comment() {
+    let stdio = CodeTests::Stdio {
+        cases: sum_cases(),
+        float_tolerance: None,
+    };
+    let program = "```javascript\n#!/usr/bin/env node\nconst [a, b] = std.in.readAsString().trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n```";
+    let v = grade(program, task(CodeLanguage::Javascript, stdio, Scoring::All));
+    assert_eq!(v.status, Status::Correct, "{v:?}");
+    let call = CodeTests::Call {
+        fn_name: "add".into(),
+        cases: vec![CallCase {
+            args: vec![json!(2), json!(3)],
+            expected: json!(5),
+        }],
+    };
+    let program = "```js\n#!/usr/bin/env node\nfunction add(a, b) { return a + b; }\n```";
+    let v = grade(program, task(CodeLanguage::Javascript, call, Scoring::All));
+    assert_eq!(v.status, Status::Correct, "{v:?}");
+}

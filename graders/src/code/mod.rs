@@ -241,6 +241,15 @@ impl Grader for CodeGrader {
         let Some(code) = extract_code(completion, task.language) else {
             return verdict::no_code();
         };
+        // Node reads a hashbang line (`#!/usr/bin/env node`) at the start of a script as a
+        // comment; QuickJS, and any script with something before it (a prefix, our prelude),
+        // as a syntax error that failed honest solutions (red team). It becomes a comment.
+        let code: std::borrow::Cow<'_, str> = match code.strip_prefix("#!") {
+            Some(rest) if task.language == crate::contract::CodeLanguage::Javascript => {
+                format!("//{rest}").into()
+            }
+            _ => code.into(),
+        };
         let program = match &task.prefix {
             Some(prefix) if !prefix.is_empty() => format!("{prefix}{code}"),
             _ => code.to_string(),
