@@ -189,6 +189,26 @@ fn get_reward_labels_mean_what_kind_says() {
         .json();
     assert_eq!(reply["rewards"], json!([1.0, 0.0]), "{reply}");
 
+    // `assert` tests whose check uses the prompt's helper (HumanEval/50's `encode_shift`) carry
+    // the prompt as `prefix`: the helper is then the task's, and a completion that redefines it
+    // with its answer to match earns nothing (red team: with no way to send a prefix, both
+    // trivial functions passed).
+    let helper =
+        "def encode_shift(s):\n    return ''.join(chr(((ord(c) + 5 - 97) % 26) + 97) for c in s)\n";
+    let check = "def check(candidate):\n    for s in ['abc', 'hello', 'xyz']:\n        assert candidate(encode_shift(s)) == s\n";
+    let label =
+        json!({"type": "assert", "code": check, "entry_point": "decode_shift", "prefix": helper})
+            .to_string();
+    let right = "```python\ndef decode_shift(s):\n    return ''.join(chr(((ord(c) - 5 - 97) % 26) + 97) for c in s)\n```";
+    let farmed =
+        "```python\ndef encode_shift(s):\n    return s\ndef decode_shift(s):\n    return s\n```";
+    let request = json!({"query": [query(&prompt, right), query(&prompt, farmed)],
+                         "prompts": [prompt, prompt], "labels": [label, label]});
+    let reply = service
+        .post("/get_reward?kind=code", &request.to_string())
+        .json();
+    assert_eq!(reply["rewards"], json!([1.0, 0.0]), "{reply}");
+
     // A server that always grades format: `--get-reward-kind`.
     let format_service = Service::start(&["--get-reward-kind", "format"]);
     let request =

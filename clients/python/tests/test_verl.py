@@ -69,6 +69,16 @@ class VerlTest(unittest.TestCase):
         tests["outputs"][0] = "5\n"
         self.assertEqual(self.score("taco", program, tests, scoring="all")["score"], 0.0)
 
+    def test_assert_tests_may_carry_the_prompt_as_a_trusted_prefix(self):
+        helper = "def encode_shift(s):\n    return ''.join(chr(((ord(c) + 5 - 97) % 26) + 97) for c in s)\n"
+        check = ("def check(candidate):\n    for s in ['abc', 'hello', 'xyz']:\n"
+                 "        assert candidate(encode_shift(s)) == s\n")
+        tests = {"type": "assert", "code": check, "entry_point": "decode_shift", "prefix": helper}
+        right = "def decode_shift(s):\n    return ''.join(chr(((ord(c) - 5 - 97) % 26) + 97) for c in s)\n"
+        farmed = "def encode_shift(s):\n    return s\ndef decode_shift(s):\n    return s\n"
+        self.assertEqual(self.score("codecontests", right, json.dumps(tests))["score"], 1.0)
+        self.assertEqual(self.score("codecontests", farmed, json.dumps(tests))["score"], 0.0)
+
     def test_call_based_apps_tests_are_an_explicit_failure(self):
         tests = json.dumps({"fn_name": "f", "inputs": [[1]], "outputs": [[2]]})
         with self.assertLogs("verifier_client.verl", "WARNING") as logs:

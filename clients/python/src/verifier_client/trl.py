@@ -71,8 +71,8 @@ class _Code(_Spec):
         default_language = self.language
         if self.language_column:
             default_language = columns[self.language_column][i] or self.language
-        tests, lang = code_tests(columns[self.columns[0]][i], default_language=default_language)
-        return tasks.code(tests, language_name=lang, scoring=self.scoring,
+        tests, lang, prefix = code_tests(columns[self.columns[0]][i], default_language=default_language)
+        return tasks.code(tests, language_name=lang, prefix=prefix, scoring=self.scoring,
                           time_limit_ms=self.time_limit_ms, memory_limit_mb=self.memory_limit_mb)
 
 

@@ -132,8 +132,8 @@ def _task(family: str, ground_truth: Any, options: dict) -> dict:
         if isinstance(ground_truth, (list, tuple)) and len(ground_truth) == 1:
             ground_truth = ground_truth[0]
         return tasks.math(str(ground_truth))
-    tests, language = code_tests(ground_truth, default_language=options.get("language") or "python")
-    return tasks.code(tests, language_name=language, scoring=options.get("scoring") or "fraction")
+    tests, language, prefix = code_tests(ground_truth, default_language=options.get("language") or "python")
+    return tasks.code(tests, language_name=language, prefix=prefix, scoring=options.get("scoring") or "fraction")
 
 
 def _score(convention: str, result: Result | None, on_error: str, where: str) -> dict:
