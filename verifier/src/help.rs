@@ -33,7 +33,10 @@ Input: one JSON sample per line:
    \"components\": [{\"name\": \"format\", \"weight\": 0.5,
                    \"task\": {\"kind\": \"format\", \"style\": \"r1\"}}],   (optional)
    \"group_id\": \"q1\",                             (optional; GRPO group, for group shaping)
-   \"limits\": {\"timeout_ms\": 5000}}               (optional)
+   \"limits\": {\"timeout_ms\": 5000}}               (optional; a code task's tests need
+                                                  more than one test's budget, 9 s by default:
+                                                  with less, a candidate that loops ends as
+                                                  `timeout`, which trainers drop, not `incorrect`)
 
 Task kinds: math (answer, options), code (language, tests, ...), format (style),
 instructions (instruction_id_list, kwargs), language_consistency, length, repetition.
