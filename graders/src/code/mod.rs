@@ -77,8 +77,9 @@
 //! test code did with the error: an `assert.throws` around a call that ran out of time does not
 //! pass. An `async` check (one that returns a promise) is judged when its promise settles,
 //! and the run ends when it has; one that never settles ends without a verdict and fails. No
-//! state of the candidate's instance survives a call (only the wall clock is shared,
-//! which tells it nothing of the tests). Arguments the call changed are changed the same way on
+//! state of the candidate's instance survives a call, its stdout and stderr included (with
+//! one pair for the run, a partial write told a call how much earlier calls had written; only
+//! the wall clock is shared, which tells it nothing of the tests). Arguments the call changed are changed the same way on
 //! the tests' side, and a call that returns one of its arguments returns the tests' own object,
 //! so tests of in-place updates, and of inputs left alone, hold as in one realm. The prompt's
 //! definitions run on the tests' side from the prompt, so helpers the tests call
