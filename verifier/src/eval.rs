@@ -312,7 +312,15 @@ fn read_samples(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
         if line.trim().is_empty() {
             continue;
         }
-        let sample: SampleLine = serde_json::from_str(&line).with_context(|| {
+        // A completion escaping a lone surrogate is read with U+FFFD, as `grade` reads it, not
+        // refused with the whole file.
+        let parsed = serde_json::from_str(&line).or_else(|err| {
+            match graders::contract::lone_surrogates::replace_lone_surrogates(&line) {
+                Some(readable) => serde_json::from_str(&readable),
+                None => Err(err),
+            }
+        });
+        let sample: SampleLine = parsed.with_context(|| {
             format!(
                 "{} line {}: expected {{\"task_id\", \"completion\"}}",
                 path.display(),
