@@ -79,13 +79,17 @@ pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
 }
 
 /// What `json` costs parsed, in values (see [`MAX_RECORD_COST`]): one for each value it
-/// holds, counted as the commas and colons outside strings that come before all but its first,
-/// and [`CONTAINER_COST`] more for each array and object (its `[` and `{` outside strings). A
-/// scan of the text, before anything is built from it.
+/// holds, counted as the commas and colons outside strings that come before all but its first;
+/// [`CONTAINER_COST`] more for each array and object (its `[` and `{` outside strings); and for
+/// each string (a key or a value) one more, and one per 32 bytes of its text: a string is a
+/// value and a heap block of its own (red team: 11.7M one-letter strings, counted as values
+/// only, held 1.2 GB). A scan of the text, before anything is built from it.
 fn json_cost_of(json: &str) -> usize {
-    let (mut values, mut containers, mut in_string, mut escaped) = (1usize, 0usize, false, false);
+    let (mut values, mut containers, mut strings, mut string_bytes) = (1usize, 0usize, 0usize, 0);
+    let (mut in_string, mut escaped) = (false, false);
     for &byte in json.as_bytes() {
         if in_string {
+            string_bytes += 1;
             match byte {
                 _ if escaped => escaped = false,
                 b'\\' => escaped = true,
@@ -94,14 +98,17 @@ fn json_cost_of(json: &str) -> usize {
             }
         } else {
             match byte {
-                b'"' => in_string = true,
+                b'"' => {
+                    in_string = true;
+                    strings += 1;
+                }
                 b'[' | b'{' => containers += 1,
                 b',' | b':' => values += 1,
                 _ => {}
             }
         }
     }
-    values + CONTAINER_COST * containers
+    values + CONTAINER_COST * containers + strings + string_bytes / 32
 }
 
 impl Records {
@@ -232,12 +239,17 @@ mod tests {
 
     #[test]
     fn values_are_counted_before_parsing_and_records_past_the_budget_are_not_read() {
-        // 9 commas and colons, 4 containers: {k, i, value: [1, [2, 3], {a: "..."}]}.
+        // 9 commas and colons, 4 containers, 6 short strings: {k, i, value: [1, [2, 3], {a: "..."}]}.
         assert_eq!(
             json_cost_of(r#"{"k":"case","i":0,"value":[1,[2,3],{"a":"[,{:"}]}"#),
-            1 + 9 + 4 * CONTAINER_COST
+            1 + 9 + 4 * CONTAINER_COST + 6
         );
-        assert_eq!(json_cost_of(r#""a\"[{,:""#), 1);
+        assert_eq!(json_cost_of(r#""a\"[{,:""#), 1 + 1);
+        // A long string costs by its length.
+        assert_eq!(
+            json_cost_of(&format!("\"{}\"", "x".repeat(6400))),
+            1 + 1 + 200
+        );
         let nested = format!(
             "N1 {{\"k\":\"x\",\"v\":{}{}}}\n",
             "[".repeat(100),
@@ -247,10 +259,11 @@ mod tests {
             "N1 {{\"k\":\"case\",\"i\":0,\"v\":[{}0]}}\n",
             "0,".repeat(100_000)
         );
-        // {k, v: 100 arrays}: 1 + 2 colons + 1 comma; {k, i, v: [100,001 numbers]}: 1 + 3 colons
-        // + 100,002 commas (an entry's comma and colon both count: an estimate from above).
-        let nested_cost = 4 + 101 * CONTAINER_COST;
-        let flat_cost = 100_006 + 2 * CONTAINER_COST;
+        // {k, v: 100 arrays}: 1 + 2 colons + 1 comma, and 3 strings; {k, i, v: [100,001
+        // numbers]}: 1 + 3 colons + 100,002 commas (an entry's comma and colon both count: an
+        // estimate from above), and 4 strings.
+        let nested_cost = 4 + 101 * CONTAINER_COST + 3;
+        let flat_cost = 100_006 + 2 * CONTAINER_COST + 4;
         assert_eq!(json_cost_of(nested[3..].trim_end()), nested_cost);
         assert_eq!(json_cost_of(flat[3..].trim_end()), flat_cost);
         let out = format!("{flat}{}", nested.repeat(50));
