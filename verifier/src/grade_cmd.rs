@@ -99,7 +99,17 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
     let (used_buffers, buffers_to_reuse) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::Builder::new()
         .name("read".into())
-        .spawn(move || read_chunks_into(reader, max_line_mb, chunks, buffers_to_reuse))
+        .spawn(move || {
+            // A panic here must end the run in an error, not look like the input's end (which
+            // exits 0 with results missing).
+            let on_panic = chunks.clone();
+            let read = std::panic::AssertUnwindSafe(|| {
+                read_chunks_into(reader, max_line_mb, chunks, buffers_to_reuse)
+            });
+            if std::panic::catch_unwind(read).is_err() {
+                let _ = on_panic.send(Err(io::Error::other("the reading thread failed")));
+            }
+        })
         .context("cannot start the reading thread")?;
     let (encoded_results, to_write) = std::sync::mpsc::sync_channel::<ChunkOutput>(jobs + 1);
     let writer = std::thread::Builder::new()

@@ -36,8 +36,13 @@ const BLOCK: u64 = 64 << 10;
 /// The most of a used chunk buffer kept for the next chunk.
 const CHUNK_BYTES_KEPT: usize = 16 << 20;
 
-/// An unfinished line longer than this gets room for the whole cap at once (see `read_block`).
+/// An unfinished line longer than this gets room for the whole cap at once (see `read_block`),
+/// where the cap is at most [`GROW_TO_CAP_AT_MOST`].
 const GROW_TO_CAP_PAST: usize = 1 << 20;
+
+/// The largest cap reserved at once: a cap set far higher to mean "no limit" (red team:
+/// `--max-line-mb 100000` asked for 100 GB and aborted the run) grows as lines need it.
+const GROW_TO_CAP_AT_MOST: usize = 256 << 20;
 
 /// Reads `reader` in chunks and sends them on, until the input ends, a read fails (the lines
 /// before the failure are sent, then the error) or the receiver has gone. Buffers sent back on
@@ -162,8 +167,14 @@ impl<R: Read> LineReader<R> {
         // Past 1 MiB, room up to the cap at once: growing by doubling can hold the old and the
         // new buffer together at every step (an allocator that copies where glibc remaps peaked
         // at 125 MiB of RSS on a 40 MiB line); capacity not yet written costs no memory.
-        if line_len > GROW_TO_CAP_PAST && data.capacity() < line_start + self.max_line {
-            data.reserve_exact(line_start + self.max_line + BLOCK as usize - data.len());
+        let whole_cap = line_start
+            .saturating_add(self.max_line)
+            .saturating_add(BLOCK as usize);
+        if line_len > GROW_TO_CAP_PAST
+            && self.max_line <= GROW_TO_CAP_AT_MOST
+            && data.capacity() < whole_cap
+        {
+            data.reserve_exact(whole_cap - data.len());
         }
         let before = data.len();
         loop {
@@ -302,6 +313,28 @@ mod tests {
             assert_eq!(got[2].1.as_ref().map(String::len), Ok(cap));
             assert_eq!(got[3], (4, Ok("last".to_string())));
             assert!(got[4].1.is_err(), "an over-cap last line without a newline");
+        }
+    }
+
+    /// A cap set far above any line, to mean "no limit", is not reserved whole (red team:
+    /// `--max-line-mb 100000` asked the allocator for 100 GB, and `usize::MAX` overflowed).
+    #[test]
+    fn a_huge_cap_is_not_reserved_whole() {
+        let mut input = b"a\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 3 << 20));
+        input.extend_from_slice(b"\nb\n");
+        for max_line_mb in [100_000, usize::MAX] {
+            let (sender, chunks) = std::sync::mpsc::sync_channel(1 << 16);
+            let (_keep, reuse) = std::sync::mpsc::channel();
+            let reader = Trickle {
+                bytes: input.clone(),
+                at: 0,
+                step: 1 << 16,
+                fails_at_end: false,
+            };
+            read_chunks_into(reader, max_line_mb, sender, reuse);
+            let lines: usize = chunks.into_iter().map(|c| c.unwrap().lines.len()).sum();
+            assert_eq!(lines, 3, "cap {max_line_mb} MiB");
         }
     }
 
