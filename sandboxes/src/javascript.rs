@@ -217,12 +217,20 @@ fn standard_read(
     }
 }
 
-/// QuickJS prints an uncaught exception as its first stderr line, `TypeError: ...` (some builds
-/// prefix `Uncaught `). Returns the error type's name when the line names one; a thrown value
-/// that is not an error (`throw 42`) is reported as `Error` where the prefix shows it was thrown.
+/// QuickJS prints an uncaught exception on stderr as a line `TypeError: ...` (some builds
+/// prefix `Uncaught `) and its stack below it, the last thing the program writes. Returns the
+/// error type's name from the last line that names one; a thrown value that is not an error
+/// (`throw 42`) is reported as `Error` where the prefix shows it was thrown. The last, not the
+/// first: a program's own debug lines come before (red team: a debug line on stderr hid the
+/// real exception, and a printed `SyntaxError: ...` labelled a run a syntax error).
 fn javascript_exception_type(stderr: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(stderr);
-    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
+    text.lines().rev().find_map(exception_named_by)
+}
+
+/// The exception type a line of stderr names, if it is an uncaught exception's line.
+fn exception_named_by(line: &str) -> Option<String> {
+    let line = line.trim();
     let (uncaught, rest) = match line.strip_prefix("Uncaught ") {
         Some(rest) => (true, rest),
         None => (false, line),
@@ -237,7 +245,7 @@ fn javascript_exception_type(stderr: &[u8]) -> Option<String> {
         && (after_name.is_empty() || after_name.starts_with(':'));
     if names_an_error {
         Some(name)
-    } else if uncaught {
+    } else if uncaught && !rest.is_empty() {
         Some("Error".to_string())
     } else {
         None
@@ -264,5 +272,10 @@ mod tests {
         );
         assert_eq!(javascript_exception_type(b"hello\n"), None);
         assert_eq!(javascript_exception_type(b"Note: fine\n"), None);
+        // The last exception line is the program's end; debug lines come before it.
+        assert_eq!(
+            javascript_exception_type(b"SyntaxError: debug\nstep 2\nTypeError: real\n    at f\n"),
+            Some("TypeError".to_string())
+        );
     }
 }

@@ -5,10 +5,13 @@
 //! that stays loaded and is called back, as a Python peer is. Instead the peer's program runs
 //! **afresh for each call**, to its end, on the same thread, from inside the main instance's
 //! host call: no threads or fibres, the two never run at once, and each is charged only for its
-//! own running. What the peer keeps between calls is nothing: each call writes to a fresh
-//! stdout and stderr (with one pair for the run, a call could count the bytes earlier calls had
-//! written from how much of a write fit: red team), and its clock and memory peak are the
-//! host's. A fresh QuickJS instance costs about 1.5 ms.
+//! own running. What the peer keeps between calls is nothing of its own: each call writes to a
+//! fresh stdout and stderr (with one pair for the run, a call could count the bytes earlier
+//! calls had written from how much of a write fit: red team), and its memory peak is the
+//! host's. The wall clock runs on across calls, so a call that waits for the clock to reach a
+//! slot can leave the next one a count (red team); that is no more than a Python candidate,
+//! whose one instance keeps its globals, has, and a call is told its arguments anyway. A fresh
+//! QuickJS instance costs about 1.5 ms.
 //!
 //! The channel is one file descriptor, [`PEER_FD`], that no WASI context has: the host answers
 //! `fd_write` and `fd_read` on it (see [`Channel`]); every other descriptor goes to WASI as

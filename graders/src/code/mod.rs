@@ -78,8 +78,9 @@
 //! pass. An `async` check (one that returns a promise) is judged when its promise settles,
 //! and the run ends when it has; one that never settles ends without a verdict and fails. No
 //! state of the candidate's instance survives a call, its stdout and stderr included (with
-//! one pair for the run, a partial write told a call how much earlier calls had written; only
-//! the wall clock is shared, which tells it nothing of the tests). Arguments the call changed are changed the same way on
+//! one pair for the run, a partial write told a call how much earlier calls had written). The
+//! wall clock runs on, so calls can leave one another a count by waiting for it (red team):
+//! no more than a Python candidate's globals keep, and nothing of the tests. Arguments the call changed are changed the same way on
 //! the tests' side, and a call that returns one of its arguments returns the tests' own object,
 //! so tests of in-place updates, and of inputs left alone, hold as in one realm. The prompt's
 //! definitions run on the tests' side from the prompt, so helpers the tests call
@@ -242,14 +243,9 @@ impl Grader for CodeGrader {
         let Some(code) = extract_code(completion, task.language) else {
             return verdict::no_code();
         };
-        // Node reads a hashbang line (`#!/usr/bin/env node`) at the start of a script as a
-        // comment; QuickJS, and any script with something before it (a prefix, our prelude),
-        // as a syntax error that failed honest solutions (red team). It becomes a comment.
-        let code: std::borrow::Cow<'_, str> = match code.strip_prefix("#!") {
-            Some(rest) if task.language == crate::contract::CodeLanguage::Javascript => {
-                format!("//{rest}").into()
-            }
-            _ => code.into(),
+        let code = match task.language {
+            crate::contract::CodeLanguage::Javascript => program::javascript_source(code),
+            crate::contract::CodeLanguage::Python => code.into(),
         };
         let program = match &task.prefix {
             Some(prefix) if !prefix.is_empty() => format!("{prefix}{code}"),

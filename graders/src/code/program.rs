@@ -45,26 +45,44 @@ pub fn javascript_candidate_program(code: &str, entry_point: &str) -> String {
 /// What a JavaScript program run whole (a `stdio` test, `/run_code`) finds before its own code:
 /// QuickJS has `console.log` only, so `console.error` and `console.warn` write to stderr and
 /// `console.info` and `console.debug` to stdout, as in Node. Without them an honest solution
-/// that logged debug lines with `console.error` died of a `TypeError` (red team). One line, so
-/// that the program's own line numbers in error messages move by one only.
-const JAVASCRIPT_CONSOLE_PRELUDE: &str = "if (typeof console.error !== \"function\") { (() => { \
-const show = (v) => { if (typeof v === \"string\") return v; try { const t = JSON.stringify(v); \
-return t === undefined ? String(v) : t; } catch (_) { return String(v); } }; \
-const toStderr = (...values) => { std.err.puts(values.map(show).join(\" \") + \"\\n\"); }; \
-console.error = toStderr; console.warn = toStderr; \
-if (typeof console.info !== \"function\") console.info = console.log; \
-if (typeof console.debug !== \"function\") console.debug = console.log; })(); }\n";
+/// that logged debug lines with `console.error` died of a `TypeError` (red team). It names
+/// nothing but properties of `globalThis`, taken when it runs: the program shares its scope,
+/// and one that declares its own `std` (a standard deviation) or `console` must neither break
+/// the prelude nor be broken by it (red team). One line, so that the program's own line
+/// numbers in error messages move by one only.
+const JAVASCRIPT_CONSOLE_PRELUDE: &str = "(() => { const g = globalThis, c = g.console; \
+if (!c || typeof c.error === \"function\") return; \
+const err = g.std && g.std.err, J = g.JSON, S = g.String; \
+const show = (v) => { if (typeof v === \"string\") return v; try { const t = J.stringify(v); \
+return t === undefined ? S(v) : t; } catch (_) { return S(v); } }; \
+const toStderr = (...values) => { if (err) err.puts(values.map(show).join(\" \") + \"\\n\"); }; \
+c.error = toStderr; c.warn = toStderr; \
+if (typeof c.info !== \"function\") c.info = c.log; \
+if (typeof c.debug !== \"function\") c.debug = c.log; })();\n";
 
 /// A whole JavaScript program with [`JAVASCRIPT_CONSOLE_PRELUDE`] before it. A program that
 /// opens with a `"use strict"` directive keeps it: the directive goes before the prelude, where
-/// it is still the first statement.
+/// it is still the first statement. A leading hashbang line is a comment (see
+/// [`javascript_source`]).
 pub fn javascript_whole_program(code: &str) -> String {
+    let code = javascript_source(code);
     let opening = code.trim_start();
     let strict = ["\"use strict\"", "'use strict'"]
         .iter()
         .any(|directive| opening.starts_with(directive));
     let directive = if strict { "\"use strict\"; " } else { "" };
     format!("{directive}{JAVASCRIPT_CONSOLE_PRELUDE}{code}")
+}
+
+/// JavaScript source as the candidate wrote it, but for a leading hashbang line
+/// (`#!/usr/bin/env node`), which Node reads as a comment and QuickJS, or any script with
+/// something before it (a prefix, our prelude), as a syntax error that failed honest solutions
+/// (red team): it becomes a comment, of the same length.
+pub fn javascript_source(code: &str) -> std::borrow::Cow<'_, str> {
+    match code.strip_prefix("#!") {
+        Some(rest) => format!("//{rest}").into(),
+        None => code.into(),
+    }
 }
 
 /// A program that only checks that the sandbox has the harness baked in.
@@ -121,10 +139,15 @@ mod tests {
     #[test]
     fn a_whole_javascript_program_keeps_its_strict_directive_and_its_code() {
         let plain = javascript_whole_program("console.log(1);\n");
-        assert!(plain.starts_with("if (typeof console.error"));
+        assert!(plain.starts_with("(() => { const g = globalThis"));
         assert!(plain.ends_with("\nconsole.log(1);\n"));
         assert_eq!(plain.lines().count(), 2, "the prelude is one line");
         let strict = javascript_whole_program("  'use strict';\nx = 1;\n");
-        assert!(strict.starts_with("\"use strict\"; if (typeof console.error"));
+        assert!(strict.starts_with("\"use strict\"; (() => {"));
+        let hashbang = javascript_whole_program("#!/usr/bin/env node\nconsole.log(1);\n");
+        assert!(
+            hashbang.ends_with("\n///usr/bin/env node\nconsole.log(1);\n"),
+            "{hashbang}"
+        );
     }
 }
