@@ -24,7 +24,8 @@ pub struct Records {
 }
 
 /// What the records of one sample may cost to hold, all its runs together, in parsed values:
-/// each value (a number, string, `true`...) is one, each array or object [`CONTAINER_COST`].
+/// each value (a number, string, `true`...) is one, each array or object [`CONTAINER_COST`],
+/// each string one more and one per 32 bytes of its text (see `json_cost_of`).
 /// Parsed, a number is 32 bytes however short its text (`0,` is two bytes), ~70 with what
 /// holding it takes (measured: 604 MiB of peak memory at 8M, 1,186 MiB at 16M), an array or
 /// object ~170 bytes for one byte of text (`[`). Red teams filled four `call` runs' output
