@@ -208,6 +208,16 @@ fn get_reward_labels_mean_what_kind_says() {
         .post("/get_reward?kind=code", &request.to_string())
         .json();
     assert_eq!(reply["rewards"], json!([1.0, 0.0]), "{reply}");
+    // APPS-shaped tests carry it too (it was dropped without a word).
+    let label =
+        json!({"inputs": ["1\n"], "outputs": ["6\n"], "prefix": "OFFSET = 5\n"}).to_string();
+    let uses_it = "```python\nprint(OFFSET + int(input()))\n```";
+    let request =
+        json!({"query": [query(&prompt, uses_it)], "prompts": [prompt], "labels": [label]});
+    let reply = service
+        .post("/get_reward?kind=code", &request.to_string())
+        .json();
+    assert_eq!(reply["rewards"], json!([1.0]), "{reply}");
 
     // A server that always grades format: `--get-reward-kind`.
     let format_service = Service::start(&["--get-reward-kind", "format"]);

@@ -84,28 +84,31 @@ def _as_text(value: Any) -> str:
 def code_tests(value: Any, *, default_language: str = "python") -> tuple[dict, str, str | None]:
     """`(tests, language, prefix)` for a code task from a dataset's test column. Understood shapes:
 
-    * our own `tests` object (`{"type": "stdio" | "assert" | "call", ...}`), which may carry the
-      task's trusted `prefix` beside them (the prompt whose helpers `assert` tests use: without
-      it, the tests call the candidate's own versions of HumanEval's `encode_cyclic` or `poly`);
+    * our own `tests` object (`{"type": "stdio" | "assert" | "call", ...}`);
     * `{"inputs": [...], "outputs": [...]}` (APPS, TACO, CodeContests as verl and PRIME keep
       them), as stdio tests;
     * open-r1's `verification_info`: `{"language": ..., "test_cases": [...]}` where
       `test_cases` is a list of `{"input", "output", "type": "stdin_stdout"}` or one of the
       shapes above (a JSON string included).
 
-    Anything else, and call-based APPS tests (`fn_name`, whose expected values may or may not be
-    wrapped in a list), raise `ValueError` with the reason."""
+    An object of any of these shapes may carry the task's trusted `prefix` beside the tests (the
+    prompt whose helpers `assert` tests use: without it, the tests call the candidate's own
+    versions of HumanEval's `encode_cyclic` or `poly`). Anything else, and call-based APPS tests
+    (`fn_name`, whose expected values may or may not be wrapped in a list), raise `ValueError`
+    with the reason."""
     value = _maybe_json(value, "the code tests")
     language = default_language
+    prefix = None
+    if isinstance(value, dict) and "prefix" in value:
+        value = dict(value)
+        prefix = value.pop("prefix")
     if isinstance(value, dict) and "test_cases" in value:
         language = value.get("language") or default_language
         if value.get("fn_name"):
             raise ValueError("call-based tests (`fn_name`) are not supported; use stdio tests or our `call` tests")
         value = _maybe_json(value["test_cases"], "`test_cases`")
     if isinstance(value, dict) and value.get("type") in ("stdio", "assert", "call"):
-        tests = dict(value)
-        prefix = tests.pop("prefix", None)
-        return tests, language, prefix
+        return value, language, prefix
     if isinstance(value, dict) and "inputs" in value and "outputs" in value:
         if value.get("fn_name"):
             raise ValueError(
@@ -116,7 +119,7 @@ def code_tests(value: Any, *, default_language: str = "python") -> tuple[dict, s
         if not isinstance(inputs, list) or not isinstance(outputs, list) or len(inputs) != len(outputs):
             raise ValueError("`inputs` and `outputs` must be lists of the same length")
         cases = [{"input": _as_text(i), "output": _as_text(o)} for i, o in zip(inputs, outputs)]
-        return {"type": "stdio", "cases": cases}, language, None
+        return {"type": "stdio", "cases": cases}, language, prefix
     if isinstance(value, list) and all(isinstance(c, dict) for c in value):
         cases = []
         for k, case in enumerate(value):
@@ -126,7 +129,7 @@ def code_tests(value: Any, *, default_language: str = "python") -> tuple[dict, s
             if "input" not in case or "output" not in case:
                 raise ValueError(f"test case {k}: needs `input` and `output`")
             cases.append({"input": _as_text(case["input"]), "output": _as_text(case["output"])})
-        return {"type": "stdio", "cases": cases}, language, None
+        return {"type": "stdio", "cases": cases}, language, prefix
     raise ValueError(
         "unrecognised code tests: expected our `tests` object, {\"inputs\", \"outputs\"}, or "
         f"{{\"language\", \"test_cases\"}}; got {str(value)[:120]}"

@@ -16,10 +16,9 @@ pub enum LabelKind {
     /// No label needed: the response's format (`style`, default `r1`).
     Format,
     /// Code tests as JSON (a string holding JSON, or an object): our `tests` object
-    /// (`{"type": "stdio" | "assert" | "call", ...}`, which may carry the task's trusted
-    /// `prefix` beside them: the prompt whose helpers `assert` tests use) or
-    /// `{"inputs": [...], "outputs": [...]}` (APPS, TACO, CodeContests as verl keeps them) as
-    /// stdio tests.
+    /// (`{"type": "stdio" | "assert" | "call", ...}`) or `{"inputs": [...], "outputs": [...]}`
+    /// (APPS, TACO, CodeContests as verl keeps them) as stdio tests; either may carry the
+    /// task's trusted `prefix` beside them (the prompt whose helpers `assert` tests use).
     Code,
     /// IFEval: `{"instruction_id_list": [...], "kwargs": [...]}` as JSON.
     Ifeval,
@@ -66,11 +65,13 @@ impl LabelKind {
                 let language = options
                     .language
                     .unwrap_or(graders::contract::CodeLanguage::Python);
-                let mut tests = code_tests(json_label(label)?)?;
+                let mut label = json_label(label)?;
                 // The prompt's helpers (HumanEval's `encode_cyclic`, `poly`) are the task's,
                 // not the candidate's, only when the prompt comes as `prefix`: without one, the
-                // tests call the candidate's own versions of them (red team).
-                let prefix = tests.as_object_mut().and_then(|t| t.remove("prefix"));
+                // tests call the candidate's own versions of them (red team). Taken out first,
+                // whatever shape the tests have.
+                let prefix = label.as_object_mut().and_then(|t| t.remove("prefix"));
+                let tests = code_tests(label)?;
                 let mut task = json!({"kind": "code", "language": language, "tests": tests});
                 if let Some(prefix) = prefix {
                     task["prefix"] = prefix;
