@@ -11,7 +11,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::output::CappedOutput;
 use wasmtime::{Caller, Engine, InstancePre, Linker};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
@@ -22,6 +21,7 @@ use crate::guest_io::{
 };
 use crate::js_peer::{Channel, PEER_FD};
 use crate::limiter::GuestLimiter;
+use crate::output::CappedOutput;
 use crate::request::Outcome;
 use crate::sandbox::{budgeted_store, isolated_wasi, outcome_of_error, OutputPipes};
 use crate::scratch::ScratchDir;
