@@ -643,7 +643,6 @@ pub(super) fn count(state: &AppState, route: &str, response: Response) -> Respon
     response
 }
 
-/// A JSON body already encoded.
 /// A route's request read from its body. A body whose strings escape a lone UTF-16 surrogate is
 /// read with each as U+FFFD, as `/v1/grade`'s samples are (see
 /// `graders::contract::lone_surrogates`): a completion must not turn its request into a 400.
@@ -660,6 +659,7 @@ pub(super) fn parse_request<T: serde::de::DeserializeOwned>(body: &[u8]) -> serd
     parsed
 }
 
+/// A JSON body already encoded.
 pub(super) fn json_body(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
