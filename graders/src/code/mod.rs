@@ -53,10 +53,9 @@
 //! record must still carry the right value, and the values the host reads from a sample's
 //! records are bounded (`protocol::MAX_RECORD_COST`, counted in the text first: forged records
 //! of deeply nested arrays once held 4.2 GB of the host's memory, and of flat arrays of
-//! numbers 2.3 GB). `stdio`
-//! output is compared on the host, line by line in full. Records are framed by a per-run nonce
-//! and the harness stops reading at the first `done`, so printed "success" markers and
-//! `atexit` hooks change nothing.
+//! numbers 2.3 GB). `stdio` output is compared on the host, line by line in full. Records are
+//! framed by a per-run nonce and the harness stops reading at the first `done`, so printed
+//! "success" markers and `atexit` hooks change nothing.
 //!
 //! **JavaScript `assert` tests (`check(candidate)`): two instances too.** The tests' instance
 //! runs `check` with `candidate` a proxy (`harnessMain` in `harness.js`); the candidate's code
@@ -80,8 +79,9 @@
 //! state of the candidate's instance survives a call, its stdout and stderr included (with
 //! one pair for the run, a partial write told a call how much earlier calls had written). The
 //! wall clock runs on, so calls can leave one another a count by waiting for it (red team):
-//! no more than a Python candidate's globals keep, and nothing of the tests. Arguments the call changed are changed the same way on
-//! the tests' side, and a call that returns one of its arguments returns the tests' own object,
+//! no more than a Python candidate's globals keep, and nothing of the tests. Arguments the
+//! call changed are changed the same way on the tests' side, and a call that returns one of
+//! its arguments returns the tests' own object,
 //! so tests of in-place updates, and of inputs left alone, hold as in one realm. The prompt's
 //! definitions run on the tests' side from the prompt, so helpers the tests call
 //! (`encodeShift`) are the task's, not the candidate's.

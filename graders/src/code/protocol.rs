@@ -240,7 +240,8 @@ mod tests {
 
     #[test]
     fn values_are_counted_before_parsing_and_records_past_the_budget_are_not_read() {
-        // 9 commas and colons, 4 containers, 6 short strings: {k, i, value: [1, [2, 3], {a: "..."}]}.
+        // {k, i, value: [1, [2, 3], {a: "..."}]}: 9 commas and colons, 4 containers and 6
+        // short strings.
         assert_eq!(
             json_cost_of(r#"{"k":"case","i":0,"value":[1,[2,3],{"a":"[,{:"}]}"#),
             1 + 9 + 4 * CONTAINER_COST + 6
