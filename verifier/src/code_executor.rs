@@ -139,8 +139,8 @@ pub fn to_outcome(result: RunResult) -> ExecOutcome {
         Outcome::Finished => Ending::Finished,
         Outcome::Exited { code } | Outcome::SystemExit { code } => Ending::Exit(code),
         Outcome::Exception { type_name } => Ending::Exception {
+            message: exception_line(&result.stderr, &type_name),
             type_name,
-            message: last_line(&result.stderr),
         },
         Outcome::TimeLimit => Ending::TimeLimit,
         Outcome::MemoryLimit => Ending::MemoryLimit,
@@ -159,14 +159,21 @@ pub fn to_outcome(result: RunResult) -> ExecOutcome {
     }
 }
 
-/// The last non-empty line of a traceback: `ValueError: bad input`.
-fn last_line(stderr: &str) -> String {
-    let line = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
+/// The line of stderr that names the exception: the last one that starts with its type
+/// (Python's traceback ends with it, `ValueError: bad input`; QuickJS prints it above the
+/// stack, whose last `at ...` line was the message once: red team), else the last non-empty
+/// line.
+fn exception_line(stderr: &str, type_name: &str) -> String {
+    let lines = || stderr.lines().map(str::trim).rev();
+    let naming = lines().find(|line| {
+        let line = line.strip_prefix("Uncaught ").unwrap_or(line);
+        line.strip_prefix(type_name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+    });
+    let line = naming
+        .or_else(|| lines().find(|line| !line.is_empty()))
         .unwrap_or("");
-    graders::code::verdict::excerpt(line.trim(), 200)
+    graders::code::verdict::excerpt(line, 200)
 }
 
 /// `verifier setup`: sets the sandbox runtimes up now (download, build, compile into the
@@ -325,6 +332,22 @@ impl Executor for LazySandboxes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_message_is_the_line_that_names_the_exception() {
+        let python =
+            "Traceback (most recent call last):\n  File \"x\", line 1\nValueError: bad input\n";
+        assert_eq!(
+            exception_line(python, "ValueError"),
+            "ValueError: bad input"
+        );
+        let quickjs = "debug\nTypeError: x is not a function\n    at f (<cmdline>:2:3)\n";
+        assert_eq!(
+            exception_line(quickjs, "TypeError"),
+            "TypeError: x is not a function"
+        );
+        assert_eq!(exception_line("odd\n\n", "Error"), "odd");
+    }
 
     #[test]
     fn outcomes_map_onto_endings() {
