@@ -464,12 +464,8 @@ fn a_program_that_floods_stderr_is_judged_on_its_output() {
     assert_eq!((v.reward, v.status), (1.0, Status::Correct), "{v:?}");
     // A program's own top-level `std` (a standard deviation) neither breaks the console nor
     // is broken by it (red team: the prelude once looked `std` up in the program's scope).
-    let own_std = "```javascript\nconst [a, b] = std.in.readAsString().trim().split(/\\s+/).map(Number);\nconsole.error('inputs', a, b);\nconsole.log(a + b);\nlet std = 0;\n```";
-    let own_std = own_std.replace("const [a, b] = std.in", "const [a, b] = globalThis.std.in");
-    let v = grade(
-        &own_std,
-        task(CodeLanguage::Javascript, stdio, Scoring::All),
-    );
+    let own_std = "```javascript\nconst [a, b] = globalThis.std.in.readAsString().trim().split(/\\s+/).map(Number);\nconsole.error('inputs', a, b);\nconsole.log(a + b);\nlet std = 0;\n```";
+    let v = grade(own_std, task(CodeLanguage::Javascript, stdio, Scoring::All));
     assert_eq!((v.reward, v.status), (1.0, Status::Correct), "{v:?}");
 
     let call = CodeTests::Call {

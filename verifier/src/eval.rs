@@ -314,12 +314,7 @@ fn read_samples(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
         }
         // A completion escaping a lone surrogate is read with U+FFFD, as `grade` reads it, not
         // refused with the whole file.
-        let parsed = serde_json::from_str(&line).or_else(|err| {
-            match graders::contract::lone_surrogates::replace_lone_surrogates(&line) {
-                Some(readable) => serde_json::from_str(&readable),
-                None => Err(err),
-            }
-        });
+        let parsed = graders::contract::lone_surrogates::from_str(&line);
         let sample: SampleLine = parsed.with_context(|| {
             format!(
                 "{} line {}: expected {{\"task_id\", \"completion\"}}",

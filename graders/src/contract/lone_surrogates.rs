@@ -8,6 +8,16 @@
 //! lone surrogate is read as U+FFFD, the replacement character, as a lossy UTF-16 decoder reads
 //! it; pairs are left alone.
 
+/// `T` read from JSON `text`, as `serde_json::from_str` reads it, but that a text refused for
+/// lone surrogates is read again with each as U+FFFD. Only a text that fails is scanned, so
+/// well-formed input costs nothing more.
+pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_str(text).or_else(|err| match replace_lone_surrogates(text) {
+        Some(readable) => serde_json::from_str(&readable),
+        None => Err(err),
+    })
+}
+
 /// `text` with each `\uXXXX` escape of a lone surrogate replaced by `\ufffd`; `None` when it
 /// has none. Escapes are found as a JSON parser finds them: `\\u` is an escaped backslash
 /// followed by `u`, not an escape. The replacement keeps the text's length.
@@ -83,6 +93,13 @@ mod tests {
     fn a_high_surrogate_before_another_high_one_is_lone() {
         let fixed = replace_lone_surrogates(r#""\ud800\ud83d\ude00""#).unwrap();
         assert_eq!(fixed, r#""\ufffd\ud83d\ude00""#);
+    }
+
+    #[test]
+    fn values_are_read_with_replacement_characters_where_they_must_be() {
+        let value: serde_json::Value = from_str(r#"{"a": "x\ud800"}"#).unwrap();
+        assert_eq!(value["a"], "x\u{fffd}");
+        assert!(from_str::<serde_json::Value>(r#"{"a": "x"#).is_err());
     }
 
     #[test]

@@ -647,16 +647,11 @@ pub(super) fn count(state: &AppState, route: &str, response: Response) -> Respon
 /// read with each as U+FFFD, as `/v1/grade`'s samples are (see
 /// `graders::contract::lone_surrogates`): a completion must not turn its request into a 400.
 pub(super) fn parse_request<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
-    let parsed = serde_json::from_slice(body);
-    if parsed.is_err() {
-        let readable = std::str::from_utf8(body)
-            .ok()
-            .and_then(graders::contract::lone_surrogates::replace_lone_surrogates);
-        if let Some(readable) = readable {
-            return serde_json::from_str(&readable);
-        }
+    match std::str::from_utf8(body) {
+        Ok(text) => graders::contract::lone_surrogates::from_str(text),
+        // serde_json names the bad byte.
+        Err(_) => serde_json::from_slice(body),
     }
-    parsed
 }
 
 /// A JSON body already encoded.
