@@ -1,0 +1,306 @@
+//! langdetect's language profiles, laid out for the walk, and the n-grams of a text
+//! (`Detector._extract_ngrams`).
+//!
+//! The profiles are the `langdetect` crate's, read from the serialised factory that `build.rs`
+//! writes with `DetectorFactory::to_bytes` (format `LDF1`: languages, then each n-gram's packed
+//! characters and its `(language, probability)` slots). We lay them out ourselves because the
+//! crate's layout was most of the language checks' cost, which was ~40% of IFEval's grading:
+//! every character of a text looked up two n-grams in a hash table (24 µs for IFEval's mean
+//! 1,189-character response), and every n-gram the walk drew first was copied into a dense
+//! row of 55 from slots behind two more pointers. Here n-grams of ASCII letters and spaces,
+//! nearly all of an English text's, are found in tables indexed by their letters, and the
+//! walk reads each drawn n-gram's few slots from one flat array.
+
+use rustc_hash::FxHashMap;
+
+/// One language's probability for an n-gram (the languages absent from a row have 0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Slot {
+    pub language: u32,
+    pub probability: f64,
+}
+
+/// The profiles: languages, and each n-gram's row of slots.
+///
+/// A row is named by where its slots are, `start << 6 | len` ([`Row`]), so that the walk
+/// reads a drawn n-gram's slots with one access to memory that is not in cache, not two.
+pub struct Profiles {
+    languages: Vec<String>,
+    /// Row + 1 of each n-gram of one to three ASCII letters or spaces, 0 for none, at the
+    /// number its [`ascii_code`]s spell in base 54 (`(a * 54 + b) * 54 + c`; a shorter
+    /// n-gram is led by zeros, which no character's code is).
+    ascii: Vec<u32>,
+    /// Row + 1 of every other unigram of the Basic Multilingual Plane, 0 for none.
+    bmp_unigrams: Vec<u32>,
+    /// Row of every other n-gram, by its packed characters ([`pack`]).
+    other: FxHashMap<u64, u32>,
+    slots: Vec<Slot>,
+}
+
+/// An n-gram's row: its slots' start in [`Profiles::slots`] and their number, in one word.
+pub type Row = u32;
+
+/// Bits of a [`Row`] that hold the number of slots: a row has at most one per language.
+const LEN_BITS: u32 = 6;
+
+/// The most languages the profiles may have.
+pub const MAX_LANGUAGES: usize = (1 << LEN_BITS) - 1;
+
+/// Digits of the n-grams' numbers in [`Profiles::ascii`]: none 0, space 1, `A`-`Z` 2-27,
+/// `a`-`z` 28-53; [`NOT_ASCII`] marks the characters that have none.
+const ASCII_CODES: usize = 54;
+const NOT_ASCII: u8 = u8::MAX;
+
+#[inline]
+fn ascii_code(c: char) -> u8 {
+    match c {
+        ' ' => 1,
+        'A'..='Z' => c as u8 - b'A' + 2,
+        'a'..='z' => c as u8 - b'a' + 28,
+        _ => NOT_ASCII,
+    }
+}
+
+/// The index in [`Profiles::ascii`] of an n-gram whose characters' codes these are, if they
+/// all have one.
+#[inline]
+fn ascii_index(codes: &[u8]) -> Option<usize> {
+    codes.iter().try_fold(0usize, |index, &code| {
+        (code != NOT_ASCII).then(|| index * ASCII_CODES + usize::from(code))
+    })
+}
+
+/// `NGram.normalize`: ASCII letters stay, other ASCII characters become a space (as the
+/// crate's table has it, without the table), the rest as the crate says.
+#[inline]
+fn normalize(c: char) -> char {
+    match c {
+        'A'..='Z' | 'a'..='z' => c,
+        '\0'..='\x7f' => ' ',
+        _ => langdetect::text::normalize(c),
+    }
+}
+
+/// An n-gram's characters packed into one word, as the serialised factory keys them: 21 bits
+/// per character, each stored plus one so that the length is implied.
+fn pack(gram: &[char]) -> u64 {
+    gram.iter()
+        .enumerate()
+        .fold(0, |key, (i, &c)| key | (c as u64 + 1) << (21 * i))
+}
+
+fn unpack(key: u64) -> Option<Vec<char>> {
+    let gram: Vec<char> = (0..3)
+        .map(|i| (key >> (21 * i)) & 0x1f_ffff)
+        .take_while(|&v| v != 0)
+        .map(|v| char::from_u32(v as u32 - 1))
+        .collect::<Option<_>>()?;
+    (!gram.is_empty() && pack(&gram) == key).then_some(gram)
+}
+
+/// A reader of the serialised factory's little-endian fields.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.bytes.split_at_checked(n)?;
+        self.bytes = rest;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+impl Profiles {
+    /// Reads a serialised factory (`LDF1`), or `None` when it is not one that our walk answers
+    /// as the crate's does: each row must cover every language (the crate raises IndexError
+    /// for a shorter one) and the sums must be Neumaier's (CPython 3.12 and later: the crate's
+    /// default, which `build.rs` serialises).
+    pub fn from_serialised(bytes: &[u8]) -> Option<Profiles> {
+        let mut r = Reader { bytes };
+        if r.take(4)? != b"LDF1" {
+            return None;
+        }
+        const NEUMAIER: u8 = 1;
+        if r.take(1)?[0] != NEUMAIER {
+            return None;
+        }
+        r.take(1)?; // The Unicode version of `isupper`, which `super::is_upper` follows.
+        let languages = (0..r.u32()?)
+            .map(|_| {
+                let len = r.u32()? as usize;
+                String::from_utf8(r.take(len)?.to_vec()).ok()
+            })
+            .collect::<Option<Vec<String>>>()?;
+        let mut profiles = Profiles {
+            ascii: vec![0; ASCII_CODES.pow(3)],
+            bmp_unigrams: vec![0; 0x1_0000],
+            other: FxHashMap::default(),
+            slots: Vec::new(),
+            languages,
+        };
+        if profiles.languages.len() > MAX_LANGUAGES {
+            return None;
+        }
+        let mut read: Vec<(Vec<char>, Vec<Slot>)> = Vec::new();
+        for _ in 0..r.u32()? {
+            let gram = unpack(r.u64()?)?;
+            if r.u32()? as usize != profiles.languages.len() {
+                return None;
+            }
+            let len = r.u32()?;
+            if len as usize > profiles.languages.len() {
+                return None;
+            }
+            let slots = (0..len)
+                .map(|_| {
+                    let language = r.u32()?;
+                    let probability = f64::from_bits(r.u64()?);
+                    ((language as usize) < profiles.languages.len()).then_some(Slot {
+                        language,
+                        probability,
+                    })
+                })
+                .collect::<Option<Vec<Slot>>>()?;
+            read.push((gram, slots));
+        }
+        // Rows laid out most frequent first (by their largest probability in any language),
+        // so that the rows a text draws most share cache lines: the walk's reads of slots
+        // missed the cache more than anything else it did.
+        let most = |slots: &[Slot]| slots.iter().map(|s| s.probability).fold(0.0, f64::max);
+        read.sort_by(|(_, a), (_, b)| most(b).total_cmp(&most(a)));
+        for (gram, slots) in read {
+            let start = u32::try_from(profiles.slots.len()).ok()?;
+            if start >= 1 << (32 - LEN_BITS) {
+                return None;
+            }
+            let len = slots.len() as u32;
+            profiles.slots.extend(slots);
+            profiles.insert(&gram, start << LEN_BITS | len)?;
+        }
+        r.bytes.is_empty().then_some(profiles)
+    }
+
+    /// Files `row` under `gram`; `None` if an n-gram comes twice.
+    fn insert(&mut self, gram: &[char], row: Row) -> Option<()> {
+        let codes: Vec<u8> = gram.iter().map(|&c| ascii_code(c)).collect();
+        let entry = match (ascii_index(&codes), gram) {
+            (Some(index), _) => &mut self.ascii[index],
+            (None, [c]) if (*c as u32) < 0x1_0000 => &mut self.bmp_unigrams[*c as usize],
+            (None, _) => {
+                return self.other.insert(pack(gram), row).is_none().then_some(());
+            }
+        };
+        (*entry == 0).then(|| *entry = row + 1)
+    }
+
+    pub fn languages(&self) -> &[String] {
+        &self.languages
+    }
+
+    #[inline]
+    pub fn slots(&self, row: Row) -> &[Slot] {
+        let start = (row >> LEN_BITS) as usize;
+        &self.slots[start..start + (row & MAX_LANGUAGES as u32) as usize]
+    }
+
+    /// The row of an n-gram of one to three characters, given with their [`ascii_code`]s, if
+    /// a profile has it.
+    #[inline]
+    fn row(&self, gram: &[char], codes: &[u8]) -> Option<Row> {
+        let plus_one = match (ascii_index(codes), gram) {
+            (Some(index), _) => self.ascii[index],
+            (None, [c]) if (*c as u32) < 0x1_0000 => self.bmp_unigrams[*c as usize],
+            (None, _) => return self.other.get(&pack(gram)).copied(),
+        };
+        plus_one.checked_sub(1)
+    }
+
+    /// `Detector._extract_ngrams`: the rows of the n-grams of `text` (prepared, and cleaned
+    /// when `drop_latin` says so: then the letters `'A'..='z'` are skipped) that
+    /// some profile has, in order. `NGram` keeps the last three normalised characters, begun
+    /// afresh after a space; a character that is upper case after an upper-case one puts it
+    /// in a capital word, whose n-grams are skipped until a character that is not upper case.
+    pub fn ngram_rows(&self, text: &str, drop_latin: bool, rows: &mut Vec<Row>) {
+        rows.clear();
+        let mut grams = [' '; 3];
+        let mut codes = [ascii_code(' '); 3];
+        let mut upper = [false; 3];
+        let mut len = 1usize;
+        let mut capital_word = false;
+        for raw in text.chars() {
+            if drop_latin && ('A'..='z').contains(&raw) {
+                continue;
+            }
+            let c = normalize(raw);
+            let last_upper = upper[len - 1];
+            if grams[len - 1] == ' ' {
+                (grams[0], codes[0], upper[0]) = (' ', ascii_code(' '), false);
+                (len, capital_word) = (1, false);
+                if c == ' ' {
+                    continue;
+                }
+            } else if len == 3 {
+                grams.copy_within(1.., 0);
+                codes.copy_within(1.., 0);
+                upper.copy_within(1.., 0);
+                len = 2;
+            }
+            let is_upper = super::is_upper(c);
+            (grams[len], codes[len], upper[len]) = (c, ascii_code(c), is_upper);
+            len += 1;
+            capital_word = is_upper && (last_upper || capital_word);
+            if capital_word {
+                continue;
+            }
+            if c != ' ' {
+                rows.extend(self.row(&grams[len - 1..len], &codes[len - 1..len]));
+            }
+            rows.extend(self.row(&grams[len - 2..len], &codes[len - 2..len]));
+            if len == 3 {
+                rows.extend(self.row(&grams, &codes));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_is_normalised_as_the_crate_does() {
+        for c in '\0'..='\x7f' {
+            assert_eq!(normalize(c), langdetect::text::normalize(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn every_short_gram_has_its_own_number() {
+        let grams: Vec<Vec<char>> = (1..=3)
+            .flat_map(|n| {
+                let letters = [' ', 'A', 'z'];
+                (0..3usize.pow(n)).map(move |i| {
+                    (0..n)
+                        .map(|d| letters[i / 3usize.pow(d) % 3])
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut numbers: Vec<usize> = grams
+            .iter()
+            .map(|g| ascii_index(&g.iter().map(|&c| ascii_code(c)).collect::<Vec<_>>()).unwrap())
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), grams.len());
+        assert!(numbers.iter().all(|&n| n < ASCII_CODES.pow(3)));
+        assert_eq!(ascii_index(&[ascii_code('é')]), None);
+    }
+}
