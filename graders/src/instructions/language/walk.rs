@@ -96,18 +96,18 @@ fn multiply(prob: &mut [f64], weight: f64, slots: &[Slot]) {
     if slots.len() <= FEW {
         let mut updated = [0.0f64; FEW];
         for (new, slot) in updated.iter_mut().zip(slots) {
-            *new = prob[slot.language as usize] * (weight + slot.probability);
+            *new = prob[usize::from(slot.language)] * (weight + { slot.probability });
         }
         for p in prob.iter_mut() {
             *p *= weight;
         }
         for (&new, slot) in updated.iter().zip(slots) {
-            prob[slot.language as usize] = new;
+            prob[usize::from(slot.language)] = new;
         }
     } else {
         let mut factors = [weight; MAX_LANGUAGES];
         for slot in slots {
-            factors[slot.language as usize] = weight + slot.probability;
+            factors[usize::from(slot.language)] = weight + { slot.probability };
         }
         for (p, &factor) in prob.iter_mut().zip(&factors) {
             *p *= factor;
