@@ -97,12 +97,12 @@ fn pack(gram: &[char]) -> u64 {
 fn unpack(key: u64) -> Option<([char; 3], usize)> {
     let mut gram = [' '; 3];
     let mut len = 0;
-    for i in 0..3 {
+    for (i, c) in gram.iter_mut().enumerate() {
         let v = (key >> (21 * i)) & 0x1f_ffff;
         if v == 0 {
             break;
         }
-        gram[i] = char::from_u32(v as u32 - 1)?;
+        *c = char::from_u32(v as u32 - 1)?;
         len += 1;
     }
     (len > 0 && pack(&gram[..len]) == key).then_some((gram, len))
