@@ -8,6 +8,7 @@
 //! run; a reward must not, so we fix the seed ([`SEED`]). A text with no usable features makes
 //! langdetect raise, which the reference counts as *followed*: [`detect`] returns `None` then.
 
+mod ascii_grams;
 mod ngrams;
 mod prepare;
 mod walk;

@@ -13,6 +13,8 @@
 
 use rustc_hash::FxHashMap;
 
+use super::ascii_grams::{self, set_once, AsciiGrams, NOT_ASCII};
+
 /// One language's probability for an n-gram (the languages absent from a row have 0).
 ///
 /// Packed in 9 bytes, not 16: the walk's reads of slots are cache misses, and more of them
@@ -30,10 +32,8 @@ pub struct Slot {
 /// reads a drawn n-gram's slots with one access to memory that is not in cache, not two.
 pub struct Profiles {
     languages: Vec<String>,
-    /// Row + 1 of each n-gram of one to three ASCII letters or spaces, 0 for none, at the
-    /// number its [`ascii_code`]s spell in base 54 (`(a * 54 + b) * 54 + c`; a shorter
-    /// n-gram is led by zeros, which no character's code is).
-    ascii: Vec<u32>,
+    /// The n-grams of ASCII letters and spaces.
+    ascii: AsciiGrams,
     /// Row + 1 of every other unigram of the Basic Multilingual Plane, 0 for none.
     bmp_unigrams: Vec<u32>,
     /// Row of every other n-gram, by its packed characters ([`pack`]).
@@ -49,30 +49,6 @@ const LEN_BITS: u32 = 6;
 
 /// The most languages the profiles may have.
 pub const MAX_LANGUAGES: usize = (1 << LEN_BITS) - 1;
-
-/// Digits of the n-grams' numbers in [`Profiles::ascii`]: none 0, space 1, `A`-`Z` 2-27,
-/// `a`-`z` 28-53; [`NOT_ASCII`] marks the characters that have none.
-const ASCII_CODES: usize = 54;
-const NOT_ASCII: u8 = u8::MAX;
-
-#[inline]
-fn ascii_code(c: char) -> u8 {
-    match c {
-        ' ' => 1,
-        'A'..='Z' => c as u8 - b'A' + 2,
-        'a'..='z' => c as u8 - b'a' + 28,
-        _ => NOT_ASCII,
-    }
-}
-
-/// The index in [`Profiles::ascii`] of an n-gram whose characters' codes these are, if they
-/// all have one.
-#[inline]
-fn ascii_index(codes: &[u8]) -> Option<usize> {
-    codes.iter().try_fold(0usize, |index, &code| {
-        (code != NOT_ASCII).then(|| index * ASCII_CODES + usize::from(code))
-    })
-}
 
 /// `NGram.normalize`: ASCII letters stay, other ASCII characters become a space (as the
 /// crate's table has it, without the table), the rest as the crate says.
@@ -106,6 +82,10 @@ fn unpack(key: u64) -> Option<([char; 3], usize)> {
         len += 1;
     }
     (len > 0 && pack(&gram[..len]) == key).then_some((gram, len))
+}
+
+fn insert_once(map: &mut FxHashMap<u64, Row>, key: u64, row: Row) -> Option<()> {
+    map.insert(key, row).is_none().then_some(())
 }
 
 /// A reader of the serialised factory's little-endian fields.
@@ -149,7 +129,7 @@ impl Profiles {
             })
             .collect::<Option<Vec<String>>>()?;
         let mut profiles = Profiles {
-            ascii: vec![0; ASCII_CODES.pow(3)],
+            ascii: AsciiGrams::default(),
             bmp_unigrams: vec![0; 0x1_0000],
             other: FxHashMap::default(),
             slots: Vec::new(),
@@ -200,6 +180,7 @@ impl Profiles {
         order.sort_unstable_by(|&a, &b| largest[b].total_cmp(&largest[a]).then(a.cmp(&b)));
         profiles.slots.reserve_exact(read.len());
         profiles.other.reserve(rows / 2);
+        let mut ascii = Vec::new();
         for row in order {
             let start = u32::try_from(profiles.slots.len()).ok()?;
             if start >= 1 << (32 - LEN_BITS) {
@@ -208,25 +189,25 @@ impl Profiles {
             let slots = &read[starts[row]..starts[row + 1]];
             profiles.slots.extend_from_slice(slots);
             let (gram, len) = unpack(keys[row])?;
-            profiles.insert(&gram[..len], start << LEN_BITS | slots.len() as u32)?;
-        }
-        r.bytes.is_empty().then_some(profiles)
-    }
-
-    /// Files `row` under `gram`; `None` if an n-gram comes twice.
-    fn insert(&mut self, gram: &[char], row: Row) -> Option<()> {
-        let mut codes = [0; 3];
-        for (code, &c) in codes.iter_mut().zip(gram) {
-            *code = ascii_code(c);
-        }
-        let entry = match (ascii_index(&codes[..gram.len()]), gram) {
-            (Some(index), _) => &mut self.ascii[index],
-            (None, [c]) if (*c as u32) < 0x1_0000 => &mut self.bmp_unigrams[*c as usize],
-            (None, _) => {
-                return self.other.insert(pack(gram), row).is_none().then_some(());
+            let row = start << LEN_BITS | slots.len() as u32;
+            let mut codes = [0; 3];
+            for (code, &c) in codes.iter_mut().zip(&gram[..len]) {
+                *code = ascii_grams::code(c);
             }
-        };
-        (*entry == 0).then(|| *entry = row + 1)
+            if !codes.contains(&NOT_ASCII) {
+                ascii.push((codes, row));
+            } else if let [c] = gram[..len] {
+                if (c as u32) < 0x1_0000 {
+                    set_once(&mut profiles.bmp_unigrams[c as usize], row + 1)?;
+                } else {
+                    insert_once(&mut profiles.other, pack(&gram[..1]), row)?;
+                }
+            } else {
+                insert_once(&mut profiles.other, pack(&gram[..len]), row)?;
+            }
+        }
+        profiles.ascii = AsciiGrams::build(ascii)?;
+        r.bytes.is_empty().then_some(profiles)
     }
 
     pub fn languages(&self) -> &[String] {
@@ -239,16 +220,13 @@ impl Profiles {
         &self.slots[start..start + (row & MAX_LANGUAGES as u32) as usize]
     }
 
-    /// The row of an n-gram of one to three characters, given with their [`ascii_code`]s, if
-    /// a profile has it.
-    #[inline]
-    fn row(&self, gram: &[char], codes: &[u8]) -> Option<Row> {
-        let plus_one = match (ascii_index(codes), gram) {
-            (Some(index), _) => self.ascii[index],
-            (None, [c]) if (*c as u32) < 0x1_0000 => self.bmp_unigrams[*c as usize],
-            (None, _) => return self.other.get(&pack(gram)).copied(),
-        };
-        plus_one.checked_sub(1)
+    /// The row of an n-gram of one to three characters outside the ASCII table, if a
+    /// profile has it.
+    fn other_row(&self, gram: &[char]) -> Option<Row> {
+        match gram {
+            [c] if (*c as u32) < 0x1_0000 => self.bmp_unigrams[*c as usize].checked_sub(1),
+            _ => self.other.get(&pack(gram)).copied(),
+        }
     }
 
     /// `Detector._extract_ngrams`: the rows of the n-grams of `text` (prepared, and cleaned
@@ -259,7 +237,7 @@ impl Profiles {
     pub fn ngram_rows(&self, text: &str, drop_latin: bool, rows: &mut Vec<Row>) {
         rows.clear();
         let mut grams = [' '; 3];
-        let mut codes = [ascii_code(' '); 3];
+        let mut codes = [ascii_grams::code(' '); 3];
         let mut upper = [false; 3];
         let mut len = 1usize;
         let mut capital_word = false;
@@ -270,7 +248,7 @@ impl Profiles {
             let c = normalize(raw);
             let last_upper = upper[len - 1];
             if grams[len - 1] == ' ' {
-                (grams[0], codes[0], upper[0]) = (' ', ascii_code(' '), false);
+                (grams[0], codes[0], upper[0]) = (' ', ascii_grams::code(' '), false);
                 (len, capital_word) = (1, false);
                 if c == ' ' {
                     continue;
@@ -282,18 +260,31 @@ impl Profiles {
                 len = 2;
             }
             let is_upper = super::is_upper(c);
-            (grams[len], codes[len], upper[len]) = (c, ascii_code(c), is_upper);
+            (grams[len], codes[len], upper[len]) = (c, ascii_grams::code(c), is_upper);
             len += 1;
             capital_word = is_upper && (last_upper || capital_word);
             if capital_word {
                 continue;
             }
+            let [a, b, c_code] = codes;
+            let (last, previous) = (codes[len - 1], codes[len - 2]);
             if c != ' ' {
-                rows.extend(self.row(&grams[len - 1..len], &codes[len - 1..len]));
+                rows.extend(match last {
+                    NOT_ASCII => self.other_row(&grams[len - 1..len]),
+                    _ => self.ascii.unigram(last),
+                });
             }
-            rows.extend(self.row(&grams[len - 2..len], &codes[len - 2..len]));
+            rows.extend(match (previous, last) {
+                (NOT_ASCII, _) | (_, NOT_ASCII) => self.other_row(&grams[len - 2..len]),
+                _ => self.ascii.bigram(previous, last),
+            });
             if len == 3 {
-                rows.extend(self.row(&grams, &codes));
+                rows.extend(match (a, b, c_code) {
+                    (NOT_ASCII, _, _) | (_, NOT_ASCII, _) | (_, _, NOT_ASCII) => {
+                        self.other_row(&grams)
+                    }
+                    _ => self.ascii.trigram(a, b, c_code),
+                });
             }
         }
     }
@@ -308,28 +299,5 @@ mod tests {
         for c in '\0'..='\x7f' {
             assert_eq!(normalize(c), langdetect::text::normalize(c), "{c:?}");
         }
-    }
-
-    #[test]
-    fn every_short_gram_has_its_own_number() {
-        let grams: Vec<Vec<char>> = (1..=3)
-            .flat_map(|n| {
-                let letters = [' ', 'A', 'z'];
-                (0..3usize.pow(n)).map(move |i| {
-                    (0..n)
-                        .map(|d| letters[i / 3usize.pow(d) % 3])
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut numbers: Vec<usize> = grams
-            .iter()
-            .map(|g| ascii_index(&g.iter().map(|&c| ascii_code(c)).collect::<Vec<_>>()).unwrap())
-            .collect();
-        numbers.sort_unstable();
-        numbers.dedup();
-        assert_eq!(numbers.len(), grams.len());
-        assert!(numbers.iter().all(|&n| n < ASCII_CODES.pow(3)));
-        assert_eq!(ascii_index(&[ascii_code('é')]), None);
     }
 }
