@@ -7,7 +7,6 @@
 //! not kept (the regex cache bounds those).
 
 use std::cell::RefCell;
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -53,10 +52,12 @@ impl Key {
     }
 }
 
+/// Tasks are hashed with a per-process random seed (a client cannot make its tasks collide on
+/// purpose) by foldhash, not SipHash, which took 1.6% of IFEval's grading.
 #[derive(Default)]
 struct Table {
-    hasher: RandomState,
-    entries: HashMap<u64, Vec<(Key, Parsed)>>,
+    hasher: foldhash::quality::RandomState,
+    entries: HashMap<u64, Vec<(Key, Parsed)>, foldhash::fast::RandomState>,
     len: usize,
     bytes: usize,
 }

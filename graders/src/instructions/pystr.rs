@@ -4,6 +4,8 @@
 //! defines it (letters and numbers only: combining marks are not word characters there, unlike
 //! Rust's `regex`).
 
+use crate::chars::CharClass;
+
 /// Python's `str.isspace()`: Unicode White_Space plus the four information separators
 /// U+001C..U+001F, which Python counts as whitespace (bidirectional class B/S) and Rust does not.
 pub fn is_py_space(c: char) -> bool {
@@ -67,14 +69,13 @@ pub fn lower(text: &str) -> String {
 }
 
 /// Python `re`'s `\w` for one character: letters (L*), numbers (N*) and `_`.
+#[inline]
 pub fn is_word_char(c: char) -> bool {
+    static WORD: CharClass = CharClass::new(r"[\p{L}\p{N}]");
     if c.is_ascii() {
         return c.is_ascii_alphanumeric() || c == '_';
     }
-    static WORD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let word = WORD.get_or_init(|| regex::Regex::new(r"^[\p{L}\p{N}]$").expect("valid regex"));
-    let mut buf = [0u8; 4];
-    word.is_match(c.encode_utf8(&mut buf))
+    WORD.contains(c)
 }
 
 #[cfg(test)]

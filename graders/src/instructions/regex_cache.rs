@@ -10,8 +10,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use regex::{Regex, RegexBuilder};
+
+/// A regex from the cache, shared: a clone of a `Regex` gets a pool of matching caches of its
+/// own, and making the first one for each sample's clone (a lazy DFA's, ~36k instructions) was
+/// 1.6% of IFEval's grading. Shared, the samples of a thread reuse one.
+pub type CachedRegex = Arc<Regex>;
 
 /// Entries kept per thread before the cache starts over.
 const CAPACITY: usize = 4096;
@@ -30,7 +36,7 @@ const DFA_CACHE_BYTES: usize = 256 << 10;
 
 #[derive(Default)]
 struct Cache {
-    regexes: HashMap<String, Regex>,
+    regexes: HashMap<String, CachedRegex>,
     bytes: usize,
 }
 
@@ -48,13 +54,14 @@ pub fn handed_out() -> u64 {
 }
 
 /// The compiled `pattern`, from the cache when possible.
-pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+pub fn compile(pattern: &str) -> Result<CachedRegex, regex::Error> {
     HANDED_OUT.set(HANDED_OUT.get() + 1);
     CACHE.with(|cache| {
         if let Some(regex) = cache.borrow().regexes.get(pattern) {
             return Ok(regex.clone());
         }
         let (regex, size) = compile_charged(pattern)?;
+        let regex = Arc::new(regex);
         let mut cache = cache.borrow_mut();
         if cache.regexes.len() >= CAPACITY || cache.bytes + size > BYTES_KEPT {
             cache.regexes.clear();

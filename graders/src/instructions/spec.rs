@@ -7,14 +7,13 @@
 //! deviation that changes a verdict: a `letter` outside a-z (IFEval keys 1122 and 1129) is
 //! counted literally, where the reference counts a randomly drawn letter.
 
-use regex::Regex;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::caseless_word::CaselessWord;
 use super::pystr;
-use super::regex_cache;
+use super::regex_cache::{self, CachedRegex};
 
 /// IFEval's two comparison relations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -76,7 +75,7 @@ pub enum Instruction {
         count: i64,
     },
     Postscript {
-        pattern: Regex,
+        pattern: CachedRegex,
     },
     NumberBulletLists {
         count: i64,
@@ -86,7 +85,7 @@ pub enum Instruction {
         count: i64,
     },
     MultipleSections {
-        splitter: Regex,
+        splitter: CachedRegex,
         count: i64,
     },
     JsonFormat,
@@ -284,7 +283,7 @@ pub enum Keyword {
     },
     /// A keyword written as a regular expression (or empty), with `\b` as the regex crate has
     /// it for a whole word.
-    Pattern(Regex),
+    Pattern(CachedRegex),
 }
 
 impl Keyword {
@@ -338,7 +337,7 @@ impl Keyword {
     }
 }
 
-fn keyword_regex(pattern: &str) -> Result<Regex, String> {
+fn keyword_regex(pattern: &str) -> Result<CachedRegex, String> {
     regex_cache::compile(&format!("(?i){pattern}"))
         .map_err(|_| format!("`{pattern}` is not a regular expression this grader supports"))
 }

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::pystr::{is_py_space, rstrip};
+use crate::chars::CharClass;
 pub use params::PunktParameters;
 use params::{ORTHO_BEG_LC, ORTHO_LC, ORTHO_MID_UC, ORTHO_UC};
 
@@ -291,22 +292,20 @@ fn is_alpha_like(c: char) -> bool {
 /// A letter by general category (L*), as Python's `str.isalpha`; Rust's `Alphabetic` property
 /// also takes combining vowel signs.
 fn is_letter(c: char) -> bool {
-    static LETTER: OnceLock<Regex> = OnceLock::new();
+    static LETTER: CharClass = CharClass::new(r"\p{L}");
     if c.is_ascii() {
         return c.is_ascii_alphabetic();
     }
-    let letter = LETTER.get_or_init(|| Regex::new(r"^\p{L}$").expect("valid regex"));
-    letter.is_match(c.encode_utf8(&mut [0u8; 4]))
+    LETTER.contains(c)
 }
 
 /// A decimal digit (Nd), as Python's `\d`.
 fn is_decimal_digit(c: char) -> bool {
-    static DIGIT: OnceLock<Regex> = OnceLock::new();
+    static DIGIT: CharClass = CharClass::new(r"\p{Nd}");
     if c.is_ascii() {
         return c.is_ascii_digit();
     }
-    let digit = DIGIT.get_or_init(|| Regex::new(r"^\p{Nd}$").expect("valid regex"));
-    digit.is_match(c.encode_utf8(&mut [0u8; 4]))
+    DIGIT.contains(c)
 }
 
 impl Token {
