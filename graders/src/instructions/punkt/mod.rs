@@ -468,7 +468,7 @@ fn first_pass(token: &mut Token, params: &PunktParameters) {
     } else if token.period_final && !tok.ends_with("..") {
         let stem = super::pystr::lower(&tok[..tok.len() - 1]);
         let last_part = stem.rsplit('-').next().unwrap_or("");
-        if params.abbrev_types.contains(&stem) || params.abbrev_types.contains(last_part) {
+        if params.abbrev_types.contains(stem.as_str()) || params.abbrev_types.contains(last_part) {
             token.abbr = true;
         } else {
             token.sentbreak = true;
