@@ -188,6 +188,24 @@ mod tests {
         Some(walk.sums().to_vec())
     }
 
+    #[test]
+    fn every_variant_of_the_walk_walks_alike() {
+        for text in texts() {
+            let mut rows = Vec::new();
+            features(&text, &mut rows);
+            if rows.is_empty() {
+                continue;
+            }
+            let mut chosen = Walk::new(profiles(), &rows, seeded().clone(), TRIALS);
+            let mut as_built = Walk::new(profiles(), &rows, seeded().clone(), TRIALS);
+            for _ in 0..TRIALS {
+                assert_eq!(chosen.trial().is_ok(), as_built.trial_as_built().is_ok());
+            }
+            let bits = |walk: &Walk| walk.sums().iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&chosen), bits(&as_built), "{text:?}");
+        }
+    }
+
     /// The crate's `langprob` for the same text and seed.
     fn crates_sums(text: &str) -> Option<Vec<f64>> {
         let prepared = langdetect::text::prepare(text, 10_000);
