@@ -11,6 +11,7 @@
 mod ascii_grams;
 mod ngrams;
 mod prepare;
+mod serialised;
 mod walk;
 
 use std::cell::RefCell;
@@ -135,10 +136,11 @@ fn is_upper(c: char) -> bool {
         )
 }
 
-/// langdetect's 55 built-in profiles, read from the crate's serialised factory made at build
-/// time (`build.rs`), once a process. `None` only if the build wrote something else.
+/// The crate's serialised factory, as `build.rs` writes it.
+static SERIALISED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/langdetect-profiles.bin"));
+
+/// langdetect's 55 built-in profiles, read from [`SERIALISED`] once a process.
 fn profiles() -> &'static Profiles {
-    static SERIALISED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/langdetect-profiles.bin"));
     static PROFILES: OnceLock<Option<Profiles>> = OnceLock::new();
     PROFILES
         .get_or_init(|| Profiles::from_serialised(SERIALISED).filter(|p| !p.languages().is_empty()))

@@ -14,6 +14,7 @@
 use rustc_hash::FxHashMap;
 
 use super::ascii_grams::{self, set_once, AsciiGrams, NOT_ASCII};
+use super::serialised;
 
 /// One language's probability for an n-gram (the languages absent from a row have 0).
 ///
@@ -88,108 +89,53 @@ fn insert_once(map: &mut FxHashMap<u64, Row>, key: u64, row: Row) -> Option<()> 
     map.insert(key, row).is_none().then_some(())
 }
 
-/// A reader of the serialised factory's little-endian fields.
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.bytes.split_at_checked(n)?;
-        self.bytes = rest;
-        Some(head)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-}
-
 impl Profiles {
     /// Reads a serialised factory (`LDF1`), or `None` when it is not one that our walk answers
     /// as the crate's does: each row must cover every language (the crate raises IndexError
     /// for a shorter one) and the sums must be Neumaier's (CPython 3.12 and later: the crate's
     /// default, which `build.rs` serialises).
     pub fn from_serialised(bytes: &[u8]) -> Option<Profiles> {
-        let mut r = Reader { bytes };
-        if r.take(4)? != b"LDF1" {
-            return None;
-        }
+        let (header, rows) = serialised::read(bytes)?;
+        // Neumaier's sums, and `isupper` of Unicode 16.0 (CPython 3.14), which the walk and
+        // `super::is_upper` reproduce.
         const NEUMAIER: u8 = 1;
-        if r.take(1)?[0] != NEUMAIER {
+        const UNICODE_16_0: u8 = 4;
+        if header.sum_mode != NEUMAIER
+            || header.unicode != UNICODE_16_0
+            || header.languages.len() > MAX_LANGUAGES
+        {
             return None;
         }
-        r.take(1)?; // The Unicode version of `isupper`, which `super::is_upper` follows.
-        let languages = (0..r.u32()?)
-            .map(|_| {
-                let len = r.u32()? as usize;
-                String::from_utf8(r.take(len)?.to_vec()).ok()
-            })
-            .collect::<Option<Vec<String>>>()?;
+        let languages = header.languages.len();
         let mut profiles = Profiles {
+            languages: header.languages.iter().map(|l| l.to_string()).collect(),
             ascii: AsciiGrams::default(),
             bmp_unigrams: vec![0; 0x1_0000],
             other: FxHashMap::default(),
-            slots: Vec::new(),
-            languages,
+            slots: Vec::with_capacity(bytes.len() / 12),
         };
-        if profiles.languages.len() > MAX_LANGUAGES {
-            return None;
-        }
-        let rows = r.u32()? as usize;
-        let (mut keys, mut starts) = (Vec::with_capacity(rows), Vec::with_capacity(rows + 1));
-        let mut read = Vec::with_capacity(rows * 3);
-        for _ in 0..rows {
-            keys.push(r.u64()?);
-            if r.u32()? as usize != profiles.languages.len() {
-                return None;
-            }
-            let len = r.u32()?;
-            if len as usize > profiles.languages.len() {
-                return None;
-            }
-            starts.push(read.len());
-            for _ in 0..len {
-                let language = r.u32()?;
-                let probability = f64::from_bits(r.u64()?);
-                if language as usize >= profiles.languages.len() {
-                    return None;
-                }
-                read.push(Slot {
-                    language: language as u8,
-                    probability,
-                });
-            }
-        }
-        starts.push(read.len());
-        // Rows laid out most frequent first (by their largest probability in any language),
-        // so that the rows a text draws most share cache lines: the walk's reads of slots
-        // missed the cache more than anything else it did.
-        let largest: Vec<f64> = starts
-            .windows(2)
-            .map(|w| {
-                read[w[0]..w[1]]
-                    .iter()
-                    .map(|s| s.probability)
-                    .fold(0.0, f64::max)
-            })
-            .collect();
-        let mut order: Vec<usize> = (0..rows).collect();
-        order.sort_unstable_by(|&a, &b| largest[b].total_cmp(&largest[a]).then(a.cmp(&b)));
-        profiles.slots.reserve_exact(read.len());
-        profiles.other.reserve(rows / 2);
+        profiles.other.reserve(rows.len());
         let mut ascii = Vec::new();
-        for row in order {
+        // The rows come most frequent first (`build.rs`), and keep that order here.
+        for serialised in rows {
+            if serialised.len as usize != languages {
+                return None;
+            }
             let start = u32::try_from(profiles.slots.len()).ok()?;
             if start >= 1 << (32 - LEN_BITS) {
                 return None;
             }
-            let slots = &read[starts[row]..starts[row + 1]];
-            profiles.slots.extend_from_slice(slots);
-            let (gram, len) = unpack(keys[row])?;
+            let slots = serialised.slots();
             let row = start << LEN_BITS | slots.len() as u32;
+            for (language, probability) in slots {
+                profiles.slots.push(Slot {
+                    language: u8::try_from(language)
+                        .ok()
+                        .filter(|&l| usize::from(l) < languages)?,
+                    probability,
+                });
+            }
+            let (gram, len) = unpack(serialised.key)?;
             let mut codes = [0; 3];
             for (code, &c) in codes.iter_mut().zip(&gram[..len]) {
                 *code = ascii_grams::code(c);
@@ -207,7 +153,7 @@ impl Profiles {
             }
         }
         profiles.ascii = AsciiGrams::build(ascii)?;
-        r.bytes.is_empty().then_some(profiles)
+        Some(profiles)
     }
 
     pub fn languages(&self) -> &[String] {

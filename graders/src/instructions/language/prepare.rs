@@ -109,6 +109,8 @@ mod tests {
             long_cyrillic.as_str(),
             "",
             "   ",
+            "@",
+            "Ꙁ`z{",
         ] {
             assert_eq!(ours(text), crates(text), "{text:?}");
         }
