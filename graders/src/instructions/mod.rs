@@ -5,7 +5,7 @@
 //! Code map: [`spec`] parses instruction ids and kwargs (`parsed` keeps each thread's recent
 //! tasks parsed); [`check`] holds the check of each id;
 //! [`evaluate`] applies strict and loose mode; [`punkt`] and [`treebank`] reproduce NLTK's
-//! sentence and word tokenizers, [`language`] wraps langdetect with a fixed seed, [`pyjson`]
+//! sentence and word tokenizers, [`language`] is langdetect with a fixed seed, [`pyjson`]
 //! answers "would Python's `json.loads` accept this", [`pystr`] holds Python string semantics.
 //!
 //! Verdict: `details.followed` has one boolean per instruction; the reward is 1 when all are
@@ -49,9 +49,10 @@ impl Grader for InstructionsGrader {
         }
     }
 
-    /// Builds what grading otherwise builds on first use (langdetect's language profiles, about
-    /// 14 ms restored from their build-time serialised form, 37 ms built; Punkt's parameters; the word tokenizer's rules) by grading one small sample, so
-    /// that the first sample's deadline does not pay for them.
+    /// Builds what grading otherwise builds on first use (langdetect's language profiles, 6–9 ms
+    /// read from their build-time serialised form; Punkt's parameters; the word tokenizer's
+    /// rules) by grading one small sample, so that the first sample's deadline does not pay
+    /// for them.
     fn prepare(&self) {
         static WARMED: std::sync::Once = std::sync::Once::new();
         WARMED.call_once(|| {

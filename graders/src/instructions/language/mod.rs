@@ -273,6 +273,103 @@ mod tests {
         }
     }
 
+    /// Texts drawn at random from pieces that exercise each path: ASCII words in every case,
+    /// Latin with accents, Cyrillic, CJK, kana, Hangul, Arabic, Vietnamese letters with
+    /// combining marks, astral letters, URLs and addresses (which the crate prepares),
+    /// digits, punctuation and runs of spaces; some long enough to be cut at 10,000 characters.
+    fn random_texts(n: usize) -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "the",
+            "THE",
+            "The",
+            "weather",
+            "NASA",
+            "I",
+            "a",
+            "of",
+            "tHe",
+            "ÉTÉ",
+            "été",
+            "über",
+            "Zürich",
+            "ça",
+            "und",
+            "der",
+            "и",
+            "Привет",
+            "МИР",
+            "мир",
+            "中文",
+            "日本語",
+            "です",
+            "カタカナ",
+            "한국어",
+            "مرحبا",
+            "ی",
+            "Việt",
+            "a\u{301}",
+            "e\u{323}",
+            "o\u{309}",
+            "\u{300}",
+            "𝒜𝒷",
+            "😀",
+            "http://x.org/a",
+            "https://例え.jp",
+            "a.b@c.de",
+            "@",
+            "42",
+            "3.14",
+            ",",
+            ".",
+            "!",
+            "—",
+            "\u{2028}",
+            "  ",
+            "\n",
+            "\t",
+            "'",
+            "\"",
+            "[x]",
+            "_",
+            "`",
+            "Ꙁ",
+            "ǅ",
+            "ß",
+            "ﬁ",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        (0..n)
+            .map(|i| {
+                let words = if i % 50 == 0 { 4_000 } else { 1 + next(40) };
+                let mut text = String::new();
+                for _ in 0..words {
+                    text.push_str(PIECES[next(PIECES.len())]);
+                    if next(3) > 0 {
+                        text.push(' ');
+                    }
+                }
+                text
+            })
+            .collect()
+    }
+
+    #[test]
+    fn random_texts_walk_as_the_crate_does() {
+        for text in random_texts(600) {
+            let bits = |sums: Option<Vec<f64>>| {
+                sums.map(|s| s.iter().map(|p| p.to_bits()).collect::<Vec<_>>())
+            };
+            assert_eq!(bits(our_sums(&text)), bits(crates_sums(&text)), "{text:?}");
+            assert_eq!(detect(&text), whole_walk(&text), "{text:?}");
+        }
+    }
+
     /// The walk as `Detector` runs it: every trial, the seed made from the integer.
     fn whole_walk(text: &str) -> Option<String> {
         let mut detector = DetectorFactory::builtin().create().ok()?;
