@@ -62,12 +62,21 @@ fn first_chars(text: &str, n: usize) -> &str {
 /// `cleaning_text`'s test: fewer than half as many Latin letters (`'A'..='z'`, which holds
 /// `[\]^_` and the backquote too) as characters from U+0300 on. Those are exactly the UTF-8
 /// sequences led by a byte from `0xCC` on (`CC 80` is U+0300), so bytes are counted.
+///
+/// Both counts are taken in one pass, in byte-wide lanes that the compiler vectorises (at
+/// most 255 bytes a lane before it is added up): as two `filter().count()`s they were 0.7% of
+/// IFEval's grading instructions.
 fn mostly_non_latin(bytes: &[u8]) -> bool {
-    let latin = bytes
-        .iter()
-        .filter(|&&b| (b'A'..=b'z').contains(&b))
-        .count();
-    let non_latin = bytes.iter().filter(|&&b| b >= 0xcc).count();
+    let (mut latin, mut non_latin) = (0usize, 0usize);
+    for chunk in bytes.chunks(255) {
+        let (mut l, mut n) = (0u8, 0u8);
+        for &b in chunk {
+            l += u8::from(b.wrapping_sub(b'A') <= b'z' - b'A');
+            n += u8::from(b >= 0xcc);
+        }
+        latin += usize::from(l);
+        non_latin += usize::from(n);
+    }
     latin * 2 < non_latin
 }
 
