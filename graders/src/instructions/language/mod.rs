@@ -1,9 +1,10 @@
 //! Language identification as IFEval's reference does it: `langdetect.detect(text)`.
 //!
-//! langdetect 1.0.9, bit for bit, random walk included: the text prepared and cleaned by the
-//! `langdetect` crate's functions, then its n-grams found ([`ngrams`]) and the walk run
-//! ([`walk`]) on the crate's profiles by our own code, laid out for speed (see `ngrams`); the
-//! tests hold the probabilities equal to the crate's, which reproduces Python's.
+//! langdetect 1.0.9, bit for bit, random walk included: the text prepared and cleaned as
+//! `Detector.append` and `cleaning_text` do ([`prepare`]), then its n-grams found ([`ngrams`],
+//! [`ascii_grams`]) and the walk run ([`walk`]) by our own code on the `langdetect` crate's
+//! profiles ([`serialised`]), laid out for speed; the tests hold every trial's probabilities
+//! equal to the crate's, which reproduces Python's.
 //! The reference never seeds the walk, so its verdicts on short texts can change from run to
 //! run; a reward must not, so we fix the seed ([`SEED`]). A text with no usable features makes
 //! langdetect raise, which the reference counts as *followed*: [`detect`] returns `None` then.
