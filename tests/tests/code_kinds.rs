@@ -35,6 +35,14 @@ fn verdicts(verdict: &Verdict) -> Value {
     verdict.details.get("tests").cloned().unwrap_or(Value::Null)
 }
 
+/// `a b` in, `a + b` out, compared as text.
+fn sum_stdio() -> CodeTests {
+    CodeTests::Stdio {
+        cases: sum_cases(),
+        float_tolerance: None,
+    }
+}
+
 fn sum_cases() -> Vec<StdioCase> {
     vec![
         StdioCase {
@@ -54,10 +62,7 @@ fn sum_cases() -> Vec<StdioCase> {
 
 #[test]
 fn python_stdio_cases_are_compared_in_full_on_the_host() {
-    let stdio = CodeTests::Stdio {
-        cases: sum_cases(),
-        float_tolerance: None,
-    };
+    let stdio = sum_stdio();
     let right = "```python\na, b = map(int, input().split())\nprint(a + b)\n```";
     let v = grade(
         right,
@@ -446,10 +451,7 @@ fn a_tasks_float_tolerance_applies_to_stdio_tests() {
 /// an honest program died of a `BrokenPipeError`). Standard output still has its limit.
 #[test]
 fn a_program_that_floods_stderr_is_judged_on_its_output() {
-    let stdio = CodeTests::Stdio {
-        cases: sum_cases(),
-        float_tolerance: None,
-    };
+    let stdio = sum_stdio();
     let python = "```python\nimport sys\nfor i in range(1500):\n    print('debug line', i, 'x' * 64, file=sys.stderr)\na, b = map(int, input().split())\nprint(a + b)\n```";
     let v = grade(
         python,
@@ -501,10 +503,7 @@ fn a_program_that_floods_stderr_is_judged_on_its_output() {
 /// is a comment (red team: QuickJS read a syntax error, in stdio and call tests alike).
 #[test]
 fn a_javascript_hashbang_line_is_a_comment() {
-    let stdio = CodeTests::Stdio {
-        cases: sum_cases(),
-        float_tolerance: None,
-    };
+    let stdio = sum_stdio();
     let program = "```javascript\n#!/usr/bin/env node\nconst [a, b] = std.in.readAsString().trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n```";
     let v = grade(program, task(CodeLanguage::Javascript, stdio, Scoring::All));
     assert_eq!(v.status, Status::Correct, "{v:?}");

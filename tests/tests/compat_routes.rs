@@ -18,6 +18,18 @@ fn query(prompt: &str, response: &str) -> String {
     format!("{prompt}{response}<|im_end|><|endoftext|>")
 }
 
+/// The rewards `/get_reward?{params}` gives each `(response, label)` after `prompt`.
+fn rewards(service: &Service, params: &str, prompt: &str, graded: &[(&str, &Value)]) -> Value {
+    let request = json!({
+        "query": graded.iter().map(|(response, _)| query(prompt, response)).collect::<Vec<_>>(),
+        "prompts": vec![prompt; graded.len()],
+        "labels": graded.iter().map(|(_, label)| *label).collect::<Vec<_>>(),
+    });
+    let reply = service.post(&format!("/get_reward?{params}"), &request.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["rewards"].clone()
+}
+
 fn keys(value: &Value) -> BTreeSet<String> {
     value.as_object().unwrap().keys().cloned().collect()
 }
@@ -170,24 +182,23 @@ fn get_reward_labels_mean_what_kind_says() {
     assert_eq!(reply.json()["rewards"], json!([1.0, 0.0]));
 
     let ifeval =
-        json!({"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}).to_string();
-    let request = json!({"query": [query(&prompt, "no commas here"), query(&prompt, "one, two")],
-                         "prompts": [prompt, prompt], "labels": [ifeval, ifeval]});
-    let reply = service
-        .post("/get_reward?kind=ifeval", &request.to_string())
-        .json();
-    assert_eq!(reply["rewards"], json!([1.0, 0.0]), "{reply}");
+        json!(json!({"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}).to_string());
+    let graded = [("no commas here", &ifeval), ("one, two", &ifeval)];
+    assert_eq!(
+        rewards(&service, "kind=ifeval", &prompt, &graded),
+        json!([1.0, 0.0])
+    );
 
     // Code tests as verl and APPS keep them, as a JSON string label.
-    let tests = json!({"inputs": ["2 3\n", "10 -4\n"], "outputs": ["5\n", "6\n"]}).to_string();
+    let tests =
+        json!(json!({"inputs": ["2 3\n", "10 -4\n"], "outputs": ["5\n", "6\n"]}).to_string());
     let right = "```python\na, b = map(int, input().split())\nprint(a + b)\n```";
     let wrong = "```python\na, b = map(int, input().split())\nprint(a * b)\n```";
-    let request = json!({"query": [query(&prompt, right), query(&prompt, wrong)],
-                         "prompts": [prompt, prompt], "labels": [tests, tests]});
-    let reply = service
-        .post("/get_reward?kind=code", &request.to_string())
-        .json();
-    assert_eq!(reply["rewards"], json!([1.0, 0.0]), "{reply}");
+    let graded = [(right, &tests), (wrong, &tests)];
+    assert_eq!(
+        rewards(&service, "kind=code", &prompt, &graded),
+        json!([1.0, 0.0])
+    );
 
     // `assert` tests whose check uses the prompt's helper (HumanEval/50's `encode_shift`) carry
     // the prompt as `prefix`: the helper is then the task's, and a completion that redefines it
@@ -196,28 +207,27 @@ fn get_reward_labels_mean_what_kind_says() {
     let helper =
         "def encode_shift(s):\n    return ''.join(chr(((ord(c) + 5 - 97) % 26) + 97) for c in s)\n";
     let check = "def check(candidate):\n    for s in ['abc', 'hello', 'xyz']:\n        assert candidate(encode_shift(s)) == s\n";
-    let label =
-        json!({"type": "assert", "code": check, "entry_point": "decode_shift", "prefix": helper})
-            .to_string();
+    let label = json!(
+        json!({"type": "assert", "code": check, "entry_point": "decode_shift",
+                             "prefix": helper})
+        .to_string()
+    );
     let right = "```python\ndef decode_shift(s):\n    return ''.join(chr(((ord(c) - 5 - 97) % 26) + 97) for c in s)\n```";
     let farmed =
         "```python\ndef encode_shift(s):\n    return s\ndef decode_shift(s):\n    return s\n```";
-    let request = json!({"query": [query(&prompt, right), query(&prompt, farmed)],
-                         "prompts": [prompt, prompt], "labels": [label, label]});
-    let reply = service
-        .post("/get_reward?kind=code", &request.to_string())
-        .json();
-    assert_eq!(reply["rewards"], json!([1.0, 0.0]), "{reply}");
+    let graded = [(right, &label), (farmed, &label)];
+    assert_eq!(
+        rewards(&service, "kind=code", &prompt, &graded),
+        json!([1.0, 0.0])
+    );
     // APPS-shaped tests carry it too (it was dropped without a word).
     let label =
-        json!({"inputs": ["1\n"], "outputs": ["6\n"], "prefix": "OFFSET = 5\n"}).to_string();
+        json!(json!({"inputs": ["1\n"], "outputs": ["6\n"], "prefix": "OFFSET = 5\n"}).to_string());
     let uses_it = "```python\nprint(OFFSET + int(input()))\n```";
-    let request =
-        json!({"query": [query(&prompt, uses_it)], "prompts": [prompt], "labels": [label]});
-    let reply = service
-        .post("/get_reward?kind=code", &request.to_string())
-        .json();
-    assert_eq!(reply["rewards"], json!([1.0]), "{reply}");
+    assert_eq!(
+        rewards(&service, "kind=code", &prompt, &[(uses_it, &label)]),
+        json!([1.0])
+    );
 
     // A server that always grades format: `--get-reward-kind`.
     let format_service = Service::start(&["--get-reward-kind", "format"]);
