@@ -144,7 +144,7 @@ static SERIALISED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/langdetect-
 fn profiles() -> &'static Profiles {
     static PROFILES: OnceLock<Option<Profiles>> = OnceLock::new();
     PROFILES
-        .get_or_init(|| Profiles::from_serialised(SERIALISED).filter(|p| !p.languages().is_empty()))
+        .get_or_init(|| Profiles::from_serialised(SERIALISED))
         .as_ref()
         .expect("build.rs serialises the crate's profiles, which `Profiles` reads")
 }

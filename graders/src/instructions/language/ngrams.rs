@@ -91,8 +91,8 @@ fn insert_once(map: &mut FxHashMap<u64, Row>, key: u64, row: Row) -> Option<()> 
 
 impl Profiles {
     /// Reads a serialised factory (`LDF1`), or `None` when it is not one that our walk answers
-    /// as the crate's does: each row must cover every language (the crate raises IndexError
-    /// for a shorter one) and the sums must be Neumaier's (CPython 3.12 and later: the crate's
+    /// as the crate's does: one to [`MAX_LANGUAGES`] languages, each row covering every one
+    /// (the crate raises IndexError for a shorter one), and the sums Neumaier's (CPython 3.12 and later: the crate's
     /// default, which `build.rs` serialises).
     pub fn from_serialised(bytes: &[u8]) -> Option<Profiles> {
         let (header, rows) = serialised::read(bytes)?;
@@ -102,6 +102,7 @@ impl Profiles {
         const UNICODE_16_0: u8 = 4;
         if header.sum_mode != NEUMAIER
             || header.unicode != UNICODE_16_0
+            || header.languages.is_empty()
             || header.languages.len() > MAX_LANGUAGES
         {
             return None;
