@@ -126,10 +126,6 @@ sandbox_peer.serve = _peer_serve
 sandbox_peer.PeerError = PeerError
 sys.modules["sandbox_peer"] = sandbox_peer
 
-# Everything imported so far lives for the whole run: move it out of the cyclic collector's
-# view, so that a collection during a run scans only the program's own objects (and does not
-# touch, and so copy, the snapshot's pages).
-gc.freeze()
 
 
 def _flush_standard_streams():
@@ -193,3 +189,58 @@ class WitWorld(wit_world.WitWorld):
         if _type(reply) is not _str:
             raise Err("raised: the handler returned no str")
         return reply
+
+
+def _immortal_table():
+    """Every object alive now that may live for ever, and the types they have, for the host.
+
+    Each live object's first word is its reference count; CPython (3.12+) never writes one at or
+    above 2**30. The host sets these counts to that range in the snapshot, so that a run that
+    merely uses a snapshot object (a builtin, a module global, a name) no longer writes to, and
+    so copies, the page it lives on. Objects with a finalizer are left mortal: their finalizer
+    must still run when a program lets go of the last reference.
+    """
+    import struct as _struct
+    import zlib as _zlib
+
+    gc.collect()
+    stack = gc.get_objects()
+    seen = set()
+    objects = []
+    types_seen = set()
+    own = {id(seen), id(objects), id(types_seen), id(stack)}
+    code_type = types.CodeType
+    while stack:
+        obj = stack.pop()
+        key = id(obj)
+        if key in seen or key in own:
+            continue
+        seen.add(key)
+        kind = _type(obj)
+        if kind is code_type:
+            stack.extend((obj.co_consts, obj.co_names, obj.co_varnames, obj.co_freevars,
+                          obj.co_cellvars, obj.co_filename, obj.co_name, obj.co_qualname,
+                          obj.co_linetable, obj.co_exceptiontable))
+        else:
+            stack.extend(gc.get_referents(obj))
+        if not hasattr(kind, "__del__"):
+            objects.append(obj)
+            types_seen.add(id(kind))
+    del seen, stack
+    kinds = sorted(types_seen)
+    body = _struct.pack("<II", len(objects), len(kinds))
+    body += _struct.pack(f"<{len(objects)}I", *map(id, objects))
+    body += _struct.pack(f"<{len(kinds)}I", *kinds)
+    magic = (0x5ADB0C5_1_77A6E3F0_C3A91D2E_4B18F657).to_bytes(16, "little")
+    # The objects are kept: none of them may be freed before the snapshot is taken (the import
+    # machinery lets go of its own objects after this module's import), or the host would write
+    # into freed memory.
+    return objects, magic + body + _struct.pack("<I", _zlib.crc32(body))
+
+
+_SNAPSHOT_OBJECTS, _IMMORTAL_TABLE = _immortal_table()
+
+# Everything so far lives for the whole run: move it out of the cyclic collector's view, so that
+# a collection during a run scans only the program's own objects (and does not touch, and so
+# copy, the snapshot's pages).
+gc.freeze()

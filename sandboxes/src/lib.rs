@@ -24,6 +24,7 @@ mod cache;
 mod component;
 mod engine;
 mod guest_io;
+mod immortal;
 mod javascript;
 mod js_peer;
 mod limiter;

@@ -49,6 +49,8 @@ pub enum SetupError {
     InvalidPythonModule(String),
     #[error("{0}")]
     Cache(#[from] crate::cache::CacheError),
+    #[error("making the Python snapshot's objects immortal: {0}")]
+    Immortal(#[from] crate::immortal::ImmortalError),
 }
 
 fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SetupError {
@@ -223,6 +225,7 @@ fn python_component_inputs_hash(python_modules: &[PythonModule]) -> String {
         pins::GUEST_WIT,
         pins::GUEST_MODULE_SOURCE,
         &preload,
+        crate::immortal::FORMAT,
     ];
     let files: Vec<(String, &str)> = python_modules
         .iter()
@@ -376,6 +379,7 @@ fn python_component(
             pins::GUEST_MODULE_NAME,
             &output,
         )?;
+        immortalise_snapshot(&output)?;
         std::fs::create_dir_all(component.parent().unwrap_or(cache_dir))
             .map_err(io_error("creating the components cache"))?;
         std::fs::rename(&output, &component).map_err(io_error(format!(
@@ -390,6 +394,14 @@ fn python_component(
         started.elapsed().as_secs_f64()
     );
     Ok(component)
+}
+
+/// Makes the snapshot's objects immortal in the built component (see `immortal.rs`).
+fn immortalise_snapshot(component: &Path) -> Result<(), SetupError> {
+    let mut bytes =
+        std::fs::read(component).map_err(io_error(format!("reading {}", component.display())))?;
+    crate::immortal::immortalise(&mut bytes)?;
+    std::fs::write(component, &bytes).map_err(io_error(format!("writing {}", component.display())))
 }
 
 /// Unpacks the pinned componentize-py wheel into the cache and returns the folder to put on

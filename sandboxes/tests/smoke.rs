@@ -35,6 +35,30 @@ fn baked_python_modules_are_importable_fresh_in_every_run_and_only_where_asked_f
     );
 }
 
+/// The snapshot's objects are immortal (`immortal.rs`), so using them writes no reference
+/// count; objects a run makes are not, objects with a finalizer are not, and a program that
+/// drops a snapshot object's references sees the object live on, unchanged, as a module global
+/// does in CPython anyway.
+#[test]
+fn the_snapshots_objects_are_immortal_and_a_runs_own_are_not() {
+    let program = [
+        "import sys, json, collections",
+        "print(sys._is_immortal(json.dumps), sys._is_immortal(json.__dict__),",
+        "      sys._is_immortal(collections.OrderedDict), sys._is_immortal('text_' + str(7)))",
+        "print(sys._is_immortal([]), sys._is_immortal(object()), sys._is_immortal(sys.__stdout__))",
+        "dumps = json.dumps",
+        "del json.dumps",
+        "print(dumps([1]), sys._is_immortal(dumps))",
+    ]
+    .join("\n");
+    let run = sandbox().run(&RunRequest::new(Language::Python, program));
+    assert_eq!(run.outcome, Outcome::Finished, "{run:?}");
+    assert_eq!(
+        run.stdout, "True True True False\nFalse False False\n[1] True\n",
+        "{run:?}"
+    );
+}
+
 #[test]
 fn python_runs_finish_exit_and_raise_distinguishably() {
     let sandbox = sandbox();
