@@ -203,6 +203,10 @@ def _immortal_table():
     import struct as _struct
     import zlib as _zlib
 
+    # The host writes 32-bit CPython 3.12+'s immortal count: on anything else, no table (and
+    # the set-up fails, saying so) rather than counts that mean something else.
+    if sys.maxsize != 2**31 - 1 or sys.version_info < (3, 12):
+        return [], b""
     gc.collect()
     stack = gc.get_objects()
     seen = set()

@@ -16,8 +16,8 @@
 //! snapshot's data segments and each listed object's count is set to CPython's own immortal
 //! value (`_Py_IMMORTAL_INITIAL_REFCNT`, 5 << 28), in place in the component's bytes.
 //!
-//! An address is only written when it still looks like that object: its 8 bytes lie in one data
-//! segment, the second word is one of the listed types, and the count is a live, mortal one
+//! An address is only written when it still looks like that object: its count lies in a data
+//! segment, the next word is one of the listed types, and the count is a live, mortal one
 //! (1 to 2**30 - 1). Objects with a finalizer (`__del__`) are not listed by the guest: their
 //! finalizer must still run when a program lets go of the last reference.
 
@@ -30,7 +30,7 @@ const TABLE_MAGIC: u128 = 0x5adb_0c51_77a6_e3f0_c3a9_1d2e_4b18_f657;
 
 /// Names what this module writes; part of the built component's cache key, so that a change
 /// here rebuilds components patched by an older version.
-pub(crate) const FORMAT: &str = "immortal-refcounts-v1";
+pub(crate) const FORMAT: &str = "immortal-refcounts-v2";
 
 /// CPython's `_Py_IMMORTAL_INITIAL_REFCNT` on 32-bit builds.
 const IMMORTAL_REFCOUNT: u32 = 5 << 28;
@@ -53,7 +53,10 @@ pub struct Immortalised {
 pub enum ImmortalError {
     #[error("the component is not valid WebAssembly: {0}")]
     Parse(String),
-    #[error("the component's snapshot holds no valid object table from the guest harness")]
+    #[error(
+        "the component's snapshot holds no valid object table from the guest harness (it \
+         writes none unless CPython is 3.12 or later, 32-bit)"
+    )]
     NoTable,
 }
 
@@ -79,12 +82,16 @@ pub fn immortalise(component: &mut [u8]) -> Result<Immortalised, ImmortalError> 
     let types: std::collections::HashSet<u32> = table.types.iter().copied().collect();
     let mut done = Immortalised::default();
     for &address in &table.objects {
-        let Some(at) = file_offset_of(&segments, u64::from(address), 8) else {
+        let Some(at) = file_offset_of(&segments, u64::from(address), 4) else {
             done.skipped += 1;
             continue;
         };
         let count = read_u32(component, at);
-        let kind = read_u32(component, at + 4);
+        // The type word may lie in the next segment (segments split at runs of zeros).
+        let kind = read_u32(
+            &read_memory(component, &segments, u64::from(address) + 4, 4),
+            0,
+        );
         if !types.contains(&kind) || count == 0 {
             done.skipped += 1;
         } else if count >= IMMORTAL_MINIMUM {
@@ -140,6 +147,15 @@ fn snapshot_segments(bytes: &[u8]) -> Result<Vec<Segment>, ImmortalError> {
         .max_by_key(|module| module.iter().map(|s| s.len).sum::<usize>())
         .unwrap_or_default();
     segments.sort_by_key(|s| s.address);
+    // Valid WebAssembly, but not a snapshot: which bytes win would depend on segment order.
+    if segments
+        .windows(2)
+        .any(|pair| pair[0].end() > pair[1].address)
+    {
+        return Err(ImmortalError::Parse(
+            "the snapshot's data segments overlap".into(),
+        ));
+    }
     Ok(segments)
 }
 
@@ -301,21 +317,43 @@ mod tests {
     #[test]
     fn addresses_that_do_not_look_like_the_object_are_left_alone() {
         // 0x100: a freed block (first word a free-list link, second a stale type) is caught by
-        // its count being zero; 0x108: an unknown type; 0x1f8: straddles the segment's end;
-        // 0x800: outside every segment.
+        // its count being zero; 0x108: an unknown type; 0x1fe: a count that straddles the
+        // segment's end; 0x800: outside every segment.
         let heap = words(&[0, TYPE, 5, 0x1234]);
-        let mut tail = vec![0u8; 0xf0];
-        tail.extend(words(&[9, TYPE]));
         let mut module = module_with(&[
             (0x100, heap),
-            (0x110, tail[..0xec].to_vec()),
-            (0x400, table(&[0x100, 0x108, 0x1f8, 0x800], &[TYPE])),
+            (0x110, vec![1; 0xf0]),
+            (0x400, table(&[0x100, 0x108, 0x1fe, 0x800], &[TYPE])),
         ]);
         let before = module.clone();
         let done = immortalise(&mut module).unwrap();
         assert_eq!(done.patched, 0);
         assert_eq!(done.skipped, 4);
         assert_eq!(module, before);
+    }
+
+    #[test]
+    fn an_object_whose_type_word_is_in_the_next_segment_is_still_recognised() {
+        let mut module = module_with(&[
+            (0x100, words(&[6])),
+            (0x104, words(&[TYPE])),
+            (0x400, table(&[0x100], &[TYPE])),
+        ]);
+        assert_eq!(immortalise(&mut module).unwrap().patched, 1);
+        assert_eq!(count_at(&module, 0x100), IMMORTAL_REFCOUNT);
+    }
+
+    #[test]
+    fn overlapping_segments_are_refused_not_a_panic() {
+        // One flipped bit in a real component's segment header can make this (red team).
+        let mut first = vec![0u8; 0x100];
+        first[0x80..0x90].copy_from_slice(&TABLE_MAGIC.to_le_bytes());
+        let mut module =
+            module_with(&[(0x100, first), (0x180, vec![0; 0x40]), (0x188, vec![0; 4])]);
+        assert!(matches!(
+            immortalise(&mut module),
+            Err(ImmortalError::Parse(_))
+        ));
     }
 
     #[test]
