@@ -127,7 +127,6 @@ sandbox_peer.PeerError = PeerError
 sys.modules["sandbox_peer"] = sandbox_peer
 
 
-
 def _flush_standard_streams():
     # A full output pipe (the host's cap) makes flushing fail; the host reports the truncation.
     for stream in (sys.__stdout__, sys.__stderr__):
