@@ -45,7 +45,8 @@ pub struct Immortalised {
     pub patched: usize,
     /// Listed objects already immortal (CPython's static objects, interned strings).
     pub already_immortal: usize,
-    /// Listed addresses left alone: not inside one data segment, or not looking like the object.
+    /// Listed addresses left alone: the count outside the data segments, or not looking like
+    /// the object.
     pub skipped: usize,
 }
 

@@ -400,7 +400,11 @@ fn python_component(
 fn immortalise_snapshot(component: &Path) -> Result<(), SetupError> {
     let mut bytes =
         std::fs::read(component).map_err(io_error(format!("reading {}", component.display())))?;
-    crate::immortal::immortalise(&mut bytes)?;
+    let done = crate::immortal::immortalise(&mut bytes)?;
+    eprintln!(
+        "sandboxes: {} snapshot objects made immortal ({} were already, {} left alone)",
+        done.patched, done.already_immortal, done.skipped
+    );
     std::fs::write(component, &bytes).map_err(io_error(format!("writing {}", component.display())))
 }
 

@@ -301,35 +301,27 @@ fn humaneval_throughput_through_verifier_grade() {
     std::fs::write(&samples, &text).unwrap();
     std::fs::write(&harness_samples, harness_text).unwrap();
     let jobs = std::env::var("JOBS").unwrap_or_else(|_| "2".into());
+    // `verifier grade` on `input` with `--jobs`, results to `output`; its stderr.
+    let grade = |input: &std::path::Path, output: &std::path::Path| {
+        let run = Command::new(verifier())
+            .arg("grade")
+            .arg(input)
+            .args(["--jobs", &jobs, "--output"])
+            .arg(output)
+            .output()
+            .expect("verifier runs");
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(run.status.success(), "{stderr}");
+        stderr
+    };
     // The runtimes' one-off set-up (building and compiling the Python component, ~11 s after a
     // change to the guest) is not part of the figure: one sample first, untimed.
     let first_line = text.lines().next().unwrap_or_default();
     std::fs::write(scratch("warm_up.jsonl"), format!("{first_line}\n")).unwrap();
-    let warm_up = Command::new(verifier())
-        .args(["grade", "--quiet", "--output", "/dev/null"])
-        .arg(scratch("warm_up.jsonl"))
-        .output()
-        .expect("verifier runs");
-    assert!(
-        warm_up.status.success(),
-        "{}",
-        String::from_utf8_lossy(&warm_up.stderr)
-    );
+    grade(&scratch("warm_up.jsonl"), &scratch("warm_up_out.jsonl"));
     let started = Instant::now();
-    let output = Command::new(verifier())
-        .args([
-            "grade",
-            samples.to_str().unwrap(),
-            "--jobs",
-            &jobs,
-            "--output",
-            scratch("out.jsonl").to_str().unwrap(),
-        ])
-        .output()
-        .expect("verifier runs");
+    let stderr = grade(&samples, &scratch("out.jsonl"));
     let seconds = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
     let results = std::fs::read_to_string(scratch("out.jsonl")).unwrap();
     let correct = results
         .lines()
