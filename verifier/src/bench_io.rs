@@ -35,8 +35,7 @@ pub struct IoBenchArgs {
     /// (the anchors run 5 times).
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
-    /// 256-sample HTTP batches per kind (the server's CPU is read in 10 ms ticks: enough
-    /// batches keep that error to a few per cent).
+    /// 256-sample HTTP batches per kind, a round.
     #[arg(long, default_value_t = 300)]
     pub batches: usize,
     /// Single-sample requests per kind, one after another on one keep-alive connection.
@@ -235,20 +234,31 @@ fn children_cpu() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
-/// CPU time (user + system) of a running process, from `/proc/PID/stat` (clock ticks).
+/// CPU time of a running process, all its threads (exited ones included), to the nanosecond:
+/// the kernel's CPU clock of the process. (`/proc/PID/stat` counts 10 ms ticks: 300 format
+/// batches took ~13 of them, so one tick either way moved a ratio by 8%.)
 fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name may hold spaces; the fields we want come after its closing bracket:
-    // state is the first there, utime the 12th and stime the 13th.
-    let after = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("unexpected /proc stat")?;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-    // SAFETY: sysconf has no preconditions.
-    let per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Ok(Duration::from_secs_f64(ticks as f64 / per_s))
+    let pid = libc::pid_t::try_from(pid).context("process id out of range")?;
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: clock_getcpuclockid writes one clock id through a valid pointer.
+    let failed = unsafe { libc::clock_getcpuclockid(pid, &mut clock) };
+    anyhow::ensure!(
+        failed == 0,
+        "cannot read the CPU clock of process {pid}: {}",
+        std::io::Error::from_raw_os_error(failed)
+    );
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    if unsafe { libc::clock_gettime(clock, &mut time) } != 0 {
+        anyhow::bail!(
+            "cannot read the CPU clock of process {pid}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(Duration::new(time.tv_sec as u64, time.tv_nsec as u32))
 }
 
 /// Waits until the server's CPU time stops growing (at most 5 s): its start-up work in the

@@ -35,9 +35,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::handlers::{admit, count, error, grade_batch, json_body, parse_request, ErrorBody};
+use super::handlers::{
+    admit, count, error, grade_batch, json_body, parse_request, ErrorBody, Prepared, Refusal,
+};
 use super::AppState;
-use crate::engine::Graded;
+use crate::engine::{Engine, Graded};
 pub use labels::LabelKind;
 use labels::TaskOptions;
 
@@ -152,31 +154,7 @@ async fn answer(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    let request: RewardRequest = match parse_request(&admitted.body) {
-        Ok(request) => request,
-        Err(err) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "malformed request: expected {{\"query\": [...], \"prompts\": [...], \
-                     \"labels\": [...]}} (lists of the same length): {err}"
-                ),
-            )
-        }
-    };
-    let n = request.query.len();
-    let labels = request.labels.as_ref().map_or(n, Vec::len);
-    if request.prompts.len() != n || labels != n {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "`query`, `prompts` and `labels` must be lists of the same length; got {n}, {} \
-                 and {}",
-                request.prompts.len(),
-                labels
-            ),
-        );
-    }
+    let (body, ids_body) = (admitted.body.clone(), admitted.body.clone());
     let slot = admitted.into_slot();
     let client = super::client_slots::client_of(peer.ip());
     let options = TaskOptions {
@@ -188,11 +166,11 @@ async fn answer(
         timeout_ms: params.timeout_ms,
     };
     let error_reward = params.error_reward.unwrap_or(0.0);
-    let graded = grade_batch(
-        state,
-        slot,
-        n,
-        move |engine| {
+    // Parsed on the batch thread that grades it (see `batch_threads`).
+    let prepare = move || {
+        let request = read_request(&body)?;
+        let n = request.query.len();
+        let grade = move |engine: &Engine| {
             let make = |i: usize| {
                 sample(
                     i,
@@ -215,8 +193,18 @@ async fn answer(
                 })
             };
             engine.grade_samples(client, samples, &|i| format!("item {i}"))
+        };
+        Ok::<Prepared, Refusal>((n, Box::new(grade)))
+    };
+    let graded = grade_batch(
+        state,
+        slot,
+        prepare,
+        move || {
+            // A request that does not read here was refused when read for grading: no items.
+            let n = read_request(&ids_body).map_or(0, |request| request.query.len());
+            (0..n).map(Value::from).collect()
         },
-        move || (0..n).map(Value::from).collect(),
         Arc::new(move |graded: &Graded| render(graded, error_reward)),
     )
     .await;
@@ -228,6 +216,33 @@ async fn answer(
         ),
         Err(response) => response,
     }
+}
+
+/// The request's lists, or the 400 that says what is wrong with them.
+fn read_request(body: &[u8]) -> Result<RewardRequest, Refusal> {
+    let request: RewardRequest = parse_request(body).map_err(|err| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "malformed request: expected {{\"query\": [...], \"prompts\": [...], \
+                 \"labels\": [...]}} (lists of the same length): {err}"
+            ),
+        ))
+    })?;
+    let n = request.query.len();
+    let labels = request.labels.as_ref().map_or(n, Vec::len);
+    if request.prompts.len() != n || labels != n {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "`query`, `prompts` and `labels` must be lists of the same length; got {n}, {} \
+                 and {}",
+                request.prompts.len(),
+                labels
+            ),
+        )));
+    }
+    Ok(request)
 }
 
 /// Options that do not apply to the kind are refused rather than ignored: a `style` with

@@ -23,9 +23,6 @@ use graders::{GradeResult, GraderInfo, Sample, SampleError};
 
 const GRADE_ROUTE: &str = "/v1/grade";
 
-/// A body this large (about a thousand samples) is parsed with `block_in_place`.
-const LARGE_BODY_BYTES: usize = 256 << 10;
-
 /// A batch of samples to grade.
 #[derive(Deserialize, ToSchema)]
 pub struct GradeRequest {
@@ -121,32 +118,20 @@ async fn admit_and_grade(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    // A large body's parse takes milliseconds: the event loop's other tasks move off this
-    // thread meanwhile.
-    let parsed = if admitted.body.len() > LARGE_BODY_BYTES {
-        tokio::task::block_in_place(|| Batch::parse(&admitted.body))
-    } else {
-        Batch::parse(&admitted.body)
-    };
-    let batch = match parsed {
-        Ok(batch) => batch,
-        Err(err) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("malformed request: expected {{\"samples\": [...]}}: {err}"),
-            )
-        }
-    };
-    // Kept (a reference, not a copy) for the ids of a batch cut short by shutdown.
-    let body = admitted.body.clone();
+    // Parsed on the batch thread; kept (a reference, not a copy) for the ids of a batch cut
+    // short by shutdown.
+    let (body, ids_body) = (admitted.body.clone(), admitted.body.clone());
     let slot = admitted.into_slot();
     let client = super::client_slots::client_of(peer.ip());
-    let n = batch.len();
-    let graded = grade_batch(
-        state,
-        slot,
-        n,
-        move |engine| {
+    let parse = move || {
+        let batch = Batch::parse(&body).map_err(|err| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                format!("malformed request: expected {{\"samples\": [...]}}: {err}"),
+            ))
+        })?;
+        let n = batch.len();
+        let grade = move |engine: &Engine| {
             let position = |i| format!("samples[{i}]");
             match batch {
                 Batch::Parsed(samples) => engine.grade_samples(client, samples, &position),
@@ -155,16 +140,20 @@ async fn admit_and_grade(
                     engine.grade_texts(client, &texts, &position)
                 }
             }
-        },
+        };
+        Ok::<Prepared, Refusal>((n, Box::new(grade)))
+    };
+    let graded = grade_batch(
+        state,
+        slot,
+        parse,
         move || {
-            // Never fewer results than samples, even if the body would not parse again.
-            let mut ids = std::str::from_utf8(&body)
+            // A body that does not parse here did not parse for grading either: no samples.
+            std::str::from_utf8(&ids_body)
                 .ok()
                 .and_then(|text| serde_json::from_str::<GradeRequest>(text).ok())
                 .map(|request| sample_ids(&request))
-                .unwrap_or_default();
-            ids.resize(n, serde_json::Value::Null);
-            ids
+                .unwrap_or_default()
         },
         Arc::new(|graded: &Graded| {
             Ok::<_, serde_json::Error>(grade_response_body(&graded.results))
@@ -320,66 +309,64 @@ pub(super) async fn admit(
     }
 }
 
-/// Takes `n` places in the grading queue (or answers 413 / 503), grades with `grade` on a
-/// thread of tokio's blocking pool (at most `--max-requests` at once, one per request slot),
-/// never an event-loop thread or one of the engine's, and renders the answer there too. A batch
-/// still grading when the drain timeout ends is answered with an `error` result per sample
-/// (`ids()` gives their ids). Records the batch and sample metrics.
+/// What a grading request becomes on its batch thread: its sample count, for admission, and
+/// the grading of those samples.
+pub(super) type Prepared = (usize, Box<dyn FnOnce(&Engine) -> Graded + Send>);
+
+/// The answer to a request refused on its batch thread (boxed: a `Response` is large).
+pub(super) type Refusal = Box<Response>;
+
+/// Runs a grading request on a batch thread (see `batch_threads`), start to end: `prepare`
+/// reads the request (a malformed one is answered with its `Err`), the batch takes `n` places
+/// in the grading queue (or is answered 413 / 503), is graded, and its answer rendered there.
+/// At most `--max-requests` run at once, one per request slot, never on an event-loop thread
+/// or one of the engine's. A batch still grading when the drain timeout ends is answered with
+/// an `error` result per sample (`ids()` gives their ids). Records the batch and sample
+/// metrics.
 pub(super) async fn grade_batch<R: Send + 'static>(
     state: &Arc<AppState>,
     slot: Slot,
-    n: usize,
-    grade: impl FnOnce(&Engine) -> Graded + Send + 'static,
+    prepare: impl FnOnce() -> Result<Prepared, Refusal> + Send + 'static,
     ids: impl FnOnce() -> Vec<serde_json::Value>,
     render: Arc<dyn Fn(&Graded) -> R + Send + Sync>,
 ) -> Result<R, Response> {
-    let limit = state
-        .args
-        .max_batch
-        .min(state.args.max_queue)
-        .min(state.client_slots.samples_per_client());
-    if n > limit {
-        return Err(too_large(format!(
-            "{n} samples in one request; the limit is {limit} (--max-batch, and a client's \
-             share of --max-queue)"
-        )));
-    }
-    let Some(share) = slot.reserve_samples(n) else {
-        return Err(share_used_up(state));
-    };
-    let Ok(admitted) = state.admission.clone().try_acquire_many_owned(n as u32) else {
-        return Err(overloaded(format!(
-            "the grading queue is full ({} samples); retry later",
-            state.args.max_queue
-        )));
-    };
-
     let started = Instant::now();
-    let (done, answer) = oneshot::channel();
-    let engine = state.engine.clone();
-    let queue_gauge = state.metrics.queue_depth.clone();
-    queue_gauge.add(n as i64);
+    let (done, answer) = oneshot::channel::<Result<R, Response>>();
     let renderer = render.clone();
-    let state_for_metrics = state.clone();
-    tokio::task::spawn_blocking(move || {
+    let state_on_thread = state.clone();
+    let job = move || {
+        let state = state_on_thread;
+        let (n, grade) = match prepare() {
+            Ok(prepared) => prepared,
+            Err(refusal) => {
+                let _ = done.send(Err(*refusal));
+                return;
+            }
+        };
         // The permits and the gauges are released only when grading is over, even if the client
         // has gone away, so the queue bound holds for work actually in progress; and before the
         // results go out, so a client that reads /metrics after its answer sees them released.
-        let queued = (
-            admitted,
-            share,
-            slot,
-            GaugeGuard::taken(queue_gauge, n as i64),
-        );
-        let graded = grade(&engine);
+        let queued = match take_queue_places(&state, slot, n) {
+            Ok(queued) => queued,
+            Err(refusal) => {
+                let _ = done.send(Err(*refusal));
+                return;
+            }
+        };
+        let graded = grade(&state.engine);
         let body = renderer(&graded);
-        record_batch(&state_for_metrics.metrics, &graded, started, n);
+        record_batch(&state.metrics, &graded, started, n);
         drop(queued);
-        let _ = done.send(body);
-        // The results and samples are freed here, after the answer has gone: on the event
-        // loop's thread they were freed through this thread's allocator arena, on its time.
+        let _ = done.send(Ok(body));
+        // The results and samples are freed here, after the answer has gone, by the thread
+        // that allocated them.
         drop(graded);
-    });
+    };
+    if let Err(err) = state.batch_threads.run(job) {
+        return Err(overloaded(format!(
+            "cannot start a thread for this request ({err}); retry later"
+        )));
+    }
     let mut stop = state.stop.clone();
     let outcome = tokio::select! {
         outcome = answer => outcome,
@@ -387,12 +374,55 @@ pub(super) async fn grade_batch<R: Send + 'static>(
             return Ok(render(&shutting_down(ids())));
         }
     };
-    outcome.map_err(|_| {
-        error(
+    match outcome {
+        Ok(answer) => answer,
+        // The job panicked (a bug of ours): its sender went with it.
+        Err(_) => Err(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the grading pool dropped a batch".into(),
-        )
-    })
+        )),
+    }
+}
+
+/// A batch's places in the grading queue: `n` of its client's share and of `--max-queue`,
+/// with the queue gauge and the request's slot, released together when dropped.
+type QueuePlaces = (
+    tokio::sync::OwnedSemaphorePermit,
+    super::client_slots::ClientSamples,
+    Slot,
+    GaugeGuard,
+);
+
+/// Takes `n` places in the grading queue, or the 413 / 503 that says why not.
+fn take_queue_places(state: &AppState, slot: Slot, n: usize) -> Result<QueuePlaces, Refusal> {
+    let limit = state
+        .args
+        .max_batch
+        .min(state.args.max_queue)
+        .min(state.client_slots.samples_per_client());
+    if n > limit {
+        return Err(Box::new(too_large(format!(
+            "{n} samples in one request; the limit is {limit} (--max-batch, and a client's \
+             share of --max-queue)"
+        ))));
+    }
+    let Some(share) = slot.reserve_samples(n) else {
+        return Err(Box::new(share_used_up(state)));
+    };
+    let Ok(admitted) = state.admission.clone().try_acquire_many_owned(n as u32) else {
+        return Err(Box::new(overloaded(format!(
+            "the grading queue is full ({} samples); retry later",
+            state.args.max_queue
+        ))));
+    };
+    let queue_gauge = state.metrics.queue_depth.clone();
+    queue_gauge.add(n as i64);
+    Ok((
+        admitted,
+        share,
+        slot,
+        GaugeGuard::taken(queue_gauge, n as i64),
+    ))
 }
 
 /// Records a graded batch's metrics: its time and size, and its samples by kind and status.

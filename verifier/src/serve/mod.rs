@@ -15,6 +15,7 @@
 //! `auth.rs` is the optional bearer token.
 
 mod auth;
+mod batch_threads;
 mod client_slots;
 mod get_reward;
 mod handlers;
@@ -95,6 +96,8 @@ pub struct ServeArgs {
 
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// Where grading requests are read, graded and answered.
+    pub batch_threads: batch_threads::BatchThreads,
     pub metrics: Metrics,
     pub admission: Arc<Semaphore>,
     pub request_slots: Arc<Semaphore>,
@@ -193,6 +196,7 @@ async fn serve(
     let openapi_json = serde_json::to_vec(&document).context("rendering the OpenAPI document")?;
     let state = Arc::new(AppState {
         engine: engine.clone(),
+        batch_threads: Default::default(),
         metrics: Metrics::new(sandboxes.stats()),
         admission: Arc::new(Semaphore::new(args.max_queue.min(Semaphore::MAX_PERMITS))),
         request_slots: Arc::new(Semaphore::new(args.max_requests.max(1))),
