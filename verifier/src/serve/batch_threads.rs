@@ -108,13 +108,14 @@ mod tests {
     use std::sync::mpsc::channel;
 
     fn thread_id_of_a_job(threads: &BatchThreads) -> std::thread::ThreadId {
+        let idle_before = threads.idle_list().len().max(1);
         let (sender, receiver) = channel();
         threads
             .run(move || sender.send(std::thread::current().id()).unwrap())
             .unwrap();
         let id = receiver.recv().unwrap();
         // Until the thread is back on the idle list.
-        while threads.idle_list().is_empty() {
+        while threads.idle_list().len() < idle_before {
             std::thread::yield_now();
         }
         id
