@@ -153,6 +153,55 @@ fn sigterm_lets_the_in_flight_batch_finish() {
     }
 }
 
+/// A request whose body is still arriving when the drain's stop comes (a second before the drain
+/// timeout, when batches still grading are answered with errors) is read and refused as any
+/// other: a malformed body is 400 and an oversized batch 413. Red team: the stop's early answer
+/// was taken before such a request had been read, and a malformed body came back `200
+/// {"results":[]}`.
+#[test]
+fn a_request_read_after_the_drain_stop_still_gets_its_own_refusal() {
+    use std::io::{Read, Write};
+    let _serial = one_at_a_time();
+    let service = Service::start(&["--jobs", "1", "--drain-timeout-s", "4", "--max-batch", "5"]);
+    let malformed = format!("{{\"samples\":[1,2,{}}}", " ".repeat(50));
+    let oversized = big_batch(8, 20, "o");
+    let mut halves: Vec<(std::net::TcpStream, &str)> = [&malformed, &oversized]
+        .into_iter()
+        .map(|body| {
+            let mut stream = service.connect_from(std::net::Ipv4Addr::LOCALHOST);
+            let (first, rest) = body.split_at(body.len() / 2);
+            write!(
+                stream,
+                "POST /v1/grade HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{first}",
+                body.len()
+            )
+            .unwrap();
+            (stream, rest)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &service.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    // The stop comes at 3 s and the process exits at 4 s.
+    std::thread::sleep(Duration::from_millis(3300));
+    let answers: Vec<String> = halves
+        .iter_mut()
+        .map(|(stream, rest)| {
+            stream.write_all(rest.as_bytes()).unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            answer
+        })
+        .collect();
+    assert!(answers[0].starts_with("HTTP/1.1 400"), "{}", answers[0]);
+    assert!(answers[0].contains("malformed request"), "{}", answers[0]);
+    assert!(answers[1].starts_with("HTTP/1.1 413"), "{}", answers[1]);
+}
+
 /// `n` math samples that each take tens of milliseconds to refuse (a binomial of a huge number,
 /// charged to the sample's work budget); distinct, so a batch's dedupe keeps every one.
 fn slow_math_batch(n: usize, tag: &str) -> String {

@@ -147,13 +147,15 @@ async fn admit_and_grade(
         state,
         slot,
         parse,
-        move || {
-            // A body that does not parse here did not parse for grading either: no samples.
-            std::str::from_utf8(&ids_body)
+        move |n| {
+            // Never fewer results than samples, even if the body would not parse again.
+            let mut ids = std::str::from_utf8(&ids_body)
                 .ok()
                 .and_then(|text| serde_json::from_str::<GradeRequest>(text).ok())
                 .map(|request| sample_ids(&request))
-                .unwrap_or_default()
+                .unwrap_or_default();
+            ids.resize(n, serde_json::Value::Null);
+            ids
         },
         Arc::new(|graded: &Graded| {
             Ok::<_, serde_json::Error>(grade_response_body(&graded.results))
@@ -319,28 +321,31 @@ pub(super) type Refusal = Box<Response>;
 /// Runs a grading request on a batch thread (see `batch_threads`), start to end: `prepare`
 /// reads the request (a malformed one is answered with its `Err`), the batch takes `n` places
 /// in the grading queue (or is answered 413 / 503), is graded, and its answer rendered there.
-/// At most `--max-requests` run at once, one per request slot, never on an event-loop thread
-/// or one of the engine's. A batch still grading when the drain timeout ends is answered with
-/// an `error` result per sample (`ids()` gives their ids). Records the batch and sample
-/// metrics.
+/// At most `--max-requests` grade at once, one per request slot, never on an event-loop thread
+/// or one of the engine's. A batch admitted and still grading when the drain timeout ends is
+/// answered with an `error` result per sample (`ids(n)` gives the ids of its `n` samples); a
+/// request not yet admitted then still gets its own answer (its 400, 413 or 503: answered from
+/// `ids` instead, a malformed or oversized body came back 200, red team). Records the batch and
+/// sample metrics.
 pub(super) async fn grade_batch<R: Send + 'static>(
     state: &Arc<AppState>,
     slot: Slot,
     prepare: impl FnOnce() -> Result<Prepared, Refusal> + Send + 'static,
-    ids: impl FnOnce() -> Vec<serde_json::Value>,
+    ids: impl FnOnce(usize) -> Vec<serde_json::Value>,
     render: Arc<dyn Fn(&Graded) -> R + Send + Sync>,
 ) -> Result<R, Response> {
     let started = Instant::now();
     let (done, answer) = oneshot::channel::<Result<R, Response>>();
+    let (admitted, admission) = oneshot::channel::<usize>();
     let renderer = render.clone();
     let state_on_thread = state.clone();
-    let job = move || {
+    let job = move || -> Option<Graded> {
         let state = state_on_thread;
         let (n, grade) = match prepare() {
             Ok(prepared) => prepared,
             Err(refusal) => {
                 let _ = done.send(Err(*refusal));
-                return;
+                return None;
             }
         };
         // The permits and the gauges are released only when grading is over, even if the client
@@ -350,17 +355,18 @@ pub(super) async fn grade_batch<R: Send + 'static>(
             Ok(queued) => queued,
             Err(refusal) => {
                 let _ = done.send(Err(*refusal));
-                return;
+                return None;
             }
         };
+        let _ = admitted.send(n);
         let graded = grade(&state.engine);
         let body = renderer(&graded);
         record_batch(&state.metrics, &graded, started, n);
         drop(queued);
         let _ = done.send(Ok(body));
-        // The results and samples are freed here, after the answer has gone, by the thread
-        // that allocated them.
-        drop(graded);
+        // The results and samples are freed after the answer has gone, by the thread that
+        // allocated them, once it is back among the idle ones.
+        Some(graded)
     };
     if let Err(err) = state.batch_threads.run(job) {
         return Err(overloaded(format!(
@@ -368,11 +374,17 @@ pub(super) async fn grade_batch<R: Send + 'static>(
         )));
     }
     let mut stop = state.stop.clone();
+    let cut_short = async {
+        // Never resolves for a request refused (or a job that panicked) before admission.
+        let Ok(n) = admission.await else {
+            return std::future::pending().await;
+        };
+        let _ = stop.wait_for(|stop| *stop).await;
+        n
+    };
     let outcome = tokio::select! {
         outcome = answer => outcome,
-        _ = stop.wait_for(|stop| *stop) => {
-            return Ok(render(&shutting_down(ids())));
-        }
+        n = cut_short => return Ok(render(&shutting_down(ids(n)))),
     };
     match outcome {
         Ok(answer) => answer,
