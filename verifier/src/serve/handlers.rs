@@ -373,18 +373,22 @@ pub(super) async fn grade_batch<R: Send + 'static>(
             "cannot start a thread for this request ({err}); retry later"
         )));
     }
+    let (mut answer, mut admission) = (answer, admission);
     let mut stop = state.stop.clone();
-    let cut_short = async {
-        // Never resolves for a request refused (or a job that panicked) before admission.
-        let Ok(n) = admission.await else {
-            return std::future::pending().await;
-        };
-        let _ = stop.wait_for(|stop| *stop).await;
-        n
-    };
     let outcome = tokio::select! {
-        outcome = answer => outcome,
-        n = cut_short => return Ok(render(&shutting_down(ids(n)))),
+        outcome = &mut answer => outcome,
+        () = async { drop(stop.wait_for(|stop| *stop).await) } => {
+            // `admission` is read only now: polled from the start, its message woke the event
+            // loop once more a request (one more eventfd write and epoll wait, strace).
+            tokio::select! {
+                outcome = &mut answer => outcome,
+                admitted = &mut admission => match admitted {
+                    Ok(n) => return Ok(render(&shutting_down(ids(n)))),
+                    // Refused (or a job that panicked): its own answer.
+                    Err(_) => answer.await,
+                },
+            }
+        }
     };
     match outcome {
         Ok(answer) => answer,
