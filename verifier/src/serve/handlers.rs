@@ -324,9 +324,9 @@ pub(super) type Refusal = Box<Response>;
 /// At most `--max-requests` grade at once, one per request slot, never on an event-loop thread
 /// or one of the engine's. A batch admitted and still grading when the drain timeout ends is
 /// answered with an `error` result per sample (`ids(n)` gives the ids of its `n` samples); a
-/// request not yet admitted then still gets its own answer (its 400, 413 or 503: answered from
-/// `ids` instead, a malformed or oversized body came back 200, red team). Records the batch and
-/// sample metrics.
+/// request not yet admitted then still gets its own answer, its 400, 413 or 503 (answered with
+/// the shutdown's results instead, a malformed body came back `200 {"results":[]}`: red team).
+/// Records the batch and sample metrics.
 pub(super) async fn grade_batch<R: Send + 'static>(
     state: &Arc<AppState>,
     slot: Slot,
