@@ -118,6 +118,14 @@ fn a_flood_gets_503_with_retry_after_bounded_memory_and_no_lost_samples() {
     );
 }
 
+fn sigterm(service: &Service) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &service.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+}
+
 #[test]
 fn sigterm_lets_the_in_flight_batch_finish() {
     let mut service = Service::start(&["--jobs", "1"]);
@@ -125,11 +133,7 @@ fn sigterm_lets_the_in_flight_batch_finish() {
     let result = std::thread::scope(|scope| {
         let request = scope.spawn(|| service.post("/v1/grade", &body));
         std::thread::sleep(Duration::from_millis(150));
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &service.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
+        sigterm(&service);
         request.join().unwrap()
     });
     assert_eq!(
@@ -181,11 +185,7 @@ fn a_request_read_after_the_drain_stop_still_gets_its_own_refusal() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(200));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &service.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    sigterm(&service);
     // The stop comes at 3 s and the process exits at 4 s.
     std::thread::sleep(Duration::from_millis(3300));
     let answers: Vec<String> = halves
