@@ -154,8 +154,7 @@ async fn answer(
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    let body = admitted.body.clone();
-    let slot = admitted.into_slot();
+    let (body, slot) = admitted.into_parts();
     let client = super::client_slots::client_of(peer.ip());
     let options = TaskOptions {
         format_style: params.style,

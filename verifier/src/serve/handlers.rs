@@ -120,8 +120,8 @@ async fn admit_and_grade(
     };
     // Parsed on the batch thread; kept (a reference, not a copy) for the ids of a batch cut
     // short by shutdown.
-    let (body, ids_body) = (admitted.body.clone(), admitted.body.clone());
-    let slot = admitted.into_slot();
+    let (body, slot) = admitted.into_parts();
+    let ids_body = body.clone();
     let client = super::client_slots::client_of(peer.ip());
     let parse = move || {
         let batch = Batch::parse(&body).map_err(|err| {
@@ -182,6 +182,11 @@ impl Admitted {
     /// Keeps the slot, lets the body go (once it has been parsed).
     pub fn into_slot(self) -> Slot {
         self.slot
+    }
+
+    /// The body, to be parsed on the batch thread, and the slot.
+    pub fn into_parts(self) -> (axum::body::Bytes, Slot) {
+        (self.body, self.slot)
     }
 }
 
@@ -335,8 +340,8 @@ pub(super) async fn grade_batch<R: Send + 'static>(
     render: Arc<dyn Fn(&Graded) -> R + Send + Sync>,
 ) -> Result<R, Response> {
     let started = Instant::now();
-    let (done, answer) = oneshot::channel::<Result<R, Response>>();
-    let (admitted, admission) = oneshot::channel::<usize>();
+    let (done, mut answer) = oneshot::channel::<Result<R, Response>>();
+    let (admitted, mut admission) = oneshot::channel::<usize>();
     let renderer = render.clone();
     let state_on_thread = state.clone();
     let job = move || -> Option<Graded> {
@@ -373,7 +378,6 @@ pub(super) async fn grade_batch<R: Send + 'static>(
             "cannot start a thread for this request ({err}); retry later"
         )));
     }
-    let (mut answer, mut admission) = (answer, admission);
     let mut stop = state.stop.clone();
     let outcome = tokio::select! {
         outcome = &mut answer => outcome,
