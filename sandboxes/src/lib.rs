@@ -39,6 +39,7 @@ mod setup;
 mod stats;
 mod waits;
 mod worker;
+mod written_pages;
 
 pub use baked::PythonModule;
 pub use cache::{default_cache_dir, ensure_private_dir, CacheError, CACHE_DIR_ENV};

@@ -23,6 +23,7 @@ use crate::request::{Language, Limits, Outcome, Part, RunRequest, RunResult};
 use crate::scratch::{ScratchDir, ScratchFull};
 use crate::setup::{prepare_runtimes, prepare_runtimes_with, RuntimeFiles, SetupError};
 use crate::waits::CappedClock;
+use crate::written_pages::WrittenPages;
 
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({ path: "guest/sandbox.wit", world: "sandbox" });
@@ -96,6 +97,11 @@ pub struct Sandbox {
     linker: wasmtime::component::Linker<PythonState>,
     /// Where compiled runtimes live: the only place a component is loaded from.
     compiled_dir: std::path::PathBuf,
+    /// The compiled Python runtime: its memory image is mapped from this file.
+    python_image: std::path::PathBuf,
+    /// Set in processes that run one instance at a time (see
+    /// [`Sandbox::restore_written_pages_after_runs`]).
+    written_pages: Option<std::sync::Mutex<WrittenPages>>,
     /// Components loaded so far, by their compiled file.
     components: std::sync::Mutex<
         std::collections::HashMap<
@@ -170,9 +176,26 @@ impl Sandbox {
                 .parent()
                 .unwrap_or(Path::new("/nonexistent"))
                 .to_path_buf(),
+            python_image: files.python_cwasm.clone(),
+            written_pages: None,
             components: Default::default(),
             _ticker: ticker,
         })
+    }
+
+    /// For a process that runs one instance at a time (the pool's workers): after each Python
+    /// run, the pages it wrote in the runtime's memory image are copied back here, exactly,
+    /// rather than left to wasmtime's pooled reset, which keeps 32 dirty regions and unmaps the
+    /// rest (see `written_pages.rs`). Returns false where the kernel refuses the userfaultfd
+    /// this needs; runs are then reset by wasmtime alone, as in any other process.
+    ///
+    /// # Safety
+    /// From this call on, this process must never run two instances at once (two
+    /// [`Sandbox::run`]s on two threads, say): a run's end writes to every slot that holds the
+    /// Python image, in use or not.
+    pub unsafe fn restore_written_pages_after_runs(&mut self) -> bool {
+        self.written_pages = WrittenPages::new(&self.python_image).map(std::sync::Mutex::new);
+        self.written_pages.is_some()
     }
 
     /// Runs one program in a fresh instance. Never panics on guest behaviour; a sandbox
@@ -280,6 +303,14 @@ impl Sandbox {
             instance.call_run(&mut store, &request.program, request.harness.as_deref())
         });
         let verdict = python_verdict(ended);
+        if let Some(written_pages) = &self.written_pages {
+            // Here, while the run's instances (this one and its peer's) still hold their
+            // slots: once they are dropped, wasmtime's reset would unmap most of what they wrote.
+            let mut written_pages = written_pages.lock().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: `restore_written_pages_after_runs`'s caller promised one instance at a
+            // time, and both of this run's have returned; no borrow of their memory is alive.
+            unsafe { written_pages.restore() };
+        }
         let state = store.data_mut();
         let limiter = std::mem::replace(&mut state.limiter, GuestLimiter::new(0));
         (verdict, limiter, state.peer.take())

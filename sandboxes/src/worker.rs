@@ -43,10 +43,12 @@ pub fn worker_main() -> i32 {
 }
 
 fn serve() -> anyhow::Result<()> {
-    let sandbox = match std::env::var(WORKER_ENV) {
+    let mut sandbox = match std::env::var(WORKER_ENV) {
         Ok(json) => Sandbox::load(&serde_json::from_str::<RuntimeFiles>(&json)?)?,
         Err(_) => Sandbox::new()?,
     };
+    // SAFETY: this loop is the process's only user of the sandbox, one request at a time.
+    unsafe { sandbox.restore_written_pages_after_runs() };
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let stdout = std::io::stdout();

@@ -609,3 +609,38 @@ fn pool_replaces_crashed_and_stuck_workers_with_error_results() {
         }
     }
 }
+
+/// A worker puts back the pages each run wrote itself (`written_pages.rs`), instead of leaving
+/// all of it to wasmtime: a run that writes all over the interpreter's heap, in the main
+/// instance and in its peer, must leave the next run in that worker exactly where a fresh one
+/// starts. "Exactly" is read off the allocator: a fresh instance's next object address, its
+/// count of allocated blocks and of tracked objects are the same every time.
+#[test]
+fn a_worker_starts_every_run_from_the_pristine_image_after_runs_that_wrote_everywhere() {
+    let command = WorkerCommand::test_harness("sandbox_worker_entry").unwrap();
+    let runtime = pool_runtime();
+    let pool = runtime
+        .block_on(SandboxPool::start(PoolConfig::new(command).with_workers(1)))
+        .unwrap();
+    let observer = "import gc, sys\nleft = sum(1 for o in gc.get_objects() if type(o) in (list, dict) and 'LEFT_BY_AN_EARLIER_RUN' in o)\nprint(id(object()), sys.getallocatedblocks(), len(gc.get_objects()), left)";
+    let polluter = "import gc\nfor o in gc.get_objects():\n    if type(o) is list: o.append('LEFT_BY_AN_EARLIER_RUN')\n    elif type(o) is dict: o['LEFT_BY_AN_EARLIER_RUN'] = 1\njunk = [bytes([i % 251]) * 4000 for i in range(3000)]";
+    let with_peer = |program: &str| {
+        RunRequest::new(Language::Python, program).with_peer(sandboxes::PeerRequest {
+            program: program.into(),
+            stdin: String::new(),
+            limits: Limits::default(),
+        })
+    };
+    let observe = || {
+        let result = runtime.block_on(pool.run(with_peer(observer)));
+        let peer = result.peer.as_ref().expect("the peer's result");
+        assert_eq!(result.outcome, Outcome::Finished, "{result:?}");
+        (result.stdout.clone(), peer.stdout.clone())
+    };
+    let fresh = observe();
+    assert!(fresh.0.ends_with(" 0\n"), "{fresh:?}");
+    for round in 0..4 {
+        runtime.block_on(pool.run(with_peer(polluter)));
+        assert_eq!(observe(), fresh, "after polluting run {round}");
+    }
+}
