@@ -14,7 +14,9 @@
 //! light fault on the first write (no copy, no message to read: the kernel lifts the protection
 //! itself). After a run, [`WrittenPages::restore`] asks for the written pages (`PAGEMAP_SCAN`'s
 //! fast path for exactly that question), copies each back from the image file, and protects
-//! them again. wasmtime's reset, which follows when the run's stores are dropped, sees no
+//! them again with a second scan, which lists what it protects: if that is not exactly the
+//! pages copied back, they are copied back again (lifting their protection) and the mapping
+//! is left to wasmtime. wasmtime's reset, which follows when the run's stores are dropped, sees no
 //! written page in the image and leaves it mapped.
 //!
 //! The invariant that keeps every instance fresh: **a page is write-protected only while it
@@ -67,7 +69,7 @@ struct PmScanArg {
 /// `_IOWR('f', 16, struct pm_scan_arg)`.
 const PAGEMAP_SCAN: libc::c_ulong = 0xC060_6610;
 const PAGE_IS_WRITTEN: u64 = 1 << 1;
-/// Write-protect the pages that match (only the not yet protected ones do, see `protect_all`).
+/// Write-protect the pages that match (the written ones: protection clears "written").
 const PM_SCAN_WP_MATCHING: u64 = 1 << 0;
 /// Fail with `EPERM` on a mapping not registered for asynchronous write-protection.
 const PM_SCAN_CHECK_WPASYNC: u64 = 1 << 1;
@@ -235,45 +237,73 @@ impl WrittenPages {
         if mapping.offset.checked_add(mapping.end - mapping.start)? > self.image.len {
             return None;
         }
-        let mut restored = 0;
-        let mut at = mapping.start;
-        while at < mapping.end {
-            let (found, walk_end) = self.written(at, mapping.end)?;
-            for region in &self.regions[..found] {
-                let (start, end) = (region.start as usize, region.end as usize);
-                if start < mapping.start || end > mapping.end || start >= end {
-                    return None;
-                }
-                let from = mapping.offset + (start - mapping.start);
-                // SAFETY: both ranges lie inside their mappings (checked above); the
-                // destination is a writable private mapping nothing else uses now (our
-                // caller's promise); the two never overlap (one is a shared mapping of the
-                // file, the other a private one).
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        self.image.bytes.add(from),
-                        start as *mut u8,
-                        end - start,
-                    )
-                };
-                restored += (end - start) / PAGE_BYTES;
-            }
-            if walk_end <= at {
-                return None;
-            }
-            at = walk_end;
+        let image = self.image.bytes;
+        // SAFETY: `region` lies inside the mapping (checked by `each_written`), and the
+        // mapping inside the file (checked above); the destination is a writable private
+        // mapping nothing else uses now (our caller's promise); the two never overlap (one is
+        // a shared mapping of the file, the other a private one).
+        let copy_back = |(start, end): (usize, usize)| unsafe {
+            let from = mapping.offset + (start - mapping.start);
+            std::ptr::copy_nonoverlapping(image.add(from), start as *mut u8, end - start);
+        };
+        let restored = self.each_written(mapping, 0, copy_back)?;
+        // Only now, with every written page holding the image's bytes again, protection: the
+        // kernel protects the pages it lists, which must be the very pages just copied back.
+        let mut protected = Vec::new();
+        let flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
+        let protected_pages = self.each_written(mapping, flags, |region| protected.push(region));
+        if protected_pages != Some(restored) {
+            // Never seen: a page written between the two scans, or one the first scan did
+            // not list. Protected or not, each is copied back now; the copy lifts its
+            // protection again, so wasmtime's reset sees it too.
+            protected.into_iter().for_each(copy_back);
+            return None;
         }
-        // Only now, with every written page holding the image's bytes again, protection.
-        self.protect_all(mapping)?;
         Some(restored)
     }
 
-    /// The pages of `start..end` written since they were last protected: the kernel's fast
-    /// path for "written" alone. Fills `self.regions`; returns how many and where the walk
-    /// stopped (before `end` when the buffer filled).
-    fn written(&mut self, start: usize, end: usize) -> Option<(usize, usize)> {
+    /// Calls `each` on every run of pages of the mapping written since they were last
+    /// protected (protecting them as they are listed when `flags` has `PM_SCAN_WP_MATCHING`);
+    /// returns how many pages. `None` if a scan fails or lists a run outside the mapping.
+    fn each_written(
+        &mut self,
+        mapping: ImageMapping,
+        flags: u64,
+        mut each: impl FnMut((usize, usize)),
+    ) -> Option<usize> {
+        let mut pages = 0;
+        let mut at = mapping.start;
+        while at < mapping.end {
+            let (found, walk_end) = self.written(at, mapping.end, flags)?;
+            // Where the walk stopped, or past the last run listed: when the output filled,
+            // Linux 6.18 was seen to report a stop point behind runs it had listed (a red-team
+            // probe with 4,096 runs), which would list them again.
+            let mut next = walk_end;
+            for region in &self.regions[..found] {
+                let (start, end) = (region.start as usize, region.end as usize);
+                if start < mapping.start.max(at) || end > mapping.end || start >= end {
+                    return None;
+                }
+                each((start, end));
+                pages += (end - start) / PAGE_BYTES;
+                next = next.max(end);
+            }
+            if next <= at {
+                return None;
+            }
+            at = next;
+        }
+        Some(pages)
+    }
+
+    /// One `PAGEMAP_SCAN` for the pages of `start..end` written since they were last
+    /// protected, the kernel's fast path for "written" alone (with `PM_SCAN_WP_MATCHING`,
+    /// also protecting the ones it lists). Fills `self.regions`; returns how many and where
+    /// the walk stopped (before `end` when the output filled).
+    fn written(&mut self, start: usize, end: usize, flags: u64) -> Option<(usize, usize)> {
         let mut scan = PmScanArg {
             size: std::mem::size_of::<PmScanArg>() as u64,
+            flags,
             start: start as u64,
             end: end as u64,
             vec: self.regions.as_mut_ptr() as u64,
@@ -287,23 +317,6 @@ impl WrittenPages {
         let found = unsafe { libc::ioctl(self.pagemap.as_raw_fd(), PAGEMAP_SCAN, &mut scan) };
         let found = usize::try_from(found).ok()?.min(self.regions.len());
         Some((found, scan.walk_end as usize))
-    }
-
-    /// Write-protects every page of the mapping not already protected (with no output vector
-    /// the kernel takes its fast path). Fails on a mapping that is not registered.
-    fn protect_all(&mut self, mapping: ImageMapping) -> Option<()> {
-        let mut scan = PmScanArg {
-            size: std::mem::size_of::<PmScanArg>() as u64,
-            flags: PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-            start: mapping.start as u64,
-            end: mapping.end as u64,
-            category_mask: PAGE_IS_WRITTEN,
-            return_mask: PAGE_IS_WRITTEN,
-            ..Default::default()
-        };
-        // SAFETY: `scan` is a valid `struct pm_scan_arg` with no output vector.
-        let status = unsafe { libc::ioctl(self.pagemap.as_raw_fd(), PAGEMAP_SCAN, &mut scan) };
-        (status >= 0 && scan.walk_end as usize >= mapping.end).then_some(())
     }
 
     fn register(&self, mapping: ImageMapping) -> bool {
@@ -367,19 +380,27 @@ mod tests {
 
     const PAGES: usize = 16;
 
-    /// A file of `PAGES` pages, each filled with its own byte, removed on drop.
-    struct ImageFile(std::path::PathBuf);
+    /// A file of `pages` pages, each filled with a byte of its own, removed on drop.
+    struct ImageFile(std::path::PathBuf, usize);
 
     impl ImageFile {
         fn new(name: &str) -> ImageFile {
+            Self::with_pages(name, PAGES)
+        }
+
+        fn with_pages(name: &str, pages: usize) -> ImageFile {
             let path = std::env::temp_dir()
                 .join(format!("written-pages-{}-{name}.img", std::process::id()));
             let mut file = File::create(&path).unwrap();
-            for page in 0..PAGES {
-                file.write_all(&[page as u8 + 1; PAGE_BYTES]).unwrap();
+            for page in 0..pages {
+                file.write_all(&[page_byte(page); PAGE_BYTES]).unwrap();
             }
-            ImageFile(path)
+            ImageFile(path, pages)
         }
+    }
+
+    fn page_byte(page: usize) -> u8 {
+        (page % 251) as u8 + 1
     }
 
     impl Drop for ImageFile {
@@ -389,7 +410,7 @@ mod tests {
     }
 
     /// A private, writable mapping of the whole file, as a pooled slot maps its image.
-    struct Slot(*mut u8);
+    struct Slot(*mut u8, usize);
 
     impl Slot {
         fn map(image: &ImageFile, at: Option<*mut u8>) -> Slot {
@@ -399,7 +420,7 @@ mod tests {
             let at = unsafe {
                 libc::mmap(
                     at.unwrap_or(std::ptr::null_mut()) as *mut libc::c_void,
-                    PAGES * PAGE_BYTES,
+                    image.1 * PAGE_BYTES,
                     libc::PROT_READ | libc::PROT_WRITE,
                     libc::MAP_PRIVATE | fixed,
                     file.as_raw_fd(),
@@ -407,7 +428,7 @@ mod tests {
                 )
             };
             assert_ne!(at, libc::MAP_FAILED);
-            Slot(at as *mut u8)
+            Slot(at as *mut u8, image.1)
         }
 
         fn write(&self, page: usize) {
@@ -417,18 +438,18 @@ mod tests {
 
         fn is_pristine(&self) -> bool {
             // SAFETY: inside our own mapping, which nothing writes meanwhile.
-            let bytes = unsafe { std::slice::from_raw_parts(self.0, PAGES * PAGE_BYTES) };
+            let bytes = unsafe { std::slice::from_raw_parts(self.0, self.1 * PAGE_BYTES) };
             bytes
                 .chunks(PAGE_BYTES)
                 .enumerate()
-                .all(|(page, bytes)| bytes.iter().all(|byte| *byte == page as u8 + 1))
+                .all(|(page, bytes)| bytes.iter().all(|byte| *byte == page_byte(page)))
         }
     }
 
     impl Drop for Slot {
         fn drop(&mut self) {
             // SAFETY: our own mapping.
-            unsafe { libc::munmap(self.0 as *mut libc::c_void, PAGES * PAGE_BYTES) };
+            unsafe { libc::munmap(self.0 as *mut libc::c_void, self.1 * PAGE_BYTES) };
         }
     }
 
@@ -477,6 +498,26 @@ mod tests {
         slot.write(9);
         assert_eq!(unsafe { tracker.restore() }, 1);
         assert!(slot.is_pristine());
+    }
+
+    /// More separate runs of written pages than one scan's output holds (1,024): each is
+    /// copied back once, and all are protected.
+    #[test]
+    fn thousands_of_separate_written_runs_are_each_copied_back_once() {
+        let image = ImageFile::with_pages("many", 8_192);
+        let slot = Slot::map(&image, None);
+        let Some(mut tracker) = tracker(&image) else {
+            return;
+        };
+        slot.write(0);
+        unsafe { tracker.restore() };
+        let written: Vec<usize> = (0..8_192).step_by(2).chain([8_191]).collect();
+        for _round in 0..2 {
+            written.iter().for_each(|page| slot.write(*page));
+            assert_eq!(unsafe { tracker.restore() }, written.len());
+            assert!(slot.is_pristine());
+            assert_eq!(unsafe { tracker.restore() }, 0);
+        }
     }
 
     #[test]
