@@ -247,3 +247,33 @@ _SNAPSHOT_OBJECTS, _IMMORTAL_TABLE = _immortal_table()
 # a collection during a run scans only the program's own objects (and does not touch, and so
 # copy, the snapshot's pages).
 gc.freeze()
+
+
+def _fill_free_chunks():
+    """Takes every free block inside the heap, for ever, so that a run's allocations come from
+    the heap's top, one page after another, rather than from free blocks scattered over the
+    snapshot's pages: CPython here allocates every object with malloc (no pymalloc), and each
+    allocation from a scattered block, and each unlinking of one from malloc's lists, wrote a
+    page of its own, which the host then had to copy back after the run. The blocks are
+    `bytes` objects that nothing uses. `id` is an object's address (its malloc block)."""
+    probe = bytes(1 << 20)  # from the top: no free block inside the heap is that large
+    top = id(probe)
+    held = []
+    # Twice: the list's own growth frees its earlier buffers during the first pass.
+    for _ in range(2):
+        size = 1 << 16
+        while size >= 1:
+            for _ in range(1 << 20):
+                block = bytes(size)
+                if id(block) > top:
+                    break  # from the top: no free block of this size is left inside
+                held.append(block)
+            del block
+            size //= 2
+    del probe
+    return held
+
+
+# Last, so that nothing is freed after it (bar the import machinery's own few objects).
+_FREE_BLOCKS_TAKEN = _fill_free_chunks()
+gc.freeze()
