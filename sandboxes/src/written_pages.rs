@@ -476,17 +476,24 @@ mod tests {
         tracker
     }
 
-    #[test]
-    fn the_pages_written_since_the_last_restore_and_only_they_are_copied_back() {
-        let image = ImageFile::new("exact");
+    /// A slot of a fresh image of `pages` pages, with the tracker already past its first
+    /// restore (which registers the slot); `None` where the tracker may be refused.
+    fn tracked_slot(name: &str, pages: usize) -> Option<(ImageFile, Slot, WrittenPages)> {
+        let image = ImageFile::with_pages(name, pages);
         let slot = Slot::map(&image, None);
-        let Some(mut tracker) = tracker(&image) else {
-            return;
-        };
+        let mut tracker = tracker(&image)?;
         slot.write(0);
         // SAFETY (all `restore` calls in these tests): nothing else writes these mappings.
         unsafe { tracker.restore() };
         assert!(slot.is_pristine());
+        Some((image, slot, tracker))
+    }
+
+    #[test]
+    fn the_pages_written_since_the_last_restore_and_only_they_are_copied_back() {
+        let Some((_image, slot, mut tracker)) = tracked_slot("exact", PAGES) else {
+            return;
+        };
         assert_eq!(unsafe { tracker.restore() }, 0);
         for page in [2, 3, 9] {
             slot.write(page);
@@ -504,13 +511,9 @@ mod tests {
     /// copied back once, and all are protected.
     #[test]
     fn thousands_of_separate_written_runs_are_each_copied_back_once() {
-        let image = ImageFile::with_pages("many", 8_192);
-        let slot = Slot::map(&image, None);
-        let Some(mut tracker) = tracker(&image) else {
+        let Some((_image, slot, mut tracker)) = tracked_slot("many", 8_192) else {
             return;
         };
-        slot.write(0);
-        unsafe { tracker.restore() };
         let written: Vec<usize> = (0..8_192).step_by(2).chain([8_191]).collect();
         for _round in 0..2 {
             written.iter().for_each(|page| slot.write(*page));
@@ -522,13 +525,9 @@ mod tests {
 
     #[test]
     fn a_slot_mapped_afresh_at_the_same_place_is_tracked_again() {
-        let image = ImageFile::new("remapped");
-        let slot = Slot::map(&image, None);
-        let Some(mut tracker) = tracker(&image) else {
+        let Some((image, slot, mut tracker)) = tracked_slot("remapped", PAGES) else {
             return;
         };
-        slot.write(4);
-        unsafe { tracker.restore() };
         // What wasmtime does when a slot takes an image afresh: a new mapping over the old one,
         // which no userfaultfd knows.
         let again = Slot::map(&image, Some(slot.0));
