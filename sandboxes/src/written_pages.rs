@@ -220,9 +220,10 @@ impl WrittenPages {
             // SAFETY: passed on from our caller.
             match unsafe { self.restore_mapping(mapping) } {
                 Some(pages) => restored += pages,
-                // Not registered after all (wasmtime mapped the image afresh at the same
-                // place): its written pages stay unprotected, for wasmtime to reset; it is
-                // registered again next time.
+                // Not tracked this time: not registered after all (wasmtime mapped the image
+                // afresh at the same place), or a scan that failed or disagreed. Its written
+                // pages stay unprotected, for wasmtime to reset; it is registered again next
+                // time.
                 None => {
                     self.registered.remove(&mapping);
                 }
