@@ -387,3 +387,42 @@ fn a_call_cannot_see_what_earlier_calls_wrote() {
     let verdict = grade_all(&[(writer.to_string(), assert_task(check, "add", 5000))]).remove(0);
     assert_eq!(verdict.status, Status::Correct, "{verdict:?}");
 }
+
+/// A timer the candidate leaves behind must not hold the sandbox once the run's verdicts are
+/// written: beside a right answer, `os.setTimeout(f, 1e9)` kept a `call` run waiting for its
+/// event loop to empty until the sample's deadline (10 s for a 3 ms run, red team), which a
+/// policy could make every sample cost. The run ends at its `done` record now.
+#[test]
+fn a_timer_left_behind_does_not_hold_a_finished_run() {
+    use graders::contract::CallCase;
+    let task = Task::Code(CodeTask {
+        language: CodeLanguage::Javascript,
+        tests: CodeTests::Call {
+            fn_name: "next".into(),
+            cases: (0..3)
+                .map(|i| CallCase {
+                    args: vec![json!(i)],
+                    expected: json!(i + 1),
+                })
+                .collect(),
+        },
+        prefix: None,
+        scoring: Scoring::All,
+        time_limit_ms: Some(20_000),
+        memory_limit_mb: Some(64),
+        float_tolerance: None,
+        compare: Default::default(),
+    });
+    let started = std::time::Instant::now();
+    let verdicts = grade_all(&[(
+        "function next(x) { os.setTimeout(() => {}, 1e9); return x + 1; }".to_string(),
+        task,
+    )]);
+    let took = started.elapsed();
+    assert_eq!(verdicts[0].reward, 1.0, "{:?}", verdicts[0]);
+    // Without the fix the run lasts its whole budget (20 s a case); with it, milliseconds.
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "the run waited for the timer: {took:?}"
+    );
+}

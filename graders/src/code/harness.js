@@ -20,6 +20,8 @@ const harnessLib = (function () {
   const ObjectProto = Object.prototype, ArrayProto = Array.prototype;
   const FunctionCtor = Function, BigIntCtor = BigInt, StringCtor = String;
   const INTEGER = /^-?[0-9]+$/;
+  // Ends the run (QuickJS's `exit`, which flushes standard output first).
+  const exitRun = std.exit;
 
   function short(text, limit) {
     text = StringCtor(text);
@@ -191,7 +193,7 @@ const harnessLib = (function () {
     return { fn: fn };
   }
 
-  return Object.freeze({ parse, parseBounded, stringify, keys, isArray, hasOwn, defineProperty, short, describe, notPlain, toWire, fromWire, confined, loadCandidate });
+  return Object.freeze({ parse, parseBounded, stringify, keys, isArray, hasOwn, defineProperty, short, describe, notPlain, toWire, fromWire, confined, loadCandidate, exitRun });
 })();
 
 function harnessMain(configText) {
@@ -417,10 +419,17 @@ function harnessMain(configText) {
   } catch (error) {
     emit({ k: "harness_error", msg: lib.describe(error).msg });
   }
-  if (!settling) emit({ k: "done" });
-  else settling.then(() => emit({ k: "done" }), (error) => {
-    emit({ k: "harness_error", msg: lib.describe(error).msg });
+  // Once `done` is written nothing else counts: the run ends there, rather than when the
+  // event loop empties. A timer the candidate left (call mode: `os.setTimeout(f, 1e9)` beside a
+  // right answer) held the sandbox until the sample's deadline, 10 s for a 3 ms run (red team).
+  function finish() {
     emit({ k: "done" });
+    lib.exitRun(0);
+  }
+  if (!settling) finish();
+  else settling.then(finish, (error) => {
+    emit({ k: "harness_error", msg: lib.describe(error).msg });
+    finish();
   });
 }
 
