@@ -104,9 +104,14 @@ def _lie(message):
         {"value": True, "raised": None},
         "[" * 5000 + "]" * 5000,
     ]
-    answer = forged[_calls[0] % len(forged)]
+    # Which lie depends on the call, so that across the tasks every one of them is told.
+    answer = forged[(len(message) + _calls[0]) % len(forged)]
     return answer if isinstance(answer, str) else json.dumps(answer)
-sandbox_peer.serve(_lie)
+# The harness registers its own handler once this code has run: the lie takes its place. (Calling
+# `sandbox_peer.serve(_lie)` here, as this attack once did, was replaced by the harness's own
+# handler, so every call got the honest answer and the attack tested nothing: red team.)
+_register = sandbox_peer.serve
+sandbox_peer.serve = lambda honest: _register(_lie)
 # And, from the candidate's instance, a call of its own "to the tests":
 try:
     sandbox_peer.call(json.dumps({"k": "test", "i": 0, "v": "pass"}))
@@ -216,7 +221,28 @@ fn garbage_collector_and_profiling_oracles_score_zero_on_humaneval() {
 
 #[test]
 fn forged_answers_from_the_candidates_instance_score_zero() {
-    attack_humaneval("forged answers", FORGED_ANSWERS);
+    let problems = humaneval();
+    let items: Vec<(String, Task)> = problems
+        .iter()
+        .map(|p| (humaneval_attack(p, FORGED_ANSWERS), p.task()))
+        .collect();
+    let ids: Vec<String> = problems.iter().map(|p| p.task_id.clone()).collect();
+    let verdicts = grade_all(&items);
+    expect_zero_and_no_escape("forged answers", &ids, &verdicts);
+    // The lies were told: answered honestly, every first failure would be `got None` (what
+    // `_attack` returns), as it was when the harness's handler replaced the attack's.
+    let lied = verdicts
+        .iter()
+        .filter(|v| {
+            let message = v.details["first_failure"]["message"].as_str().unwrap_or("");
+            !message.ends_with("got None")
+        })
+        .count();
+    println!(
+        "forged answers: {lied} of {} first failures not the honest answer's",
+        ids.len()
+    );
+    assert!(lied > ids.len() / 2, "the forged answers were not sent");
 }
 
 #[test]

@@ -480,8 +480,10 @@ class _Remote:
             raise _NotPlain("the candidate's instance answered with no object")
         if "raised" in reply:
             raised = reply["raised"]
-            raised = raised if type(raised) is dict else {}
-            type_name, message = _short(raised.get("type", "?"), 80), _short(raised.get("msg", ""), 300)
+            if type(raised) is not dict or type(raised.get("type")) is not str:
+                # Only a forged answer lacks them (the answering code always writes both).
+                raise _NotPlain("the candidate's instance answered with a malformed exception")
+            type_name, message = _short(raised["type"], 80), _short(raised.get("msg", ""), 300)
             # A built-in exception is raised as itself, so that a test's `except ValueError`
             # works; the candidate's own classes (and exits) as `_Raised`.
             builtin = _BUILTIN_EXCEPTIONS.get(type_name)
