@@ -1,11 +1,13 @@
 //! `verifier bench io`: what a sample costs on the whole path around the graders (JSON in,
 //! dedupe, grading, JSON out, pipes and sockets), per CPU-second, for format, math and IFEval
 //! samples, through `verifier grade` and through HTTP (256-sample batches, and single-sample
-//! requests on one keep-alive connection), next to Python anchors timed in the same run.
+//! requests on one keep-alive connection), next to Python anchors timed in the same run, in
+//! rounds that interleave every measurement of a kind (see `measure_kind`).
 //!
 //! CPU, not wall time, is the measure: the machines we run on are shared and small, and a
 //! trainer pays for cores. `grade` runs are charged from `getrusage(RUSAGE_CHILDREN)`, the
-//! server from `/proc/PID/stat`; the benchmark's own HTTP client is not charged to the server.
+//! server from its kernel CPU clock; the benchmark's own HTTP client is not charged to the
+//! server.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::bench_format::{
-    agent, generate_samples, percentile, post, run_anchor, RemoveOnDrop, Server,
+    agent, generate_samples, percentile, post, RemoveOnDrop, Server, OPEN_R1_REWARDS,
 };
 
 #[derive(clap::Args, Debug)]
@@ -31,8 +33,9 @@ pub struct IoBenchArgs {
     /// against 49.0k responses/CPU-s at 40k), while a run of 40k already takes ~0.8 s.
     #[arg(long, default_value_t = 40_000)]
     pub ifeval_samples: usize,
-    /// Runs of each `grade` measurement and rounds of HTTP batches; the cheapest is reported
-    /// (the anchors run 5 times).
+    /// Rounds per kind, each running every measurement once in turn (`grade --jobs 1`, `grade
+    /// --jobs 2`, HTTP batches, and for format samples the anchors); the cheapest of each is
+    /// reported.
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
     /// 256-sample HTTP batches per kind, a round.
@@ -73,10 +76,14 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
     }
     println!(
         "every figure is samples per CPU-second of the process that grades (wall-clock rates in \
-         brackets); {} runs of each grade measurement and of each kind's HTTP batches, the \
-         cheapest kept",
+         brackets); {} rounds a kind, each running grade --jobs 1, grade --jobs 2, HTTP batches \
+         and (format) the anchors once in turn, the cheapest of each kept",
         args.repeat.max(1)
     );
+    // The anchors' process reads the format samples once, then times a round on each request,
+    // so that its rounds run beside ours (see `measure_kind`).
+    let mut anchor = FormatAnchor::start(&kinds[0].1);
+    let mut anchors: Option<Anchors> = None;
     let mut rows = Vec::new();
     let mut ifeval_once = None;
     for (kind, lines) in &kinds {
@@ -86,19 +93,27 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
         ));
         std::fs::write(&file, lines.join("\n") + "\n")?;
         let _cleanup = RemoveOnDrop(file.clone());
-        let grade1 = bench_grade(&exe, &file, 1, args.repeat, lines.len())?;
-        let grade2 = bench_grade(&exe, &file, 2, args.repeat, lines.len())?;
+        let server = Server::start(&exe, 1)?;
+        wait_until_idle(&server)?;
+        let anchor = match (&mut anchor, *kind) {
+            (Ok(anchor), "format") => Some(anchor),
+            _ => None,
+        };
+        let (grade1, grade2, batches, anchored) =
+            measure_kind(&exe, &file, lines, &server, &args, anchor)?;
+        anchors = anchors.or(anchored);
         if *kind == "ifeval" {
             // What an evaluation sees: every prompt new (regex and keyword set-up for each), and
             // the process's start-up charged to the few hundred responses.
             let once = file.with_extension("once.jsonl");
             std::fs::write(&once, lines[..ifeval_distinct].join("\n") + "\n")?;
             let _cleanup = RemoveOnDrop(once.clone());
-            ifeval_once = Some(bench_grade(&exe, &once, 1, args.repeat, ifeval_distinct)?);
+            let mut best = Rate::default();
+            for _ in 0..args.repeat.max(1) {
+                best.keep_best(grade_once(&exe, &once, 1, ifeval_distinct)?);
+            }
+            ifeval_once = Some(best);
         }
-        let server = Server::start(&exe, 1)?;
-        wait_until_idle(&server)?;
-        let batches = http_batches(&server, lines, args.batches, args.repeat)?;
         let single = http_single(&server, lines, args.single_requests)?;
         drop(server);
         rows.push(Row {
@@ -109,7 +124,11 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<()> {
             single,
         });
     }
-    let anchors = anchors(&kinds[0].1);
+    let anchors = match (anchor, anchors) {
+        (Ok(_), Some(anchors)) => Ok(anchors),
+        (Ok(_), None) => Err(anyhow::anyhow!("no round of the anchors ran")),
+        (Err(err), _) => Err(err),
+    };
 
     println!();
     println!(
@@ -202,12 +221,19 @@ struct Row<'a> {
 }
 
 /// Samples per CPU-second and per wall-clock second.
+#[derive(Default)]
 struct Rate {
     per_cpu_s: f64,
     per_s: f64,
 }
 
 impl Rate {
+    /// Keeps the better of each figure (the cheapest run per CPU-second, the fastest per second).
+    fn keep_best(&mut self, other: Rate) {
+        self.per_cpu_s = self.per_cpu_s.max(other.per_cpu_s);
+        self.per_s = self.per_s.max(other.per_s);
+    }
+
     fn show(&self) -> String {
         format!("{:.0} ({:.0})", self.per_cpu_s, self.per_s)
     }
@@ -278,46 +304,20 @@ fn wait_until_idle(server: &Server) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bench_grade(
+/// One kind's rounds: each a `grade --jobs 1` run, a `grade --jobs 2` run, a round of HTTP
+/// batches and, for format samples, a round of the anchors, the cheapest of each kept. Rounds
+/// interleave so that every ratio the benchmark prints compares measurements taken seconds
+/// apart: the machines are shared, and measured one after another (five `grade` runs, then
+/// five rounds of batches, then the anchors minutes later), a ratio moved by up to 20% between
+/// runs of the same binaries as the machine's load changed between the phases.
+fn measure_kind(
     exe: &Path,
     file: &Path,
-    jobs: usize,
-    repeat: usize,
-    n: usize,
-) -> anyhow::Result<Rate> {
-    let mut best = Rate {
-        per_cpu_s: 0.0,
-        per_s: 0.0,
-    };
-    for _ in 0..repeat.max(1) {
-        let (cpu, started) = (children_cpu(), Instant::now());
-        let status = Command::new(exe)
-            .args(["grade", "--quiet", "--jobs", &jobs.to_string()])
-            .args(["--output", "/dev/null"])
-            .arg(file)
-            .stdin(Stdio::null())
-            .status()
-            .context("cannot run verifier grade")?;
-        if !status.success() {
-            bail!("verifier grade failed: {status}");
-        }
-        let wall = started.elapsed().as_secs_f64();
-        let cpu = (children_cpu() - cpu).as_secs_f64().max(1e-6);
-        best.per_cpu_s = best.per_cpu_s.max(n as f64 / cpu);
-        best.per_s = best.per_s.max(n as f64 / wall);
-    }
-    Ok(best)
-}
-
-/// `batches` batches of 256, one after another (the first one, which warms the graders, is not
-/// counted), charged to the server's CPU; `rounds` times, the cheapest kept, as `grade`'s runs
-/// are (one round against `grade`'s best of five read the machine's noise as the server's).
-fn http_batches(
-    server: &Server,
     lines: &[String],
-    batches: usize,
-    rounds: usize,
-) -> anyhow::Result<Rate> {
+    server: &Server,
+    args: &IoBenchArgs,
+    mut anchor: Option<&mut FormatAnchor>,
+) -> anyhow::Result<(Rate, Rate, Rate, Option<Anchors>)> {
     let bodies: Vec<String> = lines
         .chunks(BATCH)
         .filter(|c| c.len() == BATCH)
@@ -325,23 +325,66 @@ fn http_batches(
         .collect();
     anyhow::ensure!(!bodies.is_empty(), "fewer samples than one batch");
     let agent = agent();
+    // The first batch warms the server's graders; it is not counted.
     post(&agent, &server.url, &bodies[0], BATCH)?;
-    let mut best = Rate {
-        per_cpu_s: 0.0,
-        per_s: 0.0,
-    };
-    for _ in 0..rounds.max(1) {
-        let (cpu, started) = (process_cpu(server.pid())?, Instant::now());
-        for i in 0..batches.max(1) {
-            post(&agent, &server.url, &bodies[(i + 1) % bodies.len()], BATCH)?;
+    let (mut grade1, mut grade2, mut batches) = (Rate::default(), Rate::default(), Rate::default());
+    let mut anchors: Option<Anchors> = None;
+    for _ in 0..args.repeat.max(1) {
+        grade1.keep_best(grade_once(exe, file, 1, lines.len())?);
+        grade2.keep_best(grade_once(exe, file, 2, lines.len())?);
+        batches.keep_best(http_round(&agent, server, &bodies, args.batches)?);
+        if let Some(anchor) = anchor.as_deref_mut() {
+            let round = anchor.round()?;
+            anchors = Some(match anchors {
+                Some(best) => best.best_with(round),
+                None => round,
+            });
         }
-        let wall = started.elapsed().as_secs_f64();
-        let cpu = (process_cpu(server.pid())? - cpu).as_secs_f64().max(1e-6);
-        let n = (batches.max(1) * BATCH) as f64;
-        best.per_cpu_s = best.per_cpu_s.max(n / cpu);
-        best.per_s = best.per_s.max(n / wall);
     }
-    Ok(best)
+    Ok((grade1, grade2, batches, anchors))
+}
+
+/// One `verifier grade` run over `file` (`n` samples) at `--jobs`, charged from the CPU time
+/// of this process's waited-for children.
+fn grade_once(exe: &Path, file: &Path, jobs: usize, n: usize) -> anyhow::Result<Rate> {
+    let (cpu, started) = (children_cpu(), Instant::now());
+    let status = Command::new(exe)
+        .args(["grade", "--quiet", "--jobs", &jobs.to_string()])
+        .args(["--output", "/dev/null"])
+        .arg(file)
+        .stdin(Stdio::null())
+        .status()
+        .context("cannot run verifier grade")?;
+    if !status.success() {
+        bail!("verifier grade failed: {status}");
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = (children_cpu() - cpu).as_secs_f64().max(1e-6);
+    Ok(Rate {
+        per_cpu_s: n as f64 / cpu,
+        per_s: n as f64 / wall,
+    })
+}
+
+/// `batches` 256-sample batches, one after another on one keep-alive connection, charged to
+/// the server's CPU.
+fn http_round(
+    agent: &ureq::Agent,
+    server: &Server,
+    bodies: &[String],
+    batches: usize,
+) -> anyhow::Result<Rate> {
+    let (cpu, started) = (process_cpu(server.pid())?, Instant::now());
+    for i in 0..batches.max(1) {
+        post(agent, &server.url, &bodies[(i + 1) % bodies.len()], BATCH)?;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = (process_cpu(server.pid())? - cpu).as_secs_f64().max(1e-6);
+    let n = (batches.max(1) * BATCH) as f64;
+    Ok(Rate {
+        per_cpu_s: n / cpu,
+        per_s: n / wall,
+    })
 }
 
 /// Single-sample requests, one at a time on one keep-alive connection.
@@ -456,21 +499,36 @@ struct Anchors {
     regex_json: f64,
 }
 
+impl Anchors {
+    fn best_with(self, other: Anchors) -> Anchors {
+        Anchors {
+            regex: self.regex.max(other.regex),
+            both: self.both.max(other.both),
+            regex_json: self.regex_json.max(other.regex_json),
+        }
+    }
+}
+
 /// open-r1's `format_reward` regex in CPython on the format samples' completions, per CPU
 /// second (`time.process_time`): on strings in memory, and with each JSON line parsed and a
-/// JSON result written to a buffer, as a service must.
-fn anchors(format_lines: &[String]) -> anyhow::Result<Anchors> {
+/// JSON result written to a buffer, as a service must. One process reads the samples once and
+/// times one round of each figure whenever asked, so that its rounds interleave with ours.
+struct FormatAnchor {
+    child: std::process::Child,
+    requests: std::process::ChildStdin,
+    answers: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl FormatAnchor {
     const SCRIPT: &str = r#"
 import io, json, sys, time
-lines = sys.stdin.read().splitlines()
+count = int(sys.stdin.readline())
+lines = [sys.stdin.readline().rstrip("\n") for _ in range(count)]
 completions = [json.loads(l)["completion"] for l in lines]
-def best(f):
-    times = []
-    for _ in range(5):
-        start = time.process_time()
-        f()
-        times.append(time.process_time() - start)
-    return len(lines) / max(min(times), 1e-9)
+def rate(f):
+    start = time.process_time()
+    f()
+    return len(lines) / max(time.process_time() - start, 1e-9)
 def regex():
     format_reward(completions)
 def both():
@@ -483,16 +541,59 @@ def regex_json():
         r = format_reward([s["completion"]])[0]
         out.write(json.dumps({"id": s.get("id"), "reward": r, "status": "correct" if r else "incorrect"}))
         out.write("\n")
-print(best(regex), best(both), best(regex_json))
+for request in sys.stdin:
+    print(rate(regex), rate(both), rate(regex_json), flush=True)
 "#;
-    let text = run_anchor(SCRIPT, format_lines.join("\n"))?;
-    let mut figures = text.split_whitespace().map(str::parse::<f64>);
-    match (figures.next(), figures.next(), figures.next()) {
-        (Some(Ok(regex)), Some(Ok(both)), Some(Ok(regex_json))) => Ok(Anchors {
-            regex,
-            both,
-            regex_json,
-        }),
-        _ => bail!("unexpected output from the anchor: {text}"),
+
+    /// Starts the anchors' process on `format_lines` (JSON lines, none holding a newline).
+    fn start(format_lines: &[String]) -> anyhow::Result<FormatAnchor> {
+        use std::io::Write;
+        let mut child = Command::new("python3")
+            .args(["-c", &format!("{OPEN_R1_REWARDS}{}", Self::SCRIPT)])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("python3 not found")?;
+        let mut requests = child.stdin.take().expect("piped stdin");
+        let answers = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        // The script reads every line before it writes anything, so this cannot block on its
+        // output.
+        let mut input = std::io::BufWriter::new(&mut requests);
+        writeln!(input, "{}", format_lines.len())?;
+        for line in format_lines {
+            writeln!(input, "{line}")?;
+        }
+        input.flush()?;
+        drop(input);
+        Ok(FormatAnchor {
+            child,
+            requests,
+            answers,
+        })
+    }
+
+    /// Times one round of each figure.
+    fn round(&mut self) -> anyhow::Result<Anchors> {
+        use std::io::{BufRead, Write};
+        writeln!(self.requests, "round")?;
+        self.requests.flush()?;
+        let mut text = String::new();
+        self.answers.read_line(&mut text)?;
+        let mut figures = text.split_whitespace().map(str::parse::<f64>);
+        match (figures.next(), figures.next(), figures.next()) {
+            (Some(Ok(regex)), Some(Ok(both)), Some(Ok(regex_json))) => Ok(Anchors {
+                regex,
+                both,
+                regex_json,
+            }),
+            _ => bail!("unexpected output from the anchor: {text:?}"),
+        }
+    }
+}
+
+impl Drop for FormatAnchor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
