@@ -10,6 +10,7 @@ pub mod chars;
 pub mod code;
 pub mod compose;
 pub mod contract;
+pub mod end_tokens;
 pub mod format;
 pub mod instructions;
 pub mod math;

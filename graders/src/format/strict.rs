@@ -4,6 +4,7 @@
 
 use super::tags::{tag, Tag};
 use crate::chars::is_blank;
+use crate::end_tokens::strip_end_tokens;
 
 static THINK_OPEN: Tag = tag!("<think>");
 static THINK_CLOSE: Tag = tag!("</think>");
@@ -21,10 +22,12 @@ pub fn r1(text: &str) -> Result<(), String> {
     let (reasoning, answer) = after_open
         .split_once(THINK_CLOSE.text)
         .ok_or("no </think> after <think>")?;
-    if is_blank(reasoning) {
+    if is_blank(strip_end_tokens(reasoning)) {
         return Err("the reasoning inside <think> is empty".into());
     }
-    if is_blank(answer) {
+    // A completion decoded with its special tokens ends in the template's end-of-turn token:
+    // `<think>a</think><|im_end|>` has no answer (red team: it scored 1).
+    if is_blank(strip_end_tokens(answer)) {
         return Err("there is no answer after </think>".into());
     }
     Ok(())
@@ -46,10 +49,10 @@ pub fn think_answer(text: &str) -> Result<(), String> {
     let (answer, trailer) = rest
         .split_once("\n</answer>")
         .ok_or("the answer must end with \"\\n</answer>\"")?;
-    if is_blank(reasoning) {
+    if is_blank(strip_end_tokens(reasoning)) {
         return Err("the reasoning inside <think> is empty".into());
     }
-    if is_blank(answer) {
+    if is_blank(strip_end_tokens(answer)) {
         return Err("the answer inside <answer> is empty".into());
     }
     // Only line breaks may follow; even a space or "\r" is text that open-r1 rejects too, so
@@ -87,6 +90,8 @@ mod tests {
     fn r1_accepts_the_native_layout() {
         assert_eq!(r1("<think>\nA\n</think>\nB"), Ok(()));
         assert_eq!(r1("<think>reason</think> The answer is 4."), Ok(()));
+        // An answer followed by the template's end-of-turn token is still an answer.
+        assert_eq!(r1("<think>reason</think> 4<|im_end|>"), Ok(()));
     }
 
     #[test]
@@ -101,6 +106,10 @@ mod tests {
             ("<think>a<think>b</think>c</think>d", "2 <think> tags"),
             ("<think>a</think>b</think>", "2 </think> tags"),
             ("<think>a", "no </think>"),
+            ("<think>a</think><|im_end|>", "no answer"),
+            ("<think>a</think>\n</s>", "no answer"),
+            ("<think>a</think><|eot_id|><|end_of_text|>\n", "no answer"),
+            ("<think><|im_end|></think>b", "reasoning"),
         ];
         for (text, why) in cases {
             let err = r1(text).unwrap_err();
@@ -136,6 +145,7 @@ mod tests {
             ("<think>\n<answer>\nx\n</answer>\n</think>\n<answer>\nB\n</answer>", "2 <answer>"),
             ("<think>\n\n</think>\n<answer>\n\n</answer>", "reasoning inside <think> is empty"),
             ("<think>\nA\n</think>\n<answer>\n \n</answer>", "answer inside <answer> is empty"),
+            ("<think>\nA\n</think>\n<answer>\n<|im_end|>\n</answer>", "answer inside <answer> is empty"),
         ];
         for (text, why) in holes {
             assert_eq!(

@@ -7,23 +7,6 @@
 //! would pay for answers written in it), and the end-of-turn tokens a chat template or the
 //! generator leaves after the response are not part of it.
 
-/// End-of-turn, end-of-text and padding tokens of common chat templates (ChatML/Qwen, Llama 2
-/// and 3, Mistral, Gemma, Phi-3, DeepSeek, GPT-OSS/harmony), stripped from the end of a response.
-const END_TOKENS: [&str; 12] = [
-    "<|im_end|>",
-    "<|endoftext|>",
-    "<|eot_id|>",
-    "<|end_of_text|>",
-    "</s>",
-    "<end_of_turn>",
-    "<eos>",
-    "<|end|>",
-    "<|return|>",
-    "<｜end▁of▁sentence｜>",
-    "<|end▁of▁sentence|>",
-    "<pad>",
-];
-
 /// The response: what follows `prompt` in `query`, without trailing end-of-turn tokens.
 ///
 /// The prompt is looked for as a prefix, then anywhere (a tokenizer may put a BOS token before
@@ -53,20 +36,7 @@ pub fn response_of<'q>(query: &'q str, prompt: &str) -> Result<&'q str, String> 
             excerpt(prompt)
         ));
     };
-    Ok(strip_end_tokens(rest))
-}
-
-fn strip_end_tokens(mut text: &str) -> &str {
-    loop {
-        let trimmed = text.trim_end();
-        match END_TOKENS
-            .iter()
-            .find_map(|token| trimmed.strip_suffix(token))
-        {
-            Some(shorter) => text = shorter,
-            None => return trimmed,
-        }
-    }
+    Ok(graders::end_tokens::strip_end_tokens(rest))
 }
 
 /// Where `prompt` ends in `query` when both are read without whitespace, if `query` starts
