@@ -369,6 +369,28 @@ impl Engine {
         parsed: Vec<Result<Sample, SampleError>>,
         position: &(dyn Fn(usize) -> String + Sync),
     ) -> Graded {
+        self.grade_samples_then(client, parsed, position, true)
+    }
+
+    /// [`Engine::grade_samples`] without the group pass: the deferred components of grouped
+    /// samples stay placeholders, for a caller that forms groups across batches (`verifier
+    /// grade`, whose chunks are not groups; see `group_runs.rs`).
+    pub fn grade_samples_ungrouped(
+        &self,
+        client: Client,
+        parsed: Vec<Result<Sample, SampleError>>,
+        position: &(dyn Fn(usize) -> String + Sync),
+    ) -> Graded {
+        self.grade_samples_then(client, parsed, position, false)
+    }
+
+    fn grade_samples_then(
+        &self,
+        client: Client,
+        parsed: Vec<Result<Sample, SampleError>>,
+        position: &(dyn Fn(usize) -> String + Sync),
+        group_pass: bool,
+    ) -> Graded {
         // The sandbox threads are not scoped to this call: they share the samples by `Arc`.
         let parsed = Arc::new(parsed);
         // Hashing takes ~50 ns a sample: a trip to the pool for it costs more than it saves.
@@ -413,7 +435,9 @@ impl Engine {
             }
         }
         let mut results: Vec<GradeResult> = results.into_iter().map(Option::unwrap).collect();
-        self.apply_group_rewards(&parsed, &mut results);
+        if group_pass {
+            self.apply_group_rewards(&parsed, &mut results);
+        }
 
         let kinds = parsed
             .iter()

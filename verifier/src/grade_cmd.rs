@@ -12,6 +12,7 @@ use graders::{GradeResult, Registry};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::{Engine, Tally};
+use crate::group_runs::{ChunkResults, GroupedWriter, Member};
 use crate::line_chunks::{read_chunks_into, Chunk};
 
 #[derive(clap::Args, Debug)]
@@ -157,8 +158,8 @@ pub fn run(args: GradeArgs, registry: Registry) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One chunk's results as they will be written: encoded lines, and their tally.
-type ChunkOutput = std::sync::mpsc::Receiver<(Tally, Vec<u8>)>;
+/// One chunk's results as they will be written, and the tally of those already final.
+type ChunkOutput = std::sync::mpsc::Receiver<(Tally, ChunkResults)>;
 
 /// What the grading threads share. A thread takes the next chunk and queues the place for its
 /// results with the writer under one lock, so places are queued in input order whichever
@@ -215,8 +216,10 @@ fn grade_chunks(
     }
 }
 
-/// Grades one chunk: its results' tally, their JSON lines, and the chunk's buffer to reuse.
-fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, Vec<u8>, Vec<u8>) {
+/// Grades one chunk: the tally of its final results, its results in input order (grouped
+/// samples apart, for the writer's group pass: see `group_runs.rs`), and the chunk's buffer to
+/// reuse.
+fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, ChunkResults, Vec<u8>) {
     let Chunk { data, lines, .. } = chunk;
     // Parsed from the chunk's buffer, one deserializer for the chunk.
     let readable: Vec<std::ops::Range<usize>> = lines
@@ -229,42 +232,53 @@ fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, Vec<u8>, Vec<u8>) {
         .map(|(n, _)| *n)
         .collect();
     let parsed = graders::Sample::from_json_lines(&data, &readable);
-    let graded = engine.grade_samples(crate::fair_queue::LOCAL, parsed, &|i| {
+    let graded = engine.grade_samples_ungrouped(crate::fair_queue::LOCAL, parsed, &|i| {
         format!("line {}", numbers[i])
     });
+    let samples = graded._samples.clone().unwrap_or_default();
     // Unreadable lines take their place among the graded ones, in input order.
-    let mut graded_results = graded.into_results().into_iter();
+    let mut graded_results = graded.into_results().into_iter().enumerate();
     let mut tally = Tally::default();
-    let mut out = Vec::with_capacity(lines.len() * 256);
+    let mut out = ChunkResults {
+        encoded: Vec::with_capacity(lines.len() * 256),
+        members: Vec::new(),
+    };
     for (n, line) in &lines {
         let result = match line {
-            Ok(_) => graded_results.next().expect("one result per text"),
+            Ok(_) => {
+                let (i, result) = graded_results.next().expect("one result per text");
+                match samples.get(i) {
+                    Some(Ok(sample)) if sample.group_id.is_some() => {
+                        out.add(Member::of(sample, result, *n, &mut tally));
+                        continue;
+                    }
+                    _ => result,
+                }
+            }
             Err(why) => GradeResult::error(serde_json::Value::Null, format!("line {n}: {why}")),
         };
         tally.add(&result);
-        result.write_json(&mut out);
-        out.push(b'\n');
+        result.write_json(&mut out.encoded);
+        out.encoded.push(b'\n');
     }
-    drop((lines, readable, numbers));
+    drop((lines, readable, numbers, samples));
     (tally, out, data.into_bytes())
 }
 
-/// Writes every chunk's results, in order, as each chunk completes, then flushes; stops at the
-/// first error. Returns the tally of every result written, added in input order.
+/// Writes every chunk's results, in order, as each chunk completes (a group's once it has
+/// ended), then flushes; stops at the first error. Returns the tally of every result written.
 fn write_all_from(
-    mut out: impl Write,
+    out: impl Write,
     chunks: std::sync::mpsc::Receiver<ChunkOutput>,
 ) -> io::Result<Tally> {
-    let mut tally = Tally::default();
+    let mut writer = GroupedWriter::new(out);
     for encoding in chunks {
-        let (chunk_tally, lines) = encoding
+        let (chunk_tally, results) = encoding
             .recv()
             .map_err(|_| io::Error::other("grading a chunk of results failed"))?;
-        tally.merge(chunk_tally);
-        out.write_all(&lines)?;
+        writer.write_chunk(chunk_tally, results)?;
     }
-    out.flush()?;
-    Ok(tally)
+    writer.finish()
 }
 
 fn progress_bar(total_bytes: Option<u64>, quiet: bool) -> ProgressBar {

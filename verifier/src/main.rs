@@ -15,6 +15,7 @@ mod eval;
 mod exec;
 mod fair_queue;
 mod grade_cmd;
+mod group_runs;
 mod help;
 mod line_chunks;
 mod plugin_cmd;

@@ -65,6 +65,29 @@ fn set_component(component: &mut ComponentResult, verdict: Verdict) {
     component.error = verdict.error;
 }
 
+/// Whether the group pass has a component of this sample's to fill in (it has a `group_id` and
+/// a deferred `length` component).
+pub fn awaits_group(sample: &Sample, result: &GradeResult) -> bool {
+    !deferred_components(&[sample], std::slice::from_ref(result)).is_empty()
+}
+
+/// Fails, saying `why`, each component of these samples that awaits the group pass, for a group
+/// that could not be put together; the samples' rewards and statuses are recomposed.
+pub fn refuse(samples: &[&Sample], results: &mut [GradeResult], why: &str) {
+    let deferred = deferred_components(samples, results);
+    for item in &deferred {
+        set_component(
+            &mut results[item.sample].components[item.component],
+            Verdict::error(why),
+        );
+    }
+    let mut touched: Vec<usize> = deferred.iter().map(|item| item.sample).collect();
+    touched.dedup();
+    for index in touched {
+        recompose(&mut results[index]);
+    }
+}
+
 /// See the module doc.
 pub fn apply(samples: &[&Sample], results: &mut [GradeResult]) {
     let deferred = deferred_components(samples, results);
