@@ -523,11 +523,30 @@ fn an_answer_too_costly_to_compare_is_wrong_not_a_timeout() {
     let roots: Vec<String> = (0..100)
         .map(|k| format!(r"(3^{{{}}})^{{\frac{{1}}{{7}}}}", 20_000 + k))
         .collect();
+    // Round 4: sets of sets, each pair alike but for one item: ~10M comparisons cheap enough
+    // that the work budget hardly noticed them (8.5 s, a `timeout` under a shorter deadline).
+    let letters: Vec<String> = "abcdjklmnpqrstuvwxyzABCDEFGHJ"
+        .chars()
+        .map(String::from)
+        .collect();
+    let sets: Vec<String> = (0..125)
+        .map(|i| {
+            let mut items = letters.clone();
+            if i % 2 == 1 {
+                items.reverse();
+            }
+            items.push(i.to_string());
+            format!(r"\{{{}\}}", items.join(","))
+        })
+        .collect();
     for (items, gold) in [
         (&factorials, r"\{1,2\}"),
         (&factorials, r"\{-1, 4\}"),
         (&factorials, r"\{\frac{1}{2}, \sqrt{2}\}"),
         (&roots, r"\{1,2\}"),
+        (&sets, r"\{1,2\}"),
+        (&sets, r"1, 2"),
+        (&sets, r"2 \pm \sqrt{3}"),
     ] {
         let completion = format!(r"\boxed{{\{{{}\}}}}", items.join(","));
         let task = Task::Math(MathTask {

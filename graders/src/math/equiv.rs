@@ -68,6 +68,14 @@ impl Default for Rules {
 /// comparison past a 10 s deadline (red team), and a `timeout` is a sample the trainer drops.
 const COMPARISON_BUDGET: u64 = 64 * WORK_BUDGET;
 
+/// Steps one comparison may take (comparisons of sub-expressions, items of loops over a set's
+/// items), whatever their evaluations cost: removing repeats from a set compares its items
+/// pairwise, and from a set of sets, every pair of items of every pair of sets. 125 sets of 30
+/// one-letter symbols, each pair alike but for one item, made ~10M cheap comparisons, 8.5 s of
+/// CPU, under a work budget they hardly touched, and a `timeout` under any deadline below that
+/// (red team). A set of 256 numbers takes ~33k steps to remove repeats.
+const MAX_STEPS: u64 = 300_000;
+
 /// Why a comparison stopped before it decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -86,6 +94,7 @@ pub fn equivalent(gold: &Expr, pred: &Expr, rules: &Rules, ctx: &GradeContext) -
         rules,
         ctx,
         spent: Cell::new(0),
+        steps: Cell::new(0),
     }
     .eq(gold, pred)
 }
@@ -95,10 +104,19 @@ struct Checker<'a> {
     ctx: &'a GradeContext,
     /// Work spent by every evaluation so far (see [`COMPARISON_BUDGET`]).
     spent: Cell<u64>,
+    /// Steps taken so far (see [`MAX_STEPS`]).
+    steps: Cell<u64>,
 }
 
 impl Checker<'_> {
+    /// One step of the comparison (each `eq`, each item of a loop over items): the deadline
+    /// checked, and the step counted against [`MAX_STEPS`].
     fn tick(&self) -> Result<(), Stopped> {
+        let steps = self.steps.get() + 1;
+        self.steps.set(steps);
+        if steps > MAX_STEPS {
+            return Err(Stopped::TooCostly);
+        }
         if self.ctx.expired() {
             Err(Stopped::Deadline)
         } else {
