@@ -511,6 +511,41 @@ fn tolerances_do_not_outgrow_the_values_they_compare() {
     }
 }
 
+/// An exact zero term (`+0\pi`, `\cdot e^0`, `+\ln 1`) makes an answer approximate, and an
+/// approximation met an exact gold within 1e-9 relative: big integers took near misses
+/// (`123456789112 + 0\pi` for 123456789012, red team). Against an exact value an approximation
+/// may differ by its own rounding only, and never past 2^53, where f64 cannot tell integers
+/// apart.
+#[test]
+fn an_approximation_does_not_stretch_an_exact_gold() {
+    for (completion, gold) in [
+        (r"\boxed{123456789112 + 0\pi}", "123456789012"),
+        (r"\boxed{18446744073709552000 + 0\pi}", "2^{64}"),
+        (r"\boxed{1000000001+0\pi}", "1000000000"),
+        (r"\boxed{1000000001\cdot e^{0}}", "1000000000"),
+        (r"\boxed{1000000001+\ln 1}", "1000000000"),
+        (r"\boxed{1000000001+\sin(0)}", "1000000000"),
+        (r"\boxed{e^{20}}", "485165195"),
+        (
+            r"\boxed{\frac{1000000001}{3}+0\pi}",
+            r"\frac{1000000000}{3}",
+        ),
+    ] {
+        expect_incorrect(completion, gold);
+    }
+    for (completion, gold) in [
+        (r"\boxed{\sqrt{2}^2}", "2"),
+        (r"\boxed{\log_2 16}", "4"),
+        (r"\boxed{\sqrt[3]{27}}", "3"),
+        (r"\boxed{\tan\frac{\pi}{4}}", "1"),
+        (r"\boxed{123456789012 + 0\pi}", "123456789012"),
+        (r"\boxed{e^{\ln 5}}", "5"),
+        (r"\boxed{\cos(\pi)}", "-1"),
+    ] {
+        expect_correct(completion, gold);
+    }
+}
+
 /// A set answer whose items each spend an evaluation's whole work budget: its items are
 /// compared pairwise, so twenty of them took the comparison past a 10 s deadline, and the
 /// sample came back `timeout`, which a trainer drops (red team). The comparison's work is

@@ -608,9 +608,34 @@ impl Checker<'_> {
         }
         match (a, b) {
             (Value::Exact(x), Value::Exact(y)) => x == y,
+            (Value::Exact(_), Value::Approx(_)) => approx_matches_exact(b, a),
+            (Value::Approx(_), Value::Exact(_)) => approx_matches_exact(a, b),
             _ => approx_equal(a, b),
         }
     }
+}
+
+/// Past this magnitude f64 cannot tell an integer from its neighbours (2^53).
+const F64_EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// Relative tolerance for an approximation against an exact value: the approximation's own
+/// rounding (a few hundred ulps), not [`RELATIVE_TOLERANCE`], which is for two approximations.
+const EXACT_TOLERANCE: f64 = 1e-12;
+
+/// An approximation against an exact value (`\sqrt{2}^2` against 2): within the
+/// approximation's rounding of it, and never for an exact value f64 cannot pin down. An exact
+/// zero term (`+0\pi`, `\cdot e^0`) makes an answer approximate: at 1e-9, `123456789112 + 0\pi`
+/// matched 123456789012, and `18446744073709552000 + 0\pi` matched `2^{64}` (red team).
+fn approx_matches_exact(approx: &Value, exact: &Value) -> bool {
+    let (a, e) = (approx.complex(), exact.complex());
+    if e.norm() >= F64_EXACT_INTEGERS {
+        return false;
+    }
+    if exact.is_zero() {
+        return approx_equal(approx, exact);
+    }
+    let diff = (a - e).norm();
+    a.is_finite() && diff.is_finite() && diff <= EXACT_TOLERANCE * e.norm()
 }
 
 /// Two approximations within the relative tolerance. Never for a value that is not finite: an
