@@ -46,6 +46,29 @@ def expected_status(i: int) -> str:
     return "incorrect" if i % 3 == 0 else "correct"
 
 
+def grouped_samples(groups: int, size: int, others: int = 1) -> list[dict]:
+    """`groups` GRPO groups of `size` completions of growing length (Kimi's length reward
+    compares them), each followed by `others` samples without a group."""
+    out = []
+    for g in range(groups):
+        for k in range(size):
+            out.append({
+                "id": f"g{g}/{k}",
+                "group_id": f"q{g}",
+                "completion": "<think>x</think>" + "word " * (10 * 2 ** k),
+                "task": {"kind": "format", "style": "r1"},
+                "components": [{"name": "len", "task": {"kind": "length", "style": "kimi"}}],
+            })
+        for j in range(others):
+            out.append(math_sample(1000 * g + j))
+    return out
+
+
+def kimi_rewards(results) -> list:
+    return [(r.id, r.raw["components"][1]["reward"], r.raw["components"][1]["details"].get("group_size"))
+            for r in results if str(r.id).startswith("g")]
+
+
 class SyncClientTest(unittest.TestCase):
     def assert_graded_in_order(self, results, n):
         self.assertEqual(len(results), n)
@@ -90,6 +113,28 @@ class SyncClientTest(unittest.TestCase):
         try:
             with Client(small.url, batch_size=100) as client:
                 self.assert_graded_in_order(client.grade(mixed_samples(50)), 50)
+        finally:
+            small.stop()
+
+    def test_a_group_is_never_cut_across_requests(self):
+        # The server computes a group's rewards over the request's whole group: chunks (per
+        # endpoint, per batch_size, halved on 413) must keep each group whole (red team: two
+        # endpoints graded an 8-member group as two groups of 4, with wrong rewards).
+        samples = grouped_samples(3, 8)
+        with Client(service.url, batch_size=1000) as client:
+            whole = kimi_rewards(client.grade(samples))
+        self.assertTrue(all(size == 8 for _, _, size in whole), whole)
+        with Client([service.url, service.url], batch_size=5) as client:
+            results = client.grade(samples)
+        self.assertEqual([r.id for r in results], [s["id"] for s in samples])
+        self.assertEqual(kimi_rewards(results), whole)
+        small = Service("--max-batch", "12")
+        try:
+            with Client(small.url, batch_size=100) as client:
+                self.assertEqual(kimi_rewards(client.grade(samples)), whole)
+                with self.assertRaises(VerifierRequestError) as raised:
+                    client.grade(grouped_samples(1, 16))
+                self.assertIn("group", str(raised.exception))
         finally:
             small.stop()
 
@@ -299,6 +344,19 @@ class AsyncClientTest(unittest.TestCase):
         SyncClientTest.assert_graded_in_order(self, first, 200)
         for results in many:
             SyncClientTest.assert_graded_in_order(self, results, 30)
+
+    def test_a_group_is_never_cut_across_requests(self):
+        samples = grouped_samples(3, 8)
+
+        async def go(endpoints, batch_size):
+            async with AsyncClient(endpoints, batch_size=batch_size) as client:
+                return await client.grade(samples)
+
+        whole = kimi_rewards(self.run_async(go([service.url], 1000)))
+        results = self.run_async(go([service.url, service.url], 5))
+        self.assertEqual([r.id for r in results], [s["id"] for s in samples])
+        self.assertEqual(kimi_rewards(results), whole)
+        self.assertTrue(all(size == 8 for _, _, size in whole), whole)
 
     def test_keep_alive_and_hang_up(self):
         stub = Stub()

@@ -3,7 +3,10 @@
 Behaviour mirrors the Rust client in `rollout-worker/src/reward/http.rs`:
 
 * A call's samples are cut into chunks (at most `batch_size` each, and at least one per endpoint),
-  sent concurrently. Results come back in input order.
+  sent concurrently. Results come back in input order. A GRPO group (the samples with one
+  `group_id`) is never cut: the server computes group rewards over a request's whole group, so
+  a chunk holds every sample of each group it has (a group larger than `batch_size` is a chunk
+  of its own).
 * A chunk that fails (connection refused, reset or timed out, a 5xx or 429, an unreadable answer
   or one with the wrong number of results) is retried on the next endpoint in round-robin order
   after a back-off: the server's `Retry-After` when it gives one (up to `max_retry_after`), else
@@ -14,8 +17,8 @@ Behaviour mirrors the Rust client in `rollout-worker/src/reward/http.rs`:
   endpoint is), so a dead one costs one failed attempt per cool-down, not one per chunk.
 
 Two differences from the Rust client, both on purpose: a `413` (batch too large for the server)
-splits the chunk in halves instead of retrying it whole, and another 4xx (a request the server
-will refuse everywhere) raises `VerifierRequestError` at once.
+splits the chunk in halves (between groups) instead of retrying it whole, and another 4xx (a
+request the server will refuse everywhere) raises `VerifierRequestError` at once.
 
 Connections are HTTP/1.1 keep-alive, one per request in flight, reused afterwards. Clients are
 picklable: the configuration travels, connections and threads do not (they are made again, lazily,
@@ -316,10 +319,37 @@ class _Base:
         with self._lock:
             self._down_until[i] = time.monotonic() + self.cool_down
 
-    def _chunks(self, n: int) -> list[tuple[int, int]]:
-        per_endpoint = -(-n // len(self._endpoints))
+    def _chunks(self, samples: Sequence[dict]) -> list[list[list[int]]]:
+        """The call's samples as chunks of units, each unit the indices of one group's samples
+        (in input order) or of one sample without a `group_id`; a chunk is at most `batch_size`
+        samples unless one group alone is more."""
+        units: list[list[int]] = []
+        unit_of: dict[str, int] = {}
+        for i, sample in enumerate(samples):
+            group = sample.get("group_id")
+            if group is None:
+                units.append([i])
+                continue
+            key = json.dumps(group, sort_keys=True)
+            if key in unit_of:
+                units[unit_of[key]].append(i)
+            else:
+                unit_of[key] = len(units)
+                units.append([i])
+        per_endpoint = -(-len(samples) // len(self._endpoints))
         size = max(1, min(self.batch_size, per_endpoint))
-        return [(start, min(n, start + size)) for start in range(0, n, size)]
+        chunks: list[list[list[int]]] = []
+        current: list[list[int]] = []
+        count = 0
+        for unit in units:
+            if current and count + len(unit) > size:
+                chunks.append(current)
+                current, count = [], 0
+            current.append(unit)
+            count += len(unit)
+        if current:
+            chunks.append(current)
+        return chunks
 
     def _request_head(self, ep: _Endpoint, length: int) -> dict:
         headers = {
@@ -369,6 +399,42 @@ class _Base:
 
 def _body(encoded: Sequence[bytes]) -> bytes:
     return b'{"samples":[' + b",".join(encoded) + b"]}"
+
+
+def _units_of(encoded: Sequence[bytes], chunk: list[list[int]]) -> list[list[bytes]]:
+    return [[encoded[i] for i in unit] for unit in chunk]
+
+
+def _in_input_order(chunks: list[list[list[int]]], answers: list[list[Result]]) -> list[Result]:
+    """Each chunk's results (in the order its units were sent) put back at their samples'
+    places."""
+    n = sum(len(unit) for chunk in chunks for unit in chunk)
+    results: list[Result | None] = [None] * n
+    for chunk, answer in zip(chunks, answers):
+        order = [i for unit in chunk for i in unit]
+        for i, result in zip(order, answer):
+            results[i] = result
+    return results  # type: ignore[return-value]
+
+
+def _halves(units: list[list[bytes]], split: Exception, url: str):
+    """A chunk the server found too large (413), cut in two between units, about half its
+    samples each; one unit (one sample, or one group, which must not be cut) cannot be."""
+    if len(units) == 1:
+        if len(units[0]) == 1:
+            raise VerifierRequestError(413, str(split), url) from None
+        raise VerifierRequestError(
+            413,
+            f"{split}; a group of {len(units[0])} samples (one group_id) is graded in one "
+            "request, so the server must take at least that many (its --max-batch)",
+            url,
+        ) from None
+    total = sum(len(unit) for unit in units)
+    cut, count = 1, len(units[0])
+    while cut < len(units) - 1 and count + len(units[cut]) <= total // 2:
+        count += len(units[cut])
+        cut += 1
+    return units[:cut], units[cut:]
 
 
 class _Tries:
@@ -451,25 +517,25 @@ class Client(_Base):
         encoded = [_prepare(s, i) for i, s in enumerate(samples)]
         if not encoded:
             return []
-        chunks = self._chunks(len(encoded))
+        chunks = self._chunks(samples)
         if len(chunks) == 1:
-            return self._grade_chunk(encoded)
+            return _in_input_order(chunks, [self._grade_units(_units_of(encoded, chunks[0]))])
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
                     self.max_in_flight, thread_name_prefix="verifier-client"
                 )
             executor = self._executor
-        futures = [executor.submit(self._grade_chunk, encoded[a:b]) for a, b in chunks]
-        results: list[Result] = []
-        for future in futures:
-            results.extend(future.result())
-        return results
+        futures = [
+            executor.submit(self._grade_units, _units_of(encoded, chunk)) for chunk in chunks
+        ]
+        return _in_input_order(chunks, [future.result() for future in futures])
 
     def grade_one(self, sample: dict) -> Result:
         return self.grade([sample])[0]
 
-    def _grade_chunk(self, encoded: Sequence[bytes]) -> list[Result]:
+    def _grade_units(self, units: list[list[bytes]]) -> list[Result]:
+        encoded = [sample for unit in units for sample in unit]
         body = _body(encoded)
         tries = _Tries(self, len(encoded))
         for wait in tries:
@@ -480,10 +546,8 @@ class Client(_Base):
                 status, headers, data = self._post(i, body)
                 return self._judge(ep, status, headers, data, len(encoded))
             except _Split as split:
-                if len(encoded) == 1:
-                    raise VerifierRequestError(413, str(split), ep.url) from None
-                half = len(encoded) // 2
-                return self._grade_chunk(encoded[:half]) + self._grade_chunk(encoded[half:])
+                first, second = _halves(units, split, ep.url)
+                return self._grade_units(first) + self._grade_units(second)
             except _Retry as failure:
                 tries.refused(failure)
             except _TRANSPORT_ERRORS as err:
@@ -612,22 +676,24 @@ class AsyncClient(_Base):
         encoded = [_prepare(s, i) for i, s in enumerate(samples)]
         if not encoded:
             return []
-        chunks = self._chunks(len(encoded))
+        chunks = self._chunks(samples)
         if len(chunks) == 1:
-            return await self._grade_chunk(encoded)
+            answer = await self._grade_units(_units_of(encoded, chunks[0]))
+            return _in_input_order(chunks, [answer])
         gate = asyncio.Semaphore(self.max_in_flight)
 
-        async def run(a: int, b: int) -> list[Result]:
+        async def run(chunk: list[list[int]]) -> list[Result]:
             async with gate:
-                return await self._grade_chunk(encoded[a:b])
+                return await self._grade_units(_units_of(encoded, chunk))
 
-        answers = await asyncio.gather(*(run(a, b) for a, b in chunks))
-        return [r for answer in answers for r in answer]
+        answers = await asyncio.gather(*(run(chunk) for chunk in chunks))
+        return _in_input_order(chunks, list(answers))
 
     async def grade_one(self, sample: dict) -> Result:
         return (await self.grade([sample]))[0]
 
-    async def _grade_chunk(self, encoded: Sequence[bytes]) -> list[Result]:
+    async def _grade_units(self, units: list[list[bytes]]) -> list[Result]:
+        encoded = [sample for unit in units for sample in unit]
         body = _body(encoded)
         tries = _Tries(self, len(encoded))
         for wait in tries:
@@ -638,11 +704,8 @@ class AsyncClient(_Base):
                 status, headers, data = await asyncio.wait_for(self._post(i, body), self.timeout)
                 return self._judge(ep, status, headers, data, len(encoded))
             except _Split as split:
-                if len(encoded) == 1:
-                    raise VerifierRequestError(413, str(split), ep.url) from None
-                half = len(encoded) // 2
-                first = await self._grade_chunk(encoded[:half])
-                return first + await self._grade_chunk(encoded[half:])
+                first, second = _halves(units, split, ep.url)
+                return await self._grade_units(first) + await self._grade_units(second)
             except _Retry as failure:
                 tries.refused(failure)
             except (asyncio.TimeoutError,) + _TRANSPORT_ERRORS as err:
