@@ -1,7 +1,9 @@
 //! The verifier client: batches of samples to one or more `verifier serve` endpoints
 //! (`POST /v1/grade` with `{"samples": [...]}` answers `{"results": [...]}` in order).
 //!
-//! A batch is cut into chunks, one per endpoint, sent concurrently. A chunk that fails (connection
+//! A batch is cut into chunks, one per endpoint, sent concurrently, each of whole GRPO groups (the
+//! verifier computes a group's rewards over the request's whole group: a group cut in two got
+//! two sets of wrong Kimi length rewards; red team). A chunk that fails (connection
 //! refused, timeout, a 5xx or 429, or an answer with the wrong number of results) is retried on
 //! the next endpoint after a back-off (the server's `Retry-After` when it gives one, else
 //! exponential), so an endpoint that dies loses no sample; only when every attempt fails does
@@ -208,16 +210,53 @@ fn summarise(errors: &[String]) -> String {
         .join("; ")
 }
 
+/// The samples' indices in about `parts` chunks, each holding every sample of each group it has
+/// (a group is the samples with one `group_id`, wherever they are; a sample without one is on
+/// its own), in input order within a group.
+fn whole_group_chunks(samples: &[Sample], parts: usize) -> Vec<Vec<usize>> {
+    let mut units: Vec<Vec<usize>> = Vec::new();
+    let mut unit_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, sample) in samples.iter().enumerate() {
+        let Some(group) = &sample.group_id else {
+            units.push(vec![i]);
+            continue;
+        };
+        match unit_of.entry(group.to_string()) {
+            std::collections::hash_map::Entry::Occupied(unit) => units[*unit.get()].push(i),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(units.len());
+                units.push(vec![i]);
+            }
+        }
+    }
+    let size = samples.len().div_ceil(parts.max(1));
+    let mut chunks = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for unit in units {
+        if !current.is_empty() && current.len() + unit.len() > size {
+            chunks.push(std::mem::take(&mut current));
+        }
+        current.extend(unit);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
 impl RewardSource for HttpVerifier {
     fn grade(&self, samples: &[Sample]) -> anyhow::Result<Vec<GradeResult>> {
         if samples.is_empty() {
             return Ok(Vec::new());
         }
-        let chunk = samples.len().div_ceil(self.config.endpoints.len());
+        let chunks = whole_group_chunks(samples, self.config.endpoints.len());
         let answers: Vec<anyhow::Result<Vec<GradeResult>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = samples
-                .chunks(chunk)
-                .map(|c| scope.spawn(move || self.grade_chunk(c)))
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|chunk| {
+                    let owned: Vec<Sample> = chunk.iter().map(|&i| samples[i].clone()).collect();
+                    scope.spawn(move || self.grade_chunk(&owned))
+                })
                 .collect();
             handles
                 .into_iter()
@@ -227,14 +266,67 @@ impl RewardSource for HttpVerifier {
                 })
                 .collect()
         });
-        let mut results = Vec::with_capacity(samples.len());
-        for answer in answers {
-            results.extend(answer?);
+        let mut results: Vec<Option<GradeResult>> = vec![None; samples.len()];
+        for (chunk, answer) in chunks.iter().zip(answers) {
+            for (&i, result) in chunk.iter().zip(answer?) {
+                results[i] = Some(result);
+            }
         }
-        Ok(results)
+        Ok(results
+            .into_iter()
+            .map(|result| result.expect("every sample is in one chunk"))
+            .collect())
     }
 
     fn describe(&self) -> String {
         format!("verifier at {}", self.config.endpoints.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(group: Option<&str>) -> Sample {
+        let mut value =
+            serde_json::json!({"completion": "x", "task": {"kind": "format", "style": "r1"}});
+        if let Some(group) = group {
+            value["group_id"] = group.into();
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn chunks_keep_every_group_whole_and_every_sample_once() {
+        // Groups of 3 (q0 interleaved with q1), among samples of no group, over 2 endpoints.
+        let groups = [
+            Some("q0"),
+            None,
+            Some("q1"),
+            Some("q0"),
+            Some("q1"),
+            Some("q0"),
+            None,
+            Some("q1"),
+            None,
+        ];
+        let samples: Vec<Sample> = groups.iter().map(|g| sample(*g)).collect();
+        for parts in [1, 2, 3, 9] {
+            let chunks = whole_group_chunks(&samples, parts);
+            let mut seen: Vec<usize> = chunks.iter().flatten().copied().collect();
+            seen.sort_unstable();
+            assert_eq!(
+                seen,
+                (0..samples.len()).collect::<Vec<_>>(),
+                "{parts} parts"
+            );
+            for group in ["q0", "q1"] {
+                let holding: Vec<usize> = (0..chunks.len())
+                    .filter(|&c| chunks[c].iter().any(|&i| groups[i] == Some(group)))
+                    .collect();
+                assert_eq!(holding.len(), 1, "{group} cut over chunks {holding:?}");
+            }
+        }
+        assert!(whole_group_chunks(&samples, 3).len() > 1, "still spread");
     }
 }
