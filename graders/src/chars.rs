@@ -6,10 +6,13 @@ use std::sync::OnceLock;
 
 /// What no reader sees as a character of its own: Unicode's default-ignorable code points
 /// (zero-width spaces and joiners, variation selectors, tags, Hangul fillers, U+180E, U+034F),
-/// format characters (bidirectional controls), control characters, combining marks, and the
-/// blank braille pattern. A red team went through the short hand-made list this replaced
-/// character by character; the Unicode classes remove the class.
-const INVISIBLE: &str = r"[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Cc}\p{Mn}\p{Me}\x{2800}--\s]";
+/// format characters (bidirectional controls), control characters, combining marks, the
+/// blank braille pattern, and code points that are no character anyone can read: private use
+/// (U+E000, planes 15 and 16) and unassigned ones (a red team's `<think>\u{E000}</think>\u{E000}`
+/// and U+0378 passed R1's format). A red team went through the short hand-made list this
+/// replaced character by character; the Unicode classes remove the class.
+const INVISIBLE: &str =
+    r"[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Cc}\p{Mn}\p{Me}\p{Co}\p{Cn}\x{2800}--\s]";
 
 /// A set of characters written as a regex class (`[\p{L}\p{N}]`), tested by a binary search
 /// over its code point ranges, sorted, made on first use. Matching a regex against each
@@ -122,6 +125,10 @@ mod tests {
             '\u{206A}',
             '\u{E0100}',
             '\u{0007}',
+            '\u{E000}',
+            '\u{F8FF}',
+            '\u{F0000}',
+            '\u{0378}',
         ] {
             assert!(is_invisible(c), "U+{:04X}", c as u32);
             assert!(is_blank(&format!(" {c} ")), "U+{:04X}", c as u32);
