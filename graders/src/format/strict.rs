@@ -4,7 +4,7 @@
 
 use super::tags::{tag, Tag};
 use crate::chars::is_blank;
-use crate::end_tokens::strip_end_tokens;
+use crate::end_tokens::{before_first_end_token, strip_end_tokens};
 
 static THINK_OPEN: Tag = tag!("<think>");
 static THINK_CLOSE: Tag = tag!("</think>");
@@ -27,7 +27,7 @@ pub fn r1(text: &str) -> Result<(), String> {
     }
     // A completion decoded with its special tokens ends in the template's end-of-turn token:
     // `<think>a</think><|im_end|>` has no answer (red team: it scored 1).
-    if is_blank(strip_end_tokens(answer)) {
+    if is_blank(strip_end_tokens(before_first_end_token(answer))) {
         return Err("there is no answer after </think>".into());
     }
     Ok(())
@@ -110,6 +110,17 @@ mod tests {
             ("<think>a</think>\n</s>", "no answer"),
             ("<think>a</think><|eot_id|><|end_of_text|>\n", "no answer"),
             ("<think><|im_end|></think>b", "reasoning"),
+            ("<think>a</think><|im_end|>\u{200B}", "no answer"),
+            ("<think>a</think><|im_end|>\u{E000}", "no answer"),
+            ("<think>a</think><|im_end|>\u{200B}<|im_end|>", "no answer"),
+            ("<think>a</think><|endoftext|>\u{FEFF}", "no answer"),
+            ("<think>a</think><|eot_id|>\u{0301}", "no answer"),
+            ("<think>a</think><|eom_id|>", "no answer"),
+            (
+                "<think>a</think><|im_end|>\n<|im_start|>user\n",
+                "no answer",
+            ),
+            ("<think>a</think>\n</s><s>[INST] next", "no answer"),
         ];
         for (text, why) in cases {
             let err = r1(text).unwrap_err();
