@@ -511,11 +511,11 @@ fn tolerances_do_not_outgrow_the_values_they_compare() {
     }
 }
 
-/// An exact zero term (`+0\pi`, `\cdot e^0`, `+\ln 1`) makes an answer approximate, and an
-/// approximation met an exact gold within 1e-9 relative: big integers took near misses
-/// (`123456789112 + 0\pi` for 123456789012, red team). Against an exact value an approximation
-/// may differ by its own rounding only, and never past 2^53, where f64 cannot tell integers
-/// apart.
+/// An exact zero term (`+0\pi`, `\cdot e^0`, `+\ln 1`) makes an answer approximate, and
+/// approximations met within 1e-9 relative: big integers took near misses (`123456789112 +
+/// 0\pi` for 123456789012, `1000000001\pi` for `1000000000\pi`; red team). Approximations may
+/// differ by their rounding only now, and never match an exact value past 2^53, where f64
+/// cannot tell integers apart.
 #[test]
 fn an_approximation_does_not_stretch_an_exact_gold() {
     for (completion, gold) in [
@@ -530,6 +530,11 @@ fn an_approximation_does_not_stretch_an_exact_gold() {
             r"\boxed{\frac{1000000001}{3}+0\pi}",
             r"\frac{1000000000}{3}",
         ),
+        // Two approximations: the same stretch, with an irrational factor on both sides.
+        (r"\boxed{1000000001\pi}", r"1000000000\pi"),
+        (r"\boxed{123456789112\pi}", r"123456789012\pi"),
+        (r"\boxed{1000000001\sqrt{2}}", r"1000000000\sqrt{2}"),
+        (r"\boxed{1000000001e}", r"1000000000e"),
     ] {
         expect_incorrect(completion, gold);
     }
@@ -541,6 +546,10 @@ fn an_approximation_does_not_stretch_an_exact_gold() {
         (r"\boxed{123456789012 + 0\pi}", "123456789012"),
         (r"\boxed{e^{\ln 5}}", "5"),
         (r"\boxed{\cos(\pi)}", "-1"),
+        (r"\boxed{\frac{\sqrt{3}}{2}}", r"\sin\frac{\pi}{3}"),
+        (r"\boxed{2\sqrt{2}\pi}", r"\sqrt{8}\pi"),
+        (r"\boxed{e^{i\pi}}", "-1"),
+        (r"\boxed{(1+\sqrt{2})^{2}}", r"3+2\sqrt{2}"),
     ] {
         expect_correct(completion, gold);
     }

@@ -33,8 +33,11 @@ use super::expr::{Constant, Expr, Func, RelOp};
 use super::number::{ratio_i128, EvalResult, Value};
 use crate::registry::GradeContext;
 
-/// Relative tolerance for values that had to be approximated (irrationals, functions).
-const RELATIVE_TOLERANCE: f64 = 1e-9;
+/// Relative tolerance for values that had to be approximated (irrationals, functions): their
+/// floating-point rounding, a few thousand ulps, and no more. At 1e-9 an approximation stretched
+/// the value it was compared with: `1000000001\pi` matched `1000000000\pi`, and an exact zero
+/// term made any answer approximate (`123456789112 + 0\pi` matched 123456789012; red team).
+const RELATIVE_TOLERANCE: f64 = 1e-12;
 /// Probe points per comparison with free symbols.
 const PROBES: usize = 6;
 /// Largest set or tuple compared element by element.
@@ -618,24 +621,11 @@ impl Checker<'_> {
 /// Past this magnitude f64 cannot tell an integer from its neighbours (2^53).
 const F64_EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
 
-/// Relative tolerance for an approximation against an exact value: the approximation's own
-/// rounding (a few hundred ulps), not [`RELATIVE_TOLERANCE`], which is for two approximations.
-const EXACT_TOLERANCE: f64 = 1e-12;
-
-/// An approximation against an exact value (`\sqrt{2}^2` against 2): within the
-/// approximation's rounding of it, and never for an exact value f64 cannot pin down. An exact
-/// zero term (`+0\pi`, `\cdot e^0`) makes an answer approximate: at 1e-9, `123456789112 + 0\pi`
-/// matched 123456789012, and `18446744073709552000 + 0\pi` matched `2^{64}` (red team).
+/// An approximation against an exact value (`\sqrt{2}^2` against 2): within
+/// [`RELATIVE_TOLERANCE`] of it, and never for an exact value f64 cannot pin down
+/// (`18446744073709552000 + 0\pi` against `2^{64}`, red team).
 fn approx_matches_exact(approx: &Value, exact: &Value) -> bool {
-    let (a, e) = (approx.complex(), exact.complex());
-    if e.norm() >= F64_EXACT_INTEGERS {
-        return false;
-    }
-    if exact.is_zero() {
-        return approx_equal(approx, exact);
-    }
-    let diff = (a - e).norm();
-    a.is_finite() && diff.is_finite() && diff <= EXACT_TOLERANCE * e.norm()
+    exact.complex().norm() < F64_EXACT_INTEGERS && approx_equal(approx, exact)
 }
 
 /// Two approximations within the relative tolerance. Never for a value that is not finite: an
