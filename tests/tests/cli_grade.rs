@@ -346,8 +346,10 @@ fn a_lone_surrogate_in_a_completion_is_graded_not_an_error() {
 /// A GRPO group's length rewards (Kimi's) compare all its members, wherever `grade`'s chunks cut
 /// the input: a group that straddled a chunk boundary was graded as two groups, and its rewards
 /// came back silently wrong (red team). Every group here has the same lengths, so every group's
-/// rewards must be the first group's; ungrouped and unreadable lines between groups end them, and
-/// a group that comes back after other lines gets an error for its group rewards, not a wrong one.
+/// rewards must be the first group's: groups interleaved two at a time (as asynchronous rollout
+/// writers write them), with ungrouped and unreadable lines among their members. A member that
+/// comes more than 4096 lines after its group's last one gets an error for its Kimi reward (and
+/// still its cosine reward), not a reward computed over part of a group.
 #[test]
 fn group_rewards_see_the_whole_group_wherever_chunks_cut_the_input() {
     let member = |group: &str, i: usize, words: usize| {
@@ -356,27 +358,32 @@ fn group_rewards_see_the_whole_group_wherever_chunks_cut_the_input() {
             "group_id": group,
             "completion": format!("<think>x</think>{}", "word ".repeat(words)),
             "task": {"kind": "format", "style": "r1"},
-            "components": [{"name": "len", "task": {"kind": "length", "style": "kimi"}}],
+            "components": [
+                {"name": "len", "task": {"kind": "length", "style": "kimi"}},
+                {"name": "cos", "task": {"kind": "length", "style": "cosine", "max_len": 4000}},
+            ],
         })
         .to_string()
     };
     let lengths = [10, 20, 40, 80, 160, 320, 640, 1280];
     let mut lines = Vec::new();
-    for g in 0..120 {
-        let group = format!("q{g}");
+    for pair in 0..60 {
+        let (a, b) = (format!("q{}", 2 * pair), format!("q{}", 2 * pair + 1));
         for (i, words) in lengths.iter().enumerate() {
-            lines.push(member(&group, i, *words));
-        }
-        match g % 3 {
-            0 => lines.push(format_sample(format!("plain{g}"), GOOD, "r1").to_string()),
-            1 => lines.push("{\"id\": \"broken\", ".to_string()),
-            _ => {}
+            lines.push(member(&a, i, *words));
+            lines.push(member(&b, i, *words));
+            match (pair + i) % 4 {
+                0 => lines.push(format_sample(format!("plain{pair}/{i}"), GOOD, "r1").to_string()),
+                1 => lines.push("{\"id\": \"broken\", ".to_string()),
+                _ => {}
+            }
         }
     }
-    // q0 again, long after it ended.
-    for (i, words) in lengths.iter().enumerate() {
-        lines.push(member("q0", 100 + i, *words));
+    for i in 0..4200 {
+        lines.push(format_sample(format!("filler{i}"), GOOD, "r1").to_string());
     }
+    // q0 again, long after its group ended.
+    lines.push(member("q0", 100, 10));
     let input = lines.join("\n") + "\n";
     assert!(input.len() > 1 << 20, "many chunks: {} bytes", input.len());
     for jobs in ["1", "2"] {
@@ -387,24 +394,29 @@ fn group_rewards_see_the_whole_group_wherever_chunks_cut_the_input() {
             .iter()
             .filter(|r| r["id"].as_str().is_some_and(|id| id.starts_with('q')))
             .collect();
-        let rewards = |r: &Value| r["components"][1]["reward"].as_f64();
-        let first: Vec<Option<f64>> = grouped[..8].iter().map(|r| rewards(r)).collect();
+        let kimi = |r: &Value| r["components"][1]["reward"].as_f64();
+        let first: Vec<Option<f64>> = [0, 2, 4, 6, 8, 10, 12, 14]
+            .iter()
+            .map(|&k| kimi(grouped[k]))
+            .collect();
         assert!(first.iter().all(Option::is_some), "{:?}", grouped[0]);
         for (k, result) in grouped[..120 * 8].iter().enumerate() {
-            assert_eq!(
-                result["id"],
-                json!(format!("q{}/{}", k / 8, k % 8)),
-                "order"
-            );
-            assert_eq!(rewards(result), first[k % 8], "jobs {jobs}: {result}");
+            let (pair, i, second) = (k / 16, (k % 16) / 2, k % 2);
+            let id = format!("q{}/{i}", 2 * pair + second);
+            assert_eq!(result["id"], json!(id), "order");
+            assert_eq!(kimi(result), first[i], "jobs {jobs}: {result}");
             assert_eq!(result["components"][1]["details"]["group_size"], json!(8));
         }
-        for result in &grouped[120 * 8..] {
-            assert_eq!(result["status"], json!("error"), "{result}");
-            let message = result["components"][1]["error"]
-                .as_str()
-                .unwrap_or_default();
-            assert!(message.contains("comes back at line"), "{result}");
-        }
+        let straggler = grouped[120 * 8];
+        assert_eq!(straggler["id"], json!("q0/100"));
+        assert_eq!(straggler["status"], json!("error"), "{straggler}");
+        let message = straggler["components"][1]["error"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains("had ended"), "{straggler}");
+        assert!(
+            straggler["components"][2]["reward"].as_f64().is_some(),
+            "{straggler}"
+        );
     }
 }

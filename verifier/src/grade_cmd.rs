@@ -242,6 +242,7 @@ fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, ChunkResults, Vec<u8>) 
     let mut out = ChunkResults {
         encoded: Vec::with_capacity(lines.len() * 256),
         members: Vec::new(),
+        last_line: lines.last().map_or(0, |(n, _)| *n),
     };
     for (n, line) in &lines {
         let result = match line {

@@ -6,23 +6,36 @@
 //! came back as groups of 5 and 3, with its rewards silently wrong (-0.5 for a completion that
 //! earns 0.383; red team).
 //!
-//! How: a group is a stretch of consecutive lines with the same `group_id`, as rollout files
-//! hold them (any other line ends it). The grading threads encode every other result as before
-//! and hand grouped samples on as [`Member`]s, in their places among the encoded lines; the
-//! writing thread, which sees the chunks in input order, holds a group's members (and nothing
-//! else: the group ends at the next line that is not one of them) until it ends, runs the group
-//! pass over the whole group, and writes. A `group_id` that comes back after its group ended
-//! cannot be put together without holding the whole input: its later members' group rewards
-//! are errors that say so (`serve` takes a group from the whole batch, which it holds anyway).
+//! How: the grading threads encode every result but those a group pass must finish, which they
+//! hand on as [`Member`]s in their places among the encoded lines. The writing thread sees the
+//! chunks in input order and holds the output from the first member of the oldest open group on,
+//! with each group's members, until the group ends; then it runs the group pass over all of
+//! them and writes what has become final. Groups may interleave (asynchronous rollout writers
+//! write them so), and lines of other kinds, unreadable ones included, may lie among a group's
+//! members. A group ends when [`GROUP_SPAN_LINES`] lines have passed since its last member
+//! (or at the end of the input); a later member of it is a straggler whose Kimi reward is an
+//! `error` saying so, never a reward computed over part of a group. What is held is bounded
+//! ([`MAX_GROUP_MEMBERS`], [`MAX_HELD_BYTES`]): past either, the oldest group ends early, and a
+//! later member of it is a straggler too. (`serve` takes a group from the whole request.)
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Write};
 
-use graders::shaping::group::{awaits_group, refuse};
+use graders::shaping::group::{awaits_group, refuse_kimi};
 use graders::{GradeResult, Sample};
 
 use crate::engine::Tally;
+
+/// Lines after a group's last member at which the group ends: async rollout writers interleave
+/// a few groups at a time, far closer than this.
+const GROUP_SPAN_LINES: usize = 4096;
+
+/// The most members a group may have (GRPO groups have 4 to a few hundred).
+const MAX_GROUP_MEMBERS: usize = 65_536;
+
+/// The most output and samples held for open groups at once.
+const MAX_HELD_BYTES: usize = 64 << 20;
 
 /// A grouped sample on its way to the writer.
 pub(crate) struct Member {
@@ -64,12 +77,13 @@ fn encoded(result: &GradeResult) -> Vec<u8> {
     line
 }
 
-/// One chunk's results in input order: its encoded lines, and its grouped samples with the
-/// byte of `encoded` each goes before.
+/// One chunk's results in input order: its encoded lines, its grouped samples with the byte of
+/// `encoded` each goes before, and the number of its last input line.
 #[derive(Default)]
 pub(crate) struct ChunkResults {
     pub encoded: Vec<u8>,
     pub members: Vec<(usize, Member)>,
+    pub last_line: usize,
 }
 
 impl ChunkResults {
@@ -78,21 +92,40 @@ impl ChunkResults {
     }
 }
 
+/// An output slot held for an open group.
+enum Slot {
+    Text(Vec<u8>),
+    /// A member still to be finished by its group's pass.
+    Pending(Box<(Sample, GradeResult)>),
+    /// A member finished: its line.
+    Finished(Vec<u8>),
+}
+
+struct OpenGroup {
+    /// Absolute indices of its members' slots, in input order.
+    slots: Vec<usize>,
+    last_line: usize,
+    /// Its key belongs to a group that has ended: these members are stragglers.
+    straggling: bool,
+}
+
 /// Writes chunks' results in input order, each group's once it has ended (see the module doc).
 pub(crate) struct GroupedWriter<W> {
     out: W,
-    open: Option<OpenGroup>,
-    /// The groups that have ended, by a hash of their key: one that comes back is refused.
+    /// Output not yet written, from the first member of the oldest open group on.
+    held: VecDeque<Slot>,
+    /// The absolute index of `held`'s front.
+    front: usize,
+    held_bytes: usize,
+    open: HashMap<String, OpenGroup>,
+    /// Groups that have ended, by a hash of their key.
     ended: HashSet<u64>,
     tally: Tally,
 }
 
-struct OpenGroup {
-    key: String,
-    first_line: usize,
-    /// Its key belongs to a group that ended before: it came back after other lines.
-    came_back: bool,
-    members: Vec<Member>,
+/// About what a pending member holds: its sample and its result so far.
+fn pending_bytes(sample: &Sample) -> usize {
+    sample.completion.len() + 1024
 }
 
 fn key_hash(key: &str) -> u64 {
@@ -105,7 +138,10 @@ impl<W: Write> GroupedWriter<W> {
     pub fn new(out: W) -> Self {
         GroupedWriter {
             out,
-            open: None,
+            held: VecDeque::new(),
+            front: 0,
+            held_bytes: 0,
+            open: HashMap::new(),
             ended: HashSet::new(),
             tally: Tally::default(),
         }
@@ -116,90 +152,143 @@ impl<W: Write> GroupedWriter<W> {
         self.tally.merge(tally);
         let mut written = 0;
         for (at, member) in chunk.members {
-            self.lines(&chunk.encoded[written..at])?;
+            self.text(&chunk.encoded[written..at])?;
             written = at;
             self.member(member)?;
         }
-        self.lines(&chunk.encoded[written..])
+        self.text(&chunk.encoded[written..])?;
+        self.end_groups_silent_since(chunk.last_line);
+        self.write_final()
     }
 
-    /// Ends the last group and flushes; the tally of every result written.
+    /// Ends every group and writes the rest; the tally of every result written.
     pub fn finish(mut self) -> io::Result<Tally> {
-        self.end_group()?;
+        let mut keys: Vec<(usize, String)> = self
+            .open
+            .iter()
+            .map(|(key, group)| (group.slots[0], key.clone()))
+            .collect();
+        keys.sort_unstable();
+        for (_, key) in keys {
+            self.end_group(&key);
+        }
+        self.write_final()?;
         self.out.flush()?;
         Ok(self.tally)
     }
 
-    /// Lines of samples outside any group: they end the open group.
-    fn lines(&mut self, lines: &[u8]) -> io::Result<()> {
+    fn text(&mut self, lines: &[u8]) -> io::Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
-        self.end_group()?;
-        self.out.write_all(lines)
-    }
-
-    fn member(&mut self, member: Member) -> io::Result<()> {
-        if let Some(open) = &mut self.open {
-            if open.key == member.key {
-                open.members.push(member);
-                return Ok(());
-            }
+        if self.held.is_empty() {
+            return self.out.write_all(lines);
         }
-        self.end_group()?;
-        self.open = Some(OpenGroup {
-            came_back: self.ended.contains(&key_hash(&member.key)),
-            key: member.key.clone(),
-            first_line: member.line,
-            members: vec![member],
-        });
+        self.held_bytes += lines.len();
+        self.held.push_back(Slot::Text(lines.to_vec()));
         Ok(())
     }
 
-    /// Runs the group pass over the open group and writes its members.
-    fn end_group(&mut self) -> io::Result<()> {
-        let Some(group) = self.open.take() else {
-            return Ok(());
+    fn member(&mut self, member: Member) -> io::Result<()> {
+        let pair = match member.state {
+            MemberState::Done(line) => return self.text(&line),
+            MemberState::Awaiting(pair) => pair,
         };
-        self.ended.insert(key_hash(&group.key));
-        // Each member's line, or `None` where its result is still to be made.
-        let mut lines: Vec<Option<Vec<u8>>> = Vec::with_capacity(group.members.len());
+        self.end_groups_silent_since(member.line);
+        let slot = self.front + self.held.len();
+        self.held_bytes += pending_bytes(&pair.0);
+        self.held.push_back(Slot::Pending(pair));
+        let straggling = self.ended.contains(&key_hash(&member.key));
+        let group = self
+            .open
+            .entry(member.key.clone())
+            .or_insert_with(|| OpenGroup {
+                slots: Vec::new(),
+                last_line: member.line,
+                straggling,
+            });
+        group.slots.push(slot);
+        group.last_line = member.line;
+        if group.slots.len() >= MAX_GROUP_MEMBERS {
+            self.end_group(&member.key);
+        }
+        while self.held_bytes > MAX_HELD_BYTES {
+            let Some(oldest) = self.oldest_open() else {
+                break;
+            };
+            self.end_group(&oldest);
+            self.write_final()?;
+        }
+        Ok(())
+    }
+
+    fn oldest_open(&self) -> Option<String> {
+        self.open
+            .iter()
+            .min_by_key(|(_, group)| group.slots[0])
+            .map(|(key, _)| key.clone())
+    }
+
+    fn end_groups_silent_since(&mut self, line: usize) {
+        let silent: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, group)| group.last_line + GROUP_SPAN_LINES < line)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in silent {
+            self.end_group(&key);
+        }
+    }
+
+    /// Runs the group pass over an open group's members (or, for stragglers, fails their Kimi
+    /// rewards) and puts their finished lines in their slots.
+    fn end_group(&mut self, key: &str) {
+        let Some(group) = self.open.remove(key) else {
+            return;
+        };
+        self.ended.insert(key_hash(key));
         let (mut samples, mut results) = (Vec::new(), Vec::new());
-        for member in group.members {
-            match member.state {
-                MemberState::Done(line) => lines.push(Some(line)),
-                MemberState::Awaiting(pair) => {
-                    let (sample, result) = *pair;
-                    samples.push(sample);
-                    results.push(result);
-                    lines.push(None);
-                }
+        for &slot in &group.slots {
+            let held = &mut self.held[slot - self.front];
+            if let Slot::Pending(pair) = std::mem::replace(held, Slot::Finished(Vec::new())) {
+                let (sample, result) = *pair;
+                self.held_bytes = self.held_bytes.saturating_sub(pending_bytes(&sample));
+                samples.push(sample);
+                results.push(result);
             }
         }
-        if !samples.is_empty() {
-            let samples: Vec<&Sample> = samples.iter().collect();
-            if group.came_back {
-                let why = format!(
-                    "the group {} comes back at line {} after other lines: `verifier grade` \
-                     takes a group from consecutive lines (its earlier members were graded as \
-                     a group of their own); put each group's lines together",
-                    group.key, group.first_line
-                );
-                refuse(&samples, &mut results, &why);
-            } else {
-                graders::shaping::apply_group_rewards(&samples, &mut results);
-            }
+        let samples: Vec<&Sample> = samples.iter().collect();
+        if group.straggling {
+            let why = format!(
+                "the group {key} had ended before this member (its members lie more than \
+                 {GROUP_SPAN_LINES} lines apart, or it outgrew what `verifier grade` holds: \
+                 {MAX_GROUP_MEMBERS} members, {} MiB), so its Kimi reward cannot be computed; \
+                 keep each group's lines together",
+                MAX_HELD_BYTES >> 20
+            );
+            refuse_kimi(&samples, &mut results, &why);
         }
-        let mut finished = results.into_iter();
-        for line in lines {
-            match line {
-                Some(line) => self.out.write_all(&line)?,
-                None => {
-                    let result = finished.next().expect("one result per awaiting member");
-                    self.tally.add(&result);
-                    self.out.write_all(&encoded(&result))?;
-                }
-            }
+        graders::shaping::apply_group_rewards(&samples, &mut results);
+        for (&slot, result) in group.slots.iter().zip(results) {
+            self.tally.add(&result);
+            let line = encoded(&result);
+            self.held_bytes += line.len();
+            self.held[slot - self.front] = Slot::Finished(line);
+        }
+    }
+
+    /// Writes the held output that is final, up to the first member still pending.
+    fn write_final(&mut self) -> io::Result<()> {
+        while let Some(front) = self.held.front() {
+            let line = match front {
+                Slot::Pending(_) => break,
+                Slot::Text(line) | Slot::Finished(line) => line,
+            };
+            self.out.write_all(line)?;
+            self.held_bytes = self.held_bytes.saturating_sub(line.len());
+            self.held.pop_front();
+            self.front += 1;
         }
         Ok(())
     }

@@ -71,17 +71,21 @@ pub fn awaits_group(sample: &Sample, result: &GradeResult) -> bool {
     !deferred_components(&[sample], std::slice::from_ref(result)).is_empty()
 }
 
-/// Fails, saying `why`, each component of these samples that awaits the group pass, for a group
-/// that could not be put together; the samples' rewards and statuses are recomposed.
-pub fn refuse(samples: &[&Sample], results: &mut [GradeResult], why: &str) {
-    let deferred = deferred_components(samples, results);
-    for item in &deferred {
+/// Fails, saying `why`, each Kimi length component of these samples that awaits the group
+/// pass, for a group that could not be put together whole; the samples' rewards and statuses
+/// are recomposed. (A cosine component needs only its own sample: [`apply`] still fills it in.)
+pub fn refuse_kimi(samples: &[&Sample], results: &mut [GradeResult], why: &str) {
+    let kimi: Vec<Deferred> = deferred_components(samples, results)
+        .into_iter()
+        .filter(|item| matches!(item.params.style, Style::Kimi))
+        .collect();
+    for item in &kimi {
         set_component(
             &mut results[item.sample].components[item.component],
             Verdict::error(why),
         );
     }
-    let mut touched: Vec<usize> = deferred.iter().map(|item| item.sample).collect();
+    let mut touched: Vec<usize> = kimi.iter().map(|item| item.sample).collect();
     touched.dedup();
     for index in touched {
         recompose(&mut results[index]);
