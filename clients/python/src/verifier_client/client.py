@@ -330,7 +330,9 @@ class _Base:
             if group is None:
                 units.append([i])
                 continue
-            key = json.dumps(group, sort_keys=True)
+            # As the service reads it: JSON, whose object keys are strings (a dict with int and
+            # str keys would not sort as it is).
+            key = json.dumps(json.loads(json.dumps(group)), sort_keys=True)
             if key in unit_of:
                 units[unit_of[key]].append(i)
             else:
