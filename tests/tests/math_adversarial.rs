@@ -614,3 +614,19 @@ fn an_answer_too_costly_to_compare_is_wrong_not_a_timeout() {
         );
     }
 }
+
+/// A gold longer than 1000 bytes (a set of 256 numbers, a tuple of 170 expressions) is read
+/// whole: it fell back to its last number, which an answer of that number alone then matched,
+/// and the right answer did not (red team).
+#[test]
+fn a_long_gold_is_read_whole() {
+    let numbers: Vec<String> = (1..=256).map(|k| k.to_string()).collect();
+    let set = format!(r"\{{{}\}}", numbers.join(", "));
+    let terms: Vec<String> = (1..=170).map(|k| format!("x+{k}")).collect();
+    let tuple = format!("({})", terms.join(", "));
+    assert!(set.len() > 1000 && tuple.len() > 1000);
+    expect_incorrect(r"\boxed{256}", &set);
+    expect_incorrect(r"\boxed{x+170}", &tuple);
+    expect_correct(&format!(r"\boxed{{{set}}}"), &set);
+    expect_correct(&format!(r"\boxed{{{tuple}}}"), &tuple);
+}

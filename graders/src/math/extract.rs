@@ -297,7 +297,15 @@ impl<'t> Scan<'t> {
         let mut out = Vec::new();
         match source {
             Source::Whole => {
-                if let Some(whole) = whole_text_candidate(text) {
+                // A gold is read whole up to the parser's own limit: at 1000 bytes a long gold
+                // (a set of 256 numbers) fell back to its last number, which an answer of that
+                // number alone then matched (red team).
+                let longest = if targets.whole_text_is_answer {
+                    crate::math::parser::MAX_ANSWER_BYTES
+                } else {
+                    WHOLE_TEXT_LONGEST
+                };
+                if let Some(whole) = whole_text_candidate(text, longest) {
                     let mut candidate = Candidate::new(whole, -100, text.len(), (0, text.len()));
                     candidate.role = if targets.whole_text_is_answer {
                         Role::Declared
@@ -421,11 +429,15 @@ fn is_known_word(w: &str) -> bool {
     )
 }
 
-/// The whole text as one expression, if it looks like one: one line, no prose words.
-fn whole_text_candidate(text: &str) -> Option<String> {
+/// The longest text of a completion read whole as one expression.
+pub(super) const WHOLE_TEXT_LONGEST: usize = 1000;
+
+/// The whole text as one expression, if it looks like one: one line of at most `longest` bytes,
+/// no prose words.
+fn whole_text_candidate(text: &str, longest: usize) -> Option<String> {
     let trimmed = text.trim();
     // The length test first: the others scan the text.
-    if trimmed.is_empty() || trimmed.len() > 1000 || trimmed.contains('\n') {
+    if trimmed.is_empty() || trimmed.len() > longest || trimmed.contains('\n') {
         return None;
     }
     // Boxes are ranked by their own rule (and may be disabled), never through the whole text.

@@ -23,7 +23,7 @@ use super::reading::focus;
 use super::search::{
     find_ascii_case_insensitive, find_pair, find_triple, floor_boundary, NextFinder,
 };
-use super::{whole_text_candidate, Candidate, Role, Targets, MAX_NUMBERS};
+use super::{whole_text_candidate, Candidate, Role, Targets, MAX_NUMBERS, WHOLE_TEXT_LONGEST};
 use crate::math::parser::{MAX_ANSWER_BYTES, MAX_DIGITS};
 
 /// Anchored phrases looked at per kind of phrase: the last ones.
@@ -421,7 +421,7 @@ impl<'t> Anchors<'t> {
         if focused && sentence.len() <= MAX_FOCUSED_SENTENCE {
             return self.read_sentence(sentence_start, sentence_end, targets, false);
         }
-        if let Some(whole) = whole_text_candidate(sentence) {
+        if let Some(whole) = whole_text_candidate(sentence, WHOLE_TEXT_LONGEST) {
             return Some(Candidate::new(whole, 0, 0, (sentence_start, sentence_end)));
         }
         let (number, start, end) = if sentence.len() <= SHORT_SENTENCE {
@@ -473,7 +473,7 @@ impl<'t> Anchors<'t> {
         }
         let digit_first = part.bytes().next().is_some_and(|c| c.is_ascii_digit());
         if !(prose && digit_first) {
-            if let Some(whole) = whole_text_candidate(part) {
+            if let Some(whole) = whole_text_candidate(part, WHOLE_TEXT_LONGEST) {
                 return Some(Candidate::new(whole, 0, 0, (a, b)));
             }
         }

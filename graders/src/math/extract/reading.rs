@@ -27,7 +27,7 @@ use std::ops::ControlFlow;
 use super::environments::Environments;
 use super::numbers::scan_spans;
 use super::search::floor_boundary;
-use super::whole_text_candidate;
+use super::{whole_text_candidate, WHOLE_TEXT_LONGEST};
 
 /// How much of the end of a text is searched for its concluding sentence.
 pub(super) const CONCLUSION_TAIL: usize = 4096;
@@ -350,7 +350,9 @@ pub(super) fn focus(sentence: &str) -> (usize, usize) {
     let after_copula = s.copula_value(lo, hi);
     // 5. What remains as one expression (unless it says "is X": `it is 256` is a statement,
     // not the product of the letters and 256).
-    if after_copula.is_none() && whole_text_candidate(&sentence[lo..hi]).is_some() {
+    if after_copula.is_none()
+        && whole_text_candidate(&sentence[lo..hi], WHOLE_TEXT_LONGEST).is_some()
+    {
         return (lo, hi);
     }
     // 6. An equation: the last `=` in prose, or the last math span holding one (or the run of
