@@ -630,3 +630,14 @@ fn a_long_gold_is_read_whole() {
     expect_correct(&format!(r"\boxed{{{set}}}"), &set);
     expect_correct(&format!(r"\boxed{{{tuple}}}"), &tuple);
 }
+
+/// `\\` before a letter inside a matrix is a row break, not a command escaped twice: `\\c` was
+/// read as `\c`, so a right compact matrix failed to parse (red team). Outside environments a
+/// doubled backslash is still an escape (`\\frac`).
+#[test]
+fn a_row_break_inside_a_matrix_is_not_an_escaped_command() {
+    let gold = r"\begin{pmatrix}a&b\\c&d\end{pmatrix}";
+    expect_correct(r"$\boxed{\begin{pmatrix}a&b\\c&d\end{pmatrix}}$", gold);
+    expect_incorrect(r"$\boxed{\begin{pmatrix}a&b\\d&c\end{pmatrix}}$", gold);
+    expect_correct(r"$\\boxed{\\frac{1}{2}}$", r"\frac12");
+}

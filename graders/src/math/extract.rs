@@ -368,7 +368,10 @@ impl<'t> Scan<'t> {
     }
 }
 
-/// `\\frac` (a doubled backslash, from JSON or Python escaping) is `\frac`.
+/// `\\frac` (a doubled backslash, from JSON or Python escaping) is `\frac`, except inside an
+/// environment opened with a single backslash, where `\\` is a row break: `\begin{pmatrix}a&b
+/// \\c&d\end{pmatrix}` read as `\c` failed to parse, and a gold `\begin{cases}x=1\\y=2
+/// \end{cases}` was an error (red team).
 fn fix_doubled_backslashes(text: &str) -> Cow<'_, str> {
     if !text.contains("\\\\") {
         return Cow::Borrowed(text);
@@ -378,12 +381,22 @@ fn fix_doubled_backslashes(text: &str) -> Cow<'_, str> {
     // `text[copied..]` is still to be copied; only the doubled backslashes are rewritten.
     let mut copied = 0;
     let mut i = 0;
+    // Environments opened by `\begin` (one backslash) and not yet closed.
+    let mut open_environments = 0usize;
     while let Some(at) = find_byte(bytes, i, b'\\') {
         // Exactly two backslashes before a letter: an escaped command. Three are a row break
         // followed by a command (`\\\end`), kept as written.
         let run = bytes[at..].iter().take_while(|b| **b == b'\\').count();
-        let letter = bytes.get(at + run).is_some_and(|b| b.is_ascii_alphabetic());
-        if run == 2 && letter {
+        let after = &bytes[at + run..];
+        if run == 1 {
+            if after.starts_with(b"begin{") {
+                open_environments += 1;
+            } else if after.starts_with(b"end{") {
+                open_environments = open_environments.saturating_sub(1);
+            }
+        }
+        let letter = after.first().is_some_and(|b| b.is_ascii_alphabetic());
+        if run == 2 && letter && open_environments == 0 {
             out.push_str(&text[copied..at]);
             out.push('\\');
             copied = at + 2;
