@@ -511,11 +511,12 @@ fn tolerances_do_not_outgrow_the_values_they_compare() {
     }
 }
 
-/// An exact zero term (`+0\pi`, `\cdot e^0`, `+\ln 1`) makes an answer approximate, and
-/// approximations met within 1e-9 relative: big integers took near misses (`123456789112 +
-/// 0\pi` for 123456789012, `1000000001\pi` for `1000000000\pi`; red team). Approximations may
-/// differ by their rounding only now, and never match an exact value past 2^53, where f64
-/// cannot tell integers apart.
+/// An exact zero term (`+0\pi`, `\cdot e^0`, `+\ln 1`) made an answer approximate, and an
+/// approximation met an exact gold within 1e-9 relative: big integers took near misses
+/// (`123456789112 + 0\pi` for 123456789012; red team). Such terms are exact now, and an
+/// approximation meets an exact value within its rounding only (1e-12 relative, 1e-3 absolute),
+/// never past 2^53, where f64 cannot tell integers apart. Two approximations still meet within
+/// 1e-9: forms with cancellation carry more rounding than 1e-12.
 #[test]
 fn an_approximation_does_not_stretch_an_exact_gold() {
     for (completion, gold) in [
@@ -530,11 +531,16 @@ fn an_approximation_does_not_stretch_an_exact_gold() {
             r"\boxed{\frac{1000000001}{3}+0\pi}",
             r"\frac{1000000000}{3}",
         ),
-        // Two approximations: the same stretch, with an irrational factor on both sides.
-        (r"\boxed{1000000001\pi}", r"1000000000\pi"),
-        (r"\boxed{123456789112\pi}", r"123456789012\pi"),
-        (r"\boxed{1000000001\sqrt{2}}", r"1000000000\sqrt{2}"),
-        (r"\boxed{1000000001e}", r"1000000000e"),
+        // Bigger integers: an exact zero term is exact now; other approximations may lie at most
+        // 1e-3 from a big integer (its neighbours are 1 away).
+        (r"\boxed{1234567890124+0\pi}", "1234567890123"),
+        (r"\boxed{12345678901235+0\pi}", "12345678901234"),
+        (r"\boxed{2^{50}+1+0\pi}", "2^{50}"),
+        (r"\boxed{1125899906842625\cos(0)}", "1125899906842624"),
+        (r"\boxed{1234567890124+\cos\frac{\pi}{2}}", "1234567890123"),
+        (r"\boxed{123456789112+\cos\frac{\pi}{2}}", "123456789012"),
+        (r"\boxed{e^{30}}", "10686474581524"),
+        (r"\boxed{e^{30}}", "10686474581525"),
     ] {
         expect_incorrect(completion, gold);
     }
@@ -550,6 +556,21 @@ fn an_approximation_does_not_stretch_an_exact_gold() {
         (r"\boxed{2\sqrt{2}\pi}", r"\sqrt{8}\pi"),
         (r"\boxed{e^{i\pi}}", "-1"),
         (r"\boxed{(1+\sqrt{2})^{2}}", r"3+2\sqrt{2}"),
+        // Cancellation: floating point's rounding here is past 1e-12 relative (red team, against
+        // a tighter tolerance tried for two approximations).
+        (r"\boxed{(\sqrt2-1)^{8}}", r"577-408\sqrt2"),
+        (r"\boxed{\frac{1}{577+408\sqrt2}}", r"577-408\sqrt2"),
+        (r"\boxed{(\sqrt2-1)^7}", r"169\sqrt2-239"),
+        (
+            r"\boxed{\sqrt{1000001}-1000}",
+            r"\frac{1}{\sqrt{1000001}+1000}",
+        ),
+        // Exact again: an exact zero factor, a zeroth power, functions at 0 and 1.
+        (r"\boxed{2^{53}\cos 0}", "2^{53}"),
+        (
+            r"\boxed{123456789012 + \sin 0 + \ln 1 - 0e}",
+            "123456789012",
+        ),
     ] {
         expect_correct(completion, gold);
     }

@@ -33,11 +33,19 @@ use super::expr::{Constant, Expr, Func, RelOp};
 use super::number::{ratio_i128, EvalResult, Value};
 use crate::registry::GradeContext;
 
-/// Relative tolerance for values that had to be approximated (irrationals, functions): their
-/// floating-point rounding, a few thousand ulps, and no more. At 1e-9 an approximation stretched
-/// the value it was compared with: `1000000001\pi` matched `1000000000\pi`, and an exact zero
-/// term made any answer approximate (`123456789112 + 0\pi` matched 123456789012; red team).
-const RELATIVE_TOLERANCE: f64 = 1e-12;
+/// Relative tolerance for two values that had to be approximated (irrationals, functions). Not
+/// tighter: competition forms with cancellation carry more rounding than that (`(\sqrt2-1)^8`
+/// against `577-408\sqrt2` differ by 1.6e-12 in floating point; red team, against a 1e-12 tried).
+const RELATIVE_TOLERANCE: f64 = 1e-9;
+
+/// Relative tolerance for an approximation against an exact value: its own rounding. At 1e-9 an
+/// exact zero term made an answer approximate and stretched it (`123456789112 + \cos\frac{\pi}{2}`
+/// matched 123456789012; red team).
+const EXACT_TOLERANCE: f64 = 1e-12;
+
+/// The farthest, in absolute terms, an approximation may lie from an exact value it matches: a
+/// big integer's neighbours are 1 away, and `e^{30}` lies 0.46 from one (red team).
+const EXACT_ABSOLUTE_TOLERANCE: f64 = 1e-3;
 /// Probe points per comparison with free symbols.
 const PROBES: usize = 6;
 /// Largest set or tuple compared element by element.
@@ -611,8 +619,11 @@ impl Checker<'_> {
         }
         match (a, b) {
             (Value::Exact(x), Value::Exact(y)) => x == y,
-            (Value::Exact(_), Value::Approx(_)) => approx_matches_exact(b, a),
-            (Value::Approx(_), Value::Exact(_)) => approx_matches_exact(a, b),
+            // `a` is the gold's value, `b` the answer's. Floating-point noise around an exact
+            // zero gold (`\sin\pi` for 0) is zero; a tiny gold against an exact zero answer
+            // (`0\pi` for `\frac{6.626 \times 10^{-34}}{2\pi}`) is a value, not noise.
+            (Value::Exact(_), Value::Approx(_)) => approx_matches_exact(b, a, true),
+            (Value::Approx(_), Value::Exact(_)) => approx_matches_exact(a, b, false),
             _ => approx_equal(a, b),
         }
     }
@@ -621,11 +632,22 @@ impl Checker<'_> {
 /// Past this magnitude f64 cannot tell an integer from its neighbours (2^53).
 const F64_EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
 
-/// An approximation against an exact value (`\sqrt{2}^2` against 2): within
-/// [`RELATIVE_TOLERANCE`] of it, and never for an exact value f64 cannot pin down
-/// (`18446744073709552000 + 0\pi` against `2^{64}`, red team).
-fn approx_matches_exact(approx: &Value, exact: &Value) -> bool {
-    exact.complex().norm() < F64_EXACT_INTEGERS && approx_equal(approx, exact)
+/// An approximation against an exact value (`\sqrt{2}^2` against 2): within [`EXACT_TOLERANCE`]
+/// and [`EXACT_ABSOLUTE_TOLERANCE`] of it, and never for an exact value f64 cannot pin down
+/// (`18446744073709552000 + \cos\frac{\pi}{2}` against `2^{64}`, red team).
+fn approx_matches_exact(approx: &Value, exact: &Value, noise_is_zero: bool) -> bool {
+    let (a, e) = (approx.complex(), exact.complex());
+    if e.norm() >= F64_EXACT_INTEGERS {
+        return false;
+    }
+    if exact.is_zero() {
+        return close(a, e, noise_is_zero);
+    }
+    let diff = (a - e).norm();
+    a.is_finite()
+        && diff.is_finite()
+        && diff <= EXACT_TOLERANCE * e.norm()
+        && diff <= EXACT_ABSOLUTE_TOLERANCE
 }
 
 /// Two approximations within the relative tolerance. Never for a value that is not finite: an
@@ -674,10 +696,12 @@ fn rounded_match(a: &Value, b: &Value, places: u32) -> bool {
     if !same {
         return false;
     }
-    // Both round to zero: they must still be the same number relatively.
+    // Both round to zero: they must still be the same number relatively (`a` is the gold's).
     if ar == 0.0 && ai == 0.0 {
         return match (a, b) {
             (Value::Exact(x), Value::Exact(y)) => x == y,
+            (Value::Exact(_), Value::Approx(_)) => approx_matches_exact(b, a, true),
+            (Value::Approx(_), Value::Exact(_)) => approx_matches_exact(a, b, false),
             _ => approx_equal(a, b),
         };
     }

@@ -205,6 +205,20 @@ fn eval_func(f: Func, args: &[Expr], at: &Point) -> EvalResult {
         return eval_series(f, args, at);
     }
     let x = eval(args.first().ok_or(EvalError::Unsupported)?, at)?;
+    // Exact values where the argument makes them so (`\sin 0`, `\cos 0`, `e^0`, `\ln 1`): as
+    // approximations they made an exact answer approximate (see `Value::mul`).
+    if x.is_exact_zero() {
+        match f {
+            Func::Sin | Func::Tan | Func::Asin | Func::Atan | Func::Sinh | Func::Tanh => {
+                return Ok(Value::int(0))
+            }
+            Func::Cos | Func::Cosh | Func::Exp | Func::Sec => return Ok(Value::int(1)),
+            _ => {}
+        }
+    }
+    if matches!(f, Func::Ln) && args.len() == 1 && x.exact().is_some_and(num_traits::One::is_one) {
+        return Ok(Value::int(0));
+    }
     match f {
         Func::Sin => complex_fn(&x, Complex64::sin),
         Func::Cos => complex_fn(&x, Complex64::cos),

@@ -131,6 +131,11 @@ impl Value {
         }
     }
 
+    /// Whether this is exactly zero (not an approximation that happens to be 0.0).
+    pub fn is_exact_zero(&self) -> bool {
+        matches!(self, Value::Exact(r) if r.is_zero())
+    }
+
     pub fn is_zero(&self) -> bool {
         match self {
             Value::Exact(r) => r.is_zero(),
@@ -171,6 +176,13 @@ impl Value {
     }
 
     pub fn mul(&self, other: &Value) -> EvalResult {
+        // An exact zero times any finite value is an exact zero: `0\pi` approximated made an
+        // answer approximate, and so stretched by a tolerance (`123456789112 + 0\pi` for
+        // 123456789012: red team).
+        let finite = |v: &Value| v.complex().is_finite();
+        if (self.is_exact_zero() && finite(other)) || (other.is_exact_zero() && finite(self)) {
+            return Ok(Value::int(0));
+        }
         match (self, other) {
             (Value::Exact(a), Value::Exact(b)) => {
                 if let (Some((an, ad)), Some((bn, bd))) = (small(a), small(b)) {
@@ -198,6 +210,10 @@ impl Value {
     }
 
     pub fn pow(&self, exponent: &Value) -> EvalResult {
+        // Any nonzero finite value to the exact power 0 is exactly 1 (`e^{0}`, `\pi^0`).
+        if exponent.is_exact_zero() && !self.is_zero() && self.complex().is_finite() {
+            return Ok(Value::int(1));
+        }
         if let (Value::Exact(base), Value::Exact(e)) = (self, exponent) {
             if let Some(v) = exact_pow(base, e)? {
                 return Ok(v);
