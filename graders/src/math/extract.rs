@@ -389,7 +389,10 @@ fn fix_doubled_backslashes(text: &str) -> Cow<'_, str> {
         let run = bytes[at..].iter().take_while(|b| **b == b'\\').count();
         let after = &bytes[at + run..];
         if run == 1 {
-            if after.starts_with(b"begin{") {
+            // Only an environment that is closed later counts: prose that names one (`we
+            // could write \begin{align}`) would otherwise turn the rest of the text's escapes
+            // into row breaks (red team).
+            if after.starts_with(b"begin{") && closed_later(&text[at + 1..]) {
                 open_environments += 1;
             } else if after.starts_with(b"end{") {
                 open_environments = open_environments.saturating_sub(1);
@@ -405,6 +408,15 @@ fn fix_doubled_backslashes(text: &str) -> Cow<'_, str> {
     }
     out.push_str(&text[copied..]);
     Cow::Owned(out)
+}
+
+/// Whether `begin{name}...` (what follows a backslash) has its `\end{name}` later in the text.
+fn closed_later(from_begin: &str) -> bool {
+    let Some(name_end) = from_begin.find('}') else {
+        return false;
+    };
+    let name = &from_begin["begin{".len()..name_end];
+    from_begin[name_end..].contains(&format!("\\end{{{name}}}"))
 }
 
 /// Words that may appear in an expression without making it prose.
