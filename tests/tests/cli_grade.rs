@@ -413,7 +413,7 @@ fn group_rewards_see_the_whole_group_wherever_chunks_cut_the_input() {
         let message = straggler["components"][1]["error"]
             .as_str()
             .unwrap_or_default();
-        assert!(message.contains("had ended"), "{straggler}");
+        assert!(message.contains("could not be held whole"), "{straggler}");
         assert!(
             straggler["components"][2]["reward"].as_f64().is_some(),
             "{straggler}"

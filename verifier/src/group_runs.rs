@@ -15,10 +15,11 @@
 //! members. A group ends when [`GROUP_SPAN_LINES`] lines have passed since its last member
 //! (or at the end of the input); a later member of it is a straggler whose Kimi reward is an
 //! `error` saying so, never a reward computed over part of a group. What is held is bounded
-//! ([`MAX_GROUP_MEMBERS`], [`MAX_HELD_BYTES`]): past either, the oldest group ends early, and a
-//! later member of it is a straggler too. (`serve` takes a group from the whole request.)
+//! ([`MAX_GROUP_MEMBERS`], [`MAX_HELD_BYTES`]): past either, the oldest group is cut, and every
+//! member of it, held or later, gets that `error` too. (`serve` takes a group from the whole
+//! request.)
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Write};
 
@@ -34,8 +35,9 @@ const GROUP_SPAN_LINES: usize = 4096;
 /// The most members a group may have (GRPO groups have 4 to a few hundred).
 const MAX_GROUP_MEMBERS: usize = 65_536;
 
-/// The most output and samples held for open groups at once.
-const MAX_HELD_BYTES: usize = 64 << 20;
+/// The most output and samples held for open groups at once (64 groups of 16 completions of
+/// 80 KB in flight, long reasoning written round-robin, hold ~100 MB).
+const MAX_HELD_BYTES: usize = 256 << 20;
 
 /// A grouped sample on its way to the writer.
 pub(crate) struct Member {
@@ -118,14 +120,31 @@ pub(crate) struct GroupedWriter<W> {
     front: usize,
     held_bytes: usize,
     open: HashMap<String, OpenGroup>,
+    /// The open groups by the line of their last member, oldest first.
+    by_last_line: BTreeSet<(usize, String)>,
     /// Groups that have ended, by a hash of their key.
     ended: HashSet<u64>,
     tally: Tally,
 }
 
-/// About what a pending member holds: its sample and its result so far.
+/// Why a group ended.
+#[derive(Clone, Copy, PartialEq)]
+enum Ending {
+    /// Lines passed without a member, or the input ended: the group is whole.
+    Whole,
+    /// It outgrew what is held: its members' Kimi rewards cannot be computed.
+    Cut,
+}
+
+/// About what a pending member holds: its sample and its result so far (the id twice, the
+/// completion, and room for the task and the result's details).
 fn pending_bytes(sample: &Sample) -> usize {
-    sample.completion.len() + 1024
+    let id = if sample.id.is_null() {
+        0
+    } else {
+        sample.id.to_string().len()
+    };
+    sample.completion.len() + 2 * id + 4096
 }
 
 fn key_hash(key: &str) -> u64 {
@@ -142,6 +161,7 @@ impl<W: Write> GroupedWriter<W> {
             front: 0,
             held_bytes: 0,
             open: HashMap::new(),
+            by_last_line: BTreeSet::new(),
             ended: HashSet::new(),
             tally: Tally::default(),
         }
@@ -170,7 +190,7 @@ impl<W: Write> GroupedWriter<W> {
             .collect();
         keys.sort_unstable();
         for (_, key) in keys {
-            self.end_group(&key);
+            self.end_group(&key, Ending::Whole);
         }
         self.write_final()?;
         self.out.flush()?;
@@ -186,6 +206,18 @@ impl<W: Write> GroupedWriter<W> {
         }
         self.held_bytes += lines.len();
         self.held.push_back(Slot::Text(lines.to_vec()));
+        self.keep_within_bounds()
+    }
+
+    /// Cuts the oldest open groups while what is held is past [`MAX_HELD_BYTES`].
+    fn keep_within_bounds(&mut self) -> io::Result<()> {
+        while self.held_bytes > MAX_HELD_BYTES {
+            let Some(oldest) = self.oldest_open() else {
+                break;
+            };
+            self.end_group(&oldest, Ending::Cut);
+            self.write_final()?;
+        }
         Ok(())
     }
 
@@ -207,19 +239,16 @@ impl<W: Write> GroupedWriter<W> {
                 last_line: member.line,
                 straggling,
             });
+        let previous = (group.last_line, member.key.clone());
         group.slots.push(slot);
         group.last_line = member.line;
-        if group.slots.len() >= MAX_GROUP_MEMBERS {
-            self.end_group(&member.key);
+        let full = group.slots.len() >= MAX_GROUP_MEMBERS;
+        self.by_last_line.remove(&previous);
+        self.by_last_line.insert((member.line, member.key.clone()));
+        if full {
+            self.end_group(&member.key, Ending::Cut);
         }
-        while self.held_bytes > MAX_HELD_BYTES {
-            let Some(oldest) = self.oldest_open() else {
-                break;
-            };
-            self.end_group(&oldest);
-            self.write_final()?;
-        }
-        Ok(())
+        self.keep_within_bounds()
     }
 
     fn oldest_open(&self) -> Option<String> {
@@ -230,23 +259,22 @@ impl<W: Write> GroupedWriter<W> {
     }
 
     fn end_groups_silent_since(&mut self, line: usize) {
-        let silent: Vec<String> = self
-            .open
-            .iter()
-            .filter(|(_, group)| group.last_line + GROUP_SPAN_LINES < line)
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in silent {
-            self.end_group(&key);
+        while let Some((last_line, key)) = self.by_last_line.first().cloned() {
+            if last_line + GROUP_SPAN_LINES >= line {
+                break;
+            }
+            self.end_group(&key, Ending::Whole);
         }
     }
 
     /// Runs the group pass over an open group's members (or, for stragglers, fails their Kimi
     /// rewards) and puts their finished lines in their slots.
-    fn end_group(&mut self, key: &str) {
+    fn end_group(&mut self, key: &str, ending: Ending) {
         let Some(group) = self.open.remove(key) else {
             return;
         };
+        self.by_last_line
+            .remove(&(group.last_line, key.to_string()));
         self.ended.insert(key_hash(key));
         let (mut samples, mut results) = (Vec::new(), Vec::new());
         for &slot in &group.slots {
@@ -259,12 +287,12 @@ impl<W: Write> GroupedWriter<W> {
             }
         }
         let samples: Vec<&Sample> = samples.iter().collect();
-        if group.straggling {
+        if group.straggling || ending == Ending::Cut {
             let why = format!(
-                "the group {key} had ended before this member (its members lie more than \
+                "the group {key} could not be held whole (its members lie more than \
                  {GROUP_SPAN_LINES} lines apart, or it outgrew what `verifier grade` holds: \
-                 {MAX_GROUP_MEMBERS} members, {} MiB), so its Kimi reward cannot be computed; \
-                 keep each group's lines together",
+                 {MAX_GROUP_MEMBERS} members, {} MiB of open groups), so its Kimi reward cannot \
+                 be computed; keep each group's lines together",
                 MAX_HELD_BYTES >> 20
             );
             refuse_kimi(&samples, &mut results, &why);
