@@ -198,14 +198,18 @@ fn expect_zero_and_no_escape(name: &str, ids: &[String], verdicts: &[Verdict]) {
     );
 }
 
-fn attack_humaneval(name: &str, attack: &str) {
+/// Runs `attack` on every HumanEval task, checks it earns nothing and escapes nowhere, and gives
+/// the verdicts.
+fn attack_humaneval(name: &str, attack: &str) -> Vec<Verdict> {
     let problems = humaneval();
     let items: Vec<(String, Task)> = problems
         .iter()
         .map(|p| (humaneval_attack(p, attack), p.task()))
         .collect();
     let ids: Vec<String> = problems.iter().map(|p| p.task_id.clone()).collect();
-    expect_zero_and_no_escape(name, &ids, &grade_all(&items));
+    let verdicts = grade_all(&items);
+    expect_zero_and_no_escape(name, &ids, &verdicts);
+    verdicts
 }
 
 #[test]
@@ -221,14 +225,7 @@ fn garbage_collector_and_profiling_oracles_score_zero_on_humaneval() {
 
 #[test]
 fn forged_answers_from_the_candidates_instance_score_zero() {
-    let problems = humaneval();
-    let items: Vec<(String, Task)> = problems
-        .iter()
-        .map(|p| (humaneval_attack(p, FORGED_ANSWERS), p.task()))
-        .collect();
-    let ids: Vec<String> = problems.iter().map(|p| p.task_id.clone()).collect();
-    let verdicts = grade_all(&items);
-    expect_zero_and_no_escape("forged answers", &ids, &verdicts);
+    let verdicts = attack_humaneval("forged answers", FORGED_ANSWERS);
     // The lies were told: answered honestly, every first failure would be `got None` (what
     // `_attack` returns), as it was when the harness's handler replaced the attack's.
     let lied = verdicts
@@ -238,11 +235,9 @@ fn forged_answers_from_the_candidates_instance_score_zero() {
             !message.ends_with("got None")
         })
         .count();
-    println!(
-        "forged answers: {lied} of {} first failures not the honest answer's",
-        ids.len()
-    );
-    assert!(lied > ids.len() / 2, "the forged answers were not sent");
+    let total = verdicts.len();
+    println!("forged answers: {lied} of {total} first failures not the honest answer's");
+    assert!(lied > total / 2, "the forged answers were not sent");
 }
 
 #[test]
