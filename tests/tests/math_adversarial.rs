@@ -355,6 +355,17 @@ fn expect_incorrect(completion: &str, gold: &str) {
     );
 }
 
+/// Grades each (completion, gold) and asserts the status is `want`.
+fn expect_each(cases: &[(&str, &str)], want: Status) {
+    for (completion, gold) in cases {
+        let (verdict, _, _) = grade(completion, gold);
+        assert_eq!(
+            verdict.status, want,
+            "{completion} against {gold}: {verdict:?}"
+        );
+    }
+}
+
 /// Answers whose value is past f64's range, against golds of every shape (red team). An
 /// overflow to infinity was within any relative tolerance of anything, so
 /// `|\frac{3}{2}\cdot 10^{308}(1+i)|` matched almost every gold, and an exact `10^{400}` every
@@ -479,36 +490,38 @@ fn a_vanishing_relation_is_proportional_to_nothing() {
 ///   saturates above ~9.2e9, so `f(10^{20}\pi)` was `f(10^{30}\pi)`.
 #[test]
 fn tolerances_do_not_outgrow_the_values_they_compare() {
-    for (completion, gold) in [
-        (r"\boxed{\pi \cdot 10^{-50}}", r"6.626 \times 10^{-34}"),
-        (r"\boxed{\sin(0)}", r"1.6 \times 10^{-19}"),
-        (r"\boxed{0\cdot\pi}", "10^{-15}"),
-        (r"\boxed{\frac{\pi}{10^{20}}}", r"\frac{1}{10^{13}}"),
-        (r"\boxed{-\frac{\pi}{10^{13}}}", r"2 \times 10^{-13}"),
-        (r"\boxed{0\pi}", r"\frac{6.626 \times 10^{-34}}{2\pi}"),
-        (r"\boxed{y = 2x + 1 + \frac{1}{100000}}", "y = 2x + 1"),
-        (r"\boxed{x + y = \frac{1000001}{100000}}", "x + y = 10"),
-        (
-            r"\boxed{x^2 + y^2 = \frac{2500001}{100000}}",
-            "x^2 + y^2 = 25",
-        ),
-        (r"\boxed{y = 100x + 50.001}", "y = 100x + 50"),
-        (r"\boxed{x^2+y^2=1.00001}", "x^2+y^2=1"),
-        (r"\boxed{f(10^{30}\pi)}", r"f(10^{20}\pi)"),
-    ] {
-        expect_incorrect(completion, gold);
-    }
+    expect_each(
+        &[
+            (r"\boxed{\pi \cdot 10^{-50}}", r"6.626 \times 10^{-34}"),
+            (r"\boxed{\sin(0)}", r"1.6 \times 10^{-19}"),
+            (r"\boxed{0\cdot\pi}", "10^{-15}"),
+            (r"\boxed{\frac{\pi}{10^{20}}}", r"\frac{1}{10^{13}}"),
+            (r"\boxed{-\frac{\pi}{10^{13}}}", r"2 \times 10^{-13}"),
+            (r"\boxed{0\pi}", r"\frac{6.626 \times 10^{-34}}{2\pi}"),
+            (r"\boxed{y = 2x + 1 + \frac{1}{100000}}", "y = 2x + 1"),
+            (r"\boxed{x + y = \frac{1000001}{100000}}", "x + y = 10"),
+            (
+                r"\boxed{x^2 + y^2 = \frac{2500001}{100000}}",
+                "x^2 + y^2 = 25",
+            ),
+            (r"\boxed{y = 100x + 50.001}", "y = 100x + 50"),
+            (r"\boxed{x^2+y^2=1.00001}", "x^2+y^2=1"),
+            (r"\boxed{f(10^{30}\pi)}", r"f(10^{20}\pi)"),
+        ],
+        Status::Incorrect,
+    );
     // What the tolerances are for still holds.
-    for (completion, gold) in [
-        (r"\boxed{\sin(\pi)}", "0"),
-        (r"\boxed{2y = 4x + 2}", "y = 2x + 1"),
-        (r"\boxed{21y = 7x + 3}", r"y = \frac{x}{3} + \frac{1}{7}"),
-        (r"\boxed{y = \sqrt{2}x + \pi}", r"2y = 2\sqrt{2}x + 2\pi"),
-        (r"\boxed{f(0.1+0.2)}", "f(0.3)"),
-        (r"\boxed{6.626 \times 10^{-34}}", r"6.626 \times 10^{-34}"),
-    ] {
-        expect_correct(completion, gold);
-    }
+    expect_each(
+        &[
+            (r"\boxed{\sin(\pi)}", "0"),
+            (r"\boxed{2y = 4x + 2}", "y = 2x + 1"),
+            (r"\boxed{21y = 7x + 3}", r"y = \frac{x}{3} + \frac{1}{7}"),
+            (r"\boxed{y = \sqrt{2}x + \pi}", r"2y = 2\sqrt{2}x + 2\pi"),
+            (r"\boxed{f(0.1+0.2)}", "f(0.3)"),
+            (r"\boxed{6.626 \times 10^{-34}}", r"6.626 \times 10^{-34}"),
+        ],
+        Status::Correct,
+    );
 }
 
 /// An exact zero term (`+0\pi`, `\cdot e^0`, `+\ln 1`) made an answer approximate, and an
@@ -519,61 +532,63 @@ fn tolerances_do_not_outgrow_the_values_they_compare() {
 /// 1e-9: forms with cancellation carry more rounding than 1e-12.
 #[test]
 fn an_approximation_does_not_stretch_an_exact_gold() {
-    for (completion, gold) in [
-        (r"\boxed{123456789112 + 0\pi}", "123456789012"),
-        (r"\boxed{18446744073709552000 + 0\pi}", "2^{64}"),
-        (r"\boxed{1000000001+0\pi}", "1000000000"),
-        (r"\boxed{1000000001\cdot e^{0}}", "1000000000"),
-        (r"\boxed{1000000001+\ln 1}", "1000000000"),
-        (r"\boxed{1000000001+\sin(0)}", "1000000000"),
-        (r"\boxed{e^{20}}", "485165195"),
-        (
-            r"\boxed{\frac{1000000001}{3}+0\pi}",
-            r"\frac{1000000000}{3}",
-        ),
-        // Bigger integers: an exact zero term is exact now; other approximations may lie at most
-        // 1e-3 from a big integer (its neighbours are 1 away).
-        (r"\boxed{1234567890124+0\pi}", "1234567890123"),
-        (r"\boxed{12345678901235+0\pi}", "12345678901234"),
-        (r"\boxed{2^{50}+1+0\pi}", "2^{50}"),
-        (r"\boxed{1125899906842625\cos(0)}", "1125899906842624"),
-        (r"\boxed{1234567890124+\cos\frac{\pi}{2}}", "1234567890123"),
-        (r"\boxed{123456789112+\cos\frac{\pi}{2}}", "123456789012"),
-        (r"\boxed{e^{30}}", "10686474581524"),
-        (r"\boxed{e^{30}}", "10686474581525"),
-    ] {
-        expect_incorrect(completion, gold);
-    }
-    for (completion, gold) in [
-        (r"\boxed{\sqrt{2}^2}", "2"),
-        (r"\boxed{\log_2 16}", "4"),
-        (r"\boxed{\sqrt[3]{27}}", "3"),
-        (r"\boxed{\tan\frac{\pi}{4}}", "1"),
-        (r"\boxed{123456789012 + 0\pi}", "123456789012"),
-        (r"\boxed{e^{\ln 5}}", "5"),
-        (r"\boxed{\cos(\pi)}", "-1"),
-        (r"\boxed{\frac{\sqrt{3}}{2}}", r"\sin\frac{\pi}{3}"),
-        (r"\boxed{2\sqrt{2}\pi}", r"\sqrt{8}\pi"),
-        (r"\boxed{e^{i\pi}}", "-1"),
-        (r"\boxed{(1+\sqrt{2})^{2}}", r"3+2\sqrt{2}"),
-        // Cancellation: floating point's rounding here is past 1e-12 relative (red team, against
-        // a tighter tolerance tried for two approximations).
-        (r"\boxed{(\sqrt2-1)^{8}}", r"577-408\sqrt2"),
-        (r"\boxed{\frac{1}{577+408\sqrt2}}", r"577-408\sqrt2"),
-        (r"\boxed{(\sqrt2-1)^7}", r"169\sqrt2-239"),
-        (
-            r"\boxed{\sqrt{1000001}-1000}",
-            r"\frac{1}{\sqrt{1000001}+1000}",
-        ),
-        // Exact again: an exact zero factor, a zeroth power, functions at 0 and 1.
-        (r"\boxed{2^{53}\cos 0}", "2^{53}"),
-        (
-            r"\boxed{123456789012 + \sin 0 + \ln 1 - 0e}",
-            "123456789012",
-        ),
-    ] {
-        expect_correct(completion, gold);
-    }
+    expect_each(
+        &[
+            (r"\boxed{123456789112 + 0\pi}", "123456789012"),
+            (r"\boxed{18446744073709552000 + 0\pi}", "2^{64}"),
+            (r"\boxed{1000000001+0\pi}", "1000000000"),
+            (r"\boxed{1000000001\cdot e^{0}}", "1000000000"),
+            (r"\boxed{1000000001+\ln 1}", "1000000000"),
+            (r"\boxed{1000000001+\sin(0)}", "1000000000"),
+            (r"\boxed{e^{20}}", "485165195"),
+            (
+                r"\boxed{\frac{1000000001}{3}+0\pi}",
+                r"\frac{1000000000}{3}",
+            ),
+            // Bigger integers: an exact zero term is exact now; other approximations may lie at most
+            // 1e-3 from a big integer (its neighbours are 1 away).
+            (r"\boxed{1234567890124+0\pi}", "1234567890123"),
+            (r"\boxed{12345678901235+0\pi}", "12345678901234"),
+            (r"\boxed{2^{50}+1+0\pi}", "2^{50}"),
+            (r"\boxed{1125899906842625\cos(0)}", "1125899906842624"),
+            (r"\boxed{1234567890124+\cos\frac{\pi}{2}}", "1234567890123"),
+            (r"\boxed{123456789112+\cos\frac{\pi}{2}}", "123456789012"),
+            (r"\boxed{e^{30}}", "10686474581524"),
+            (r"\boxed{e^{30}}", "10686474581525"),
+        ],
+        Status::Incorrect,
+    );
+    expect_each(
+        &[
+            (r"\boxed{\sqrt{2}^2}", "2"),
+            (r"\boxed{\log_2 16}", "4"),
+            (r"\boxed{\sqrt[3]{27}}", "3"),
+            (r"\boxed{\tan\frac{\pi}{4}}", "1"),
+            (r"\boxed{123456789012 + 0\pi}", "123456789012"),
+            (r"\boxed{e^{\ln 5}}", "5"),
+            (r"\boxed{\cos(\pi)}", "-1"),
+            (r"\boxed{\frac{\sqrt{3}}{2}}", r"\sin\frac{\pi}{3}"),
+            (r"\boxed{2\sqrt{2}\pi}", r"\sqrt{8}\pi"),
+            (r"\boxed{e^{i\pi}}", "-1"),
+            (r"\boxed{(1+\sqrt{2})^{2}}", r"3+2\sqrt{2}"),
+            // Cancellation: floating point's rounding here is past 1e-12 relative (red team, against
+            // a tighter tolerance tried for two approximations).
+            (r"\boxed{(\sqrt2-1)^{8}}", r"577-408\sqrt2"),
+            (r"\boxed{\frac{1}{577+408\sqrt2}}", r"577-408\sqrt2"),
+            (r"\boxed{(\sqrt2-1)^7}", r"169\sqrt2-239"),
+            (
+                r"\boxed{\sqrt{1000001}-1000}",
+                r"\frac{1}{\sqrt{1000001}+1000}",
+            ),
+            // Exact again: an exact zero factor, a zeroth power, functions at 0 and 1.
+            (r"\boxed{2^{53}\cos 0}", "2^{53}"),
+            (
+                r"\boxed{123456789012 + \sin 0 + \ln 1 - 0e}",
+                "123456789012",
+            ),
+        ],
+        Status::Correct,
+    );
 }
 
 /// A set answer whose items each spend an evaluation's whole work budget: its items are
