@@ -3,21 +3,89 @@
 //! A list is graded as the content of its last assistant message, the turn the reward is for;
 //! the Python client (`clients/python/.../_convert.py`) reads lists the same way.
 
-use serde::de::{Deserializer, Error as _};
+use serde::de::{Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Deserializes `completion`: a string as it is; a list of messages as its last assistant
 /// message's content. A list with no assistant message, or a message that is not
-/// `{"role": string, "content": string | [parts] | null}`, is an error naming the problem.
+/// `{"role": string, "content": string | [parts] | null}`, is an error naming the problem, as is
+/// a key written twice in a message (read as a `Value`, the last `content` won silently, so a log
+/// could show one text while another was graded: red team; a sample's own fields refuse
+/// duplicates too).
 pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    match Value::deserialize(deserializer)? {
+    match UniqueKeys::deserialize(deserializer)?.0 {
         Value::String(text) => Ok(text),
         Value::Array(messages) => last_assistant_content(&messages).map_err(D::Error::custom),
         other => Err(D::Error::custom(format!(
             "expected a string or a list of chat messages, got {}",
             super::json_type_name(&other)
         ))),
+    }
+}
+
+/// A JSON value, with any object's repeated key refused instead of the last one kept.
+struct UniqueKeys(Value);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(UniqueKeysVisitor)
+            .map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> Visitor<'de> for UniqueKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if fields.contains_key(&key) {
+                return Err(A::Error::custom(format!(
+                    "a message has the key `{key}` twice"
+                )));
+            }
+            let UniqueKeys(value) = map.next_value()?;
+            fields.insert(key, value);
+        }
+        Ok(Value::Object(fields))
     }
 }
 
@@ -136,6 +204,14 @@ mod tests {
         assert!(last(json!([{"role": 3}]))
             .unwrap_err()
             .contains("`role` must be a string"));
+        let duplicate = serde_json::from_str::<crate::contract::Sample>(
+            r#"{"completion": [{"role": "assistant", "content": "shown", "content": "graded"}],
+                "task": {"kind": "format", "style": "r1"}}"#,
+        );
+        let err = duplicate
+            .expect_err("a repeated key is refused")
+            .to_string();
+        assert!(err.contains("the key `content` twice"), "{err}");
         let err = last(json!([{"role": "assistant", "content": 7}])).unwrap_err();
         assert!(err.starts_with("message 0: `content`"), "{err}");
         let err = last(json!([{"role": "assistant", "content": [{"type": "text"}]}])).unwrap_err();
