@@ -158,9 +158,11 @@ pub struct Graded {
 }
 
 impl Graded {
-    /// The results alone; the samples and kinds are freed now.
-    pub fn into_results(self) -> Vec<GradeResult> {
-        self.results
+    /// The results and the samples they are for, index for index (`None` for an unparsed one).
+    pub fn into_results_and_samples(
+        self,
+    ) -> (Vec<GradeResult>, Arc<Vec<Result<Sample, SampleError>>>) {
+        (self.results, self._samples.unwrap_or_default())
     }
 }
 

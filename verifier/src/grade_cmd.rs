@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use graders::shaping::group::awaits_group;
 use graders::{GradeResult, Registry};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -216,9 +217,9 @@ fn grade_chunks(
     }
 }
 
-/// Grades one chunk: the tally of its final results, its results in input order (grouped
-/// samples apart, for the writer's group pass: see `group_runs.rs`), and the chunk's buffer to
-/// reuse.
+/// Grades one chunk: the tally of its final results, its results in input order (those a
+/// group pass must finish apart, for the writer: see `group_runs.rs`), and the chunk's buffer
+/// to reuse.
 fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, ChunkResults, Vec<u8>) {
     let Chunk { data, lines, .. } = chunk;
     // Parsed from the chunk's buffer, one deserializer for the chunk.
@@ -235,9 +236,9 @@ fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, ChunkResults, Vec<u8>) 
     let graded = engine.grade_samples_ungrouped(crate::fair_queue::LOCAL, parsed, &|i| {
         format!("line {}", numbers[i])
     });
-    let samples = graded._samples.clone().unwrap_or_default();
+    let (graded_results, samples) = graded.into_results_and_samples();
     // Unreadable lines take their place among the graded ones, in input order.
-    let mut graded_results = graded.into_results().into_iter().enumerate();
+    let mut graded_results = graded_results.into_iter().enumerate();
     let mut tally = Tally::default();
     let mut out = ChunkResults {
         encoded: Vec::with_capacity(lines.len() * 256),
@@ -249,8 +250,8 @@ fn grade_chunk(engine: &Engine, chunk: Chunk) -> (Tally, ChunkResults, Vec<u8>) 
             Ok(_) => {
                 let (i, result) = graded_results.next().expect("one result per text");
                 match samples.get(i) {
-                    Some(Ok(sample)) if sample.group_id.is_some() => {
-                        out.add(Member::of(sample, result, *n, &mut tally));
+                    Some(Ok(sample)) if awaits_group(sample, &result) => {
+                        out.add(Member::new(sample, result, *n));
                         continue;
                     }
                     _ => result,

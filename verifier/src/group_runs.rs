@@ -6,8 +6,9 @@
 //! came back as groups of 5 and 3, with its rewards silently wrong (-0.5 for a completion that
 //! earns 0.383; red team).
 //!
-//! How: the grading threads encode every result but those a group pass must finish, which they
-//! hand on as [`Member`]s in their places among the encoded lines. The writing thread sees the
+//! How: the grading threads encode every result but those a group pass must finish (a grouped
+//! sample with a deferred component), which they hand on as [`Member`]s in their places among
+//! the encoded lines. The writing thread sees the
 //! chunks in input order and holds the output from the first member of the oldest open group on,
 //! with each group's members, until the group ends; then it runs the group pass over all of
 //! them and writes what has become final. Groups may interleave (asynchronous rollout writers
@@ -23,7 +24,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Write};
 
-use graders::shaping::group::{awaits_group, refuse_kimi};
+use graders::shaping::group::refuse_kimi;
 use graders::{GradeResult, Sample};
 
 use crate::engine::Tally;
@@ -39,36 +40,27 @@ const MAX_GROUP_MEMBERS: usize = 65_536;
 /// 80 KB in flight, long reasoning written round-robin, hold ~100 MB).
 const MAX_HELD_BYTES: usize = 256 << 20;
 
-/// A grouped sample on its way to the writer.
+/// A sample a group pass must finish, on its way to the writer: the sample and its result so
+/// far.
 pub(crate) struct Member {
     /// The `group_id`, as JSON text.
     key: String,
     line: usize,
-    state: MemberState,
-}
-
-enum MemberState {
-    /// Nothing of it awaits the group pass: its result, encoded and tallied.
-    Done(Vec<u8>),
-    /// A deferred component to fill in: the sample and its result so far.
-    Awaiting(Box<(Sample, GradeResult)>),
+    pair: Box<(Sample, GradeResult)>,
 }
 
 impl Member {
-    /// `result` for `sample` (one with a `group_id`) on input line `line`. A result that needs
-    /// no group pass is encoded and added to `tally` here, on the grading thread.
-    pub fn of(sample: &Sample, result: GradeResult, line: usize, tally: &mut Tally) -> Member {
+    /// `result` for `sample`, which awaits its group (`awaits_group`), on input line `line`.
+    pub fn new(sample: &Sample, result: GradeResult, line: usize) -> Member {
         let key = sample
             .group_id
             .as_ref()
             .map_or_else(String::new, |id| id.to_string());
-        let state = if awaits_group(sample, &result) {
-            MemberState::Awaiting(Box::new((sample.clone(), result)))
-        } else {
-            tally.add(&result);
-            MemberState::Done(encoded(&result))
-        };
-        Member { key, line, state }
+        Member {
+            key,
+            line,
+            pair: Box::new((sample.clone(), result)),
+        }
     }
 }
 
@@ -222,31 +214,24 @@ impl<W: Write> GroupedWriter<W> {
     }
 
     fn member(&mut self, member: Member) -> io::Result<()> {
-        let pair = match member.state {
-            MemberState::Done(line) => return self.text(&line),
-            MemberState::Awaiting(pair) => pair,
-        };
-        self.end_groups_silent_since(member.line);
+        let Member { key, line, pair } = member;
+        self.end_groups_silent_since(line);
         let slot = self.front + self.held.len();
         self.held_bytes += pending_bytes(&pair.0);
         self.held.push_back(Slot::Pending(pair));
-        let straggling = self.ended.contains(&key_hash(&member.key));
-        let group = self
-            .open
-            .entry(member.key.clone())
-            .or_insert_with(|| OpenGroup {
-                slots: Vec::new(),
-                last_line: member.line,
-                straggling,
-            });
-        let previous = (group.last_line, member.key.clone());
+        let straggling = self.ended.contains(&key_hash(&key));
+        let group = self.open.entry(key.clone()).or_insert_with(|| OpenGroup {
+            slots: Vec::new(),
+            last_line: line,
+            straggling,
+        });
+        self.by_last_line.remove(&(group.last_line, key.clone()));
         group.slots.push(slot);
-        group.last_line = member.line;
+        group.last_line = line;
         let full = group.slots.len() >= MAX_GROUP_MEMBERS;
-        self.by_last_line.remove(&previous);
-        self.by_last_line.insert((member.line, member.key.clone()));
+        self.by_last_line.insert((line, key.clone()));
         if full {
-            self.end_group(&member.key, Ending::Cut);
+            self.end_group(&key, Ending::Cut);
         }
         self.keep_within_bounds()
     }
