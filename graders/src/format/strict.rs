@@ -25,9 +25,10 @@ pub fn r1(text: &str) -> Result<(), String> {
     if is_blank(strip_end_tokens(reasoning)) {
         return Err("the reasoning inside <think> is empty".into());
     }
-    // A completion decoded with its special tokens ends in the template's end-of-turn token:
-    // `<think>a</think><|im_end|>` has no answer (red team: it scored 1).
-    if is_blank(strip_end_tokens(before_first_end_token(answer))) {
+    // A completion decoded with its special tokens ends in the template's end-of-turn token, and
+    // what follows one is another turn: `<think>a</think><|im_end|>` has no answer (red team: it
+    // scored 1).
+    if is_blank(before_first_end_token(answer)) {
         return Err("there is no answer after </think>".into());
     }
     Ok(())
@@ -52,7 +53,7 @@ pub fn think_answer(text: &str) -> Result<(), String> {
     if is_blank(strip_end_tokens(reasoning)) {
         return Err("the reasoning inside <think> is empty".into());
     }
-    if is_blank(strip_end_tokens(answer)) {
+    if is_blank(before_first_end_token(answer)) {
         return Err("the answer inside <answer> is empty".into());
     }
     // Only line breaks may follow; even a space or "\r" is text that open-r1 rejects too, so

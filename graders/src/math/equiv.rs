@@ -617,15 +617,21 @@ impl Checker<'_> {
         if decimal {
             return rounded_match(a, b, self.rules.float_rounding);
         }
-        match (a, b) {
-            (Value::Exact(x), Value::Exact(y)) => x == y,
-            // `a` is the gold's value, `b` the answer's. Floating-point noise around an exact
-            // zero gold (`\sin\pi` for 0) is zero; a tiny gold against an exact zero answer
-            // (`0\pi` for `\frac{6.626 \times 10^{-34}}{2\pi}`) is a value, not noise.
-            (Value::Exact(_), Value::Approx(_)) => approx_matches_exact(b, a, true),
-            (Value::Approx(_), Value::Exact(_)) => approx_matches_exact(a, b, false),
-            _ => approx_equal(a, b),
-        }
+        gold_value_matches(a, b)
+    }
+}
+
+/// Whether the answer's value `answer` is the gold's `gold`: exact values exactly, an
+/// approximation against an exact value by [`approx_matches_exact`], two approximations by
+/// [`approx_equal`]. Floating-point noise around an exact zero gold (`\sin\pi` for 0) is zero;
+/// a tiny gold against an exact zero answer (`0\pi` for `\frac{6.626 \times 10^{-34}}{2\pi}`)
+/// is a value, not noise.
+fn gold_value_matches(gold: &Value, answer: &Value) -> bool {
+    match (gold, answer) {
+        (Value::Exact(x), Value::Exact(y)) => x == y,
+        (Value::Exact(_), Value::Approx(_)) => approx_matches_exact(answer, gold, true),
+        (Value::Approx(_), Value::Exact(_)) => approx_matches_exact(gold, answer, false),
+        _ => approx_equal(gold, answer),
     }
 }
 
@@ -698,12 +704,7 @@ fn rounded_match(a: &Value, b: &Value, places: u32) -> bool {
     }
     // Both round to zero: they must still be the same number relatively (`a` is the gold's).
     if ar == 0.0 && ai == 0.0 {
-        return match (a, b) {
-            (Value::Exact(x), Value::Exact(y)) => x == y,
-            (Value::Exact(_), Value::Approx(_)) => approx_matches_exact(b, a, true),
-            (Value::Approx(_), Value::Exact(_)) => approx_matches_exact(a, b, false),
-            _ => approx_equal(a, b),
-        };
+        return gold_value_matches(a, b);
     }
     true
 }
