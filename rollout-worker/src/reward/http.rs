@@ -23,7 +23,7 @@ use super::RewardSource;
 
 #[derive(Serialize)]
 struct GradeRequest<'a> {
-    samples: &'a [Sample],
+    samples: &'a [&'a Sample],
 }
 
 #[derive(Deserialize)]
@@ -88,7 +88,7 @@ impl HttpVerifier {
         })
     }
 
-    fn post(&self, endpoint: &str, samples: &[Sample]) -> Result<Vec<GradeResult>, Failure> {
+    fn post(&self, endpoint: &str, samples: &[&Sample]) -> Result<Vec<GradeResult>, Failure> {
         let url = format!("{}/v1/grade", endpoint.trim_end_matches('/'));
         let fail = |message: String| Failure {
             message,
@@ -155,7 +155,7 @@ impl HttpVerifier {
     }
 
     /// Sends one chunk, moving to the next endpoint after each failure.
-    fn grade_chunk(&self, samples: &[Sample]) -> anyhow::Result<Vec<GradeResult>> {
+    fn grade_chunk(&self, samples: &[&Sample]) -> anyhow::Result<Vec<GradeResult>> {
         let mut backoff = self.config.initial_backoff;
         let mut errors = Vec::new();
         for attempt in 0..self.config.max_attempts {
@@ -254,8 +254,8 @@ impl RewardSource for HttpVerifier {
             let handles: Vec<_> = chunks
                 .iter()
                 .map(|chunk| {
-                    let owned: Vec<Sample> = chunk.iter().map(|&i| samples[i].clone()).collect();
-                    scope.spawn(move || self.grade_chunk(&owned))
+                    let chunk: Vec<&Sample> = chunk.iter().map(|&i| &samples[i]).collect();
+                    scope.spawn(move || self.grade_chunk(&chunk))
                 })
                 .collect();
             handles
