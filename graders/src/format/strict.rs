@@ -158,6 +158,10 @@ mod tests {
             ("<think>\n\n</think>\n<answer>\n\n</answer>", "reasoning inside <think> is empty"),
             ("<think>\nA\n</think>\n<answer>\n \n</answer>", "answer inside <answer> is empty"),
             ("<think>\nA\n</think>\n<answer>\n<|im_end|>\n</answer>", "answer inside <answer> is empty"),
+            (
+                "<think>\nA\n</think>\n<answer>\n<|im_end|>\n<|im_start|>user\nhi\n</answer>",
+                "answer inside <answer> is empty",
+            ),
         ];
         for (text, why) in holes {
             assert_eq!(
