@@ -46,10 +46,66 @@ pub fn strip_end_tokens(mut text: &str) -> &str {
 /// `text` up to the first end token in it: what follows the end of a turn (another turn's
 /// header, `<|im_end|>\n<|im_start|>user\n`) is not part of the response either (red team).
 pub fn before_first_end_token(text: &str) -> &str {
-    let end = END_TOKENS
-        .iter()
-        .filter_map(|token| text.find(token))
-        .min()
-        .unwrap_or(text.len());
-    &text[..end]
+    // Every end token starts with `<` (a test checks it): the text is scanned once for `<` and
+    // each one tried against the tokens. A `str::find` per token built 17 substring searchers
+    // a call, ~5% of the server's CPU on format samples (perf).
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'<', bytes)
+        .find(|&at| {
+            END_TOKENS
+                .iter()
+                .any(|token| bytes[at..].starts_with(token.as_bytes()))
+        })
+        .map_or(text, |at| &text[..at])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_end_token_starts_with_a_less_than_sign() {
+        for token in END_TOKENS {
+            assert!(token.starts_with('<'), "{token}");
+        }
+    }
+
+    #[test]
+    fn the_text_before_the_first_end_token_of_any_kind() {
+        /// The definition: the least position at which any token occurs.
+        fn reference(text: &str) -> &str {
+            let end = END_TOKENS
+                .iter()
+                .filter_map(|token| text.find(token))
+                .min()
+                .unwrap_or(text.len());
+            &text[..end]
+        }
+        let cases = [
+            "",
+            "<",
+            "plain answer",
+            "42<|im_end|>",
+            "42</s><|im_end|>",
+            "42<|im_end|></s>",
+            "a<<|eot_id|>b",
+            "a<|eot|<|eot_id|>",
+            "<|end|><|end_of_text|>",
+            "x<｜end▁of▁sentence｜>y</s>",
+            "x<|end▁of▁sentence|>",
+            "<pad",
+            "é<eos>ü<end_of_turn>",
+            "<think>a</think><answer>b</answer><|return|>",
+        ];
+        for text in cases {
+            assert_eq!(before_first_end_token(text), reference(text), "{text:?}");
+        }
+        // Every token at every place in some text around it.
+        for token in END_TOKENS {
+            for before in ["", "<", "a<b", "ü<|"] {
+                let text = format!("{before}{token}<pad>");
+                assert_eq!(before_first_end_token(&text), reference(&text), "{text:?}");
+            }
+        }
+    }
 }
