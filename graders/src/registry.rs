@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::contract::{Task, Verdict};
+use crate::contract::{Sample, Task, Verdict};
 
 /// Grades one completion against one task. Implementations must be pure with respect to the
 /// outside world (or reach it only through a trait the caller provides), must not panic on any
@@ -22,6 +22,14 @@ pub trait Grader: Send + Sync {
     /// sample's deadline starts so that it is not charged to a sample. Cheap once done; a
     /// failure shows up in the verdicts of `grade`. Default: nothing to do.
     fn prepare(&self) {}
+    /// Whether this grader's time on a sample grows at most linearly with the sample's text
+    /// and task, at a few nanoseconds a byte, whatever they hold, without waiting on anything:
+    /// its time is then bounded by the request's size, and a service may grade a small batch
+    /// of such samples on the thread that read it (`verifier serve` does, on its event loop)
+    /// rather than hand it to a grading thread and back. Default: no.
+    fn linear_time(&self) -> bool {
+        false
+    }
 }
 
 /// What `GET /v1/graders` shows about a grader.
@@ -108,6 +116,13 @@ impl Registry {
 
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn Grader>> {
         self.graders.get(kind)
+    }
+
+    /// Whether every component of `sample` has a linear-time grader ([`Grader::linear_time`]);
+    /// a kind no grader owns is not.
+    pub fn grades_in_linear_time(&self, sample: &Sample) -> bool {
+        let linear = |task: &Task| self.get(task.kind()).is_some_and(|g| g.linear_time());
+        linear(&sample.task) && sample.components.iter().all(|c| linear(&c.task))
     }
 
     pub fn infos(&self) -> Vec<GraderInfo> {

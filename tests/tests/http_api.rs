@@ -162,20 +162,86 @@ fn one_bad_sample_does_not_spoil_the_others() {
     assert!(missing.contains("completion"), "{missing}");
 }
 
+/// `value` without its timings (`elapsed_us`), which differ from run to run.
+fn without_timings(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, _| !key.starts_with("elapsed"));
+            map.values_mut().for_each(without_timings);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_timings),
+        _ => {}
+    }
+}
+
+/// A small batch of format samples is graded on the event loop's thread; a larger body, or
+/// one with a sample of another kind, on a batch thread. The same samples come out the same on
+/// either path, with the same admission (a batch over `--max-batch` is 413 on both).
+#[test]
+fn a_batch_grades_alike_on_the_event_loop_and_on_a_batch_thread() {
+    let service = Service::start(&["--max-batch", "40"]);
+    let completions = [
+        GOOD,
+        "no tags",
+        "<think>a</think><|im_end|>",
+        "<think>a</think> 4<|im_end|>",
+        "<think>\nA\n</think>\n<answer>\nB\n</answer>\nextra",
+        "<think>\n\u{200B}\n</think>\n<answer>\nx\n</answer>",
+    ];
+    let mut common: Vec<Value> = Vec::new();
+    for (i, completion) in completions.iter().enumerate() {
+        for style in ["r1", "think_answer", "think_answer_strict", "tag_count"] {
+            common.push(format_sample(format!("{i}-{style}"), completion, style));
+        }
+    }
+    common.push(json!({
+        "id": "composed", "completion": GOOD, "weight": 2.0,
+        "task": {"kind": "format", "style": "r1"},
+        "components": [{"name": "tags", "weight": 0.5, "task": {"kind": "format", "style": "tag_count"}}]
+    }));
+    let large = format_sample("large", &"x".repeat(300 * 1024), "r1");
+    let math =
+        json!({"id": "math", "completion": "\\boxed{2}", "task": {"kind": "math", "answer": "2"}});
+    let mut answers = Vec::new();
+    for extra in [None, Some(large), Some(math)] {
+        let mut samples = common.clone();
+        samples.extend(extra);
+        let reply = service.post("/v1/grade", &batch(&samples));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let mut body = reply.json();
+        without_timings(&mut body);
+        let results = body["results"].as_array().unwrap().clone();
+        assert_eq!(results.len(), samples.len());
+        answers.push(results[..common.len()].to_vec());
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], answers[2]);
+    let rewards: Vec<f64> = answers[0]
+        .iter()
+        .map(|r| r["reward"].as_f64().unwrap())
+        .collect();
+    assert_eq!(&rewards[..4], &[1.0, 1.0, 1.0, 1.0], "{:?}", answers[0]);
+    assert_eq!(
+        rewards[8], 0.0,
+        "an end token is no answer: {}",
+        answers[0][8]
+    );
+    assert_eq!(rewards[12], 1.0, "{}", answers[0][12]);
+    assert_eq!(answers[0][24]["reward"], json!(2.5), "{}", answers[0][24]);
+
+    let too_many: Vec<Value> = (0..41).map(|i| format_sample(i, GOOD, "r1")).collect();
+    let reply = service.post("/v1/grade", &batch(&too_many));
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    let mut too_many_large = too_many.clone();
+    too_many_large[0] = format_sample(0, &"x".repeat(300 * 1024), "r1");
+    let reply = service.post("/v1/grade", &batch(&too_many_large));
+    assert_eq!(reply.status, 413, "{}", reply.body);
+}
+
 /// A batch whose samples are all well formed is parsed in one pass; one with a bad sample is
 /// parsed sample by sample. The good samples must come out the same either way.
 #[test]
 fn good_samples_grade_alike_whether_or_not_a_bad_one_is_in_the_batch() {
-    fn without_timings(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                map.retain(|key, _| !key.starts_with("elapsed"));
-                map.values_mut().for_each(without_timings);
-            }
-            Value::Array(items) => items.iter_mut().for_each(without_timings),
-            _ => {}
-        }
-    }
     let service = Service::start(&[]);
     let good = vec![
         format_sample("a", GOOD, "think_answer"),

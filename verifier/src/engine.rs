@@ -284,7 +284,9 @@ impl Engine {
     /// meanwhile goes first, then the batch's next turn. A client's turns wait in its lane (at
     /// most the pool's worth at once), so the pool is shared by client, not by request. The
     /// first turn runs on the caller's thread when a place is free (see below). `verifier
-    /// grade` (the one client, [`LOCAL`]) hands each chunk over whole.
+    /// grade` (the one client, [`LOCAL`]) hands each chunk over whole, and a caller inside
+    /// [`Engine::on_this_thread`] (`serve`'s small batches of linear-time samples) grades the
+    /// batch where it is.
     ///
     /// `f` returns an item's result and, where it read the clock as its work ended, that time,
     /// which the turn takes as now instead of reading the clock once more (see [`one_turn`]).
@@ -294,7 +296,9 @@ impl Engine {
         items: &[T],
         f: impl Fn(usize, &T) -> (R, Option<Instant>) + Sync,
     ) -> Vec<R> {
-        if client == LOCAL {
+        // On a caller's own thread (`on_this_thread`) there are no turns to take: the caller
+        // keeps its thread busy with the whole batch.
+        if client == LOCAL || ON_THIS_THREAD.get() {
             return self.map(items, |i, item| f(i, item).0);
         }
         let next = AtomicUsize::new(0);

@@ -37,6 +37,11 @@ impl Grader for FormatGrader {
         }
     }
 
+    /// Every style is a fixed set of substring searches and scans over the text.
+    fn linear_time(&self) -> bool {
+        true
+    }
+
     fn grade(&self, completion: &str, task: &Task, _ctx: &GradeContext) -> Verdict {
         let Task::Format(task) = task else {
             return Verdict::error(format!(

@@ -193,11 +193,17 @@ async fn answer(
             };
             engine.grade_samples(client, samples, &|i| format!("item {i}"))
         };
-        Ok::<Prepared, Refusal>((n, Box::new(grade)))
+        Ok::<Prepared, Refusal>(Prepared {
+            samples: n,
+            linear_time: false,
+            grade: Box::new(grade),
+        })
     };
+    // Its samples are made from the lists on the batch thread (see `batch_threads`).
     let graded = grade_batch(
         state,
         slot,
+        false,
         prepare,
         move |n| (0..n).map(Value::from).collect(),
         Arc::new(move |graded: &Graded| render(graded, error_reward)),
