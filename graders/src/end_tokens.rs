@@ -3,6 +3,8 @@
 //! them, and they are not part of its answer. `serve`'s OpenRLHF route cuts them from a
 //! response; the format rewards do not count them as an answer.
 
+use aho_corasick::{AhoCorasick, MatchKind};
+
 /// End-of-turn, end-of-text and padding tokens of common chat templates (ChatML/Qwen, Llama 2,
 /// 3 and 4, Mistral, Gemma, Phi-3, DeepSeek, Command R, SmolLM, GPT-OSS/harmony), stripped from
 /// the end of a response.
@@ -46,29 +48,24 @@ pub fn strip_end_tokens(mut text: &str) -> &str {
 /// `text` up to the first end token in it: what follows the end of a turn (another turn's
 /// header, `<|im_end|>\n<|im_start|>user\n`) is not part of the response either (red team).
 pub fn before_first_end_token(text: &str) -> &str {
-    // Every end token starts with `<` (a test checks it): the text is scanned once for `<` and
-    // each one tried against the tokens. A `str::find` per token built 17 substring searchers
-    // a call, ~5% of the server's CPU on format samples (perf).
-    let bytes = text.as_bytes();
-    memchr::memchr_iter(b'<', bytes)
-        .find(|&at| {
-            END_TOKENS
-                .iter()
-                .any(|token| bytes[at..].starts_with(token.as_bytes()))
-        })
-        .map_or(text, |at| &text[..at])
+    // One automaton over all the tokens, built once: the text is read once, at a few
+    // nanoseconds a byte whatever it holds. A `str::find` per token built 17 substring searchers
+    // a call (~5% of the server's CPU on format samples), and trying every token at each `<`
+    // took ~13 ns a byte on a text of `<`s (red team).
+    static TOKENS: std::sync::LazyLock<AhoCorasick> = std::sync::LazyLock::new(|| {
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(END_TOKENS)
+            .expect("the end tokens make an automaton")
+    });
+    TOKENS
+        .find(text)
+        .map_or(text, |found| &text[..found.start()])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_end_token_starts_with_a_less_than_sign() {
-        for token in END_TOKENS {
-            assert!(token.starts_with('<'), "{token}");
-        }
-    }
 
     #[test]
     fn the_text_before_the_first_end_token_of_any_kind() {

@@ -195,7 +195,7 @@ async fn answer(
         };
         Ok::<Prepared, Refusal>(Prepared {
             samples: n,
-            linear_time: false,
+            linear_text: None,
             grade: Box::new(grade),
         })
     };

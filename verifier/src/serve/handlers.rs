@@ -122,7 +122,7 @@ async fn admit_and_grade(
     // Kept (a reference, not a copy) for the ids of a batch cut short by shutdown.
     let (body, slot) = admitted.into_parts();
     let ids_body = body.clone();
-    let read_here = body.len() <= READ_HERE_MAX;
+    let read_here = may_read_here(&body);
     let client = super::client_slots::client_of(peer.ip());
     let engine = state.engine.clone();
     let parse = move || {
@@ -134,13 +134,17 @@ async fn admit_and_grade(
         })?;
         let samples = batch.len();
         // A batch with a malformed sample is parsed again sample by sample: not here.
-        let linear_time = match &batch {
-            Batch::Parsed(samples) => samples.iter().all(|sample| {
-                sample
-                    .as_ref()
-                    .is_ok_and(|sample| engine.registry().grades_in_linear_time(sample))
+        let linear_text = match &batch {
+            Batch::Parsed(samples) => samples.iter().try_fold(0, |text: usize, sample| {
+                let sample = sample.as_ref().ok()?;
+                let registry = engine.registry();
+                registry.grades_in_linear_time(sample).then(|| {
+                    // A prefilled `<think>` is graded too.
+                    let graded = (sample.completion.len() + 16) * (1 + sample.components.len());
+                    text.saturating_add(graded)
+                })
             }),
-            Batch::Raw(_) => false,
+            Batch::Raw(_) => None,
         };
         let grade = move |engine: &Engine| {
             let position = |i| format!("samples[{i}]");
@@ -154,7 +158,7 @@ async fn admit_and_grade(
         };
         Ok::<Prepared, Refusal>(Prepared {
             samples,
-            linear_time,
+            linear_text,
             grade: Box::new(grade),
         })
     };
@@ -332,39 +336,55 @@ pub(super) async fn admit(
     }
 }
 
-/// What a grading request becomes once its body is read: its sample count, for admission,
-/// whether every sample has linear-time graders (`Grader::linear_time`), and the grading.
+/// What a grading request becomes once its body is read: its sample count, for admission, the
+/// text its graders read when every one of them is linear-time (`Grader::linear_time`), and
+/// the grading.
 pub(super) struct Prepared {
     pub samples: usize,
-    pub linear_time: bool,
+    /// Bytes of text graded, counting a completion once for each component that grades it;
+    /// `None` when some grader is not linear-time.
+    pub linear_text: Option<usize>,
     pub grade: Box<dyn FnOnce(&Engine) -> Graded + Send>,
 }
 
 /// The answer to a request refused while it is read (boxed: a `Response` is large).
 pub(super) type Refusal = Box<Response>;
 
-/// The largest body that may be read, and its batch graded, on the event loop's thread: a
-/// batch of linear-time samples that small grades in about a millisecond (format samples:
-/// ~1.2 µs a 330-byte sample, JSON included; ~3 ms a MiB). Handed to a batch thread and back,
-/// such a batch paid two thread wake-ups and two sleeps (~4 context switches a request),
-/// about a tenth of the server's CPU on 256-sample format batches (perf; 1.41–1.42 against
-/// 1.55–1.67 µs a sample, alternated runs).
-pub(super) const READ_HERE_MAX: usize = 256 * 1024;
+/// Bounds on the work done on the event loop's thread for one request (see [`grade_batch`]),
+/// so that it holds the thread ~1 ms at most: everything queued behind it on that thread
+/// (other connections, `/healthz`) waits that long. Red team, with bounds of 256 KiB of body
+/// and no bound on the text graded: one sample with 64 format components and a completion of
+/// `<`s held it 200–440 ms, and a body of 15k nested objects as an id 32–74 ms to read.
+///
+/// A body's size: the hand-off to a batch thread and back (two wake-ups, ~4 context switches)
+/// costs about what grading 30 format samples does, so it weighs on small requests: ~40% of a
+/// single-sample request's server CPU.
+pub(super) const READ_HERE_MAX_BYTES: usize = 32 * 1024;
+/// Its objects and arrays (`{` and `[`, in strings too), each ~1 µs to read, keep and free.
+pub(super) const READ_HERE_MAX_NESTINGS: usize = 512;
+/// Text graded (see [`Prepared::linear_text`]): format rewards read it at 1–13 ns a byte.
+pub(super) const GRADE_HERE_MAX_BYTES: usize = 64 * 1024;
+
+/// Whether `body` is small and plain enough to be read on the event loop's thread.
+pub(super) fn may_read_here(body: &[u8]) -> bool {
+    body.len() <= READ_HERE_MAX_BYTES
+        && memchr::memchr2_iter(b'{', b'[', body).count() <= READ_HERE_MAX_NESTINGS
+}
 
 /// Runs a grading request start to end: `prepare` reads the request (a malformed one is
 /// answered with its `Err`), the batch takes `n` places in the grading queue (or is answered
 /// 413 / 503), is graded, and its answer rendered. At most `--max-requests` grade at once, one
 /// per request slot.
 ///
-/// Where: a request whose caller says it may be read here (`read_here`: a body of at most
-/// [`READ_HERE_MAX`]) is parsed on the event loop's thread, and when its samples are all
-/// linear-time it is graded there too (on this thread alone, see `Engine::on_this_thread`):
-/// its time is bounded by its size, a millisecond or so. Every other batch runs on a batch
-/// thread (see `batch_threads`), never on one of the engine's, so that slow grading never holds
-/// the event loop. A batch admitted there and still grading when the drain timeout ends is
-/// answered with an `error` result per sample (`ids(n)` gives the ids of its `n` samples); a
-/// request not yet admitted then still gets its own answer, its 400, 413 or 503 (answered with
-/// the shutdown's results instead, a malformed body came back `200 {"results":[]}`: red team).
+/// Where: a request whose caller says it may be read here (`read_here`, see [`may_read_here`])
+/// is parsed on the event loop's thread, and when its samples are all linear-time and their
+/// text is at most [`GRADE_HERE_MAX_BYTES`] it is graded there too (on this thread alone, see
+/// `Engine::on_this_thread`). Every other batch runs on a batch thread (see `batch_threads`),
+/// never on one of the engine's, so that slow grading never holds the event loop. A batch
+/// admitted there and still grading when the drain timeout ends is answered with an `error`
+/// result per sample (`ids(n)` gives the ids of its `n` samples); a request not yet admitted
+/// then still gets its own answer, its 400, 413 or 503 (answered with the shutdown's results
+/// instead, a malformed body came back `200 {"results":[]}`: red team).
 /// Records the batch and sample metrics.
 pub(super) async fn grade_batch<R: Send + 'static>(
     state: &Arc<AppState>,
@@ -379,7 +399,10 @@ pub(super) async fn grade_batch<R: Send + 'static>(
         return grade_on_batch_thread(state, slot, prepare, ids, render, started).await;
     }
     let prepared = prepare().map_err(|refusal| *refusal)?;
-    if !prepared.linear_time {
+    if prepared
+        .linear_text
+        .is_none_or(|text| text > GRADE_HERE_MAX_BYTES)
+    {
         // Parsed here already; graded on a batch thread (math, code, plugins: their time is
         // not bounded by their size).
         let prepared = move || Ok(prepared);
@@ -892,5 +915,26 @@ mod tests {
             let derived = serde_json::to_vec(&GradeResponse { results: &results }).unwrap();
             assert_eq!(grade_response_body(&results), derived);
         }
+    }
+
+    /// The bounds on a body read on the event loop's thread: its size and its objects and
+    /// arrays, braces inside strings counted too (a cost that cannot be seen before parsing
+    /// is not bet on).
+    #[test]
+    fn only_small_plain_bodies_are_read_on_the_event_loop() {
+        let sample = r#"{"completion":"<think>a</think>b","task":{"kind":"format","style":"r1"}}"#;
+        let body = |n: usize| format!(r#"{{"samples":[{}]}}"#, vec![sample; n].join(","));
+        assert!(may_read_here(body(1).as_bytes()));
+        assert!(may_read_here(body(255).as_bytes()));
+        assert!(!may_read_here(body(256).as_bytes()), "513 objects");
+        let long = format!(
+            r#"{{"samples":[{{"completion":"{}","task":{{"kind":"format","style":"r1"}}}}]}}"#,
+            "a".repeat(READ_HERE_MAX_BYTES)
+        );
+        assert!(!may_read_here(long.as_bytes()));
+        let braces_in_text = sample.replace("b\"", &format!("{}\"", "{".repeat(600)));
+        assert!(!may_read_here(
+            format!(r#"{{"samples":[{braces_in_text}]}}"#).as_bytes()
+        ));
     }
 }
