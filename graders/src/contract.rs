@@ -758,6 +758,24 @@ pub struct GradeResult {
 }
 
 impl GradeResult {
+    /// This result for another sample with the same task and completion (`cached`), under that
+    /// sample's `id` and `group_id`. This result's own `id` and `group_id` are not copied: a
+    /// clone of the whole result copied the first sample's id once per duplicate, so a body of
+    /// duplicates after one sample with a large id cost its square (1 MiB: 31–34 s; red team).
+    pub fn cached_copy(&self, id: Value, group_id: Option<Value>) -> GradeResult {
+        GradeResult {
+            id,
+            reward: self.reward,
+            status: self.status,
+            error: self.error.clone(),
+            components: self.components.clone(),
+            details: self.details.clone(),
+            group_id,
+            elapsed_us: 0,
+            cached: true,
+        }
+    }
+
     /// The result for a sample that could not be graded at all.
     pub fn error(id: Value, message: impl Into<String>) -> GradeResult {
         GradeResult {
@@ -915,6 +933,41 @@ mod tests {
             .as_ref()
             .map(|sample| serde_json::to_value(sample).unwrap())
             .map_err(Clone::clone)
+    }
+
+    /// A cached copy is the graded result under the duplicate's own id and group, marked
+    /// cached, with no time of its own.
+    #[test]
+    fn a_cached_copy_takes_the_duplicates_id_and_group() {
+        let mut graded = GradeResult::error(serde_json::json!(["a", "long", "id"]), "why");
+        graded.group_id = Some(Value::from("first group"));
+        graded.elapsed_us = 17;
+        let copy = graded.cached_copy(Value::from(2), None);
+        assert_eq!(
+            (
+                copy.id.clone(),
+                copy.group_id.clone(),
+                copy.elapsed_us,
+                copy.cached
+            ),
+            (Value::from(2), None, 0, true)
+        );
+        assert_eq!(
+            (
+                copy.reward,
+                copy.status,
+                copy.error,
+                copy.components,
+                copy.details
+            ),
+            (
+                graded.reward,
+                graded.status,
+                graded.error,
+                graded.components,
+                graded.details
+            )
+        );
     }
 
     #[test]

@@ -432,12 +432,8 @@ impl Engine {
         }
         for (i, first) in first_of.iter().enumerate() {
             if let (Some(first), Ok(sample)) = (first, &parsed[i]) {
-                let mut copy = results[*first].clone().expect("first occurrence graded");
-                copy.id = sample.id.clone();
-                copy.group_id = sample.group_id.clone();
-                copy.elapsed_us = 0;
-                copy.cached = true;
-                results[i] = Some(copy);
+                let first = results[*first].as_ref().expect("first occurrence graded");
+                results[i] = Some(first.cached_copy(sample.id.clone(), sample.group_id.clone()));
             }
         }
         let mut results: Vec<GradeResult> = results.into_iter().map(Option::unwrap).collect();
