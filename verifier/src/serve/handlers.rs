@@ -360,15 +360,17 @@ pub(super) type Refusal = Box<Response>;
 /// costs about what grading 30 format samples does, so it weighs on small requests: ~40% of a
 /// single-sample request's server CPU.
 pub(super) const READ_HERE_MAX_BYTES: usize = 32 * 1024;
-/// Its objects and arrays (`{` and `[`, in strings too), each ~1 µs to read, keep and free.
-pub(super) const READ_HERE_MAX_NESTINGS: usize = 512;
+/// Its objects, arrays and members (`{`, `[` and `:`, in strings too), each up to ~1 µs to
+/// read, keep and free: an id of 15k nested objects took 32–74 ms, a task of 3,385 unknown keys
+/// (buffered to find its `kind`, then parsed again sample by sample) 1.7 ms (red team).
+pub(super) const READ_HERE_MAX_STRUCTURE: usize = 1024;
 /// Text graded (see [`Prepared::linear_text`]): format rewards read it at 1–13 ns a byte.
 pub(super) const GRADE_HERE_MAX_BYTES: usize = 64 * 1024;
 
 /// Whether `body` is small and plain enough to be read on the event loop's thread.
 pub(super) fn may_read_here(body: &[u8]) -> bool {
     body.len() <= READ_HERE_MAX_BYTES
-        && memchr::memchr2_iter(b'{', b'[', body).count() <= READ_HERE_MAX_NESTINGS
+        && memchr::memchr3_iter(b'{', b'[', b':', body).count() <= READ_HERE_MAX_STRUCTURE
 }
 
 /// Runs a grading request start to end: `prepare` reads the request (a malformed one is
@@ -917,22 +919,26 @@ mod tests {
         }
     }
 
-    /// The bounds on a body read on the event loop's thread: its size and its objects and
-    /// arrays, braces inside strings counted too (a cost that cannot be seen before parsing
+    /// The bounds on a body read on the event loop's thread: its size and its objects, arrays
+    /// and members, those inside strings counted too (a cost that cannot be seen before parsing
     /// is not bet on).
     #[test]
     fn only_small_plain_bodies_are_read_on_the_event_loop() {
         let sample = r#"{"completion":"<think>a</think>b","task":{"kind":"format","style":"r1"}}"#;
         let body = |n: usize| format!(r#"{{"samples":[{}]}}"#, vec![sample; n].join(","));
+        // Four members and two objects a sample, three around them.
         assert!(may_read_here(body(1).as_bytes()));
-        assert!(may_read_here(body(255).as_bytes()));
-        assert!(!may_read_here(body(256).as_bytes()), "513 objects");
+        assert!(may_read_here(body(170).as_bytes()));
+        assert!(
+            !may_read_here(body(171).as_bytes()),
+            "1,029 objects, arrays and members"
+        );
         let long = format!(
             r#"{{"samples":[{{"completion":"{}","task":{{"kind":"format","style":"r1"}}}}]}}"#,
             "a".repeat(READ_HERE_MAX_BYTES)
         );
         assert!(!may_read_here(long.as_bytes()));
-        let braces_in_text = sample.replace("b\"", &format!("{}\"", "{".repeat(600)));
+        let braces_in_text = sample.replace("b\"", &format!("{}\"", "{:".repeat(600)));
         assert!(!may_read_here(
             format!(r#"{{"samples":[{braces_in_text}]}}"#).as_bytes()
         ));
