@@ -357,7 +357,7 @@ pub(super) type Refusal = Box<Response>;
 /// `<`s held it 200–440 ms, and a body of 15k nested objects as an id 32–74 ms to read.
 ///
 /// A body's size: the hand-off to a batch thread and back (two wake-ups, ~4 context switches)
-/// costs about what grading 30 format samples does, so it weighs on small requests: ~40% of a
+/// costs about what grading 30 format samples does, so it weighs on small requests: ~35% of a
 /// single-sample request's server CPU.
 pub(super) const READ_HERE_MAX_BYTES: usize = 32 * 1024;
 /// Its objects, arrays and members (`{`, `[` and `:`, in strings too), each up to ~1 µs to
@@ -380,9 +380,8 @@ pub(super) fn may_read_here(body: &[u8]) -> bool {
 ///
 /// Where: a request whose caller says it may be read here (`read_here`, see [`may_read_here`])
 /// and that is the only one in flight ([`alone`]) is parsed on the event loop's thread, and
-/// when its samples are all linear-time and their
-/// text is at most [`GRADE_HERE_MAX_BYTES`] it is graded there too (on this thread alone, see
-/// `Engine::on_this_thread`). Every other batch runs on a batch thread (see `batch_threads`),
+/// when its samples are all linear-time and their text is at most [`GRADE_HERE_MAX_BYTES`] it
+/// is graded there too (on this thread alone, see `Engine::on_this_thread`). Every other batch runs on a batch thread (see `batch_threads`),
 /// never on one of the engine's, so that slow grading never holds the event loop. A batch
 /// admitted there and still grading when the drain timeout ends is answered with an `error`
 /// result per sample (`ids(n)` gives the ids of its `n` samples); a request not yet admitted
