@@ -162,6 +162,18 @@ fn one_bad_sample_does_not_spoil_the_others() {
     assert!(missing.contains("completion"), "{missing}");
 }
 
+/// The results of grading `samples` in one request (which must succeed, one result each),
+/// without their timings.
+fn results_without_timings(service: &Service, samples: &[Value]) -> Vec<Value> {
+    let reply = service.post("/v1/grade", &batch(samples));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let mut body = reply.json();
+    without_timings(&mut body);
+    let results = body["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), samples.len());
+    results
+}
+
 /// `value` without its timings (`elapsed_us`), which differ from run to run.
 fn without_timings(value: &mut Value) {
     match value {
@@ -206,12 +218,7 @@ fn a_batch_grades_alike_on_the_event_loop_and_on_a_batch_thread() {
     for extra in [None, Some(large), Some(math)] {
         let mut samples = common.clone();
         samples.extend(extra);
-        let reply = service.post("/v1/grade", &batch(&samples));
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        let mut body = reply.json();
-        without_timings(&mut body);
-        let results = body["results"].as_array().unwrap().clone();
-        assert_eq!(results.len(), samples.len());
+        let results = results_without_timings(&service, &samples);
         answers.push(results[..common.len()].to_vec());
     }
     assert_eq!(answers[0], answers[1]);
@@ -257,12 +264,7 @@ fn good_samples_grade_alike_whether_or_not_a_bad_one_is_in_the_batch() {
     ] {
         let mut samples = good.clone();
         samples.extend(bad);
-        let reply = service.post("/v1/grade", &batch(&samples));
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        let mut body = reply.json();
-        without_timings(&mut body);
-        let all = body["results"].as_array().unwrap().clone();
-        assert_eq!(all.len(), samples.len());
+        let all = results_without_timings(&service, &samples);
         if samples.len() > good.len() {
             assert_eq!(
                 all[good.len()]["status"],

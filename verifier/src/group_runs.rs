@@ -89,8 +89,9 @@ impl ChunkResults {
 /// An output slot held for an open group.
 enum Slot {
     Text(Vec<u8>),
-    /// A member still to be finished by its group's pass.
-    Pending(Box<(Sample, GradeResult)>),
+    /// A member still to be finished by its group's pass, and the bytes it is counted as
+    /// holding ([`pending_bytes`], reckoned once: it serialises the id).
+    Pending(Box<(Sample, GradeResult)>, usize),
     /// A member finished: its line.
     Finished(Vec<u8>),
 }
@@ -217,8 +218,9 @@ impl<W: Write> GroupedWriter<W> {
         let Member { key, line, pair } = member;
         self.end_groups_silent_since(line);
         let slot = self.front + self.held.len();
-        self.held_bytes += pending_bytes(&pair.0);
-        self.held.push_back(Slot::Pending(pair));
+        let bytes = pending_bytes(&pair.0);
+        self.held_bytes += bytes;
+        self.held.push_back(Slot::Pending(pair, bytes));
         let straggling = self.ended.contains(&key_hash(&key));
         let group = self.open.entry(key.clone()).or_insert_with(|| OpenGroup {
             slots: Vec::new(),
@@ -264,9 +266,10 @@ impl<W: Write> GroupedWriter<W> {
         let (mut samples, mut results) = (Vec::new(), Vec::new());
         for &slot in &group.slots {
             let held = &mut self.held[slot - self.front];
-            if let Slot::Pending(pair) = std::mem::replace(held, Slot::Finished(Vec::new())) {
+            if let Slot::Pending(pair, bytes) = std::mem::replace(held, Slot::Finished(Vec::new()))
+            {
                 let (sample, result) = *pair;
-                self.held_bytes = self.held_bytes.saturating_sub(pending_bytes(&sample));
+                self.held_bytes = self.held_bytes.saturating_sub(bytes);
                 samples.push(sample);
                 results.push(result);
             }
@@ -295,7 +298,7 @@ impl<W: Write> GroupedWriter<W> {
     fn write_final(&mut self) -> io::Result<()> {
         while let Some(front) = self.held.front() {
             let line = match front {
-                Slot::Pending(_) => break,
+                Slot::Pending(..) => break,
                 Slot::Text(line) | Slot::Finished(line) => line,
             };
             self.out.write_all(line)?;

@@ -1,8 +1,9 @@
 //! The threads that serve grading requests: a request's body is parsed, its samples admitted,
 //! graded, and its answer rendered and freed, all on one of these threads, and the thread that
-//! went idle last takes the next request. (A small batch of linear-time samples never comes
-//! here: the event loop's thread grades it, see `handlers::grade_batch`; a small body of other
-//! samples is parsed there and graded here, which alone changed nothing measurable, below.)
+//! went idle last takes the next request. (A small request of linear-time samples, alone in
+//! flight, is graded on the event loop's thread instead, see `handlers::grade_batch`; a small
+//! body of other samples may be parsed there and graded here, which alone changed nothing
+//! measurable, below.)
 //!
 //! Why not tokio's blocking pool: it wakes its idle threads in turn, so consecutive requests
 //! landed on different threads (three, in turn, under one client's sequential batches), each

@@ -442,9 +442,10 @@ async fn alone(state: &AppState) -> bool {
 }
 
 /// How long the event loop's thread spent reading and grading requests in its current window
-/// of [`Self::WINDOW`]: at most half of it, so that requests that hold no slot (`/healthz`, `/metrics`, whose wait
-/// [`alone`] cannot see) and a request queued behind requests a client pipelined on one
-/// connection (each one alone in flight as it is read) never wait much longer than a window.
+/// of [`Self::WINDOW`]: at most half of it, so that requests that hold no slot (`/healthz`,
+/// `/metrics`, whose wait [`alone`] cannot see) and a request queued behind requests a client
+/// pipelined on one connection (each one alone in flight as it is read) never wait much longer
+/// than a window.
 /// Red team: 200 pipelined 1 ms requests held `/healthz` 10 ms (p50) at `--jobs 1`; a lone
 /// client's sequential requests use a few percent of it.
 #[derive(Clone, Copy)]
