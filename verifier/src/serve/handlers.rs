@@ -360,9 +360,11 @@ pub(super) type Refusal = Box<Response>;
 /// costs about what grading 30 format samples does, so it weighs on small requests: ~35% of a
 /// single-sample request's server CPU.
 pub(super) const READ_HERE_MAX_BYTES: usize = 32 * 1024;
-/// Its objects, arrays and members (`{`, `[` and `:`, in strings too), each up to ~1 µs to
-/// read, keep and free: an id of 15k nested objects took 32–74 ms, a task of 3,385 unknown keys
-/// (buffered to find its `kind`, then parsed again sample by sample) 1.7 ms (red team).
+/// Its objects, members and elements (`{`, `:` and `,`, in strings too; an array of one
+/// element or none has no `,`, and arrays nest at most 128 deep), each up to ~1 µs to read,
+/// keep and free: an id of 15k nested objects took 32–74 ms, a task of 3,385 unknown keys 1.7
+/// ms, and one of an unknown array of 16k numbers before its `kind` 1.7 ms (buffered to find
+/// the `kind`, then parsed again sample by sample; red team).
 pub(super) const READ_HERE_MAX_STRUCTURE: usize = 1024;
 /// Text graded (see [`Prepared::linear_text`]): format rewards read it at 1–13 ns a byte.
 pub(super) const GRADE_HERE_MAX_BYTES: usize = 64 * 1024;
@@ -370,7 +372,7 @@ pub(super) const GRADE_HERE_MAX_BYTES: usize = 64 * 1024;
 /// Whether `body` is small and plain enough to be read on the event loop's thread.
 pub(super) fn may_read_here(body: &[u8]) -> bool {
     body.len() <= READ_HERE_MAX_BYTES
-        && memchr::memchr3_iter(b'{', b'[', b':', body).count() <= READ_HERE_MAX_STRUCTURE
+        && memchr::memchr3_iter(b'{', b':', b',', body).count() <= READ_HERE_MAX_STRUCTURE
 }
 
 /// Runs a grading request start to end: `prepare` reads the request (a malformed one is
@@ -441,17 +443,19 @@ async fn alone(state: &AppState) -> bool {
         && GradedHere::has_time()
 }
 
-/// How long the event loop's thread spent reading and grading requests in its current window
-/// of [`Self::WINDOW`]: at most half of it, so that requests that hold no slot (`/healthz`,
-/// `/metrics`, whose wait [`alone`] cannot see) and a request queued behind requests a client
-/// pipelined on one connection (each one alone in flight as it is read) never wait much longer
-/// than a window.
-/// Red team: 200 pipelined 1 ms requests held `/healthz` 10 ms (p50) at `--jobs 1`; a lone
-/// client's sequential requests use a few percent of it.
+/// The event loop thread's budget for reading and grading requests: it earns half of the
+/// time that passes, up to [`Self::MOST`], and spends what each request took, so that it does
+/// such work at most half of the time and at most [`Self::MOST`] and one request's worth at a
+/// stretch. Requests that hold no slot (`/healthz`, `/metrics`, whose wait [`alone`] cannot
+/// see) and requests queued behind ones a client pipelined on one connection (each one alone
+/// in flight as it is read) then wait about that long at most. Red team: 200 pipelined 1 ms
+/// requests held `/healthz` 10 ms (p50) at `--jobs 1` without a budget; with a 2 ms window
+/// that did not carry a request's overrun into the next, p90 2–7 ms.
 #[derive(Clone, Copy)]
 struct GradedHere {
-    window_start: Instant,
-    busy: Duration,
+    /// Seconds of budget left (negative after an overrun).
+    budget: f64,
+    earned_until: Instant,
 }
 
 thread_local! {
@@ -459,30 +463,39 @@ thread_local! {
 }
 
 impl GradedHere {
-    const WINDOW: Duration = Duration::from_millis(2);
+    const MOST: Duration = Duration::from_millis(1);
 
-    /// Whether this thread has time left for grading in its window (a new window when the
-    /// last one is over).
+    /// Whether this thread has budget left for a request.
     fn has_time() -> bool {
         Self::has_time_at(Instant::now())
     }
 
     fn has_time_at(now: Instant) -> bool {
-        let current = match GRADED_HERE.get() {
-            Some(here) if now.duration_since(here.window_start) < Self::WINDOW => here,
-            _ => GradedHere {
-                window_start: now,
-                busy: Duration::ZERO,
+        let most = Self::MOST.as_secs_f64();
+        let here = match GRADED_HERE.get() {
+            Some(here) => {
+                let earned = now
+                    .saturating_duration_since(here.earned_until)
+                    .as_secs_f64()
+                    / 2.0;
+                GradedHere {
+                    budget: (here.budget + earned).min(most),
+                    earned_until: now.max(here.earned_until),
+                }
+            }
+            None => GradedHere {
+                budget: most,
+                earned_until: now,
             },
         };
-        GRADED_HERE.set(Some(current));
-        current.busy < Self::WINDOW / 2
+        GRADED_HERE.set(Some(here));
+        here.budget > 0.0
     }
 
-    /// Charges `spent` to this thread's window.
+    /// Spends `spent` of this thread's budget.
     fn charge(spent: Duration) {
         if let Some(mut here) = GRADED_HERE.get() {
-            here.busy += spent;
+            here.budget -= spent.as_secs_f64();
             GRADED_HERE.set(Some(here));
         }
     }
@@ -990,12 +1003,19 @@ mod tests {
     fn only_small_plain_bodies_are_read_on_the_event_loop() {
         let sample = r#"{"completion":"<think>a</think>b","task":{"kind":"format","style":"r1"}}"#;
         let body = |n: usize| format!(r#"{{"samples":[{}]}}"#, vec![sample; n].join(","));
-        // Four members and two objects a sample, three around them.
+        // Two objects, four members and two more elements a sample, one more element between
+        // samples, and an object and a member around them.
         assert!(may_read_here(body(1).as_bytes()));
-        assert!(may_read_here(body(170).as_bytes()));
+        assert!(may_read_here(body(113).as_bytes()));
         assert!(
-            !may_read_here(body(171).as_bytes()),
-            "1,029 objects, arrays and members"
+            !may_read_here(body(114).as_bytes()),
+            "1,027 objects, members and elements"
+        );
+        let numbers = sample.replace(r#""task":{"#, r#""task":{"x":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"#);
+        let numbers = format!(r#"{{"samples":[{}]}}"#, vec![numbers; 20].join(","));
+        assert!(
+            !may_read_here(numbers.as_bytes()),
+            "an array's elements count"
         );
         let long = format!(
             r#"{{"samples":[{{"completion":"{}","task":{{"kind":"format","style":"r1"}}}}]}}"#,
@@ -1008,18 +1028,23 @@ mod tests {
         ));
     }
 
-    /// A thread that spent half its window reading and grading sends what comes next in that
-    /// window elsewhere, and has time again in the next window.
+    /// A thread that spent its budget sends requests elsewhere until it has earned some back,
+    /// at half the time that passes: an overrun is paid back before the next request.
     #[test]
-    fn the_event_loop_grades_half_of_each_window_at_most() {
+    fn the_event_loop_reads_and_grades_half_of_the_time_at_most() {
         let start = Instant::now();
         let at = |ms: f64| start + Duration::from_secs_f64(ms / 1e3);
         assert!(GradedHere::has_time_at(at(0.0)));
         GradedHere::charge(Duration::from_micros(600));
-        assert!(GradedHere::has_time_at(at(0.7)));
-        GradedHere::charge(Duration::from_micros(500));
-        assert!(!GradedHere::has_time_at(at(1.3)));
-        assert!(!GradedHere::has_time_at(at(1.9)));
-        assert!(GradedHere::has_time_at(at(2.1)), "a new window");
+        assert!(GradedHere::has_time_at(at(0.1)), "0.45 ms left");
+        GradedHere::charge(Duration::from_micros(2000));
+        // 1.55 ms overrun: paid back after 3.1 ms.
+        assert!(!GradedHere::has_time_at(at(2.1)));
+        assert!(!GradedHere::has_time_at(at(3.1)));
+        assert!(GradedHere::has_time_at(at(3.3)));
+        // Earned up to 1 ms at most, however long the thread waits.
+        assert!(GradedHere::has_time_at(at(1000.0)));
+        GradedHere::charge(Duration::from_micros(1001));
+        assert!(!GradedHere::has_time_at(at(1000.0)));
     }
 }
