@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use crate::bench_client::BenchClient;
+
 #[derive(clap::Args, Debug)]
 pub struct FormatBenchArgs {
     /// Samples in the generated file.
@@ -199,12 +201,12 @@ fn sequential_latency(
     batch: usize,
     batches: usize,
 ) -> anyhow::Result<Latency> {
-    let agent = agent();
+    let mut client = BenchClient::new(url)?;
     let mut times = Vec::with_capacity(batches);
     for i in 0..batches {
         let body = &bodies[i % bodies.len()];
         let started = Instant::now();
-        post(&agent, url, body, batch)?;
+        post(&mut client, body, batch)?;
         times.push(started.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);
@@ -217,13 +219,6 @@ fn sequential_latency(
 /// The value at quantile `q` of `sorted` (nearest rank).
 pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
-
-/// An HTTP client for the benchmarks: keep-alive, a generous timeout.
-pub(crate) fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(60))
-        .build()
 }
 
 fn concurrent_throughput(
@@ -239,12 +234,11 @@ fn concurrent_throughput(
         let handles: Vec<_> = (0..clients.max(1))
             .map(|c| {
                 scope.spawn(move || -> anyhow::Result<usize> {
-                    let agent = agent();
+                    let mut client = BenchClient::new(url)?;
                     let mut sent = 0;
                     while Instant::now() < until {
                         post(
-                            &agent,
-                            url,
+                            &mut client,
                             &bodies[(c + sent * clients) % bodies.len()],
                             batch,
                         )?;
@@ -265,18 +259,16 @@ fn concurrent_throughput(
 
 /// Posts a batch to `/v1/grade` and reads the whole answer, as a client would; the answer must
 /// hold `expected` results.
-pub(crate) fn post(
-    agent: &ureq::Agent,
-    url: &str,
-    body: &str,
-    expected: usize,
-) -> anyhow::Result<()> {
-    let response = agent
-        .post(&format!("{url}/v1/grade"))
-        .set("content-type", "application/json")
-        .send_string(body)
+pub(crate) fn post(client: &mut BenchClient, body: &str, expected: usize) -> anyhow::Result<()> {
+    let (status, text) = client
+        .post_json("/v1/grade", body)
         .context("grading request failed")?;
-    let text = response.into_string()?;
+    let text = String::from_utf8_lossy(&text);
+    anyhow::ensure!(
+        status == 200,
+        "status {status}: {}",
+        &text[..text.len().min(200)]
+    );
     let answer: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("unexpected answer: {}", &text[..text.len().min(200)]))?;
     let results = answer["results"].as_array().map_or(0, Vec::len);

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+use crate::bench_client::BenchClient;
+
 use crate::bench_format::{
-    agent, generate_samples, percentile, post, RemoveOnDrop, Server, OPEN_R1_REWARDS,
+    generate_samples, percentile, post, RemoveOnDrop, Server, OPEN_R1_REWARDS,
 };
 
 #[derive(clap::Args, Debug)]
@@ -324,15 +326,15 @@ fn measure_kind(
         .map(|chunk| format!("{{\"samples\":[{}]}}", chunk.join(",")))
         .collect();
     anyhow::ensure!(!bodies.is_empty(), "fewer samples than one batch");
-    let agent = agent();
+    let mut client = BenchClient::new(&server.url)?;
     // The first batch warms the server's graders; it is not counted.
-    post(&agent, &server.url, &bodies[0], BATCH)?;
+    post(&mut client, &bodies[0], BATCH)?;
     let (mut grade1, mut grade2, mut batches) = (Rate::default(), Rate::default(), Rate::default());
     let mut anchors: Option<Anchors> = None;
     for _ in 0..args.repeat.max(1) {
         grade1.keep_best(grade_once(exe, file, 1, lines.len())?);
         grade2.keep_best(grade_once(exe, file, 2, lines.len())?);
-        batches.keep_best(http_round(&agent, server, &bodies, args.batches)?);
+        batches.keep_best(http_round(&mut client, server, &bodies, args.batches)?);
         if let Some(anchor) = anchor.as_deref_mut() {
             let round = anchor.round()?;
             anchors = Some(match anchors {
@@ -369,14 +371,14 @@ fn grade_once(exe: &Path, file: &Path, jobs: usize, n: usize) -> anyhow::Result<
 /// `batches` 256-sample batches, one after another on one keep-alive connection, charged to
 /// the server's CPU.
 fn http_round(
-    agent: &ureq::Agent,
+    client: &mut BenchClient,
     server: &Server,
     bodies: &[String],
     batches: usize,
 ) -> anyhow::Result<Rate> {
     let (cpu, started) = (process_cpu(server.pid())?, Instant::now());
     for i in 0..batches.max(1) {
-        post(agent, &server.url, &bodies[(i + 1) % bodies.len()], BATCH)?;
+        post(client, &bodies[(i + 1) % bodies.len()], BATCH)?;
     }
     let wall = started.elapsed().as_secs_f64();
     let cpu = (process_cpu(server.pid())? - cpu).as_secs_f64().max(1e-6);
@@ -389,10 +391,10 @@ fn http_round(
 
 /// Single-sample requests, one at a time on one keep-alive connection.
 fn http_single(server: &Server, lines: &[String], requests: usize) -> anyhow::Result<Single> {
-    let agent = agent();
+    let mut client = BenchClient::new(&server.url)?;
     let body = |i: usize| format!("{{\"samples\":[{}]}}", lines[i % lines.len()]);
     for i in 0..50 {
-        post(&agent, &server.url, &body(i), 1)?;
+        post(&mut client, &body(i), 1)?;
     }
     let requests = requests.max(1);
     let mut times = Vec::with_capacity(requests);
@@ -400,7 +402,7 @@ fn http_single(server: &Server, lines: &[String], requests: usize) -> anyhow::Re
     for i in 0..requests {
         let body = body(i + 50);
         let sent = Instant::now();
-        post(&agent, &server.url, &body, 1)?;
+        post(&mut client, &body, 1)?;
         times.push(sent.elapsed().as_secs_f64() * 1e3);
     }
     let wall = started.elapsed().as_secs_f64();

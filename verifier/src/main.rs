@@ -5,6 +5,7 @@
 //! completions. This crate owns all I/O; the
 //! graders it wires together are pure (crate `graders`).
 
+mod bench_client;
 mod bench_format;
 mod bench_io;
 mod bench_plugin;
