@@ -426,3 +426,20 @@ fn a_timer_left_behind_does_not_hold_a_finished_run() {
         "the run waited for the timer: {took:?}"
     );
 }
+
+#[test]
+fn an_error_whose_name_holds_a_lone_surrogate_still_fails_its_test_on_record() {
+    // `JSON.stringify` writes a lone surrogate as an escape the host's JSON reader refuses; the
+    // record once went missing, and only "no record counts as a failure" kept this at 0 (red team).
+    let code = "function add(a, b) {\n\
+                  const error = new Error('no');\n\
+                  error.name = 'AssertionError\\ud800';\n\
+                  throw error;\n\
+                }";
+    let verdict = grade_all(&[(code.to_string(), assert_task(ADD_CHECK, "add", 2_000))]).remove(0);
+    assert_eq!(verdict.reward, 0.0, "{verdict:?}");
+    assert_eq!(verdict.status, Status::Incorrect, "{verdict:?}");
+    let details = format!("{:?}", verdict.details);
+    assert!(details.contains("AssertionError"), "{details}");
+    assert!(!details.contains("without a verdict"), "{details}");
+}
