@@ -728,3 +728,42 @@ fn forged_records_cannot_fill_the_hosts_memory() {
     let verdicts = grade_all(&[("def f(n):\n    return [0] * n\n".to_string(), big)]);
     assert_eq!(verdicts[0].status, Status::Correct, "{:?}", verdicts[0]);
 }
+
+#[test]
+fn source_too_complex_to_parse_is_a_failure_of_its_own_kind_in_both_modes() {
+    // CPython's parser gives up on 10,000 nested unary minuses with a `MemoryError`; compiling
+    // can also run out of memory for real. That is the candidate's failure, as a limit or a
+    // runtime error, not a syntax error (call mode called every compile failure one).
+    let code = format!("x = {}1\ndef f(a):\n    return a\n", "-".repeat(10_000));
+    let call: Task = serde_json::from_value(json!({"kind": "code", "language": "python",
+        "tests": {"type": "call", "fn_name": "f", "cases": [{"args": [1], "expected": 1}]}}))
+    .unwrap();
+    let assert: Task = serde_json::from_value(json!({"kind": "code", "language": "python",
+        "tests": {"type": "assert", "entry_point": "f",
+                  "code": "def check(candidate):\n    assert candidate(1) == 1\n"}}))
+    .unwrap();
+    let indented = "def f(a):\nreturn a\n".to_string();
+    let verdicts = grade_all(&[
+        (code.clone(), call.clone()),
+        (code, assert.clone()),
+        (indented.clone(), call),
+        (indented, assert),
+    ]);
+    let kinds: Vec<&str> = verdicts
+        .iter()
+        .map(|v| v.details["verdict"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "memory_limit",
+            "memory_limit",
+            "syntax_error",
+            "syntax_error"
+        ],
+        "{verdicts:#?}"
+    );
+    for verdict in &verdicts {
+        assert_eq!(verdict.status, Status::Incorrect, "{verdict:?}");
+    }
+}

@@ -49,6 +49,10 @@ def _plain_number(value):
     return value
 
 
+# The exceptions that say a program does not parse (SyntaxError and its subclasses).
+_SYNTAX_ERRORS = frozenset({"SyntaxError", "IndentationError", "TabError"})
+
+
 class _NotPlain(Exception):
     pass
 
@@ -186,7 +190,12 @@ def _harness_main(config_text):
         try:
             code = compile(config["code"], "<candidate>", "exec")
         except base_exception as error:
-            emit({"k": "syntax_error", "msg": short(error, 300)})
+            # Only the parser's verdict is a syntax error: compiling can also run out of memory
+            # or recursion (`MemoryError`, or a `SystemError` from a NULL without an exception).
+            if exact_type(error).__name__ in _SYNTAX_ERRORS:
+                emit({"k": "syntax_error", "msg": short(error, 300)})
+            else:
+                emit(dict({"k": "load_error"}, **describe(error)))
             return False
 
         def run():
@@ -833,7 +842,7 @@ def _trusted_assert(config, emit):
     except BaseException as error:
         # The candidate's instance died while loading its code (a limit, an exit), its code
         # failed to load, or it answered nonsense: every test fails so.
-        kind = "syntax_error" if type(error) is _Raised and error.type_name == "SyntaxError" else "load_error"
+        kind = "syntax_error" if type(error) is _Raised and error.type_name in _SYNTAX_ERRORS else "load_error"
         emit(dict({"k": kind}, **_failure(error)))
         return
 
