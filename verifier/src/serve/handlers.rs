@@ -133,18 +133,21 @@ async fn admit_and_grade(
             ))
         })?;
         let samples = batch.len();
-        // A batch with a malformed sample is parsed again sample by sample: not here.
+        // Asked only where the batch may be graded on the event loop (`grade_batch`); a batch
+        // with a malformed sample is parsed again sample by sample: not there.
         let linear_text = match &batch {
-            Batch::Parsed(samples) => samples.iter().try_fold(0, |text: usize, sample| {
-                let sample = sample.as_ref().ok()?;
+            Batch::Parsed(samples) if read_here => {
                 let registry = engine.registry();
-                registry.grades_in_linear_time(sample).then(|| {
-                    // A prefilled `<think>` is graded too.
-                    let graded = (sample.completion.len() + 16) * (1 + sample.components.len());
-                    text.saturating_add(graded)
+                samples.iter().try_fold(0, |text: usize, sample| {
+                    let sample = sample.as_ref().ok()?;
+                    registry.grades_in_linear_time(sample).then(|| {
+                        // A prefilled `<think>` is graded too.
+                        let graded = (sample.completion.len() + 16) * (1 + sample.components.len());
+                        text.saturating_add(graded)
+                    })
                 })
-            }),
-            Batch::Raw(_) => None,
+            }
+            _ => None,
         };
         let grade = move |engine: &Engine| {
             let position = |i| format!("samples[{i}]");
@@ -383,8 +386,9 @@ pub(super) fn may_read_here(body: &[u8]) -> bool {
 /// Where: a request whose caller says it may be read here (`read_here`, see [`may_read_here`])
 /// and that is the only one in flight ([`alone`]) is parsed on the event loop's thread, and
 /// when its samples are all linear-time and their text is at most [`GRADE_HERE_MAX_BYTES`] it
-/// is graded there too (on this thread alone, see `Engine::on_this_thread`). Every other batch runs on a batch thread (see `batch_threads`),
-/// never on one of the engine's, so that slow grading never holds the event loop. A batch
+/// is graded there too (on this thread alone, see `Engine::on_this_thread`). Every other batch
+/// runs on a batch thread (see `batch_threads`), never on one of the engine's, so that slow
+/// grading never holds the event loop. A batch
 /// admitted there and still grading when the drain timeout ends is answered with an `error`
 /// result per sample (`ids(n)` gives the ids of its `n` samples); a request not yet admitted
 /// then still gets its own answer, its 400, 413 or 503 (answered with the shutdown's results
