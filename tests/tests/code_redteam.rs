@@ -767,3 +767,27 @@ fn source_too_complex_to_parse_is_a_failure_of_its_own_kind_in_both_modes() {
         assert_eq!(verdict.status, Status::Incorrect, "{verdict:?}");
     }
 }
+
+#[test]
+fn an_answer_keyed_by_half_an_emoji_keeps_its_case_and_the_cases_after_it() {
+    // A lone surrogate is written as a `\ud83d` escape, in keys too, which the host's JSON reader
+    // refused: the case's record was lost, and with it every later case, under `fraction` as
+    // well (red team). Read with U+FFFD for the half, as the expected value holds it.
+    let code = "def f(s):\n    return {chr(0xD83D): 1} if s == 'x' else len(s)\n";
+    let task: Task = serde_json::from_value(json!({"kind": "code", "language": "python",
+        "scoring": "fraction",
+        "tests": {"type": "call", "fn_name": "f", "cases": [
+            {"args": ["x"], "expected": {"\u{fffd}": 1}},
+            {"args": ["ab"], "expected": 2},
+            {"args": ["abc"], "expected": 4}]}}))
+    .unwrap();
+    let verdict = grade_all(&[(code.to_string(), task)]).remove(0);
+    let tests: Vec<&str> = verdict.details["tests"]
+        .as_array()
+        .expect("per-test verdicts")
+        .iter()
+        .map(|t| t.as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(tests, ["passed", "passed", "wrong_answer"], "{verdict:?}");
+    assert!((verdict.reward - 2.0 / 3.0).abs() < 1e-9, "{verdict:?}");
+}

@@ -57,7 +57,14 @@ pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
             break;
         }
         *budget -= cost;
-        let record = match serde_json::from_str::<Value>(body) {
+        let parsed = serde_json::from_str::<Value>(body).or_else(|error| {
+            // A lone surrogate is written as an escape (`"\ud83d"`) by both JSON.stringify and
+            // Python's `json`, in keys as in values, and the line would be lost: a candidate's
+            // honest answer (a dict keyed by half an emoji) lost its case, and, the record
+            // missing, every later case too (red team).
+            well_formed_escapes(body).map_or(Err(error), |body| serde_json::from_str(&body))
+        });
+        let record = match parsed {
             Ok(Value::Object(record)) => record,
             Ok(_) => {
                 records
@@ -77,6 +84,54 @@ pub fn parse_records(stdout: &str, nonce: &str, budget: &mut usize) -> Records {
         records.list.push(record);
     }
     records
+}
+
+/// Whether an exception of this type says a program does not parse: Python's `SyntaxError` and
+/// its subclasses (harness.py's `_SYNTAX_ERRORS`), JavaScript's `SyntaxError`.
+pub fn is_syntax_error(type_name: &str) -> bool {
+    matches!(type_name, "SyntaxError" | "IndentationError" | "TabError")
+}
+
+/// `json` with each escape of a lone surrogate (`\ud800`–`\udfff` not in a high-low pair)
+/// replaced by one of U+FFFD, as Python's `errors="replace"` reads it; `None` if it has none.
+/// Only a line that failed to parse is read again so, at no cost to the others.
+fn well_formed_escapes(json: &str) -> Option<String> {
+    fn unit_at(bytes: &[u8], at: usize) -> Option<u16> {
+        let digits = bytes.get(at..at + 6)?;
+        if &digits[..2] != b"\\u" {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&digits[2..]).ok()?, 16).ok()
+    }
+    let bytes = json.as_bytes();
+    let mut out = String::with_capacity(json.len());
+    let (mut copied, mut at, mut in_string, mut changed) = (0, 0, false, false);
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                let low_follows =
+                    || unit_at(bytes, at + 6).is_some_and(|low| (0xDC00..0xE000).contains(&low));
+                match unit_at(bytes, at) {
+                    Some(0xD800..0xDC00) if low_follows() => at += 12,
+                    Some(0xD800..0xE000) => {
+                        out.push_str(&json[copied..at]);
+                        out.push_str("\\ufffd");
+                        at += 6;
+                        copied = at;
+                        changed = true;
+                    }
+                    // Any other escape is two bytes, `\uXXXX` six: skipping two is enough.
+                    _ => at += 2,
+                }
+                continue;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    out.push_str(&json[copied..]);
+    changed.then_some(out)
 }
 
 /// What `json` costs parsed, in values (see [`MAX_RECORD_COST`]): one for each value it
@@ -315,5 +370,26 @@ mod tests {
             unfinished(&outcome(oom), "t").outcome,
             TestOutcome::MemoryLimit
         );
+    }
+
+    #[test]
+    fn a_record_with_a_lone_surrogate_escape_is_read_with_a_replacement() {
+        let nonce = "N0";
+        let out = concat!(
+            "N0 {\"k\":\"case\",\"i\":0,\"value\":{\"\\ud83d\":1,\"x\\\\ud800\":\"\\ude00\"}}\n",
+            "N0 {\"k\":\"case\",\"i\":1,\"value\":\"\\ud83d\\ude00 \\\\\\ud83d\"}\n",
+            "N0 {\"k\":\"done\"}\n",
+        );
+        let records = parse_records(out, nonce, &mut MAX_RECORD_COST.clone());
+        assert!(records.unreadable.is_none(), "{:?}", records.unreadable);
+        assert_eq!(records.list.len(), 2);
+        // Lone halves become U+FFFD; an escaped backslash before `ud800` is no escape; a pair
+        // stays the character it makes.
+        assert_eq!(
+            records.list[0]["value"],
+            serde_json::json!({"\u{fffd}": 1, "x\\ud800": "\u{fffd}"})
+        );
+        assert_eq!(records.list[1]["value"], "\u{1F600} \\\u{fffd}");
+        assert_eq!(well_formed_escapes(r#"{"a":"\u0041\"\\"}"#), None);
     }
 }

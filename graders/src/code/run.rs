@@ -17,8 +17,8 @@ use super::nonce::fresh_nonce;
 use super::prepared::{PreparedCache, PreparedTests};
 use super::program::{harness_program, javascript_candidate_program, PYTHON_CANDIDATE_BOOTSTRAP};
 use super::protocol::{
-    error_result, exception_outcome, parse_records, record_result, text, unfinished, Records,
-    MAX_RECORD_COST,
+    error_result, exception_outcome, is_syntax_error, parse_records, record_result, text,
+    unfinished, Records, MAX_RECORD_COST,
 };
 use super::verdict::{excerpt, RunReport, TestOutcome, TestResult};
 use crate::contract::{CallCase, CodeLanguage, CodeTask, Comparison, Scoring, StdioCase};
@@ -479,11 +479,11 @@ impl<'a> Runner<'a> {
                         }
                     }
                 }
-                Ending::Exception { type_name, message } if type_name == "SyntaxError" => {
+                Ending::Exception { type_name, message } if is_syntax_error(type_name) => {
                     TestResult::new(
                         TestOutcome::SyntaxError,
                         &name,
-                        format!("SyntaxError: {message}"),
+                        format!("{type_name}: {message}"),
                     )
                 }
                 Ending::Exception { type_name, message } => TestResult::new(
